@@ -1,0 +1,245 @@
+//! The architecture (design point) schema: one struct per TOML table, one table per module.
+
+use serde::{Deserialize, Serialize};
+
+use super::error::Checker;
+use super::hbm::HbmConfig;
+
+/// A complete accelerator design point (`arch/*.toml`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ArchConfig {
+    pub name: String,
+    /// Preset name or path this file was layered on; kept for provenance only.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub base: Option<String>,
+    pub clock: ClockConfig,
+    pub hbm: HbmConfig,
+    pub fetcher: FetcherConfig,
+    pub crossbar: CrossbarConfig,
+    pub bitwidth_converter: BitwidthConverterConfig,
+    pub qk: QkConfig,
+    pub softmax: SoftmaxConfig,
+    pub requant: RequantConfig,
+    pub topk_token: TopkConfig,
+    pub topk_value: TopkConfig,
+    pub pv: PvConfig,
+    pub importance: ImportanceConfig,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ClockConfig {
+    pub frequency_mhz: f64,
+}
+
+/// Address generation and the per-lane FIFOs between the controller and the crossbars.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FetcherConfig {
+    pub address_fifos: u32,
+    pub address_fifo_depth: u32,
+    pub address_fifo_entry_bytes: u32,
+    pub data_fifos: u32,
+    pub data_fifo_depth: u32,
+    pub data_fifo_entry_bytes: u32,
+    /// Size of one DRAM read transaction.
+    pub transaction_bytes: u32,
+    /// Addresses the fetcher can generate per cycle.
+    pub addresses_per_cycle: u32,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Arbitration {
+    /// The lowest-numbered requesting input wins (as in the public RTL).
+    LowerIndexFirst,
+    RoundRobin,
+}
+
+/// The address crossbar (fetcher lanes -> channels) and the data crossbar (channels -> lanes).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CrossbarConfig {
+    pub arbitration: Arbitration,
+    /// Requests a channel port accepts per cycle.
+    pub requests_per_channel_per_cycle: u32,
+    /// Pipeline latency through each crossbar.
+    pub latency_cycles: u32,
+}
+
+/// Converts DRAM words of the configured MSB/LSB widths to the uniform on-chip width.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BitwidthConverterConfig {
+    pub output_bits: u32,
+    /// Input bytes the converter consumes per cycle.
+    pub input_bytes_per_cycle: u32,
+    pub latency_cycles: u32,
+}
+
+/// The Q x K unit: multiplier array, reconfigurable adder tree and key SRAM.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct QkConfig {
+    pub multipliers: u32,
+    pub multiplier_bits: u32,
+    /// Key SRAM capacity, both buffers together.
+    pub key_sram_bytes: u64,
+    pub double_buffered: bool,
+    pub broadcast_latency_cycles: u32,
+    pub multiply_latency_cycles: u32,
+}
+
+/// The softmax unit: lanes, input FIFO and per-stage latencies.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SoftmaxConfig {
+    pub lanes: u32,
+    pub fifo_depth: u32,
+    pub dequant_latency_cycles: u32,
+    pub exp_latency_cycles: u32,
+    pub accumulate_latency_cycles: u32,
+    pub divide_latency_cycles: u32,
+    pub quantize_latency_cycles: u32,
+    pub output_bits: u32,
+}
+
+/// The max-probability check that decides whether LSBs are refetched.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RequantConfig {
+    pub tree_inputs: u32,
+    pub tree_latency_cycles: u32,
+}
+
+/// One quick-select top-k engine.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TopkConfig {
+    /// Comparators in each of the two comparator arrays.
+    pub comparators: u32,
+    /// Depth of each of the two quick-select FIFOs.
+    pub fifo_depth: u32,
+    /// Fixed cycles per round on top of ceil(n / comparators).
+    pub round_overhead_cycles: u32,
+    /// Fixed cycles of the final filter pass on top of ceil(n / comparators).
+    pub filter_overhead_cycles: u32,
+}
+
+/// The probability x V unit: multiplier array, adder trees and value SRAM.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PvConfig {
+    pub multipliers: u32,
+    pub multiplier_bits: u32,
+    pub value_sram_bytes: u64,
+    pub double_buffered: bool,
+    pub output_bits: u32,
+    pub accumulate_latency_cycles: u32,
+}
+
+/// On-chip token and head importance score accumulators.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ImportanceConfig {
+    pub token_entries: u32,
+    pub token_bits: u32,
+    pub head_entries: u32,
+    pub head_bits: u32,
+    /// Scores added per cycle.
+    pub adders: u32,
+}
+
+impl ArchConfig {
+    /// Range and consistency checks; violations carry dotted key paths.
+    pub(crate) fn check(&self, c: &mut Checker) {
+        if self.name.trim().is_empty() {
+            c.fail("name", "must not be empty");
+        }
+        c.range_f64("clock.frequency_mhz", self.clock.frequency_mhz, 1.0, 10_000.0, true);
+        self.hbm.check(c);
+
+        let f = &self.fetcher;
+        for (key, v) in [
+            ("fetcher.address_fifos", f.address_fifos),
+            ("fetcher.address_fifo_depth", f.address_fifo_depth),
+            ("fetcher.address_fifo_entry_bytes", f.address_fifo_entry_bytes),
+            ("fetcher.data_fifos", f.data_fifos),
+            ("fetcher.data_fifo_depth", f.data_fifo_depth),
+            ("fetcher.data_fifo_entry_bytes", f.data_fifo_entry_bytes),
+            ("fetcher.addresses_per_cycle", f.addresses_per_cycle),
+        ] {
+            c.nonzero(key, v as u64);
+        }
+        c.nonzero("fetcher.transaction_bytes", f.transaction_bytes as u64);
+        c.power_of_two("fetcher.transaction_bytes", f.transaction_bytes as u64);
+        if f.transaction_bytes > self.hbm.burst_bytes() {
+            c.fail(
+                "fetcher.transaction_bytes",
+                format!("exceeds one HBM burst ({} B)", self.hbm.burst_bytes()),
+            );
+        }
+        c.nonzero(
+            "crossbar.requests_per_channel_per_cycle",
+            self.crossbar.requests_per_channel_per_cycle as u64,
+        );
+
+        let b = &self.bitwidth_converter;
+        c.range_u64("bitwidth_converter.output_bits", b.output_bits as u64, 4, 16);
+        c.nonzero("bitwidth_converter.input_bytes_per_cycle", b.input_bytes_per_cycle as u64);
+
+        check_multiplier_array(c, "qk", self.qk.multipliers, self.qk.multiplier_bits, b.output_bits);
+        c.nonzero("qk.key_sram_bytes", self.qk.key_sram_bytes);
+        check_multiplier_array(c, "pv", self.pv.multipliers, self.pv.multiplier_bits, b.output_bits);
+        c.nonzero("pv.value_sram_bytes", self.pv.value_sram_bytes);
+        c.range_u64("pv.output_bits", self.pv.output_bits as u64, 4, 32);
+
+        let s = &self.softmax;
+        c.nonzero("softmax.lanes", s.lanes as u64);
+        c.power_of_two("softmax.lanes", s.lanes as u64);
+        c.nonzero("softmax.fifo_depth", s.fifo_depth as u64);
+        c.range_u64("softmax.output_bits", s.output_bits as u64, 4, 16);
+
+        c.nonzero("requant.tree_inputs", self.requant.tree_inputs as u64);
+        c.power_of_two("requant.tree_inputs", self.requant.tree_inputs as u64);
+
+        for (table, t) in [("topk_token", &self.topk_token), ("topk_value", &self.topk_value)] {
+            c.nonzero(&format!("{table}.comparators"), t.comparators as u64);
+            c.power_of_two(&format!("{table}.comparators"), t.comparators as u64);
+            c.nonzero(&format!("{table}.fifo_depth"), t.fifo_depth as u64);
+            if t.fifo_depth < t.comparators {
+                c.fail(&format!("{table}.fifo_depth"), "must hold at least one comparator batch");
+            }
+        }
+
+        let i = &self.importance;
+        c.nonzero("importance.token_entries", i.token_entries as u64);
+        c.nonzero("importance.head_entries", i.head_entries as u64);
+        c.range_u64("importance.token_bits", i.token_bits as u64, 8, 64);
+        c.range_u64("importance.head_bits", i.head_bits as u64, 8, 64);
+        c.nonzero("importance.adders", i.adders as u64);
+    }
+
+    /// Clock period in ns.
+    pub fn cycle_ns(&self) -> f64 {
+        1000.0 / self.clock.frequency_mhz
+    }
+
+    /// Scores the QxK unit produces per cycle for head dimension `head_dim`.
+    pub fn qk_scores_per_cycle(&self, head_dim: u32) -> u32 {
+        (self.qk.multipliers / head_dim).max(1)
+    }
+}
+
+fn check_multiplier_array(c: &mut Checker, table: &str, multipliers: u32, bits: u32, word_bits: u32) {
+    let key = format!("{table}.multipliers");
+    c.nonzero(&key, multipliers as u64);
+    c.power_of_two(&key, multipliers as u64);
+    if bits < word_bits {
+        c.fail(
+            &format!("{table}.multiplier_bits"),
+            format!("must be at least bitwidth_converter.output_bits = {word_bits}"),
+        );
+    }
+}

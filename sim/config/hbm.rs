@@ -1,0 +1,159 @@
+//! The `[hbm]` and `[hbm.timing]` tables: DRAM organisation and command timing.
+
+use serde::{Deserialize, Serialize};
+
+use super::error::Checker;
+
+/// Row-buffer management policy.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum PagePolicy {
+    /// Leave the row open after an access (row hits are cheap).
+    Open,
+    /// Precharge as soon as no queued request targets the open row.
+    Closed,
+}
+
+/// Refresh scheme. There is deliberately no "off": a DRAM model without refresh overstates
+/// bandwidth (a known trap in other simulators' HBM tables).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum RefreshPolicy {
+    AllBank,
+    PerBank,
+}
+
+/// Organisation of the DRAM behind the fetcher.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HbmConfig {
+    /// Independent channels (16 = two HBM2 stacks of 8).
+    pub channels: u32,
+    /// Data bus width of one channel in bits.
+    pub bus_bits: u32,
+    /// Data rate per pin in Gb/s (2.0 for HBM2 at tCK = 1 ns, double data rate).
+    pub data_rate_gbps_per_pin: f64,
+    /// Memory clock period in ns.
+    pub tck_ns: f64,
+    pub bank_groups: u32,
+    pub banks_per_group: u32,
+    pub rows: u32,
+    /// Columns per row, counted in bus-width words.
+    pub columns: u32,
+    /// Burst length in beats (BL4 = 2 tCK at double data rate).
+    pub burst_length: u32,
+    /// DRAMsim3-style address mapping from most to least significant field:
+    /// ro(w), ra(nk), bg (bank group), ba(nk), ch(annel), co(lumn).
+    pub address_mapping: String,
+    pub page_policy: PagePolicy,
+    pub refresh: RefreshPolicy,
+    /// Per-channel request queue entries.
+    pub queue_depth: u32,
+    pub timing: HbmTiming,
+}
+
+/// Command timing constraints, all in memory clock cycles (spec section 8).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HbmTiming {
+    pub cl: u32,
+    pub cwl: u32,
+    pub trcd: u32,
+    pub trp: u32,
+    pub tras: u32,
+    pub trc: u32,
+    pub tccd_s: u32,
+    pub tccd_l: u32,
+    pub trrd_s: u32,
+    pub trrd_l: u32,
+    pub tfaw: u32,
+    pub twtr_s: u32,
+    pub twtr_l: u32,
+    pub twr: u32,
+    pub trtp: u32,
+    pub trfc: u32,
+    pub trefi: u32,
+}
+
+impl HbmConfig {
+    /// Peak bandwidth of one channel in GB/s.
+    pub fn channel_bandwidth_gbps(&self) -> f64 {
+        self.bus_bits as f64 * self.data_rate_gbps_per_pin / 8.0
+    }
+
+    /// Peak bandwidth of all channels in GB/s.
+    pub fn total_bandwidth_gbps(&self) -> f64 {
+        self.channel_bandwidth_gbps() * self.channels as f64
+    }
+
+    /// Bytes moved by one burst on one channel.
+    pub fn burst_bytes(&self) -> u32 {
+        self.bus_bits / 8 * self.burst_length
+    }
+
+    pub fn banks(&self) -> u32 {
+        self.bank_groups * self.banks_per_group
+    }
+
+    pub(crate) fn check(&self, c: &mut Checker) {
+        c.nonzero("hbm.channels", self.channels as u64);
+        c.power_of_two("hbm.channels", self.channels as u64);
+        c.nonzero("hbm.bus_bits", self.bus_bits as u64);
+        if self.bus_bits % 8 != 0 {
+            c.fail("hbm.bus_bits", "must be a whole number of bytes");
+        }
+        c.range_f64("hbm.data_rate_gbps_per_pin", self.data_rate_gbps_per_pin, 0.1, 20.0, true);
+        c.range_f64("hbm.tck_ns", self.tck_ns, 0.1, 10.0, true);
+        for (key, v) in [
+            ("hbm.bank_groups", self.bank_groups),
+            ("hbm.banks_per_group", self.banks_per_group),
+            ("hbm.rows", self.rows),
+            ("hbm.columns", self.columns),
+            ("hbm.burst_length", self.burst_length),
+        ] {
+            c.nonzero(key, v as u64);
+            c.power_of_two(key, v as u64);
+        }
+        c.nonzero("hbm.queue_depth", self.queue_depth as u64);
+        check_mapping(c, &self.address_mapping);
+        let t = &self.timing;
+        for (key, v) in [
+            ("hbm.timing.cl", t.cl),
+            ("hbm.timing.trcd", t.trcd),
+            ("hbm.timing.trp", t.trp),
+            ("hbm.timing.tras", t.tras),
+            ("hbm.timing.trc", t.trc),
+            ("hbm.timing.tccd_s", t.tccd_s),
+            ("hbm.timing.tccd_l", t.tccd_l),
+            ("hbm.timing.trfc", t.trfc),
+            ("hbm.timing.trefi", t.trefi),
+        ] {
+            c.nonzero(key, v as u64);
+        }
+        if t.trc < t.tras + t.trp {
+            c.fail("hbm.timing.trc", format!("must be at least tras + trp = {}", t.tras + t.trp));
+        }
+        if t.tccd_l < t.tccd_s {
+            c.fail("hbm.timing.tccd_l", "must be at least tccd_s");
+        }
+        if t.trrd_l < t.trrd_s {
+            c.fail("hbm.timing.trrd_l", "must be at least trrd_s");
+        }
+        if t.trefi <= t.trfc {
+            c.fail("hbm.timing.trefi", "must exceed trfc, or the device does nothing but refresh");
+        }
+    }
+}
+
+fn check_mapping(c: &mut Checker, mapping: &str) {
+    let key = "hbm.address_mapping";
+    if mapping.len() != 12 || !mapping.is_ascii() {
+        c.fail(key, format!("must be six two-letter fields such as \"rorabgbachco\" (got {mapping:?})"));
+        return;
+    }
+    let mut fields: Vec<&str> = (0..6).map(|i| &mapping[2 * i..2 * i + 2]).collect();
+    fields.sort_unstable();
+    if fields != ["ba", "bg", "ch", "co", "ra", "ro"] {
+        c.fail(key, "must use each of ro, ra, bg, ba, ch, co exactly once");
+    }
+}

@@ -1,0 +1,272 @@
+//! Architecture and workload configurations: schemas, validation, presets and loading.
+//!
+//! A configuration is named either by a preset name (`spatten`, `gpt2-small`) or by a path.
+//! A file may say `base = "NAME-or-PATH"` and override only some keys: tables are merged key by
+//! key, the file's values winning. Every error names the file, the line, the key and the reason.
+
+pub mod arch;
+pub mod error;
+pub mod hbm;
+pub mod presets;
+pub mod workload;
+
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use sha2::{Digest, Sha256};
+
+pub use arch::ArchConfig;
+pub use error::{Checker, ConfigError, Violation};
+pub use hbm::HbmConfig;
+pub use workload::WorkloadConfig;
+
+/// Which preset family a configuration belongs to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ConfigKind {
+    Arch,
+    Workload,
+}
+
+impl ConfigKind {
+    pub fn label(self) -> &'static str {
+        match self {
+            ConfigKind::Arch => "architecture",
+            ConfigKind::Workload => "workload",
+        }
+    }
+
+    fn presets(self) -> &'static [(&'static str, &'static str)] {
+        match self {
+            ConfigKind::Arch => presets::ARCH,
+            ConfigKind::Workload => presets::WORKLOAD,
+        }
+    }
+}
+
+/// Configurations that can be validated after deserialization.
+pub trait Validate {
+    fn violations(&self) -> Vec<Violation>;
+}
+
+impl Validate for ArchConfig {
+    fn violations(&self) -> Vec<Violation> {
+        let mut c = Checker::default();
+        self.check(&mut c);
+        c.violations
+    }
+}
+
+impl Validate for WorkloadConfig {
+    fn violations(&self) -> Vec<Violation> {
+        let mut c = Checker::default();
+        self.check(&mut c);
+        c.violations
+    }
+}
+
+/// One file (or embedded preset) in a `base` chain, kept to locate keys for error lines.
+struct Source {
+    label: PathBuf,
+    text: String,
+}
+
+const MAX_BASE_DEPTH: usize = 8;
+
+/// Loads an architecture by preset name or path, applying `base` and validating.
+pub fn load_arch(spec: &str) -> Result<ArchConfig, ConfigError> {
+    load(spec, ConfigKind::Arch)
+}
+
+/// Loads a workload by preset name or path, applying `base` and validating.
+pub fn load_workload(spec: &str) -> Result<WorkloadConfig, ConfigError> {
+    load(spec, ConfigKind::Workload)
+}
+
+/// Loads from TOML text (as if it were the file `label`), resolving `base` against presets
+/// and the current directory.
+pub fn load_from_str<T: DeserializeOwned + Validate>(
+    text: &str,
+    label: &Path,
+    kind: ConfigKind,
+) -> Result<T, ConfigError> {
+    let mut chain = Vec::new();
+    let table = merged_table(
+        Source { label: label.to_path_buf(), text: text.to_string() },
+        Path::new("."),
+        kind,
+        &mut chain,
+    )?;
+    finish(table, chain)
+}
+
+fn load<T: DeserializeOwned + Validate>(spec: &str, kind: ConfigKind) -> Result<T, ConfigError> {
+    let mut chain = Vec::new();
+    let (source, dir) = resolve(spec, kind, Path::new("."))?;
+    let table = merged_table(source, &dir, kind, &mut chain)?;
+    finish(table, chain)
+}
+
+fn finish<T: DeserializeOwned + Validate>(
+    table: toml::Table,
+    chain: Vec<Source>,
+) -> Result<T, ConfigError> {
+    let config: T = serde_path_to_error::deserialize(toml::Value::Table(table)).map_err(|e| {
+        let key = e.path().to_string();
+        let full = e.into_inner().to_string();
+        // toml's value deserializer appends "in `path`"; the key is reported separately.
+        let reason = full.split("\nin `").next().unwrap_or(&full).trim().to_string();
+        located(&chain, (key != ".").then_some(key), reason)
+    })?;
+    if let Some(v) = config.violations().into_iter().next() {
+        return Err(located(&chain, Some(v.key), v.reason));
+    }
+    Ok(config)
+}
+
+/// Builds an error for `key`, pointing at the most derived file that sets it.
+fn located(chain: &[Source], key: Option<String>, reason: String) -> ConfigError {
+    let first = &chain[0];
+    if let Some(k) = &key {
+        for s in chain {
+            if let Some(line) = error::locate_key(&s.text, k) {
+                return ConfigError::new(&s.label, key.clone(), reason).at_line(Some(line));
+            }
+        }
+    }
+    ConfigError::new(&first.label, key, reason)
+}
+
+/// Finds a configuration by path (if such a file exists) or by preset name.
+fn resolve(spec: &str, kind: ConfigKind, dir: &Path) -> Result<(Source, PathBuf), ConfigError> {
+    let candidate = dir.join(spec);
+    let looks_like_path = spec.ends_with(".toml") || spec.contains('/') || spec.contains('\\');
+    if candidate.is_file() || looks_like_path {
+        let text = std::fs::read_to_string(&candidate).map_err(|e| {
+            ConfigError::new(&candidate, None, format!("cannot read {} file: {e}", kind.label()))
+        })?;
+        let parent = candidate.parent().map(Path::to_path_buf).unwrap_or_default();
+        return Ok((Source { label: candidate, text }, parent));
+    }
+    match kind.presets().iter().find(|(name, _)| *name == spec) {
+        Some((name, text)) => Ok((
+            Source {
+                label: PathBuf::from(format!("<preset {name}>")),
+                text: text.to_string(),
+            },
+            PathBuf::from("."),
+        )),
+        None => {
+            let names: Vec<&str> = kind.presets().iter().map(|(n, _)| *n).collect();
+            Err(ConfigError::new(
+                Path::new(spec),
+                None,
+                format!(
+                    "no such file and no {} preset of that name (presets: {})",
+                    kind.label(),
+                    names.join(", ")
+                ),
+            ))
+        }
+    }
+}
+
+/// Parses `source`, recursively merges it over its `base`, and records the chain.
+fn merged_table(
+    source: Source,
+    dir: &Path,
+    kind: ConfigKind,
+    chain: &mut Vec<Source>,
+) -> Result<toml::Table, ConfigError> {
+    let mut table: toml::Table = toml::from_str(&source.text).map_err(|e| {
+        let line = e
+            .span()
+            .map(|s| source.text[..s.start.min(source.text.len())].matches('\n').count() + 1);
+        ConfigError::new(&source.label, None, format!("invalid TOML: {}", e.message().trim().replace('\n', "; ")))
+            .at_line(line)
+    })?;
+    let base = match table.get("base") {
+        None => None,
+        Some(toml::Value::String(s)) => Some(s.clone()),
+        Some(_) => {
+            let line = error::locate_key(&source.text, "base");
+            return Err(ConfigError::new(&source.label, Some("base".into()), "must be a string")
+                .at_line(line));
+        }
+    };
+    chain.push(source);
+    let Some(base) = base else { return Ok(table) };
+    if chain.len() > MAX_BASE_DEPTH {
+        let s = &chain[chain.len() - 1];
+        return Err(ConfigError::new(
+            &s.label,
+            Some("base".into()),
+            format!("base chain deeper than {MAX_BASE_DEPTH} (a cycle?)"),
+        )
+        .at_line(error::locate_key(&s.text, "base")));
+    }
+    let (base_source, base_dir) = resolve(&base, kind, dir).map_err(|mut e| {
+        let s = &chain[chain.len() - 1];
+        e.reason = format!("base {:?}: {}", base, e.reason);
+        e.file = s.label.clone();
+        e.key = Some("base".into());
+        e.at_line(error::locate_key(&s.text, "base"))
+    })?;
+    let mut merged = merged_table(base_source, &base_dir, kind, chain)?;
+    // The derived file's own `base` survives in the result as provenance.
+    merge_into(&mut merged, std::mem::take(&mut table));
+    Ok(merged)
+}
+
+fn merge_into(dst: &mut toml::Table, src: toml::Table) {
+    for (k, v) in src {
+        match (dst.get_mut(&k), v) {
+            (Some(toml::Value::Table(d)), toml::Value::Table(s)) => merge_into(d, s),
+            (_, v) => {
+                dst.insert(k, v);
+            }
+        }
+    }
+}
+
+/// Checks that a workload can run on a design point.
+pub fn check_pair(arch: &ArchConfig, workload: &WorkloadConfig) -> Result<(), ConfigError> {
+    let d = workload.model.head_dim;
+    for (key, m) in [("qk.multipliers", arch.qk.multipliers), ("pv.multipliers", arch.pv.multipliers)] {
+        if m % d != 0 {
+            return Err(ConfigError::new(
+                Path::new(&arch.name),
+                Some(key.into()),
+                format!(
+                    "{m} multipliers is not a multiple of workload {}'s head_dim {d}",
+                    workload.name
+                ),
+            ));
+        }
+    }
+    if workload.final_tokens() > arch.importance.token_entries {
+        return Err(ConfigError::new(
+            Path::new(&arch.name),
+            Some("importance.token_entries".into()),
+            format!(
+                "workload {} reaches {} tokens but the token importance buffer holds {}",
+                workload.name,
+                workload.final_tokens(),
+                arch.importance.token_entries
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// Serializes a resolved configuration back to TOML.
+pub fn to_toml<T: Serialize>(config: &T) -> String {
+    toml::to_string_pretty(config).expect("configuration structs always serialize")
+}
+
+/// A short, stable hash of a resolved configuration (first 16 hex digits of SHA-256 of its
+/// canonical TOML), recorded in every report.
+pub fn config_hash<T: Serialize>(config: &T) -> String {
+    let digest = Sha256::digest(to_toml(config).as_bytes());
+    digest.iter().take(8).map(|b| format!("{b:02x}")).collect()
+}

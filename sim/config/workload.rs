@@ -1,0 +1,218 @@
+//! The workload schema: model shape, stage, pruning and quantization settings.
+
+use serde::{Deserialize, Serialize};
+
+use super::error::Checker;
+
+/// A workload (`workloads/*.toml`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WorkloadConfig {
+    pub name: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub base: Option<String>,
+    /// Seeds every random choice made for this workload (synthetic values, pivots).
+    pub seed: u64,
+    pub model: ModelShape,
+    pub stage: StageConfig,
+    pub token_pruning: PruningSchedule,
+    pub head_pruning: PruningSchedule,
+    pub local_v: LocalVConfig,
+    pub quant: QuantConfig,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ModelShape {
+    pub layers: u32,
+    pub heads: u32,
+    pub head_dim: u32,
+    pub hidden: u32,
+    /// Decoder-style masking: query i attends keys 0..=i only (GPT-2); false for BERT.
+    pub causal: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum StageKind {
+    /// All tokens processed at once (BERT, the GPT-2 prompt): K/V reused from SRAM.
+    Summarization,
+    /// The prompt is summarized, then tokens are generated one at a time with a KV cache.
+    Generation,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StageConfig {
+    pub kind: StageKind,
+    /// Sequence length for summarization; prompt length for generation.
+    pub prompt_tokens: u32,
+    /// Tokens generated after the prompt (0 for summarization).
+    pub generated_tokens: u32,
+}
+
+/// Cascade pruning schedule for tokens or heads (spec section 4). A ratio is cumulative: after
+/// a layer with ratio r, r x (the original count) tokens (or heads) are gone, so the survivors
+/// are top-k(importance, original x (1 - r)) as in the paper.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PruningSchedule {
+    /// Average over the pruned layers of the cumulative ratio, in [0, 1).
+    pub average_ratio: f64,
+    /// Leading fraction of layers never pruned (0.15 for tokens, 0.30 for heads in the paper).
+    pub unpruned_leading_fraction: f64,
+    /// end ratio - start ratio; start = average - ramp / 2, end = average + ramp / 2.
+    pub ramp: f64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LocalVConfig {
+    /// Fraction of the surviving V rows fetched per head in generation, in (0, 1].
+    pub keep_ratio: f64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum QuantMode {
+    /// Fetch `msb_bits` only, never refetch.
+    Static,
+    /// Fetch MSBs; refetch the LSBs and recompute when the softmax is too flat.
+    Progressive,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct QuantConfig {
+    pub mode: QuantMode,
+    pub msb_bits: u32,
+    pub lsb_bits: u32,
+    /// Refetch LSBs when the largest probability of a row is below this.
+    pub requant_threshold: f64,
+}
+
+impl StageKind {
+    pub fn label(self) -> &'static str {
+        match self {
+            StageKind::Summarization => "summarization",
+            StageKind::Generation => "generation",
+        }
+    }
+}
+
+pub const MSB_WIDTHS: [u32; 5] = [4, 6, 8, 10, 12];
+
+impl PruningSchedule {
+    pub fn start_ratio(&self) -> f64 {
+        self.average_ratio - self.ramp / 2.0
+    }
+
+    pub fn end_ratio(&self) -> f64 {
+        self.average_ratio + self.ramp / 2.0
+    }
+
+    /// Number of leading layers that are never pruned.
+    pub fn unpruned_layers(&self, layers: u32) -> u32 {
+        ((self.unpruned_leading_fraction * layers as f64).ceil() as u32).min(layers)
+    }
+
+    /// Pruning ratio applied after `layer` (0-based): zero in the unpruned leading layers,
+    /// then linear from the start to the end ratio over the remaining layers.
+    pub fn ratio_after_layer(&self, layer: u32, layers: u32) -> f64 {
+        let first = self.unpruned_layers(layers);
+        if layer < first || self.average_ratio == 0.0 {
+            return 0.0;
+        }
+        let span = layers - first;
+        if span <= 1 {
+            return self.average_ratio;
+        }
+        let t = (layer - first) as f64 / (span - 1) as f64;
+        self.start_ratio() + t * (self.end_ratio() - self.start_ratio())
+    }
+
+    fn check(&self, c: &mut Checker, table: &str) {
+        c.range_f64(&format!("{table}.average_ratio"), self.average_ratio, 0.0, 1.0, false);
+        c.range_f64(
+            &format!("{table}.unpruned_leading_fraction"),
+            self.unpruned_leading_fraction,
+            0.0,
+            1.0,
+            true,
+        );
+        c.range_f64(&format!("{table}.ramp"), self.ramp, 0.0, 2.0, false);
+        if self.ramp.is_finite() && self.average_ratio.is_finite() {
+            let (s, e) = (self.start_ratio(), self.end_ratio());
+            if s < 0.0 || e >= 1.0 {
+                c.fail(
+                    &format!("{table}.ramp"),
+                    format!("gives start ratio {s} and end ratio {e}; both must lie in [0, 1)"),
+                );
+            }
+        }
+    }
+}
+
+impl WorkloadConfig {
+    /// Total sequence length after the last generated token.
+    pub fn final_tokens(&self) -> u32 {
+        self.stage.prompt_tokens + self.stage.generated_tokens
+    }
+
+    pub(crate) fn check(&self, c: &mut Checker) {
+        if self.name.trim().is_empty() {
+            c.fail("name", "must not be empty");
+        }
+        let m = &self.model;
+        c.range_u64("model.layers", m.layers as u64, 1, 256);
+        c.range_u64("model.heads", m.heads as u64, 1, 256);
+        c.range_u64("model.head_dim", m.head_dim as u64, 1, 128);
+        c.nonzero("model.hidden", m.hidden as u64);
+        if m.head_dim != 0 && m.heads != 0 && m.hidden != m.heads * m.head_dim {
+            c.fail(
+                "model.hidden",
+                format!("must equal heads x head_dim = {}", m.heads * m.head_dim),
+            );
+        }
+        let s = &self.stage;
+        c.range_u64("stage.prompt_tokens", s.prompt_tokens as u64, 1, 65_536);
+        match s.kind {
+            StageKind::Summarization if s.generated_tokens != 0 => {
+                c.fail("stage.generated_tokens", "must be 0 for a summarization stage")
+            }
+            StageKind::Generation if s.generated_tokens == 0 => {
+                c.fail("stage.generated_tokens", "must be at least 1 for a generation stage")
+            }
+            _ => {}
+        }
+        c.range_u64("stage.generated_tokens", s.generated_tokens as u64, 0, 65_536);
+        self.token_pruning.check(c, "token_pruning");
+        self.head_pruning.check(c, "head_pruning");
+        c.range_f64("local_v.keep_ratio", self.local_v.keep_ratio, 0.0, 1.0, true);
+        if self.local_v.keep_ratio == 0.0 {
+            c.fail("local_v.keep_ratio", "must be greater than zero");
+        }
+        let q = &self.quant;
+        if !MSB_WIDTHS.contains(&q.msb_bits) {
+            c.fail("quant.msb_bits", format!("must be one of {MSB_WIDTHS:?} (got {})", q.msb_bits));
+        }
+        if q.lsb_bits != 0 && q.lsb_bits != 4 {
+            c.fail("quant.lsb_bits", format!("must be 0 or 4 (got {})", q.lsb_bits));
+        }
+        if q.mode == QuantMode::Progressive {
+            if q.lsb_bits == 0 {
+                c.fail("quant.lsb_bits", "progressive quantization needs LSBs to refetch");
+            }
+            if q.msb_bits + q.lsb_bits > 12 {
+                c.fail(
+                    "quant.lsb_bits",
+                    format!(
+                        "msb_bits + lsb_bits = {} exceeds the 12-bit on-chip word",
+                        q.msb_bits + q.lsb_bits
+                    ),
+                );
+            }
+        }
+        c.range_f64("quant.requant_threshold", q.requant_threshold, 0.0, 1.0, true);
+    }
+}

@@ -1,0 +1,66 @@
+//! DRAM back-ends behind one trait, so the pipeline runs on any of them.
+//!
+//! Time is counted in memory clock cycles (tCK from the arch's `[hbm]` table); the simulator
+//! converts to accelerator cycles.
+
+pub mod simple;
+
+use serde::{Deserialize, Serialize};
+
+/// One read or write of `bytes` (one fetcher transaction) at a byte address.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DramRequest {
+    /// Caller's tag, returned on completion.
+    pub id: u64,
+    pub addr: u64,
+    pub is_write: bool,
+}
+
+/// Counters every back-end reports.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct DramStats {
+    pub cycles: u64,
+    pub reads: u64,
+    pub writes: u64,
+    pub bytes_read: u64,
+    pub bytes_written: u64,
+    pub activations: u64,
+    pub precharges: u64,
+    pub refreshes: u64,
+    pub row_hits: u64,
+    pub row_misses: u64,
+    pub row_conflicts: u64,
+    /// Sum over completed requests of (completion - arrival) cycles.
+    pub total_latency_cycles: u64,
+    pub max_latency_cycles: u64,
+}
+
+/// A cycle-driven memory model.
+pub trait Dram {
+    /// Channel that serves `addr` (the crossbars route by it).
+    fn channel_of(&self, addr: u64) -> u32;
+    /// Whether a request to `addr` would be accepted now (its channel queue has room).
+    fn can_accept(&self, addr: u64, is_write: bool) -> bool;
+    /// Queues a request; callers check `can_accept` first. Returns the request back if full.
+    fn enqueue(&mut self, req: DramRequest) -> Result<(), DramRequest>;
+    /// Advances one memory cycle, appending the ids of requests that completed in it.
+    fn tick(&mut self, done: &mut Vec<u64>);
+    /// The current memory cycle.
+    fn cycle(&self) -> u64;
+    /// The earliest future cycle at which `tick` could complete a request or change state
+    /// that matters to the caller, or `None` when nothing is in flight. Lets the simulator
+    /// skip idle cycles exactly.
+    fn next_event(&self) -> Option<u64>;
+    /// Advances to `cycle` (>= the current one) as if `tick` were called repeatedly;
+    /// back-ends may jump over cycles in which nothing happens.
+    fn advance_to(&mut self, cycle: u64, done: &mut Vec<u64>) {
+        while self.cycle() < cycle {
+            self.tick(done);
+        }
+    }
+    /// Requests queued or in flight.
+    fn pending(&self) -> usize;
+    fn stats(&self) -> DramStats;
+    /// Bytes moved by one request.
+    fn request_bytes(&self) -> u32;
+}

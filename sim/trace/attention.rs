@@ -1,0 +1,100 @@
+//! The attention trace: the contract between the reference (what happens) and the cycle
+//! simulator (when it happens). The on-disk format is documented in traces/FORMAT.md.
+
+use serde::{Deserialize, Serialize};
+
+use crate::config::workload::StageKind;
+
+/// Bumped whenever the on-disk layout changes; readers reject other versions.
+pub const TRACE_FORMAT_VERSION: u32 = 1;
+
+/// What produced a trace and for which model shape.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TraceHeader {
+    /// Workload name (or the imported file's name).
+    pub workload: String,
+    /// Producer: "reference", "spatten-csv", ... with details after a colon.
+    pub source: String,
+    pub layers: u32,
+    pub heads: u32,
+    pub head_dim: u32,
+    pub stage: StageKind,
+    pub prompt_tokens: u32,
+    pub generated_tokens: u32,
+    pub seed: u64,
+}
+
+/// One head processed by the accelerator: iteration 0 is the summarization of the prompt
+/// (all query rows at once); iteration i >= 1 generates token i with one query row.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HeadCall {
+    pub iteration: u32,
+    pub layer: u32,
+    pub head: u32,
+    /// Query rows processed (the surviving prompt tokens, or 1 in generation).
+    pub queries: u32,
+    /// Bits per fetched query element (12 on chip; the public traces say -1 = 16 bit).
+    pub query_bits: u8,
+    /// Surviving key rows (token indices, ascending): the K rows fetched and scored.
+    pub keys: Vec<u32>,
+    /// V rows fetched (ascending subset of `keys`; smaller under local V pruning).
+    pub values: Vec<u32>,
+    /// Width of the K and V MSB planes fetched first.
+    pub key_msb_bits: u8,
+    pub value_msb_bits: u8,
+    /// Width of the LSB planes (0 = none stored).
+    pub lsb_bits: u8,
+    /// Query rows whose largest probability fell below the requant threshold.
+    pub requant_rows: u32,
+    /// Whether the K and V LSB planes of `keys` / `values` were fetched and the head was
+    /// recomputed with merged MSB+LSB values.
+    pub lsb_refetch: bool,
+    /// Whether attention probabilities were added to the token importance scores.
+    pub accumulate_importance: bool,
+    /// Index into `AttentionTrace::topk_calls` of the local V pruning call, if any.
+    pub value_topk: Option<u32>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum TopkPurpose {
+    Token,
+    Head,
+    LocalValue,
+}
+
+/// One run of a quick-select top-k engine.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TopkCall {
+    pub purpose: TopkPurpose,
+    /// Elements in, elements kept.
+    pub n: u32,
+    pub k: u32,
+    /// Elements streamed through the comparators in each quick-select round, in order.
+    /// The filter pass over all n elements follows and is not listed.
+    pub rounds: Vec<u32>,
+}
+
+/// The pruning decisions taken after one layer of one iteration.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LayerRecord {
+    pub iteration: u32,
+    pub layer: u32,
+    /// Tokens alive after this layer (ascending).
+    pub tokens_kept: Vec<u32>,
+    /// Heads alive after this layer (ascending).
+    pub heads_kept: Vec<u32>,
+    pub token_topk: Option<u32>,
+    pub head_topk: Option<u32>,
+}
+
+/// A whole workload's attention trace.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AttentionTrace {
+    pub header: TraceHeader,
+    /// In execution order: by iteration, then layer, then head.
+    pub head_calls: Vec<HeadCall>,
+    /// In execution order, one per (iteration, layer).
+    pub layers: Vec<LayerRecord>,
+    pub topk_calls: Vec<TopkCall>,
+}
