@@ -2,9 +2,14 @@
 //! a bit-exact reference model of its datapath.
 //!
 //! Data flows one way: workload -> values -> [`reference`] -> attention trace -> cycle
-//! simulator -> stats -> energy -> report. See README.md for the tour.
+//! simulator ([`hw`] over [`dram`]) -> stats -> energy -> [`report`]. See README.md.
 
+pub mod baseline;
 pub mod cli;
 pub mod config;
 pub mod dram;
+pub mod hw;
+pub mod model;
+pub mod reference;
+pub mod report;
 pub mod trace;

@@ -1,0 +1,1 @@
+//! Baselines: CPU/GPU/accelerator device profiles and the measured host CPU.

@@ -1,0 +1,2 @@
+//! Reports: CSV, JSON, Markdown, figures and timelines. Reports only format numbers the
+//! stats hold.
