@@ -61,18 +61,19 @@ impl SimpleDram {
 
     fn issue(&mut self) {
         for ch in 0..self.channels as usize {
-            if self.bus_free[ch] <= self.cycle {
-                if let Some((req, arrival)) = self.queues[ch].pop_front() {
-                    self.bus_free[ch] = self.cycle + self.occupancy_cycles;
-                    let done_at = self.cycle + self.occupancy_cycles + self.latency_cycles;
-                    self.in_flight[ch].push_back((done_at, req.id, arrival));
-                    if req.is_write {
-                        self.stats.writes += 1;
-                        self.stats.bytes_written += self.request_bytes as u64;
-                    } else {
-                        self.stats.reads += 1;
-                        self.stats.bytes_read += self.request_bytes as u64;
-                    }
+            if self.bus_free[ch] > self.cycle {
+                continue;
+            }
+            if let Some((req, arrival)) = self.queues[ch].pop_front() {
+                self.bus_free[ch] = self.cycle + self.occupancy_cycles;
+                let done_at = self.cycle + self.occupancy_cycles + self.latency_cycles;
+                self.in_flight[ch].push_back((done_at, req.id, arrival));
+                if req.is_write {
+                    self.stats.writes += 1;
+                    self.stats.bytes_written += self.request_bytes as u64;
+                } else {
+                    self.stats.reads += 1;
+                    self.stats.bytes_read += self.request_bytes as u64;
                 }
             }
         }
@@ -174,7 +175,11 @@ mod tests {
         let total = 1000u64;
         while (done.len() as u64) < total {
             while next_id < total {
-                let req = DramRequest { id: next_id, addr: next_id * 32, is_write: false };
+                let req = DramRequest {
+                    id: next_id,
+                    addr: next_id * 32,
+                    is_write: false,
+                };
                 if d.enqueue(req).is_err() {
                     break;
                 }
@@ -193,7 +198,12 @@ mod tests {
             let mut d = SimpleDram::new(4, 32, 2, 30, 4);
             let mut done = Vec::new();
             for i in 0..10u64 {
-                d.enqueue(DramRequest { id: i, addr: i * 96, is_write: false }).unwrap();
+                d.enqueue(DramRequest {
+                    id: i,
+                    addr: i * 96,
+                    is_write: false,
+                })
+                .unwrap();
             }
             if jump {
                 d.advance_to(200, &mut done);
