@@ -12,4 +12,5 @@ pub mod hw;
 pub mod model;
 pub mod reference;
 pub mod report;
+pub mod sweep;
 pub mod trace;
