@@ -8,6 +8,7 @@ pub mod baseline;
 pub mod cli;
 pub mod config;
 pub mod dram;
+pub mod energy;
 pub mod hw;
 pub mod model;
 pub mod reference;

@@ -5,6 +5,7 @@
 //! key, the file's values winning. Every error names the file, the line, the key and the reason.
 
 pub mod arch;
+pub mod energy;
 pub mod error;
 pub mod hbm;
 pub mod presets;
