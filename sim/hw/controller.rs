@@ -6,7 +6,9 @@
 //!   Summarization fetches a head's K/V once and every query row reuses them; generation
 //!   heads are separate calls, so K/V come from DRAM every iteration.
 //! - The first head of a new (iteration, layer) is opened only after the previous layers'
-//!   token/head top-k calls finished, since its surviving keys depend on them.
+//!   token/head top-k calls finished, since its surviving keys depend on them. A layer
+//!   without top-k calls does not hold the next one back: the FC layers run on another
+//!   device and are not modelled, so the next layer's Q/K/V are taken as available.
 //! - QxK passes are released in order. When a head may refetch LSBs (`lsb_bits > 0`), the
 //!   next head's QxK waits for its requant decision; on a refetch the K-LSB (and V-LSB) jobs
 //!   are queued and the head's QxK + softmax are redone with merged values before the next
@@ -263,10 +265,15 @@ impl Controller {
                 progress = true;
                 continue;
             }
+            let rec = &trace.layers[self.record_prefix];
+            if rec.token_topk.is_none() && rec.head_topk.is_none() {
+                // Nothing is pruned after this layer: the next layer's keys are known.
+                r.done = true;
+                continue;
+            }
             if !r.submitted && r.heads_closed == r.heads_total {
                 r.submitted = true;
                 progress = true;
-                let rec = &trace.layers[self.record_prefix];
                 let mut cycles = 0;
                 for t in [rec.token_topk, rec.head_topk].into_iter().flatten() {
                     cycles += topk_call_cycles(&trace.topk_calls[t as usize], &self.token_cfg);

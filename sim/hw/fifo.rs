@@ -180,6 +180,13 @@ impl<T> DelayLine<T> {
         }
     }
 
+    pub fn peek_ready(&self, now: u64) -> Option<&T> {
+        self.items
+            .front()
+            .filter(|(r, _)| *r <= now)
+            .map(|(_, t)| t)
+    }
+
     /// Ready cycle of the oldest item.
     pub fn next_ready(&self) -> Option<u64> {
         self.items.front().map(|(r, _)| *r)

@@ -1,7 +1,8 @@
 //! The Q x K unit: `multipliers / D` scores per cycle (one adder tree of D inputs per key),
 //! one query row at a time; a pipeline of broadcast + multiply + ceil(log2 D) tree stages.
 //! A beat needs its query row and its key rows in SRAM (and, on the LSB pass, the keys'
-//! LSB rows too), and room in the softmax FIFO, which it reserves when it starts.
+//! LSB rows too), and a free pipeline stage: beats leave the pipeline in order into the
+//! softmax FIFO, and when it is full the pipeline holds them (one per stage) and stalls.
 
 use std::collections::VecDeque;
 
@@ -80,8 +81,11 @@ impl QkUnit {
         out: &mut Fifo<Chunk>,
     ) -> (Activity, bool) {
         let mut progress = false;
-        while let Some((chunk, n)) = self.pipe.pop_ready(now) {
-            out.push_reserved(now, chunk, n);
+        while let Some(&(chunk, n)) = self.pipe.peek_ready(now) {
+            if !out.try_push(now, chunk, n) {
+                break;
+            }
+            self.pipe.pop_ready(now);
             progress = true;
         }
         if self.cur.is_none() {
@@ -113,10 +117,10 @@ impl QkUnit {
         if !inputs {
             return (Activity::StalledInput, progress);
         }
-        if out.free() < n {
+        // A stalled pipeline holds at most one beat per stage.
+        if self.pipe.len() as u64 >= self.latency_cycles.max(1) {
             return (Activity::StalledOutput, progress);
         }
-        out.reserve(n);
         self.pipe.push(
             now + self.latency_cycles,
             (

@@ -77,8 +77,11 @@ impl Softmax {
         let mut progress = false;
         let mut worked = false;
         let mut blocked_out = false;
-        while let Some((chunk, n)) = self.pipe.pop_ready(now) {
-            out.push_reserved(now, chunk, n);
+        while let Some(&(chunk, n)) = self.pipe.peek_ready(now) {
+            if !out.try_push(now, chunk, n) {
+                break;
+            }
+            self.pipe.pop_ready(now);
             progress = true;
         }
         if self.out_row.is_none() && self.pending.front().is_some_and(|(r, _)| *r <= now) {
@@ -89,8 +92,8 @@ impl Softmax {
         if let Some((chunk, emitted)) = &mut self.out_row {
             let row_len = calls[chunk.call as usize].keys.len() as u32;
             let n = self.lanes.min(row_len - *emitted);
-            if out.free() >= n {
-                out.reserve(n);
+            // A stalled output pipeline holds at most one beat per stage.
+            if (self.pipe.len() as u64) < self.out_latency_cycles.max(1) {
                 self.pipe.push(now + self.out_latency_cycles, (*chunk, n));
                 *emitted += n;
                 self.elements += n as u64;

@@ -211,18 +211,18 @@ impl TokenTopk {
 
     pub fn step(&mut self, now: u64, finished: &mut Vec<u32>) -> (Activity, bool) {
         let mut progress = false;
-        if let Some((record, until)) = self.running {
-            if now >= until {
-                finished.push(record);
-                self.running = None;
-                progress = true;
-            }
+        if let Some((record, until)) = self.running
+            && now >= until
+        {
+            finished.push(record);
+            self.running = None;
+            progress = true;
         }
-        if self.running.is_none() {
-            if let Some((record, cycles)) = self.queue.pop_front() {
-                self.running = Some((record, now + cycles));
-                progress = true;
-            }
+        if self.running.is_none()
+            && let Some((record, cycles)) = self.queue.pop_front()
+        {
+            self.running = Some((record, now + cycles));
+            progress = true;
         }
         let activity = match self.running {
             Some((_, until)) if until > now => Activity::Busy,

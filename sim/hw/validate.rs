@@ -143,12 +143,12 @@ fn check_call(
             c.lsb_bits, c.lsb_refetch
         )));
     }
-    if let Some(t) = c.value_topk {
-        if t as usize >= trace.topk_calls.len() {
-            return Err(bad(format!(
-                "value_topk {t} names a top-k call that does not exist"
-            )));
-        }
+    if let Some(t) = c.value_topk
+        && t as usize >= trace.topk_calls.len()
+    {
+        return Err(bad(format!(
+            "value_topk {t} names a top-k call that does not exist"
+        )));
     }
     Ok(())
 }
