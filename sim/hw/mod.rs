@@ -7,7 +7,30 @@
 //! responses. When a whole cycle changes nothing, the simulator jumps to the next cycle in
 //! which something can change (a pipeline output, a timer, a DRAM event): every skipped
 //! cycle would have been identical, so statistics are exact (`fast_forward` on or off gives
-//! identical results).
+//! identical results, which a test checks).
+//!
+//! Granularity: one 32 B transaction, one score / probability beat, one SRAM row.
+//!
+//! Modelling decisions (each also stated in the module that makes it):
+//! - Address layout: see [`fetcher`]; per (layer, head) five regions K-MSB, K-LSB, V-MSB,
+//!   V-LSB, Q; packed rows; each distinct 32 B transaction covering a job's rows is fetched
+//!   once.
+//! - A head's K (V) rows must fit one key (value) SRAM bank (half the SRAM when
+//!   double-buffered); larger heads are rejected with a typed error naming
+//!   `qk.key_sram_bytes` / `pv.value_sram_bytes` (tiling with refetch is not modelled).
+//! - Crossbar latencies are charged on the response path ([`crossbar`]).
+//! - The softmax unit holds the exponentials of rows waiting for their sum without a
+//!   capacity limit (no arch parameter); the probability FIFOs after it use
+//!   `softmax.fifo_depth` ([`softmax`], [`machine`]).
+//! - Causal summarization: every query row is scored against all of the head's keys (the
+//!   trace does not record per-row visibility), as hardware computing the masked matrix
+//!   would.
+//! - FC layers are not modelled; only token/head top-k calls delay the next layer
+//!   ([`controller`]).
+//! - Requant, importance and the local-V top-k see the probability stream in the same cycle
+//!   through the requant unit's fan-out ([`requant`]).
+//! - PV has no broadcast/multiply latency parameters: its pipeline is its adder tree plus the
+//!   accumulator ([`pv`]).
 
 pub mod bitwidth_converter;
 pub mod controller;
