@@ -450,41 +450,23 @@ fn effective_ops_count_the_dense_shape() {
 }
 
 #[test]
-#[ignore]
-fn dump_generation_iteration() {
-    let mut arch = arch();
-    if std::env::var("RR").is_ok() {
-        arch.crossbar.arbitration = config::arch::Arbitration::RoundRobin;
-    }
-    if let Ok(v) = std::env::var("RPC") {
-        arch.crossbar.requests_per_channel_per_cycle = v.parse().unwrap();
-    }
-    let w = config::load_workload("gpt2-small").unwrap();
-    let mut t = dense_trace(&w);
-    t.head_calls.retain(|c| c.iteration == 1);
-    t.layers.retain(|r| r.iteration == 1);
-    let s = run(&arch, &t, &SimOptions::default()).unwrap();
-    println!(
-        "{} {}",
-        s.cycles,
-        serde_json::to_string_pretty(&s.modules).unwrap()
-    );
-}
-
-#[test]
-#[ignore]
-fn dump_summarization() {
+fn packed_rows_share_transactions_and_are_fetched_once() {
     let arch = arch();
-    let mut w = config::load_workload("bert-base").unwrap();
-    w.model.layers = 1;
-    w.model.heads = 1;
-    w.stage.prompt_tokens = 512;
-    let t = dense_trace(&w);
+    let mut t = pruned_trace();
+    t.head_calls.truncate(1);
+    t.layers.truncate(1);
+    t.layers[0].token_topk = None;
+    let c = &mut t.head_calls[0];
+    c.queries = 3;
+    c.keys = vec![0, 2, 3];
+    c.values = vec![0, 2, 3];
+    // 6-bit rows are 48 B: row 0 = bytes [0, 48) -> blocks 0, 1; row 2 = [96, 144) -> 3, 4;
+    // row 3 = [144, 192) -> 4 (already fetched), 5. Five 32 B transactions.
+    c.key_msb_bits = 6;
+    c.value_msb_bits = 4;
     let s = run(&arch, &t, &SimOptions::default()).unwrap();
-    let mut m = serde_json::to_value(&s).unwrap();
-    m["fifos"]
-        .as_object_mut()
-        .unwrap()
-        .retain(|k, _| !k.starts_with("fetcher"));
-    println!("{}", serde_json::to_string_pretty(&m).unwrap());
+    assert_eq!(s.dram.bytes_by_tensor.k_msb, 5 * 32);
+    // 4-bit rows are exactly one transaction each.
+    assert_eq!(s.dram.bytes_by_tensor.v_msb, 3 * 32);
+    assert_eq!(s.scores, 9);
 }
