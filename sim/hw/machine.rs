@@ -103,7 +103,6 @@ impl<'a> Machine<'a> {
             1
         };
         let depth = arch.softmax.fifo_depth;
-        let _ = dram;
         Self {
             arch: arch.clone(),
             trace,

@@ -105,5 +105,5 @@ pub fn simulate(
     options: &SimOptions,
 ) -> Result<SimStats, SimError> {
     validate::check(arch, trace, dram)?;
-    machine::Machine::new(arch, trace, options, dram).run(dram)
+    machine::Machine::new(arch, trace, options).run(dram)
 }
