@@ -79,12 +79,7 @@ pub struct Machine<'a> {
 }
 
 impl<'a> Machine<'a> {
-    pub fn new(
-        arch: &ArchConfig,
-        trace: &'a AttentionTrace,
-        options: &SimOptions,
-        dram: &dyn Dram,
-    ) -> Self {
+    pub fn new(arch: &ArchConfig, trace: &'a AttentionTrace, options: &SimOptions) -> Self {
         let h = &trace.header;
         let txn = arch.fetcher.transaction_bytes;
         let max_key = trace
