@@ -230,6 +230,7 @@ pub fn measure_cpu(
             )
         }
     };
+    let load_note = load_average_note();
     let layers = random_layers(w);
     let work = attention_work(w, Precision::Fp32);
     let mut stages = Vec::new();
@@ -321,8 +322,24 @@ pub fn measure_cpu(
         notes: vec![
             "our own f32 dense attention (ndarray SGEMM, rayon across heads), random inputs seeded by the workload seed".into(),
             stage_note.into(),
+            load_note,
         ],
     })
+}
+
+/// The 1-minute load average before timing: other processes on the machine slow the runs, and
+/// a reader of the result should know how busy the machine was.
+fn load_average_note() -> String {
+    let cores = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1);
+    match std::fs::read_to_string("/proc/loadavg")
+        .ok()
+        .and_then(|t| t.split_whitespace().next().map(str::to_string))
+    {
+        Some(l) => format!("1-minute load average before timing: {l} on {cores} hardware threads"),
+        None => format!("load average not available; {cores} hardware threads"),
+    }
 }
 
 /// Idle package power over `window` (None if the counter cannot be read).

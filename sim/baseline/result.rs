@@ -34,7 +34,7 @@ use serde::{Deserialize, Serialize};
 
 use super::BaselineError;
 use super::profile::DeviceKind;
-use super::work::{Precision, StageKindLabel};
+use super::work::{Precision, StageKindLabel, work_for_shape};
 use crate::config::ConfigError;
 use crate::config::WorkloadConfig;
 use crate::config::workload::StageKind;
@@ -185,7 +185,43 @@ impl BaselineResult {
                 "layers, heads, head_dim and prompt_tokens must be > 0".into(),
             ));
         }
+        let work =
+            (w.layers > 0 && w.heads > 0 && w.head_dim > 0 && w.prompt_tokens > 0).then(|| {
+                work_for_shape(
+                    w.layers as u64,
+                    w.heads as u64,
+                    w.head_dim as u64,
+                    w.stage,
+                    w.prompt_tokens as u64,
+                    w.generated_tokens as u64,
+                    self.precision,
+                )
+            });
         for (i, s) in self.stages.iter().enumerate() {
+            // The counts must be the dense-attention counts of work.rs, so every baseline's
+            // throughput is counted the same way.
+            match work
+                .as_ref()
+                .map(|ws| ws.iter().find(|x| x.stage == s.stage))
+            {
+                Some(Some(x)) => {
+                    if s.ops != x.ops() {
+                        v.push((format!("stages[{i}].ops"), format!("{} does not match the dense-attention count {} for this workload shape", s.ops, x.ops())));
+                    }
+                    if s.bytes != x.bytes() {
+                        v.push((format!("stages[{i}].bytes"), format!("{} does not match the dense-attention count {} for this workload shape and precision", s.bytes, x.bytes())));
+                    }
+                }
+                Some(None) => v.push((
+                    format!("stages[{i}].stage"),
+                    format!(
+                        "a {} workload has no {} stage",
+                        w.stage.label(),
+                        s.stage.label()
+                    ),
+                )),
+                None => {}
+            }
             if self.stages[..i].iter().any(|o| o.stage == s.stage) {
                 v.push((
                     format!("stages[{i}].stage"),

@@ -147,13 +147,28 @@ pub fn step_kernels(
 /// The dense attention work of a workload, one entry per stage it runs (summarization, then
 /// generation for a generation workload).
 pub fn attention_work(w: &WorkloadConfig, precision: Precision) -> Vec<StageWork> {
-    let (layers, heads, d) = (
+    work_for_shape(
         w.model.layers as u64,
         w.model.heads as u64,
         w.model.head_dim as u64,
-    );
-    let prompt = w.stage.prompt_tokens as u64;
-    let e = precision.bytes();
+        w.stage.kind,
+        w.stage.prompt_tokens as u64,
+        w.stage.generated_tokens as u64,
+        precision,
+    )
+}
+
+/// [`attention_work`] from the bare shape (also used to check result files written elsewhere).
+pub fn work_for_shape(
+    layers: u64,
+    heads: u64,
+    head_dim: u64,
+    kind: StageKind,
+    prompt: u64,
+    generated: u64,
+    precision: Precision,
+) -> Vec<StageWork> {
+    let (d, e) = (head_dim, precision.bytes());
     let mut stages = vec![StageWork {
         stage: StageKindLabel::Summarization,
         steps: vec![StepWork {
@@ -163,8 +178,8 @@ pub fn attention_work(w: &WorkloadConfig, precision: Precision) -> Vec<StageWork
             kernels: step_kernels(heads, d, prompt, prompt, e),
         }],
     }];
-    if w.stage.kind == StageKind::Generation {
-        let steps = (0..w.stage.generated_tokens as u64)
+    if kind == StageKind::Generation {
+        let steps = (0..generated)
             .map(|i| {
                 let lk = prompt + i + 1;
                 StepWork {
