@@ -205,6 +205,47 @@ fn every_figure_is_deterministic() {
     linear.frame.title = "Speedup (linear)".into();
     render_twice(&dir, "speedup-linear", &|p| grouped_bars(p, &linear));
     render_twice(&dir, "energy", &|p| stacked_bars(p, &energy()));
+    // The paper's 30 benchmarks: long names that must turn to fit.
+    let tasks = [
+        "CoLA", "MNLI-m", "MNLI-mm", "MRPC", "QNLI", "QQP", "RTE", "SST-2", "STS-B", "SQuAD1.1",
+        "SQuAD2.0",
+    ];
+    let mut many: Vec<String> = Vec::new();
+    for m in ["BERT-base", "BERT-large"] {
+        many.extend(tasks.iter().map(|t| format!("{m} {t}")));
+    }
+    for m in ["GPT-2-small", "GPT-2-medium"] {
+        many.extend(
+            ["WikiText-2", "WikiText-103", "PTB", "1B Word"]
+                .iter()
+                .map(|t| format!("{m} {t}")),
+        );
+    }
+    assert_eq!(many.len(), 30);
+    let crowded = GroupedBars {
+        frame: Frame {
+            size: (1400, 700),
+            ..Frame::new(
+                "Speedup on 30 benchmarks",
+                "Benchmark",
+                "Speedup (x, log scale)",
+            )
+        },
+        series: vec![
+            Series {
+                name: "TITAN Xp".into(),
+                values: (0..30).map(|i| 20.0 + 8.0 * i as f64).collect(),
+            },
+            Series {
+                name: "Xeon".into(),
+                values: (0..30).map(|i| 100.0 + 15.0 * i as f64).collect(),
+            },
+        ],
+        categories: many,
+        log_y: true,
+        value_labels: None,
+    };
+    render_twice(&dir, "speedup-30", &|p| grouped_bars(p, &crowded));
     render_twice(&dir, "latency", &|p| line_plot(p, &lines()));
     render_twice(&dir, "pareto", &|p| pareto_scatter(p, &pareto()));
     render_twice(&dir, "roofline", &|p| roofline(p, &roof()));

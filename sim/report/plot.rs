@@ -661,14 +661,34 @@ fn category_chart<'a, DB: DrawingBackend + 'a>(
     y: &Axis,
 ) -> Result<Chart<'a, DB>, String> {
     let x = category_axis(categories.len());
+    // Category names that do not fit side by side are turned to read bottom-up.
+    let label_px = categories
+        .iter()
+        .map(|t| {
+            root.estimate_text_size(t, &style(14))
+                .map(|(w, _)| w)
+                .unwrap_or(0)
+        })
+        .max()
+        .unwrap_or(0);
+    let slot_px = frame.size.0.saturating_sub(140) / categories.len().max(1) as u32;
+    let rotate = label_px + 8 > slot_px;
+    let x_area = if rotate {
+        (label_px + 50).min(frame.size.1 / 3)
+    } else {
+        60
+    };
     let mut c = ChartBuilder::on(root)
         .caption(&frame.title, style(24))
         .margin(16)
-        .x_label_area_size(60)
+        .x_label_area_size(x_area)
         .y_label_area_size(80)
         .build_cartesian_2d(x.coord(), y.coord())
         .map_err(e2s)?;
     let xl = |v: &f64| {
+        if rotate {
+            return String::new();
+        }
         categories
             .get(v.round().max(0.0) as usize)
             .cloned()
@@ -687,6 +707,19 @@ fn category_chart<'a, DB: DrawingBackend + 'a>(
         .bold_line_style(RGBColor(0xDD, 0xDD, 0xDD))
         .draw()
         .map_err(e2s)?;
+    if rotate {
+        // plotters misplaces rotated tick labels, so they are drawn here: each ends just below
+        // the axis under its tick and reads bottom-up.
+        use plotters::style::text_anchor::{HPos, Pos, VPos};
+        let rotated = style(14)
+            .transform(FontTransform::Rotate270)
+            .pos(Pos::new(HPos::Right, VPos::Center));
+        for (i, name) in categories.iter().enumerate() {
+            let (px, py) = c.backend_coord(&(i as f64, y.range.start));
+            root.draw(&Text::new(name.as_str(), (px, py + 8), rotated.clone()))
+                .map_err(e2s)?;
+        }
+    }
     Ok(c)
 }
 
