@@ -134,10 +134,19 @@ impl PowerParams {
 }
 
 impl RooflineParams {
+    /// The compute ceiling the model uses: fp32 peak x compute efficiency, GFLOP/s.
+    pub fn achieved_fp32_gflops(&self) -> f64 {
+        self.peak_fp32_gflops.value * self.compute_efficiency.value
+    }
+
+    /// The bandwidth ceiling the model uses: peak x bandwidth efficiency, GB/s.
+    pub fn achieved_bandwidth_gbps(&self) -> f64 {
+        self.memory_bandwidth_gbps.value * self.bandwidth_efficiency.value
+    }
+
     /// The intensity (FLOP per byte) where the achieved compute and bandwidth ceilings meet.
     pub fn ridge_flop_per_byte(&self) -> f64 {
-        (self.peak_fp32_gflops.value * self.compute_efficiency.value)
-            / (self.memory_bandwidth_gbps.value * self.bandwidth_efficiency.value)
+        self.achieved_fp32_gflops() / self.achieved_bandwidth_gbps()
     }
 }
 

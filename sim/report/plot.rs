@@ -468,7 +468,7 @@ impl Axis {
                 (a, b)
             };
             let pad = (b - a) * 0.05;
-            let range = (a - pad).floor().min(a - pad)..(b + pad);
+            let range = (a - pad)..(b + pad);
             let mut ticks: Vec<f64> = ((range.start.ceil() as i32)..=(range.end.floor() as i32))
                 .map(f64::from)
                 .collect();
