@@ -426,6 +426,57 @@ mod tests {
         }
     }
 
+    fn tiny_workload() -> WorkloadConfig {
+        let mut w = crate::config::load_workload("gpt2-small").unwrap();
+        w.model.layers = 2;
+        w.model.heads = 2;
+        w.model.hidden = 128;
+        w.stage.prompt_tokens = 8;
+        w.stage.generated_tokens = 2;
+        w
+    }
+
+    #[test]
+    fn rapl_path_uses_loaded_minus_idle() {
+        // A counter that does not move: zero package power, so zero dynamic power and energy.
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("max_energy_range_uj"), "1000000\n").unwrap();
+        std::fs::write(dir.path().join("energy_uj"), "5\n").unwrap();
+        let rapl = Rapl::open(dir.path()).unwrap();
+        let opts = CpuMeasureOptions {
+            repeats: 3,
+            warmup: 0,
+            threads: Some(1),
+            idle_window: Duration::from_millis(5),
+        };
+        let r = measure_cpu(&tiny_workload(), &opts, &EnergySource::Rapl(rapl)).unwrap();
+        assert!(r.energy_method.starts_with("RAPL"));
+        for s in &r.stages {
+            assert_eq!((s.power_w, s.energy_j), (0.0, 0.0));
+            assert_eq!(s.timing.as_ref().unwrap().runs, 3);
+        }
+    }
+
+    #[test]
+    fn profile_power_is_scaled_by_threads_over_cores() {
+        let p = crate::baseline::load_profile("generic-host").unwrap();
+        let opts = CpuMeasureOptions {
+            repeats: 1,
+            warmup: 0,
+            threads: Some(2),
+            idle_window: Duration::ZERO,
+        };
+        let r = measure_cpu(&tiny_workload(), &opts, &EnergySource::Profile(Box::new(p))).unwrap();
+        for s in &r.stages {
+            assert!((s.power_w - 280.0 * 2.0 / 64.0).abs() < 1e-12);
+            assert_eq!(s.energy_j, s.power_w * s.latency_s);
+        }
+        assert!(r.energy_method.contains("not a measurement"));
+        let zero = CpuMeasureOptions { repeats: 0, ..opts };
+        let p = crate::baseline::load_profile("generic-host").unwrap();
+        assert!(measure_cpu(&tiny_workload(), &zero, &EnergySource::Profile(Box::new(p))).is_err());
+    }
+
     #[test]
     fn causal_first_query_sees_only_itself() {
         let q = Array2::from_shape_fn((3, 4), |(i, j)| (i + j) as f32);
