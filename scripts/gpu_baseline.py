@@ -170,7 +170,7 @@ class PowerPoller:
             f"--id={index}",
             "--query-gpu=power.draw",
             "--format=csv,noheader,nounits",
-            f"-lms={poll_ms}",
+            f"--loop-ms={poll_ms}",
         ]
         self.samples = []
         self.proc = None
