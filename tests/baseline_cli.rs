@@ -69,6 +69,48 @@ fn model_then_read() {
 }
 
 #[test]
+fn model_all_writes_results_and_figures() {
+    let dir = tempfile::tempdir().unwrap();
+    let (res, fig) = (dir.path().join("res"), dir.path().join("fig"));
+    let (code, out, err) = spatten(&[
+        "baseline",
+        "model",
+        "--device",
+        "all",
+        "--workload",
+        "gpt2-small",
+        "--out",
+        res.to_str().unwrap(),
+        "--figures",
+        fig.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("wrote 9 result files"), "{out}");
+    for name in ["titan-xp", "a3", "generic-host"] {
+        let r = BaselineResult::read(&res.join(format!("{name}.json"))).unwrap();
+        assert_eq!(r.provenance, Provenance::Modelled);
+    }
+    for f in ["gpt2-small-baseline-latency", "gpt2-small-baseline-energy"] {
+        assert!(
+            fig.join(format!("{f}.svg")).is_file() && fig.join(format!("{f}.png")).is_file(),
+            "{f}"
+        );
+    }
+    let (code, _, err) = spatten(&[
+        "baseline",
+        "model",
+        "--device",
+        "a3",
+        "--workload",
+        "bert-base",
+        "--figures",
+        fig.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 2);
+    assert!(err.contains("--figures needs --device all"), "{err}");
+}
+
+#[test]
 fn measure_cpu_on_a_small_workload() {
     let dir = tempfile::tempdir().unwrap();
     let w = dir.path().join("tiny.toml");

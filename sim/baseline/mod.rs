@@ -23,7 +23,7 @@ use std::path::PathBuf;
 
 pub use profile::{DeviceKind, DeviceProfile, Sourced, load_profile};
 pub use result::{BaselineResult, Provenance, StageResult};
-pub use roofline::model_workload;
+pub use roofline::{model_presets, model_workload};
 pub use work::{Precision, StageKindLabel, StageWork, attention_work};
 
 use crate::config::ConfigError;

@@ -140,6 +140,24 @@ pub fn model_workload(
     })
 }
 
+/// Models every shipped profile on a workload, in preset order. Profiles that cannot run the
+/// precision (fp16 without a published fp16 peak) are left out; their names are returned.
+pub fn model_presets(
+    workload: &WorkloadConfig,
+    precision: Precision,
+) -> Result<(Vec<BaselineResult>, Vec<String>), BaselineError> {
+    let mut results = Vec::new();
+    let mut skipped = Vec::new();
+    for p in super::profile::all_presets()? {
+        match model_workload(&p, workload, precision) {
+            Ok(r) => results.push(r),
+            Err(BaselineError::Unsupported(_)) => skipped.push(p.name.clone()),
+            Err(e) => return Err(e),
+        }
+    }
+    Ok((results, skipped))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -196,6 +214,26 @@ mod tests {
         assert!((r.stages[0].energy_j - ops / 269e9).abs() < 1e-15);
         let m = model_workload(&load_profile("mnnfast").unwrap(), &w, Precision::Fp32).unwrap();
         assert!((m.stages[0].power_w - 1.0).abs() < 1e-12);
+    }
+
+    #[test]
+    fn all_presets_model_and_fp16_skips_the_rest() {
+        let w = load_workload("bert-base").unwrap();
+        let (all, skipped) = model_presets(&w, Precision::Fp32).unwrap();
+        assert_eq!(all.len(), crate::baseline::presets::DEVICES.len());
+        assert!(skipped.is_empty());
+        let (half, skipped) = model_presets(&w, Precision::Fp16).unwrap();
+        let names: Vec<&str> = half.iter().map(|r| r.device.as_str()).collect();
+        assert_eq!(names, ["jetson-nano", "a100", "h100", "a3", "mnnfast"]);
+        assert_eq!(
+            skipped,
+            [
+                "titan-xp",
+                "xeon-e5-2640-v4",
+                "raspberry-pi-4",
+                "generic-host"
+            ]
+        );
     }
 
     #[test]
