@@ -96,6 +96,28 @@ fn model_all_writes_results_and_figures() {
             "{f}"
         );
     }
+    // A second process draws the same bytes.
+    let fig2 = dir.path().join("fig2");
+    let (code, _, err) = spatten(&[
+        "baseline",
+        "model",
+        "--device",
+        "all",
+        "--workload",
+        "gpt2-small",
+        "--figures",
+        fig2.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 0, "{err}");
+    for f in [
+        "gpt2-small-baseline-latency.png",
+        "gpt2-small-baseline-energy.svg",
+    ] {
+        assert!(
+            std::fs::read(fig.join(f)).unwrap() == std::fs::read(fig2.join(f)).unwrap(),
+            "{f} differs between processes"
+        );
+    }
     let (code, _, err) = spatten(&[
         "baseline",
         "model",
