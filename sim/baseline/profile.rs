@@ -414,6 +414,23 @@ mod tests {
     }
 
     #[test]
+    fn syntax_errors_give_the_line() {
+        let e = profile_from_str("name = \"x\"\nkind =\n", Path::new("s.toml")).unwrap_err();
+        assert_eq!(
+            (e.file.as_path(), e.line),
+            (Path::new("s.toml"), Some(2)),
+            "{e}"
+        );
+        let e = profile_from_str(
+            "name = \"x\"\ndescription = \"d\"\nkind = \"tpu\"\n",
+            Path::new("k.toml"),
+        )
+        .unwrap_err();
+        assert_eq!(e.key.as_deref(), Some("kind"), "{e}");
+        assert!(e.reason.contains("unknown variant"), "{e}");
+    }
+
+    #[test]
     fn unknown_name_lists_the_profiles() {
         let e = load_profile("no-such-gpu").unwrap_err().to_string();
         assert!(e.contains("titan-xp") && e.contains("mnnfast"), "{e}");
