@@ -40,6 +40,8 @@ pub struct CpuMeasureOptions {
     pub threads: Option<usize>,
     /// Idle window for the RAPL idle-power reading.
     pub idle_window: Duration,
+    /// Show a progress bar on stderr (hidden when stderr is not a terminal).
+    pub progress: bool,
 }
 
 impl Default for CpuMeasureOptions {
@@ -49,6 +51,7 @@ impl Default for CpuMeasureOptions {
             warmup: 2,
             threads: None,
             idle_window: Duration::from_millis(1000),
+            progress: false,
         }
     }
 }
@@ -239,10 +242,25 @@ pub fn measure_cpu(
             EnergySource::Rapl(r) => Some(idle_power_w(r, opts.idle_window)),
             EnergySource::Profile(_) => None,
         };
+        let bar = if opts.progress {
+            let b = indicatif::ProgressBar::new((opts.warmup + opts.repeats) as u64);
+            b.set_style(
+                indicatif::ProgressStyle::with_template(
+                    "{msg:>14} [{bar:30}] {pos}/{len} runs, {elapsed}",
+                )
+                .expect("static template")
+                .progress_chars("=> "),
+            );
+            b.set_message(sw.stage.label());
+            b
+        } else {
+            indicatif::ProgressBar::hidden()
+        };
         let mut checksum = 0.0;
         pool.install(|| {
             for _ in 0..opts.warmup {
                 checksum += run_stage(w, &layers, sw.stage);
+                bar.inc(1);
             }
         });
         let before_uj = match energy {
@@ -255,10 +273,13 @@ pub fn measure_cpu(
                 .map(|_| {
                     let t0 = Instant::now();
                     checksum += run_stage(w, &layers, sw.stage);
-                    t0.elapsed().as_secs_f64()
+                    let dt = t0.elapsed().as_secs_f64();
+                    bar.inc(1);
+                    dt
                 })
                 .collect()
         });
+        bar.finish_and_clear();
         let total_s = total_start.elapsed().as_secs_f64();
         if !checksum.is_finite() {
             return Err(BaselineError::Unsupported(
@@ -448,6 +469,7 @@ mod tests {
             warmup: 0,
             threads: Some(1),
             idle_window: Duration::from_millis(5),
+            progress: false,
         };
         let r = measure_cpu(&tiny_workload(), &opts, &EnergySource::Rapl(rapl)).unwrap();
         assert!(r.energy_method.starts_with("RAPL"));
@@ -465,6 +487,7 @@ mod tests {
             warmup: 0,
             threads: Some(2),
             idle_window: Duration::ZERO,
+            progress: false,
         };
         let r = measure_cpu(&tiny_workload(), &opts, &EnergySource::Profile(Box::new(p))).unwrap();
         for s in &r.stages {

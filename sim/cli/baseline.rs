@@ -218,6 +218,7 @@ pub fn run(cmd: BaselineCommand) -> anyhow::Result<ExitCode> {
                 warmup,
                 threads,
                 idle_window: Duration::from_millis(1000),
+                progress: true,
             };
             eprintln!(
                 "timing {} ({} warm-up + {} timed runs per stage)...",
