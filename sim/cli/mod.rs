@@ -1,5 +1,6 @@
 //! The `spatten` command line: one file per subcommand, each a thin face over the library.
 
+mod baseline;
 mod config;
 
 use std::process::ExitCode;
@@ -22,11 +23,15 @@ pub enum Command {
     /// Check, show and list architecture and workload configurations.
     #[command(subcommand)]
     Config(config::ConfigCommand),
+    /// Baselines: device profiles, modelled CPUs/GPUs/accelerators, the measured host CPU.
+    #[command(subcommand)]
+    Baseline(baseline::BaselineCommand),
 }
 
 /// Runs one parsed command line. Errors are printed by `main` and exit with code 2.
 pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Config(c) => config::run(c),
+        Command::Baseline(c) => baseline::run(c),
     }
 }
