@@ -11,7 +11,8 @@
 //!   those. Any k gives an evenly spread set, and smaller sets nest inside larger ones, as
 //!   cascade pruning and local V pruning require.
 //! - A row with value_fetch_num < key_fetch_num ran a local V top-k (n = keys, k = values).
-//!   A row with if_topk ran the token top-k after its layer (n = keys, k = topk). A layer
+//!   A row with if_topk ran the token top-k after its layer (k = topk; n = the row's keys, or
+//!   all L tokens when k exceeds them, as at the end of an iteration in the release). A layer
 //!   whose successor in the same iteration lists fewer heads ran a head top-k.
 //! - Quick-select round sizes are not in the CSV; they are modelled as quick-select over n
 //!   distinct scores with a uniformly drawn pivot (ChaCha8, seed [`ROUNDS_SEED`], stream =
@@ -295,10 +296,10 @@ fn parse_row(path: &Path, line: u64, f: &[&str]) -> Result<CsvRow, TraceError> {
         )));
     }
     if let Some(k) = row.topk {
-        if k > row.key_fetch {
+        if k > row.sentence_length {
             return Err(err(format!(
-                "topk {k} exceeds key_fetch_num {}",
-                row.key_fetch
+                "topk {k} exceeds sentence_length_L {}",
+                row.sentence_length
             )));
         }
     }
@@ -506,7 +507,14 @@ pub fn convert(path: &Path, file: &CsvFile) -> Result<AttentionTrace, TraceError
                         format!("a second token top-k in iteration {iteration}, layer {layer}"),
                     ));
                 }
-                token_topk = Some((k, r.key_fetch));
+                // A k above the fetched count re-admits tokens: the ranking then ran over
+                // the importance of all L tokens (end-of-iteration pruning in the release).
+                let n = if k <= r.key_fetch {
+                    r.key_fetch
+                } else {
+                    r.sentence_length
+                };
+                token_topk = Some((k, n));
             }
         }
         let heads_here: Vec<u32> = group.iter().map(|r| r.head).collect();
