@@ -29,9 +29,20 @@ fn rounds(rng: &mut ChaCha8Rng, n: u32) -> Vec<u32> {
     r
 }
 
-fn topk(rng: &mut ChaCha8Rng, calls: &mut Vec<TopkCall>, purpose: TopkPurpose, n: u32, k: u32) -> u32 {
+fn topk(
+    rng: &mut ChaCha8Rng,
+    calls: &mut Vec<TopkCall>,
+    purpose: TopkPurpose,
+    n: u32,
+    k: u32,
+) -> u32 {
     let rounds = rounds(rng, n);
-    calls.push(TopkCall { purpose, n, k, rounds });
+    calls.push(TopkCall {
+        purpose,
+        n,
+        k,
+        rounds,
+    });
     calls.len() as u32 - 1
 }
 
@@ -41,14 +52,22 @@ fn random_trace(seed: u64) -> AttentionTrace {
     let layers = rng.gen_range(1..4u32);
     let heads = rng.gen_range(1..5u32);
     let prompt = rng.gen_range(1..20u32);
-    let generated = if rng.gen_bool(0.5) { rng.gen_range(1..4u32) } else { 0 };
+    let generated = if rng.gen_bool(0.5) {
+        rng.gen_range(1..4u32)
+    } else {
+        0
+    };
     let header = TraceHeader {
         workload: format!("w{seed}"),
         source: "proptest".into(),
         layers,
         heads,
         head_dim: rng.gen_range(1..129),
-        stage: if generated > 0 { StageKind::Generation } else { StageKind::Summarization },
+        stage: if generated > 0 {
+            StageKind::Generation
+        } else {
+            StageKind::Summarization
+        },
         prompt_tokens: prompt,
         generated_tokens: generated,
         seed,
@@ -63,9 +82,15 @@ fn random_trace(seed: u64) -> AttentionTrace {
                 }
                 let keys = subset(&mut rng, &all, 0.6);
                 let values = subset(&mut rng, &keys, 0.5);
-                let value_topk = rng
-                    .gen_bool(0.5)
-                    .then(|| topk(&mut rng, &mut calls, TopkPurpose::LocalValue, keys.len() as u32, values.len() as u32));
+                let value_topk = rng.gen_bool(0.5).then(|| {
+                    topk(
+                        &mut rng,
+                        &mut calls,
+                        TopkPurpose::LocalValue,
+                        keys.len() as u32,
+                        values.len() as u32,
+                    )
+                });
                 let queries = rng.gen_range(1..50);
                 let lsb_bits = rng.gen_range(0..5);
                 head_calls.push(HeadCall {
@@ -90,16 +115,30 @@ fn random_trace(seed: u64) -> AttentionTrace {
                 let heads_kept = subset(&mut rng, &(0..heads).collect::<Vec<_>>(), 0.8);
                 let k = tokens_kept.len() as u32;
                 let n = k + rng.gen_range(0..3);
-                let token_topk =
-                    rng.gen_bool(0.5).then(|| topk(&mut rng, &mut calls, TopkPurpose::Token, n, k));
+                let token_topk = rng
+                    .gen_bool(0.5)
+                    .then(|| topk(&mut rng, &mut calls, TopkPurpose::Token, n, k));
                 let k = heads_kept.len() as u32;
-                let head_topk =
-                    rng.gen_bool(0.3).then(|| topk(&mut rng, &mut calls, TopkPurpose::Head, k + 1, k));
-                records.push(LayerRecord { iteration, layer, tokens_kept, heads_kept, token_topk, head_topk });
+                let head_topk = rng
+                    .gen_bool(0.3)
+                    .then(|| topk(&mut rng, &mut calls, TopkPurpose::Head, k + 1, k));
+                records.push(LayerRecord {
+                    iteration,
+                    layer,
+                    tokens_kept,
+                    heads_kept,
+                    token_topk,
+                    head_topk,
+                });
             }
         }
     }
-    AttentionTrace { header, head_calls, layers: records, topk_calls: calls }
+    AttentionTrace {
+        header,
+        head_calls,
+        layers: records,
+        topk_calls: calls,
+    }
 }
 
 proptest! {
@@ -148,7 +187,10 @@ fn small_trace() -> AttentionTrace {
             generated_tokens: 1,
             seed: 0,
         },
-        head_calls: vec![call(0, vec![0, 2, 4], vec![2, 4], Some(0)), call(1, vec![1, 4], vec![1, 4], None)],
+        head_calls: vec![
+            call(0, vec![0, 2, 4], vec![2, 4], Some(0)),
+            call(1, vec![1, 4], vec![1, 4], None),
+        ],
         layers: vec![LayerRecord {
             iteration: 1,
             layer: 0,
@@ -158,9 +200,24 @@ fn small_trace() -> AttentionTrace {
             head_topk: Some(2),
         }],
         topk_calls: vec![
-            TopkCall { purpose: TopkPurpose::LocalValue, n: 3, k: 2, rounds: vec![3, 1] },
-            TopkCall { purpose: TopkPurpose::Token, n: 5, k: 2, rounds: vec![5, 2] },
-            TopkCall { purpose: TopkPurpose::Head, n: 2, k: 1, rounds: vec![2] },
+            TopkCall {
+                purpose: TopkPurpose::LocalValue,
+                n: 3,
+                k: 2,
+                rounds: vec![3, 1],
+            },
+            TopkCall {
+                purpose: TopkPurpose::Token,
+                n: 5,
+                k: 2,
+                rounds: vec![5, 2],
+            },
+            TopkCall {
+                purpose: TopkPurpose::Head,
+                n: 2,
+                k: 1,
+                rounds: vec![2],
+            },
         ],
     }
 }
@@ -188,9 +245,21 @@ fn set_u32(c: &mut Container, name: &str, v: &[u32]) {
 #[test]
 fn small_trace_round_trips_and_none_is_the_sentinel() {
     let c = container_of(&small_trace());
-    assert_eq!(c.u32_column(std::path::Path::new("x"), "layers.head_topk").unwrap(), vec![2]);
-    assert_eq!(c.u32_column(std::path::Path::new("x"), "head_calls.value_topk").unwrap(), vec![0, NONE]);
-    assert_eq!(c.u64_column(std::path::Path::new("x"), "head_calls.key_offsets").unwrap(), vec![0, 3, 5]);
+    assert_eq!(
+        c.u32_column(std::path::Path::new("x"), "layers.head_topk")
+            .unwrap(),
+        vec![2]
+    );
+    assert_eq!(
+        c.u32_column(std::path::Path::new("x"), "head_calls.value_topk")
+            .unwrap(),
+        vec![0, NONE]
+    );
+    assert_eq!(
+        c.u64_column(std::path::Path::new("x"), "head_calls.key_offsets")
+            .unwrap(),
+        vec![0, 3, 5]
+    );
     let dir = tempfile::tempdir().unwrap();
     let p = dir.path().join("t.safetensors");
     write_trace(&p, &small_trace()).unwrap();
@@ -212,7 +281,8 @@ fn version_and_format_are_checked() {
     });
     assert!(m.contains("header") && m.contains("missing"), "{m}");
     let m = corrupt(|c| {
-        c.metadata.insert("header".into(), "{\"workload\": 3}".into());
+        c.metadata
+            .insert("header".into(), "{\"workload\": 3}".into());
     });
     assert!(m.contains("header"), "{m}");
 }
@@ -220,31 +290,48 @@ fn version_and_format_are_checked() {
 #[test]
 fn offsets_must_be_monotone_and_cover_the_flat_array() {
     let m = corrupt(|c| {
-        c.tensors.insert("head_calls.key_offsets".into(), RawTensor::u64s(&[0, 4, 3]));
+        c.tensors
+            .insert("head_calls.key_offsets".into(), RawTensor::u64s(&[0, 4, 3]));
     });
     assert!(m.contains("head_calls.key_offsets decreases"), "{m}");
     let m = corrupt(|c| {
-        c.tensors.insert("head_calls.key_offsets".into(), RawTensor::u64s(&[0, 3, 9]));
+        c.tensors
+            .insert("head_calls.key_offsets".into(), RawTensor::u64s(&[0, 3, 9]));
     });
-    assert!(m.contains("ends at 9") && m.contains("head_calls.keys"), "{m}");
+    assert!(
+        m.contains("ends at 9") && m.contains("head_calls.keys"),
+        "{m}"
+    );
     let m = corrupt(|c| {
-        c.tensors.insert("topk.round_offsets".into(), RawTensor::u64s(&[1, 2, 4, 5]));
+        c.tensors
+            .insert("topk.round_offsets".into(), RawTensor::u64s(&[1, 2, 4, 5]));
     });
     assert!(m.contains("topk.round_offsets[0]"), "{m}");
     let m = corrupt(|c| {
-        c.tensors.insert("layers.head_offsets".into(), RawTensor::u64s(&[0]));
+        c.tensors
+            .insert("layers.head_offsets".into(), RawTensor::u64s(&[0]));
     });
-    assert!(m.contains("layers.head_offsets") && m.contains("expected 2"), "{m}");
+    assert!(
+        m.contains("layers.head_offsets") && m.contains("expected 2"),
+        "{m}"
+    );
 }
 
 #[test]
 fn columns_must_agree_in_length_and_dtype() {
     let m = corrupt(|c| set_u32(c, "head_calls.head", &[0]));
-    assert!(m.contains("head_calls.head") && m.contains("has 1 entries, expected 2"), "{m}");
+    assert!(
+        m.contains("head_calls.head") && m.contains("has 1 entries, expected 2"),
+        "{m}"
+    );
     let m = corrupt(|c| {
-        c.tensors.insert("head_calls.lsb_bits".into(), RawTensor::u32s(&[4, 4]));
+        c.tensors
+            .insert("head_calls.lsb_bits".into(), RawTensor::u32s(&[4, 4]));
     });
-    assert!(m.contains("head_calls.lsb_bits") && m.contains("dtype"), "{m}");
+    assert!(
+        m.contains("head_calls.lsb_bits") && m.contains("dtype"),
+        "{m}"
+    );
     let m = corrupt(|c| {
         c.tensors.remove("topk.k");
     });
@@ -254,12 +341,18 @@ fn columns_must_agree_in_length_and_dtype() {
 #[test]
 fn indices_must_be_ascending_and_in_range() {
     let m = corrupt(|c| set_u32(c, "head_calls.keys", &[0, 4, 2, 1, 4]));
-    assert!(m.contains("head call 0") && m.contains("keys not strictly ascending"), "{m}");
+    assert!(
+        m.contains("head call 0") && m.contains("keys not strictly ascending"),
+        "{m}"
+    );
     // Iteration 1 of a 4-token prompt has 5 tokens: index 5 is out of range.
     let m = corrupt(|c| set_u32(c, "head_calls.keys", &[0, 2, 5, 1, 4]));
     assert!(m.contains("index 5 is not below 5"), "{m}");
     let m = corrupt(|c| set_u32(c, "head_calls.values", &[1, 4, 1, 4]));
-    assert!(m.contains("head call 0") && m.contains("not a subset of keys"), "{m}");
+    assert!(
+        m.contains("head call 0") && m.contains("not a subset of keys"),
+        "{m}"
+    );
     let m = corrupt(|c| set_u32(c, "layers.heads_kept", &[2]));
     assert!(m.contains("heads_kept") && m.contains("not below 2"), "{m}");
 }
@@ -273,7 +366,10 @@ fn ids_and_topk_references_are_checked() {
     let m = corrupt(|c| set_u32(c, "head_calls.iteration", &[1, 2]));
     assert!(m.contains("iteration 2 exceeds generated_tokens"), "{m}");
     let m = corrupt(|c| set_u32(c, "head_calls.value_topk", &[7, NONE]));
-    assert!(m.contains("value_topk = 7") && m.contains("3 top-k calls"), "{m}");
+    assert!(
+        m.contains("value_topk = 7") && m.contains("3 top-k calls"),
+        "{m}"
+    );
     let m = corrupt(|c| set_u32(c, "head_calls.value_topk", &[1, NONE]));
     assert!(m.contains("value_topk = 1") && m.contains("Token"), "{m}");
     let m = corrupt(|c| set_u32(c, "topk.k", &[2, 3, 1]));
@@ -281,13 +377,18 @@ fn ids_and_topk_references_are_checked() {
     let m = corrupt(|c| set_u32(c, "topk.k", &[4, 2, 1]));
     assert!(m.contains("topk call 0") && m.contains("exceeds n"), "{m}");
     let m = corrupt(|c| {
-        c.tensors.insert("topk.purpose".into(), RawTensor::u8s(&[2, 0, 9]));
+        c.tensors
+            .insert("topk.purpose".into(), RawTensor::u8s(&[2, 0, 9]));
     });
     assert!(m.contains("topk.purpose[2] = 9"), "{m}");
     let m = corrupt(|c| set_u32(c, "topk.rounds", &[3, 1, 5, 2, 3]));
-    assert!(m.contains("topk call 2") && m.contains("first round"), "{m}");
+    assert!(
+        m.contains("topk call 2") && m.contains("first round"),
+        "{m}"
+    );
     let m = corrupt(|c| {
-        c.tensors.insert("head_calls.lsb_refetch".into(), RawTensor::u8s(&[1, 2]));
+        c.tensors
+            .insert("head_calls.lsb_refetch".into(), RawTensor::u8s(&[1, 2]));
     });
     assert!(m.contains("head_calls.lsb_refetch[1] = 2"), "{m}");
 }
@@ -300,7 +401,10 @@ fn truncated_file_is_a_container_error() {
     let bytes = std::fs::read(&p).unwrap();
     for cut in [3, 100, bytes.len() - 3] {
         std::fs::write(&p, &bytes[..cut]).unwrap();
-        assert!(matches!(read_trace(&p), Err(TraceError::Container { .. })), "cut at {cut}");
+        assert!(
+            matches!(read_trace(&p), Err(TraceError::Container { .. })),
+            "cut at {cut}"
+        );
     }
 }
 
