@@ -110,10 +110,10 @@ pub fn encode(c: &Container) -> Vec<u8> {
 /// never sees a partial file and a failed write leaves nothing behind.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), TraceError> {
     let io = |action: &'static str| {
-        move |source| TraceError::Io {
+        move |error| TraceError::Io {
             path: path.to_path_buf(),
             action,
-            source,
+            error,
         }
     };
     let dir = match path.parent() {
@@ -177,10 +177,10 @@ pub fn decode(path: &Path, bytes: &[u8]) -> Result<Container, TraceError> {
 }
 
 pub fn read(path: &Path) -> Result<Container, TraceError> {
-    let bytes = std::fs::read(path).map_err(|source| TraceError::Io {
+    let bytes = std::fs::read(path).map_err(|error| TraceError::Io {
         path: path.to_path_buf(),
         action: "cannot read",
-        source,
+        error,
     })?;
     decode(path, &bytes)
 }

@@ -5,12 +5,12 @@ use std::path::PathBuf;
 
 #[derive(Debug, thiserror::Error)]
 pub enum TraceError {
-    #[error("{}: {action}: {source}", path.display())]
+    // The I/O error is part of the message, not a `source`, so `{:#}` does not repeat it.
+    #[error("{}: {action}: {error}", path.display())]
     Io {
         path: PathBuf,
         action: &'static str,
-        #[source]
-        source: std::io::Error,
+        error: std::io::Error,
     },
     /// Truncated or otherwise unreadable safetensors container.
     #[error("{}: not a readable safetensors file ({reason})", path.display())]

@@ -211,7 +211,7 @@ fn parse_row(path: &Path, line: u64, f: &[&str]) -> Result<CsvRow, TraceError> {
         }
     };
     let requant_threshold = match f[8].parse::<f64>() {
-        Ok(t) if t == -1.0 => None,
+        Ok(-1.0) => None,
         Ok(t) if (0.0..=1.0).contains(&t) => Some(t),
         _ => {
             return Err(field_err(
@@ -295,13 +295,13 @@ fn parse_row(path: &Path, line: u64, f: &[&str]) -> Result<CsvRow, TraceError> {
             row.value_fetch, row.key_fetch
         )));
     }
-    if let Some(k) = row.topk {
-        if k > row.sentence_length {
-            return Err(err(format!(
-                "topk {k} exceeds sentence_length_L {}",
-                row.sentence_length
-            )));
-        }
+    if let Some(k) = row.topk
+        && k > row.sentence_length
+    {
+        return Err(err(format!(
+            "topk {k} exceeds sentence_length_L {}",
+            row.sentence_length
+        )));
     }
     if row.requant && row.lsb_bits == 0 {
         return Err(err(
@@ -355,7 +355,7 @@ pub fn modelled_rounds(n: u32, k: u32, rng: &mut ChaCha8Rng) -> Vec<u32> {
         rounds.push(hi - lo);
         let pivot = rng.gen_range(lo..hi);
         let greater = pivot - lo;
-        if greater + 1 <= target {
+        if greater < target {
             target -= greater + 1;
             if target == 0 {
                 break;
@@ -372,10 +372,10 @@ pub fn modelled_rounds(n: u32, k: u32, rng: &mut ChaCha8Rng) -> Vec<u32> {
 
 /// Reads and converts a SpAtten CSV trace.
 pub fn import(path: &Path) -> Result<AttentionTrace, TraceError> {
-    let text = std::fs::read_to_string(path).map_err(|source| TraceError::Io {
+    let text = std::fs::read_to_string(path).map_err(|error| TraceError::Io {
         path: path.to_path_buf(),
         action: "cannot read",
-        source,
+        error,
     })?;
     convert(path, &parse(path, &text)?)
 }

@@ -5,8 +5,8 @@
 //! where g, g' are standard normal vectors projected orthogonally to u. The pre-softmax logit
 //! q_i . k_j / sqrt(D) is then a^2 * (noise of std ~1) + b_j:
 //! - Peakedness: a^2 = s_lh, the head's logit standard deviation, drawn as
-//!   ln s_lh = ln(logit_std_median) + logit_std_layer_trend * (l / (layers - 1) - 1/2)
-//!             + logit_std_log_spread * N(0, 1).
+//!   ln s_lh = ln(logit_std_median) + logit_std_layer_trend * (l / (layers - 1) - 1/2),
+//!   plus logit_std_log_spread * N(0, 1).
 //!   Larger s gives peakier softmax rows (higher max probability, more LSB-refetch-free rows).
 //! - Concentration: b_j = heavy_bias * rank(j)^(-heavy_zipf_exponent) + [j = 0] * sink_bias,
 //!   with rank a random permutation of the tokens (1 = heaviest) shared by all heads and

@@ -37,13 +37,13 @@ pub fn check_trace(t: &AttentionTrace) -> Result<(), String> {
         if c.k > c.n {
             return Err(format!("{at}: k = {} exceeds n = {}", c.k, c.n));
         }
-        if let Some(&first) = c.rounds.first() {
-            if first != c.n {
-                return Err(format!(
-                    "{at}: first round streams {first} elements, not n = {}",
-                    c.n
-                ));
-            }
+        if let Some(&first) = c.rounds.first()
+            && first != c.n
+        {
+            return Err(format!(
+                "{at}: first round streams {first} elements, not n = {}",
+                c.n
+            ));
         }
         for w in c.rounds.windows(2) {
             if w[1] > w[0] {
@@ -114,14 +114,14 @@ pub fn check_trace(t: &AttentionTrace) -> Result<(), String> {
         if c.lsb_refetch && c.lsb_bits == 0 {
             return Err(format!("{at}: LSBs refetched but lsb_bits = 0"));
         }
-        if let Some(call) = topk_ref(&at, "value_topk", c.value_topk, TopkPurpose::LocalValue)? {
-            if call.k as usize != c.values.len() {
-                return Err(format!(
-                    "{at}: value_topk keeps k = {} but the call fetches {} values",
-                    call.k,
-                    c.values.len()
-                ));
-            }
+        if let Some(call) = topk_ref(&at, "value_topk", c.value_topk, TopkPurpose::LocalValue)?
+            && call.k as usize != c.values.len()
+        {
+            return Err(format!(
+                "{at}: value_topk keeps k = {} but the call fetches {} values",
+                call.k,
+                c.values.len()
+            ));
         }
     }
 
@@ -160,13 +160,13 @@ pub fn check_trace(t: &AttentionTrace) -> Result<(), String> {
                 TopkPurpose::Head,
             ),
         ] {
-            if let Some(call) = topk_ref(&at, field, sel, purpose)? {
-                if call.k as usize != kept {
-                    return Err(format!(
-                        "{at}: {field} keeps k = {} but {kept} are kept",
-                        call.k
-                    ));
-                }
+            if let Some(call) = topk_ref(&at, field, sel, purpose)?
+                && call.k as usize != kept
+            {
+                return Err(format!(
+                    "{at}: {field} keeps k = {} but {kept} are kept",
+                    call.k
+                ));
             }
         }
     }
