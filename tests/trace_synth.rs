@@ -231,3 +231,16 @@ fn bad_knobs_are_named() {
     assert!(k.check().unwrap_err().contains("heavy_bias"));
     assert!(SynthKnobs::default().check().is_ok());
 }
+
+#[test]
+fn generated_values_round_trip_through_a_value_file() {
+    let v = generate(
+        &small_workload(2, 2, 8, 10, true),
+        &SynthKnobs::default(),
+        1,
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("v.safetensors");
+    spatten::trace::write_values(&p, &v).unwrap();
+    assert_eq!(spatten::trace::read_values(&p).unwrap(), v);
+}

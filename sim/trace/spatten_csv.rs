@@ -383,11 +383,13 @@ pub fn import(path: &Path) -> Result<AttentionTrace, TraceError> {
 /// Converts parsed rows; checks the row order and the iteration / sentence-length relation.
 pub fn convert(path: &Path, file: &CsvFile) -> Result<AttentionTrace, TraceError> {
     let rows = &file.rows;
-    let first = &rows[0];
     let err = |line: u64, reason: String| TraceError::Csv {
         path: path.to_path_buf(),
         line,
         reason,
+    };
+    let Some(first) = rows.first() else {
+        return Err(err(1, "no data rows".into()));
     };
     if first.iteration != 0 {
         return Err(err(
