@@ -264,6 +264,8 @@ fn small_trace_round_trips_and_none_is_the_sentinel() {
     let p = dir.path().join("t.safetensors");
     write_trace(&p, &small_trace()).unwrap();
     assert_eq!(read_trace(&p).unwrap(), small_trace());
+    // The streaming writer and the in-memory encoder agree byte for byte.
+    assert_eq!(std::fs::read(&p).unwrap(), container::encode(&c));
 }
 
 #[test]

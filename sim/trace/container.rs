@@ -69,8 +69,8 @@ fn dtype_name(d: Dtype) -> String {
     format!("{d:?}")
 }
 
-/// Serializes to safetensors bytes: tensors in name order, header padded to 8 bytes.
-pub fn encode(c: &Container) -> Vec<u8> {
+/// The 8-byte length and the JSON header (sorted keys, padded to 8 bytes) of `c`.
+fn header_bytes(c: &Container) -> Vec<u8> {
     let mut header = serde_json::Map::new();
     if !c.metadata.is_empty() {
         let meta: serde_json::Map<String, serde_json::Value> = c
@@ -94,21 +94,30 @@ pub fn encode(c: &Container) -> Vec<u8> {
         offset = end;
     }
     // serde_json's Map is a BTreeMap without the preserve_order feature: sorted keys.
-    let mut header_bytes = serde_json::to_vec(&serde_json::Value::Object(header))
+    let mut json = serde_json::to_vec(&serde_json::Value::Object(header))
         .expect("a JSON map of strings and numbers always serializes");
-    header_bytes.resize(header_bytes.len().div_ceil(8) * 8, b' ');
-    let mut out = Vec::with_capacity(8 + header_bytes.len() + offset);
-    out.extend_from_slice(&(header_bytes.len() as u64).to_le_bytes());
-    out.extend_from_slice(&header_bytes);
+    json.resize(json.len().div_ceil(8) * 8, b' ');
+    let mut out = Vec::with_capacity(8 + json.len());
+    out.extend_from_slice(&(json.len() as u64).to_le_bytes());
+    out.extend_from_slice(&json);
+    out
+}
+
+/// Serializes to safetensors bytes: tensors in name order.
+pub fn encode(c: &Container) -> Vec<u8> {
+    let mut out = header_bytes(c);
     for t in c.tensors.values() {
         out.extend_from_slice(&t.data);
     }
     out
 }
 
-/// Writes bytes to a temporary file next to `path` and renames it into place, so a reader
-/// never sees a partial file and a failed write leaves nothing behind.
-pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), TraceError> {
+/// Writes through a temporary file next to `path`, renamed into place once complete, so a
+/// reader never sees a partial file and a failed write leaves nothing behind.
+pub fn write_atomic_with(
+    path: &Path,
+    fill: impl FnOnce(&mut dyn Write) -> std::io::Result<()>,
+) -> Result<(), TraceError> {
     let io = |action: &'static str| {
         move |error| TraceError::Io {
             path: path.to_path_buf(),
@@ -124,14 +133,22 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), TraceError> {
         path: path.to_path_buf(),
         reason: "the output path names no file".into(),
     })?;
+    // Process id + counter: concurrent writers, in this process or another, never share one.
+    static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     let tmp = dir.join(format!(
-        ".{}.tmp-{}",
+        ".{}.tmp-{}-{n}",
         file_name.to_string_lossy(),
         std::process::id()
     ));
     let result = (|| {
-        let mut f = std::fs::File::create(&tmp).map_err(io("cannot create temporary file"))?;
-        f.write_all(bytes).map_err(io("cannot write"))?;
+        let f = std::fs::File::create(&tmp).map_err(io("cannot create temporary file"))?;
+        let mut w = std::io::BufWriter::new(f);
+        fill(&mut w).map_err(io("cannot write"))?;
+        let f = w
+            .into_inner()
+            .map_err(|e| e.into_error())
+            .map_err(io("cannot write"))?;
         f.sync_all().map_err(io("cannot flush"))?;
         drop(f);
         std::fs::rename(&tmp, path).map_err(io("cannot move temporary file into place"))
@@ -142,8 +159,19 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), TraceError> {
     result
 }
 
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), TraceError> {
+    write_atomic_with(path, |w| w.write_all(bytes))
+}
+
+/// Writes a container atomically, streaming the tensors (no second in-memory copy).
 pub fn write(path: &Path, c: &Container) -> Result<(), TraceError> {
-    write_atomic(path, &encode(c))
+    write_atomic_with(path, |w| {
+        w.write_all(&header_bytes(c))?;
+        for t in c.tensors.values() {
+            w.write_all(&t.data)?;
+        }
+        Ok(())
+    })
 }
 
 /// Parses safetensors bytes (`path` only labels errors).
