@@ -31,6 +31,15 @@ impl RawTensor {
         }
     }
 
+    pub fn u16s(values: &[u16]) -> Self {
+        let data = values.iter().flat_map(|v| v.to_le_bytes()).collect();
+        Self {
+            dtype: Dtype::U16,
+            shape: vec![values.len()],
+            data,
+        }
+    }
+
     pub fn u64s(values: &[u64]) -> Self {
         let data = values.iter().flat_map(|v| v.to_le_bytes()).collect();
         Self {
@@ -276,6 +285,20 @@ impl Container {
             .chunks_exact(4)
             .map(|c| u32::from_le_bytes(c.try_into().unwrap()))
             .collect())
+    }
+
+    /// A U16 or U32 column, widened to u32.
+    pub fn index_column(&self, path: &Path, name: &str) -> Result<Vec<u32>, TraceError> {
+        let t = self.tensor(path, name)?;
+        if t.dtype == Dtype::U16 {
+            let t = self.vector(path, name, Dtype::U16)?;
+            return Ok(t
+                .data
+                .chunks_exact(2)
+                .map(|c| u16::from_le_bytes([c[0], c[1]]) as u32)
+                .collect());
+        }
+        self.u32_column(path, name)
     }
 
     pub fn u64_column(&self, path: &Path, name: &str) -> Result<Vec<u64>, TraceError> {

@@ -1,7 +1,8 @@
 //! Attention trace files: a columnar layout in a safetensors container (traces/FORMAT.md).
 //!
 //! Each record kind is a set of equal-length columns; variable-length lists are CSR: an
-//! `*_offsets` column of length records + 1 (u64) into one flat u32 array. `Option<u32>`
+//! `*_offsets` column of length records + 1 (u64) into one flat array (token indices U16
+//! when they all fit, else U32; other lists U32). `Option<u32>`
 //! columns store `NONE` (u32::MAX) for `None`.
 
 use std::path::Path;
@@ -16,6 +17,18 @@ use super::trace_check::check_trace;
 pub const TRACE_FORMAT: &str = "spatten-trace";
 /// Sentinel for `None` in the `Option<u32>` columns.
 pub const NONE: u32 = u32::MAX;
+
+/// Token index arrays are U16 when every index fits (at most this many tokens), else U32.
+pub const TOKENS_U16: u64 = 1 << 16;
+
+fn index_tensor(flat: &[u32], wide: bool) -> RawTensor {
+    if wide {
+        RawTensor::u32s(flat)
+    } else {
+        let narrow: Vec<u16> = flat.iter().map(|&i| i as u16).collect();
+        RawTensor::u16s(&narrow)
+    }
+}
 
 fn opt(v: Option<u32>) -> u32 {
     v.unwrap_or(NONE)
@@ -51,6 +64,7 @@ pub fn encode_trace(path: &Path, t: &AttentionTrace) -> Result<Container, TraceE
         reason,
     })?;
     let mut c = Container::default();
+    let wide = t.header.prompt_tokens as u64 + t.header.generated_tokens as u64 > TOKENS_U16;
     c.metadata.insert("format".into(), TRACE_FORMAT.into());
     c.metadata
         .insert("version".into(), TRACE_FORMAT_VERSION.to_string());
@@ -81,10 +95,10 @@ pub fn encode_trace(path: &Path, t: &AttentionTrace) -> Result<Container, TraceE
     );
     let (off, flat) = csr(hc.iter().map(|c| &c.keys));
     put("head_calls.key_offsets", RawTensor::u64s(&off));
-    put("head_calls.keys", RawTensor::u32s(&flat));
+    put("head_calls.keys", index_tensor(&flat, wide));
     let (off, flat) = csr(hc.iter().map(|c| &c.values));
     put("head_calls.value_offsets", RawTensor::u64s(&off));
-    put("head_calls.values", RawTensor::u32s(&flat));
+    put("head_calls.values", index_tensor(&flat, wide));
 
     let tk = &t.topk_calls;
     put(
@@ -115,7 +129,7 @@ pub fn encode_trace(path: &Path, t: &AttentionTrace) -> Result<Container, TraceE
     put("layers.head_topk", lcol(|r| opt(r.head_topk)));
     let (off, flat) = csr(ly.iter().map(|r| &r.tokens_kept));
     put("layers.token_offsets", RawTensor::u64s(&off));
-    put("layers.tokens_kept", RawTensor::u32s(&flat));
+    put("layers.tokens_kept", index_tensor(&flat, wide));
     let (off, flat) = csr(ly.iter().map(|r| &r.heads_kept));
     put("layers.head_offsets", RawTensor::u64s(&off));
     put("layers.heads_kept", RawTensor::u32s(&flat));
@@ -178,7 +192,7 @@ impl Columns<'_> {
     ) -> Result<Vec<Vec<u32>>, TraceError> {
         let off = self.c.u64_column(self.path, offsets)?;
         self.len_is(offsets, off.len(), records + 1)?;
-        let data = self.c.u32_column(self.path, flat)?;
+        let data = self.c.index_column(self.path, flat)?;
         if off[0] != 0 {
             return Err(self.inconsistent(format!("{offsets}[0] = {}, expected 0", off[0])));
         }
