@@ -425,13 +425,22 @@ fn writer_refuses_inconsistent_traces_and_leaves_no_file() {
 #[test]
 fn token_indices_are_u16_when_they_fit_and_u32_otherwise() {
     let narrow = container_of(&small_trace());
-    assert_eq!(narrow.tensors["head_calls.keys"].dtype, safetensors::Dtype::U16);
-    assert_eq!(narrow.tensors["layers.tokens_kept"].dtype, safetensors::Dtype::U16);
+    assert_eq!(
+        narrow.tensors["head_calls.keys"].dtype,
+        safetensors::Dtype::U16
+    );
+    assert_eq!(
+        narrow.tensors["layers.tokens_kept"].dtype,
+        safetensors::Dtype::U16
+    );
     let mut t = small_trace();
     t.header.prompt_tokens = 70_000;
     t.head_calls[1].keys = vec![1, 4, 69_999, 70_000];
     let wide = container_of(&t);
-    assert_eq!(wide.tensors["head_calls.keys"].dtype, safetensors::Dtype::U32);
+    assert_eq!(
+        wide.tensors["head_calls.keys"].dtype,
+        safetensors::Dtype::U32
+    );
     let dir = tempfile::tempdir().unwrap();
     let p = dir.path().join("wide.safetensors");
     write_trace(&p, &t).unwrap();
@@ -439,7 +448,10 @@ fn token_indices_are_u16_when_they_fit_and_u32_otherwise() {
     // 65536 tokens in all still fit: the largest index is 65535.
     t.header.prompt_tokens = 65_535;
     t.head_calls[1].keys = vec![1, 4, 65_535];
-    assert_eq!(container_of(&t).tensors["head_calls.keys"].dtype, safetensors::Dtype::U16);
+    assert_eq!(
+        container_of(&t).tensors["head_calls.keys"].dtype,
+        safetensors::Dtype::U16
+    );
     write_trace(&p, &t).unwrap();
     assert_eq!(read_trace(&p).unwrap(), t);
 }

@@ -181,10 +181,18 @@ fn non_finite_values_are_rejected() {
     v.layers[0].k[[0, 1, 1]] = f32::NAN;
     let dir = tempfile::tempdir().unwrap();
     let p = dir.path().join("nan.safetensors");
-    write_values(&p, &v).unwrap();
-    let msg = read_values(&p).unwrap_err().to_string();
+    let e = write_values(&p, &v).unwrap_err();
     assert!(
-        msg.contains("layers.0.k") && msg.contains("non-finite") && msg.contains("3"),
+        e.to_string().contains("layers.0.k") && e.to_string().contains("non-finite"),
+        "{e}"
+    );
+    assert!(!p.exists());
+    let (_, msg) = read_edited(&sample(1, 1, 2, 2), |c| {
+        let t = c.tensors.get_mut("layers.0.k").unwrap();
+        t.data[12..16].copy_from_slice(&f32::INFINITY.to_le_bytes());
+    });
+    assert!(
+        msg.contains("layers.0.k") && msg.contains("non-finite value at flat index 3"),
         "{msg}"
     );
 }

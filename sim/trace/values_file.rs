@@ -59,6 +59,11 @@ pub fn encode_values(path: &Path, values: &ValueTensors) -> Result<Container, Tr
                     a.shape()
                 )));
             }
+            if let Some(i) = a.iter().position(|x| !x.is_finite()) {
+                return Err(bad(format!(
+                    "{name} holds a non-finite value at flat index {i}"
+                )));
+            }
             // `iter` walks in logical (row-major) order whatever the memory layout.
             c.tensors
                 .insert(name, RawTensor::f32s(shape.clone(), a.iter().copied()));
