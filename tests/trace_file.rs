@@ -455,3 +455,20 @@ fn token_indices_are_u16_when_they_fit_and_u32_otherwise() {
     write_trace(&p, &t).unwrap();
     assert_eq!(read_trace(&p).unwrap(), t);
 }
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(200))]
+    /// Flipped bytes anywhere in a valid file: an error or a valid trace, never a panic.
+    #[test]
+    fn corrupted_bytes_never_panic(seed in any::<u64>(), flips in prop::collection::vec((any::<prop::sample::Index>(), any::<u8>()), 1..6)) {
+        let t = random_trace(seed);
+        let mut bytes = container::encode(&container_of(&t));
+        for (i, b) in flips {
+            let at = i.index(bytes.len());
+            bytes[at] ^= b | 1;
+        }
+        if let Ok(c) = container::decode(std::path::Path::new("fuzz"), &bytes) {
+            let _ = spatten::trace::trace_file::decode_trace(std::path::Path::new("fuzz"), &c);
+        }
+    }
+}

@@ -360,3 +360,40 @@ fn malformed_rows_name_their_line() {
     let missing = spatten_csv::import(Path::new("/nonexistent/x.csv")).unwrap_err();
     assert!(matches!(missing, TraceError::Io { .. }));
 }
+
+#[test]
+fn hostile_sizes_are_rejected_not_allocated() {
+    let (line, reason) = csv_error(&format!(
+        "{HEADER}\n0,0,0,64.0,4000000000,1,8,16,0.1,False,4,1,8,True,False,False,-1\n"
+    ));
+    assert_eq!(line, 2);
+    assert!(reason.contains("exceeds the supported"), "{reason}");
+    let (_, reason) = csv_error(&format!(
+        "{HEADER}\n0,4294967295,0,64.0,9,9,8,16,0.1,False,4,1,8,True,False,False,-1\n"
+    ));
+    assert!(reason.contains("ids must be below"), "{reason}");
+}
+
+mod fuzz {
+    use super::*;
+    use proptest::prelude::*;
+
+    const TOKENS: [&str; 14] = [
+        "0", "1", "-1", "64.0", "9", "True", "False", "", "x", "0.05", "4", "993", "16", "8",
+    ];
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(200))]
+        /// Any mix of plausible and implausible fields: a trace or an error, never a panic.
+        #[test]
+        fn never_panics(rows in prop::collection::vec(prop::collection::vec(0..TOKENS.len(), 15..19), 0..6)) {
+            let mut body = format!("{HEADER}\n");
+            for r in rows {
+                let fields: Vec<&str> = r.iter().map(|&i| TOKENS[i]).collect();
+                body.push_str(&fields.join(","));
+                body.push('\n');
+            }
+            let _ = import_text(&body);
+        }
+    }
+}

@@ -52,6 +52,10 @@ pub const COLUMNS: [&str; 17] = [
     "topk",
 ];
 
+/// Bounds that keep a hostile file from exhausting memory or overflowing ids.
+pub const MAX_TOKENS: u32 = 1 << 20;
+pub const MAX_ID: u32 = 1 << 16;
+
 /// Seed of the modelled quick-select pivots; stored as the trace header's seed.
 pub const ROUNDS_SEED: u64 = 0x5A77_E4C5;
 
@@ -283,6 +287,18 @@ fn parse_row(path: &Path, line: u64, f: &[&str]) -> Result<CsvRow, TraceError> {
         line,
         reason,
     };
+    if row.sentence_length > MAX_TOKENS {
+        return Err(err(format!(
+            "sentence_length_L {} exceeds the supported {MAX_TOKENS} tokens",
+            row.sentence_length
+        )));
+    }
+    if row.layer >= MAX_ID || row.head >= MAX_ID {
+        return Err(err(format!(
+            "layer_id {} / head_id {}: ids must be below {MAX_ID}",
+            row.layer, row.head
+        )));
+    }
     if row.key_fetch > row.sentence_length {
         return Err(err(format!(
             "key_fetch_num {} exceeds sentence_length_L {}",
