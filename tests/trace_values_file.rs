@@ -242,3 +242,28 @@ fn failed_write_leaves_no_file() {
     assert!(!Path::new(&q).exists());
     assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
 }
+
+mod fuzz {
+    use super::*;
+    use proptest::prelude::*;
+    use spatten::trace::values_file::{decode_values, encode_values};
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(200))]
+        /// Flipped bytes anywhere in a valid file: an error or a value set, never a panic.
+        #[test]
+        fn corrupted_bytes_never_panic(
+            flips in prop::collection::vec((any::<prop::sample::Index>(), any::<u8>()), 1..6),
+        ) {
+            let p = Path::new("fuzz.safetensors");
+            let mut bytes = container::encode(&encode_values(p, &sample(2, 2, 3, 4)).unwrap());
+            for (i, b) in flips {
+                let at = i.index(bytes.len());
+                bytes[at] ^= b | 1;
+            }
+            if let Ok(c) = container::decode(p, &bytes) {
+                let _ = decode_values(p, &c);
+            }
+        }
+    }
+}
