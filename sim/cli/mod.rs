@@ -2,6 +2,7 @@
 
 mod baseline;
 mod config;
+mod trace;
 
 use std::process::ExitCode;
 
@@ -26,6 +27,9 @@ pub enum Command {
     /// Baselines: device profiles, modelled CPUs/GPUs/accelerators, the measured host CPU.
     #[command(subcommand)]
     Baseline(baseline::BaselineCommand),
+    /// Inspect, synthesize and import value files and attention traces.
+    #[command(subcommand)]
+    Trace(trace::TraceCommand),
 }
 
 /// Runs one parsed command line. Errors are printed by `main` and exit with code 2.
@@ -33,5 +37,6 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Config(c) => config::run(c),
         Command::Baseline(c) => baseline::run(c),
+        Command::Trace(c) => trace::run(c),
     }
 }
