@@ -33,7 +33,7 @@ pub fn random_values(w: &WorkloadConfig, seed: u64, amplitude: f32) -> ValueTens
         w.final_tokens() as usize,
         w.model.head_dim as usize,
     );
-    let mut make = |rng: &mut ChaCha8Rng| {
+    let make = |rng: &mut ChaCha8Rng| {
         Array3::from_shape_fn(shape, |_| rng.gen_range(-amplitude..amplitude))
     };
     let layers = (0..w.model.layers)

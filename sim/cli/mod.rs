@@ -1,6 +1,7 @@
 //! The `spatten` command line: one file per subcommand, each a thin face over the library.
 
 mod config;
+mod golden;
 
 use std::process::ExitCode;
 
@@ -22,11 +23,14 @@ pub enum Command {
     /// Check, show and list architecture and workload configurations.
     #[command(subcommand)]
     Config(config::ConfigCommand),
+    /// Write (or --check) golden vectors of the reference datapath for RTL.
+    Golden(golden::GoldenArgs),
 }
 
 /// Runs one parsed command line. Errors are printed by `main` and exit with code 2.
 pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Config(c) => config::run(c),
+        Command::Golden(g) => golden::run(g),
     }
 }

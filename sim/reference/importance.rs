@@ -25,10 +25,12 @@ pub fn add_head(acc: &mut u64, inc: u64) {
 /// register, in Q.16. Heads have different scales, so the sum is brought to real units
 /// before heads are compared.
 pub fn head_increment(abs_sum_words: u64, value_word_scale: f64) -> u64 {
-    match ScaleReg::from_f64(value_word_scale) {
-        Some(r) => r.mul_to_fixed(abs_sum_words, HEAD_IMPORTANCE_FRAC_BITS),
-        None => 0,
-    }
+    ScaleReg::from_f64(value_word_scale).map_or(0, |r| head_increment_reg(abs_sum_words, r))
+}
+
+/// [`head_increment`] with the scale register given directly.
+pub fn head_increment_reg(abs_sum_words: u64, reg: ScaleReg) -> u64 {
+    reg.mul_to_fixed(abs_sum_words, HEAD_IMPORTANCE_FRAC_BITS)
 }
 
 #[cfg(test)]

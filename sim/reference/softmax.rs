@@ -55,12 +55,28 @@ pub fn multiplier(score_unit: f64) -> ScaleReg {
     })
 }
 
-/// Probabilities of one row of scores (12-bit, see [`PROB_ONE`]); `exps` is scratch space.
-pub fn softmax_row(scores: &[i32], mult: ScaleReg, exps: &mut Vec<u32>, probs: &mut Vec<u16>) {
+/// The row's intermediate registers, exported in the golden vectors.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct SoftmaxStats {
+    pub max: i32,
+    /// Sum of the Q.24 exps.
+    pub sum: u64,
+    /// floor(4095 x 2^40 / sum).
+    pub recip: u64,
+}
+
+/// Probabilities of one row of scores (12-bit, see [`PROB_ONE`]); `exps` receives the Q.24
+/// exps. An empty row gives zeroed stats.
+pub fn softmax_row(
+    scores: &[i32],
+    mult: ScaleReg,
+    exps: &mut Vec<u32>,
+    probs: &mut Vec<u16>,
+) -> SoftmaxStats {
     probs.clear();
     exps.clear();
     let Some(&max) = scores.iter().max() else {
-        return;
+        return SoftmaxStats::default();
     };
     // t saturates beyond the underflow point: 25 x 2^16 already gives exp = 0.
     let t_cap = ((T_MAX_INT + 1) << T_FRAC_BITS) as u64;
@@ -78,6 +94,7 @@ pub fn softmax_row(scores: &[i32], mult: ScaleReg, exps: &mut Vec<u32>, probs: &
         let p = rshift_round_u128(e as u128 * recip as u128, RECIP_FRAC_BITS) as u32;
         p.min(PROB_ONE) as u16
     }));
+    SoftmaxStats { max, sum, recip }
 }
 
 #[cfg(test)]

@@ -16,6 +16,15 @@ impl Lfsr {
         Lfsr(if s == 0 { 1 } else { s })
     }
 
+    /// Starts from a raw state (the golden vectors give the RTL this state); 0 becomes 1.
+    pub fn from_state(state: u32) -> Self {
+        Lfsr(if state == 0 { 1 } else { state })
+    }
+
+    pub fn state(&self) -> u32 {
+        self.0
+    }
+
     /// Advances 32 steps (one full word of fresh bits) and returns the state.
     pub fn next_word(&mut self) -> u32 {
         for _ in 0..32 {
@@ -65,6 +74,11 @@ pub struct TopkResult {
 /// and continue in L. The filter pass keeps every element above the threshold plus the first
 /// keep_eq equal to it, so among equal values the earliest positions win.
 pub fn quick_select(values: &[u64], k: usize, seed: u64) -> TopkResult {
+    quick_select_lfsr(values, k, Lfsr::new(seed))
+}
+
+/// [`quick_select`] with the pivot generator given directly.
+pub fn quick_select_lfsr(values: &[u64], k: usize, mut lfsr: Lfsr) -> TopkResult {
     let n = values.len();
     if k == 0 || n == 0 {
         return TopkResult {
@@ -82,7 +96,6 @@ pub fn quick_select(values: &[u64], k: usize, seed: u64) -> TopkResult {
             keep_eq: 0,
         };
     }
-    let mut lfsr = Lfsr::new(seed);
     let mut cur: Vec<u64> = values.to_vec();
     let mut target = k;
     let mut rounds = Vec::new();
