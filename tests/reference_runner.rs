@@ -178,6 +178,15 @@ fn shape_mismatch_is_a_typed_error() {
     let e = run_workload(&v, &w).unwrap_err();
     assert!(e.to_string().contains("layer 0 head 1 q"), "{e}");
 
+    let mut v = random_values(&w, 1, 1.0);
+    v.meta.prompt_tokens = 11;
+    let e = run_workload(&v, &w).unwrap_err();
+    assert!(
+        e.to_string()
+            .contains("meta.prompt_tokens is 11, the workload says 10"),
+        "{e}"
+    );
+
     let mut state = PruningState::new(&w);
     let q = Array3::<f32>::zeros((2, 9, 8));
     let k = Array3::<f32>::zeros((2, 10, 8));

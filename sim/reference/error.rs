@@ -16,6 +16,8 @@ pub enum ReferenceError {
         count: usize,
         want: usize,
     },
+    #[error("value tensors: {what} is {got}, the workload says {want}")]
+    Mismatch { what: String, got: u64, want: u64 },
     #[error("{what}: element {index} is {value}, not a finite number")]
     NonFinite {
         what: String,

@@ -85,9 +85,15 @@ impl ScaleReg {
 
     /// `x x value` in fixed point with `frac_bits` fractional bits, rounded half up,
     /// saturated at `u64::MAX`.
+    #[inline]
     pub fn mul_to_fixed(self, x: u64, frac_bits: u32) -> u64 {
-        let prod = x as u128 * self.mantissa as u128;
         let s = self.shift - frac_bits as i32;
+        // Fast path, same result: the product fits 64 bits and the shift is a plain one.
+        if x < 1 << 40 && (1..64).contains(&s) {
+            let prod = x * self.mantissa as u64;
+            return (prod >> s) + ((prod >> (s - 1)) & 1);
+        }
+        let prod = x as u128 * self.mantissa as u128;
         let r = if s >= 0 {
             rshift_round_u128(prod, s as u32)
         } else if (-s) as u32 >= 64 || prod.leading_zeros() < (-s) as u32 {
@@ -128,6 +134,25 @@ mod tests {
             prop_assert!(r.mantissa >= 1 << 23 && r.mantissa < 1 << 24);
             let rel = (r.to_f64() - v).abs() / v;
             prop_assert!(rel <= 0.5 / (1u64 << 23) as f64, "rel {rel}");
+        }
+
+        #[test]
+        fn mul_to_fixed_fast_path_equals_the_128_bit_rule(
+            m in (1u32 << 23)..(1 << 24), shift in -10i32..80, x in any::<u64>(), frac in 0u32..24,
+        ) {
+            let r = ScaleReg { mantissa: m, shift };
+            let prod = x as u128 * m as u128;
+            let s = shift - frac as i32;
+            let want = if s >= 0 {
+                rshift_round_u128(prod, s as u32).min(u64::MAX as u128) as u64
+            } else {
+                prod.checked_shl((-s) as u32).filter(|v| v >> (-s) as u32 == prod).map_or(u64::MAX, |v| v.min(u64::MAX as u128) as u64)
+            };
+            prop_assert_eq!(r.mul_to_fixed(x, frac), want);
+            let xs = x >> 30;
+            let prod = xs as u128 * m as u128;
+            let want = if s >= 0 { rshift_round_u128(prod, s as u32).min(u64::MAX as u128) as u64 } else { r.mul_to_fixed(xs, frac) };
+            prop_assert_eq!(r.mul_to_fixed(xs, frac), want);
         }
 
         #[test]

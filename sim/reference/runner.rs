@@ -14,6 +14,13 @@ pub fn check_values(
     workload: &WorkloadConfig,
 ) -> Result<(), ReferenceError> {
     let m = &workload.model;
+    if values.meta.prompt_tokens != workload.stage.prompt_tokens {
+        return Err(ReferenceError::Mismatch {
+            what: "meta.prompt_tokens".into(),
+            got: values.meta.prompt_tokens as u64,
+            want: workload.stage.prompt_tokens as u64,
+        });
+    }
     if values.layers.len() != m.layers as usize {
         return Err(ReferenceError::LayerCount {
             what: format!("values for workload {}", workload.name),

@@ -3,7 +3,7 @@
 
 use std::sync::OnceLock;
 
-use super::fixed::{ScaleReg, rshift_round_u128};
+use super::fixed::ScaleReg;
 
 /// Fractional bits of the base-2 exponent t = (max - s) x unit x log2(e).
 pub const T_FRAC_BITS: u32 = 16;
@@ -43,8 +43,14 @@ pub fn exp2_neg(t: u32) -> u32 {
     let (hi, lo) = exp_tables();
     let a = ((t >> 8) & 0xFF) as usize;
     let b = (t & 0xFF) as usize;
-    let mant = rshift_round_u128(hi[a] as u128 * lo[b] as u128, EXP_FRAC_BITS) as u64;
-    rshift_round_u128(mant as u128, n) as u32
+    // 25 x 25 bits: the product and both roundings fit 64 bits.
+    let prod = hi[a] as u64 * lo[b] as u64;
+    let mant = (prod >> EXP_FRAC_BITS) + ((prod >> (EXP_FRAC_BITS - 1)) & 1);
+    if n == 0 {
+        mant as u32
+    } else {
+        ((mant >> n) + ((mant >> (n - 1)) & 1)) as u32
+    }
 }
 
 /// The softmax multiplier register: score_unit x log2(e), so t = (max - s) x multiplier.
@@ -91,7 +97,9 @@ pub fn softmax_row(
     // The max element contributes exp(0) = 2^24, so sum >= 2^24 and recip < 2^28.
     let recip = ((PROB_ONE as u64) << RECIP_FRAC_BITS) / sum;
     probs.extend(exps.iter().map(|&e| {
-        let p = rshift_round_u128(e as u128 * recip as u128, RECIP_FRAC_BITS) as u32;
+        // e <= 2^24 and recip < 2^28: the product fits 64 bits.
+        let prod = e as u64 * recip;
+        let p = ((prod >> RECIP_FRAC_BITS) + ((prod >> (RECIP_FRAC_BITS - 1)) & 1)) as u32;
         p.min(PROB_ONE) as u16
     }));
     SoftmaxStats { max, sum, recip }
