@@ -8,7 +8,7 @@ use rayon::prelude::*;
 use super::error::ReferenceError;
 use super::importance::{add_head, add_token, head_increment};
 use super::prune::{Selection, keep_count, local_v_keep, select};
-use super::quant::{QuantFormat, WORD_BITS, quantize};
+use super::quant::{QuantFormat, WORD_BITS, quantize_rows};
 use super::requant::{needs_refetch, threshold_register};
 use super::topk::call_seed;
 use super::{pv, qk, softmax};
@@ -184,6 +184,12 @@ pub fn attend_layer_rows(
     check_shape("q", &q, heads, d, q_rows)?;
     check_shape("k", &k, heads, d, kv_rows)?;
     check_shape("v", &v, heads, d, kv_rows)?;
+    // Row slices below need contiguous rows; copies only views that lack them.
+    let (q, k, v) = (
+        q.as_standard_layout(),
+        k.as_standard_layout(),
+        v.as_standard_layout(),
+    );
 
     let ctx = HeadContext {
         workload,
@@ -312,12 +318,15 @@ struct HeadContext<'a> {
     kv_rows: &'a [usize],
 }
 
-fn gather(a: ndarray::ArrayView2<f32>, rows: &[usize]) -> Vec<f32> {
-    let mut out = Vec::with_capacity(rows.len() * a.shape()[1]);
-    for &r in rows {
-        out.extend(a.row(r).iter());
-    }
-    out
+/// The given rows of a [tokens, D] view as slices (views into standard-layout tensors).
+fn rows<'v>(a: &'v ndarray::ArrayView2<f32>, rows: &[usize]) -> Vec<&'v [f32]> {
+    rows.iter()
+        .map(|&r| {
+            a.slice(ndarray::s![r, ..])
+                .to_slice()
+                .expect("rows of a standard-layout tensor are contiguous")
+        })
+        .collect()
 }
 
 /// Per-head scratch buffers reused across query rows.
@@ -344,13 +353,11 @@ impl HeadContext<'_> {
         let progressive = w.quant.mode == QuantMode::Progressive;
         let fmt = kv_format(w);
         let label = |t: &str| format!("layer {} head {head} {t}", self.layer);
-        let qq = quantize(
-            &gather(q, self.q_rows),
-            QuantFormat::single(WORD_BITS),
-            &label("q"),
-        )?;
-        let kq = quantize(&gather(k, self.kv_rows), fmt, &label("k"))?;
-        let vq = quantize(&gather(v, self.kv_rows), fmt, &label("v"))?;
+        let q_rows = rows(&q, self.q_rows);
+        let kv = rows(&k, self.kv_rows);
+        let qq = quantize_rows(&q_rows, QuantFormat::single(WORD_BITS), &label("q"))?;
+        let kq = quantize_rows(&kv, fmt, &label("k"))?;
+        let vq = quantize_rows(&rows(&v, self.kv_rows), fmt, &label("v"))?;
         let q_words = qq.merged_words();
         // Static: the stored word is all there is. Progressive: MSB view first.
         let (k_first, v_first) = if progressive {

@@ -51,36 +51,68 @@ pub struct Quantized {
     pub levels: Vec<i16>,
 }
 
-/// Quantizes `x` with one symmetric scale: level = clamp(round_half_away(x / scale)).
+/// Quantizes `x` with one symmetric scale (see [`quantize_rows`]).
 pub fn quantize(x: &[f32], format: QuantFormat, what: &str) -> Result<Quantized, ReferenceError> {
-    let mut max_abs = 0.0f64;
-    for (i, &v) in x.iter().enumerate() {
-        if !v.is_finite() {
-            return Err(ReferenceError::NonFinite {
-                what: what.to_string(),
-                index: i,
-                value: v,
-            });
+    quantize_rows(&[x], format, what)
+}
+
+/// Quantizes the concatenation of `rows` with one symmetric scale:
+/// level = clamp(round_half_away(x x inv_scale)), inv_scale = max_level / max|x|.
+pub fn quantize_rows(
+    rows: &[&[f32]],
+    format: QuantFormat,
+    what: &str,
+) -> Result<Quantized, ReferenceError> {
+    let mut max_abs = 0.0f32;
+    let mut base = 0;
+    for row in rows {
+        for (i, &v) in row.iter().enumerate() {
+            if !v.is_finite() {
+                return Err(ReferenceError::NonFinite {
+                    what: what.to_string(),
+                    index: base + i,
+                    value: v,
+                });
+            }
+            max_abs = max_abs.max(v.abs());
         }
-        max_abs = max_abs.max((v as f64).abs());
+        base += row.len();
     }
     let max_level = format.max_level();
-    let scale = if max_abs > 0.0 {
-        max_abs / max_level as f64
+    let (scale, inv) = if max_abs > 0.0 {
+        let m = max_abs as f64;
+        (m / max_level as f64, max_level as f64 / m)
     } else {
-        1.0
+        (1.0, 1.0)
     };
-    let levels = x
-        .iter()
-        .map(|&v| {
-            ((v as f64 / scale).round() as i64).clamp(-(max_level as i64), max_level as i64) as i16
-        })
-        .collect();
+    let mut levels = Vec::with_capacity(base);
+    let lim = max_level as i64;
+    for row in rows {
+        levels.extend(
+            row.iter()
+                .map(|&v| round_half_away(v as f64 * inv).clamp(-lim, lim) as i16),
+        );
+    }
     Ok(Quantized {
         format,
         scale,
         levels,
     })
+}
+
+/// f64::round (half away from zero) without a libm call; exact for |v| < 2^52, and the
+/// quantizer's |v| <= 2047 (1 + 2^-52).
+#[inline]
+pub fn round_half_away(v: f64) -> i64 {
+    let i = v as i64;
+    let frac = v - i as f64;
+    if frac >= 0.5 {
+        i + 1
+    } else if frac <= -0.5 {
+        i - 1
+    } else {
+        i
+    }
 }
 
 impl Quantized {
@@ -235,6 +267,15 @@ mod tests {
         let s = quantize(&x, QuantFormat::single(12), "x").unwrap();
         assert_eq!(p.merged_words(), s.merged_words());
         assert_eq!(p.word_scale(), s.word_scale());
+    }
+
+    proptest! {
+        #[test]
+        fn fast_rounding_equals_f64_round(v in -3000.0f64..3000.0, k in -5i64..5) {
+            prop_assert_eq!(round_half_away(v), v.round() as i64);
+            let half = k as f64 + 0.5;
+            prop_assert_eq!(round_half_away(half), half.round() as i64);
+        }
     }
 
     #[test]
