@@ -9,6 +9,7 @@ use super::error::ReferenceError;
 use super::importance::{add_head, add_token, head_increment};
 use super::prune::{Selection, keep_count, local_v_keep, select};
 use super::quant::{QuantFormat, WORD_BITS, quantize_rows};
+use super::quant_cache::{QuantCache, Tensor};
 use super::requant::{needs_refetch, threshold_register};
 use super::topk::call_seed;
 use super::{pv, qk, softmax};
@@ -131,7 +132,7 @@ pub fn attend_layer(
     let nk = state.alive_tokens.len();
     let q_rows: Vec<usize> = (0..nq).collect();
     let kv_rows: Vec<usize> = (0..nk).collect();
-    attend_layer_rows(q, k, v, &q_rows, &kv_rows, layer, state, workload)
+    attend_layer_rows(q, k, v, &q_rows, &kv_rows, layer, state, workload, None)
 }
 
 fn check_shape(
@@ -155,7 +156,9 @@ fn check_shape(
 }
 
 /// As [`attend_layer`], with the row of each query token and each alive token given
-/// explicitly (axis 1 of the views), so that whole-sequence tensors need no copy.
+/// explicitly (axis 1 of the views), so that whole-sequence tensors need no copy. `cache`
+/// reuses K/V levels across iterations; it assumes the K and V rows of a (layer, head,
+/// token) never change between calls, as with a KV cache (pass None otherwise).
 #[allow(clippy::too_many_arguments)]
 pub fn attend_layer_rows(
     q: ArrayView3<f32>,
@@ -166,6 +169,7 @@ pub fn attend_layer_rows(
     layer: u32,
     state: &mut PruningState,
     workload: &WorkloadConfig,
+    cache: Option<&QuantCache>,
 ) -> Result<LayerResult, ReferenceError> {
     let heads = workload.model.heads as usize;
     let d = workload.model.head_dim as usize;
@@ -199,6 +203,7 @@ pub fn attend_layer_rows(
         alive: &state.alive_tokens,
         q_rows,
         kv_rows,
+        cache,
     };
     let outcomes: Vec<HeadOutcome> = state
         .alive_heads
@@ -316,6 +321,7 @@ struct HeadContext<'a> {
     alive: &'a [u32],
     q_rows: &'a [usize],
     kv_rows: &'a [usize],
+    cache: Option<&'a QuantCache>,
 }
 
 /// The given rows of a [tokens, D] view as slices (views into standard-layout tensors).
@@ -354,10 +360,21 @@ impl HeadContext<'_> {
         let fmt = kv_format(w);
         let label = |t: &str| format!("layer {} head {head} {t}", self.layer);
         let q_rows = rows(&q, self.q_rows);
-        let kv = rows(&k, self.kv_rows);
         let qq = quantize_rows(&q_rows, QuantFormat::single(WORD_BITS), &label("q"))?;
-        let kq = quantize_rows(&kv, fmt, &label("k"))?;
-        let vq = quantize_rows(&rows(&v, self.kv_rows), fmt, &label("v"))?;
+        let (k_rows, v_rows) = (rows(&k, self.kv_rows), rows(&v, self.kv_rows));
+        let (kq, vq) = match self.cache {
+            Some(c) => {
+                let (l, h) = (self.layer as usize, head as usize);
+                (
+                    c.quantize(l, h, Tensor::K, self.alive, &k_rows, fmt, &label("k"))?,
+                    c.quantize(l, h, Tensor::V, self.alive, &v_rows, fmt, &label("v"))?,
+                )
+            }
+            None => (
+                quantize_rows(&k_rows, fmt, &label("k"))?,
+                quantize_rows(&v_rows, fmt, &label("v"))?,
+            ),
+        };
         let q_words = qq.merged_words();
         // Static: the stored word is all there is. Progressive: MSB view first.
         let (k_first, v_first) = if progressive {

@@ -10,6 +10,7 @@ pub mod prune;
 pub mod pv;
 pub mod qk;
 pub mod quant;
+pub mod quant_cache;
 pub mod requant;
 pub mod runner;
 pub mod softmax;

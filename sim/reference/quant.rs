@@ -78,26 +78,37 @@ pub fn quantize_rows(
         }
         base += row.len();
     }
-    let max_level = format.max_level();
-    let (scale, inv) = if max_abs > 0.0 {
-        let m = max_abs as f64;
-        (m / max_level as f64, max_level as f64 / m)
-    } else {
-        (1.0, 1.0)
-    };
+    let (scale, inv) = scale_pair(max_abs, format);
     let mut levels = Vec::with_capacity(base);
-    let lim = max_level as i64;
     for row in rows {
-        levels.extend(
-            row.iter()
-                .map(|&v| round_half_away(v as f64 * inv).clamp(-lim, lim) as i16),
-        );
+        quantize_into(row, inv, format, &mut levels);
     }
     Ok(Quantized {
         format,
         scale,
         levels,
     })
+}
+
+/// (scale, inv_scale) for a tensor whose largest magnitude is `max_abs`.
+pub fn scale_pair(max_abs: f32, format: QuantFormat) -> (f64, f64) {
+    let max_level = format.max_level() as f64;
+    if max_abs > 0.0 {
+        let m = max_abs as f64;
+        (m / max_level, max_level / m)
+    } else {
+        (1.0, 1.0)
+    }
+}
+
+/// Appends the levels of `x` at a given inverse scale.
+#[inline]
+pub fn quantize_into(x: &[f32], inv: f64, format: QuantFormat, out: &mut Vec<i16>) {
+    let lim = format.max_level() as i64;
+    out.extend(
+        x.iter()
+            .map(|&v| round_half_away(v as f64 * inv).clamp(-lim, lim) as i16),
+    );
 }
 
 /// f64::round (half away from zero) without a libm call; exact for |v| < 2^52, and the

@@ -5,6 +5,7 @@ use ndarray::Axis;
 
 use super::error::ReferenceError;
 use super::layer::{PruningState, attend_layer_rows};
+use super::quant_cache::QuantCache;
 use crate::config::WorkloadConfig;
 use crate::trace::{AttentionTrace, TraceHeader, ValueTensors};
 
@@ -72,6 +73,13 @@ pub fn run_workload(
         topk_calls: Vec::new(),
     };
     let mut state = PruningState::new(workload);
+    let m = &workload.model;
+    let cache = QuantCache::new(
+        m.layers as usize,
+        m.heads as usize,
+        workload.final_tokens() as usize,
+        m.head_dim as usize,
+    );
     for iteration in 0..=workload.stage.generated_tokens {
         if iteration > 0 {
             state.begin_generation_step();
@@ -88,6 +96,7 @@ pub fn run_workload(
                 layer as u32,
                 &mut state,
                 workload,
+                Some(&cache),
             )?;
             debug_assert_eq!(result.output.len_of(Axis(1)), q_rows.len());
             result.append_to(&mut trace);
