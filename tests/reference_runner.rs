@@ -192,6 +192,44 @@ fn shape_mismatch_is_a_typed_error() {
     let k = Array3::<f32>::zeros((2, 10, 8));
     let e = attend_layer(q.view(), k.view(), k.view(), 0, &mut state, &w).unwrap_err();
     assert!(matches!(e, ReferenceError::Input { .. }), "{e}");
+    let q = Array3::<f32>::zeros((2, 12, 8));
+    let e = attend_layer(q.view(), k.view(), k.view(), 0, &mut state, &w).unwrap_err();
+    assert!(
+        e.to_string().contains("q has 12 rows; the state has 10"),
+        "{e}"
+    );
+    let q = Array3::<f32>::zeros((2, 10, 8));
+    state.alive_tokens = vec![3, 2];
+    let e = attend_layer(q.view(), k.view(), k.view(), 0, &mut state, &w).unwrap_err();
+    assert!(e.to_string().contains("ascending"), "{e}");
+}
+
+#[test]
+fn non_standard_layout_views_give_the_same_result() {
+    let w = small_generation(1, 3, 8, 12, 0);
+    let v = random_values(&w, 2, 1.0);
+    let lv = &v.layers[0];
+    let want = {
+        let mut s = PruningState::new(&w);
+        attend_layer(lv.q.view(), lv.k.view(), lv.v.view(), 0, &mut s, &w).unwrap()
+    };
+    // The same values stored [D, tokens, heads] and viewed through permuted axes.
+    let t = |a: &Array3<f32>| {
+        a.view()
+            .permuted_axes([2, 1, 0])
+            .as_standard_layout()
+            .into_owned()
+    };
+    let (q, k, vv) = (t(&lv.q), t(&lv.k), t(&lv.v));
+    let (q, k, vv) = (
+        q.view().permuted_axes([2, 1, 0]),
+        k.view().permuted_axes([2, 1, 0]),
+        vv.view().permuted_axes([2, 1, 0]),
+    );
+    assert!(!q.is_standard_layout());
+    let mut s = PruningState::new(&w);
+    let got = attend_layer(q, k, vv, 0, &mut s, &w).unwrap();
+    assert_eq!(got, want);
 }
 
 #[test]

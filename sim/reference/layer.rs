@@ -128,11 +128,58 @@ pub fn attend_layer(
     state: &mut PruningState,
     workload: &WorkloadConfig,
 ) -> Result<LayerResult, ReferenceError> {
+    check_state(state, workload)?;
     let nq = state.query_tokens().len();
     let nk = state.alive_tokens.len();
+    for (what, rows, want) in [
+        ("q", q.shape()[1], nq),
+        ("k", k.shape()[1], nk),
+        ("v", v.shape()[1], nk),
+    ] {
+        if rows != want {
+            return Err(ReferenceError::Input {
+                reason: format!("{what} has {rows} rows; the state has {want}"),
+            });
+        }
+    }
     let q_rows: Vec<usize> = (0..nq).collect();
     let kv_rows: Vec<usize> = (0..nk).collect();
     attend_layer_rows(q, k, v, &q_rows, &kv_rows, layer, state, workload, None)
+}
+
+/// The state's public fields must still describe a run of this workload.
+fn check_state(state: &PruningState, workload: &WorkloadConfig) -> Result<(), ReferenceError> {
+    let ascending = |v: &[u32]| v.windows(2).all(|w| w[0] < w[1]);
+    let bad = |reason: String| Err(ReferenceError::Input { reason });
+    if !ascending(&state.alive_tokens) || !ascending(&state.alive_heads) {
+        return bad("alive tokens and heads must be strictly ascending".into());
+    }
+    if state
+        .alive_tokens
+        .last()
+        .is_some_and(|&t| t >= state.seq_len)
+        || state.token_importance.len() < state.seq_len as usize
+    {
+        return bad(format!(
+            "alive tokens must lie below seq_len {}",
+            state.seq_len
+        ));
+    }
+    if state
+        .alive_heads
+        .last()
+        .is_some_and(|&h| h >= workload.model.heads)
+        || state.head_importance.len() != workload.model.heads as usize
+    {
+        return bad(format!(
+            "alive heads must lie below {}",
+            workload.model.heads
+        ));
+    }
+    if state.iteration > 0 && state.alive_tokens.last() != Some(&(state.seq_len - 1)) {
+        return bad("in generation the newest token must be alive".into());
+    }
+    Ok(())
 }
 
 fn check_shape(
@@ -185,6 +232,7 @@ pub fn attend_layer_rows(
             ),
         });
     }
+    check_state(state, workload)?;
     check_shape("q", &q, heads, d, q_rows)?;
     check_shape("k", &k, heads, d, kv_rows)?;
     check_shape("v", &v, heads, d, kv_rows)?;
