@@ -158,6 +158,17 @@ fn progressive_eight_plus_four_with_lsbs_equals_twelve_bit_static() {
     let rs = layer(&ws, &q, &k, &v);
     assert!(rp.head_calls.iter().all(|c| c.requant_rows == n as u32));
     assert_eq!(rp.output, rs.output);
+    // The same holds for every progressive format against the static format of its total.
+    for msb in [4u32, 6] {
+        let mut wp = summarization(2, d as u32, n as u32, false, QuantMode::Progressive, msb);
+        wp.quant.requant_threshold = 1.0;
+        let ws = summarization(2, d as u32, n as u32, false, QuantMode::Static, msb + 4);
+        assert_eq!(
+            layer(&wp, &q, &k, &v).output,
+            layer(&ws, &q, &k, &v).output,
+            "{msb}+4"
+        );
+    }
     // Threshold 0: no row refetches, and the MSB-only result differs from the 12-bit one.
     let mut wd = summarization(2, d as u32, n as u32, false, QuantMode::Progressive, 8);
     wd.quant.requant_threshold = 0.0;
