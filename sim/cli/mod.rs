@@ -2,6 +2,7 @@
 
 mod baseline;
 mod config;
+mod golden;
 mod trace;
 
 use std::process::ExitCode;
@@ -30,6 +31,8 @@ pub enum Command {
     /// Inspect, synthesize and import value files and attention traces.
     #[command(subcommand)]
     Trace(trace::TraceCommand),
+    /// Write (or --check) golden vectors of the reference datapath for RTL.
+    Golden(golden::GoldenArgs),
 }
 
 /// Runs one parsed command line. Errors are printed by `main` and exit with code 2.
@@ -38,5 +41,6 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Config(c) => config::run(c),
         Command::Baseline(c) => baseline::run(c),
         Command::Trace(c) => trace::run(c),
+        Command::Golden(g) => golden::run(g),
     }
 }
