@@ -3,6 +3,7 @@
 mod baseline;
 mod config;
 mod golden;
+mod run;
 mod trace;
 
 use std::process::ExitCode;
@@ -22,6 +23,8 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Simulate a workload on a design point and write a report (summary.md, stats.json, figures).
+    Run(run::RunArgs),
     /// Check, show and list architecture and workload configurations.
     #[command(subcommand)]
     Config(config::ConfigCommand),
@@ -38,6 +41,7 @@ pub enum Command {
 /// Runs one parsed command line. Errors are printed by `main` and exit with code 2.
 pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
+        Command::Run(a) => run::run(a),
         Command::Config(c) => config::run(c),
         Command::Baseline(c) => baseline::run(c),
         Command::Trace(c) => trace::run(c),

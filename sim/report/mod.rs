@@ -3,3 +3,5 @@
 
 pub mod font;
 pub mod plot;
+pub mod run_report;
+pub mod timeline;
