@@ -90,10 +90,29 @@ impl Experiment {
 
     /// Runs, reporting each phase's name to `phase` (for progress displays).
     pub fn run_with(&self, phase: &mut dyn FnMut(&str)) -> anyhow::Result<ExperimentResult> {
-        let trace = match &self.input {
+        let trace = self.build_trace(phase)?;
+        let workload = match &self.workload {
+            Some(w) => w.clone(),
+            None => dense_workload_for(&trace.header),
+        };
+        evaluate(
+            &self.name,
+            &self.arch,
+            &workload,
+            trace,
+            &self.input.describe(),
+            self.dram,
+            self.timeline,
+            phase,
+        )
+    }
+
+    /// The attention trace this experiment replays: read, or made by the reference.
+    pub fn build_trace(&self, phase: &mut dyn FnMut(&str)) -> anyhow::Result<AttentionTrace> {
+        match &self.input {
             Input::Trace(path) => {
                 phase("reading the trace");
-                trace::read_trace(path)?
+                Ok(trace::read_trace(path)?)
             }
             Input::Synthetic | Input::Values(_) => {
                 let workload = self.workload.as_ref().ok_or_else(|| {
@@ -110,43 +129,52 @@ impl Experiment {
                     }
                 };
                 phase("running the reference model");
-                crate::reference::run_workload(&values, workload)?
+                Ok(crate::reference::run_workload(&values, workload)?)
             }
-        };
-        let workload = match &self.workload {
-            Some(w) => w.clone(),
-            None => dense_workload_for(&trace.header),
-        };
-        config::check_pair(&self.arch, &workload)?;
-        phase("simulating cycles");
-        let stats = simulate(&self.arch, &trace, self.dram, self.timeline)?;
-        phase("energy and baselines");
-        let activity = TraceActivity::of(&trace, self.arch.bitwidth_converter.output_bits);
-        let energy = EnergyReport::compute(&self.arch, &stats, activity);
-        let (baselines, _unsupported) =
-            baseline::roofline::model_presets(&workload, Precision::Fp32)?;
-        let provenance = Provenance {
-            tool_version: env!("CARGO_PKG_VERSION").to_string(),
-            arch: self.arch.name.clone(),
-            arch_hash: config::config_hash(&self.arch),
-            workload: workload.name.clone(),
-            workload_hash: config::config_hash(&workload),
-            seed: trace.header.seed,
-            input: self.input.describe(),
-            dram: format!("{:?}", self.dram).to_lowercase(),
-        };
-        Ok(ExperimentResult {
-            name: self.name.clone(),
-            provenance,
-            area: AreaBreakdown::of(&self.arch),
-            arch: self.arch.clone(),
-            workload,
-            trace,
-            stats,
-            energy,
-            baselines,
-        })
+        }
     }
+}
+
+/// Simulates a trace on a design point and accounts energy, area and baselines.
+#[allow(clippy::too_many_arguments)]
+pub fn evaluate(
+    name: &str,
+    arch: &ArchConfig,
+    workload: &WorkloadConfig,
+    trace: AttentionTrace,
+    input: &str,
+    dram: DramKind,
+    timeline: bool,
+    phase: &mut dyn FnMut(&str),
+) -> anyhow::Result<ExperimentResult> {
+    config::check_pair(arch, workload)?;
+    phase("simulating cycles");
+    let stats = simulate(arch, &trace, dram, timeline)?;
+    phase("energy and baselines");
+    let activity = TraceActivity::of(&trace, arch.bitwidth_converter.output_bits);
+    let energy = EnergyReport::compute(arch, &stats, activity);
+    let (baselines, _unsupported) = baseline::roofline::model_presets(workload, Precision::Fp32)?;
+    let provenance = Provenance {
+        tool_version: env!("CARGO_PKG_VERSION").to_string(),
+        arch: arch.name.clone(),
+        arch_hash: config::config_hash(arch),
+        workload: workload.name.clone(),
+        workload_hash: config::config_hash(workload),
+        seed: trace.header.seed,
+        input: input.to_string(),
+        dram: format!("{dram:?}").to_lowercase(),
+    };
+    Ok(ExperimentResult {
+        name: name.to_string(),
+        provenance,
+        area: AreaBreakdown::of(arch),
+        arch: arch.clone(),
+        workload: workload.clone(),
+        trace,
+        stats,
+        energy,
+        baselines,
+    })
 }
 
 /// Builds the chosen DRAM model and simulates.

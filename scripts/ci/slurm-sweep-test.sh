@@ -26,7 +26,7 @@ work=$(mktemp -d /tmp/spatten-slurm.XXXXXX)
 chmod 755 "$work"
 pids=()
 stop_daemons() {
-    for pidfile in "$work"/slurmd.pid "$work"/slurmctld.pid "$work"/munge/munged.pid; do
+    for pidfile in "$work"/slurmd.pid "$work"/slurmctld.pid "$work"/munge-run/munged.pid; do
         [ -f "$pidfile" ] || continue
         pid=$(cat "$pidfile")
         case "$(cat /proc/"$pid"/comm 2>/dev/null)" in
@@ -35,7 +35,7 @@ stop_daemons() {
     done
     for _ in $(seq 50); do
         alive=0
-        for pidfile in "$work"/slurmd.pid "$work"/slurmctld.pid "$work"/munge/munged.pid; do
+        for pidfile in "$work"/slurmd.pid "$work"/slurmctld.pid "$work"/munge-run/munged.pid; do
             [ -f "$pidfile" ] && kill -0 "$(cat "$pidfile")" 2>/dev/null && alive=1
         done
         [ $alive = 0 ] && break
@@ -51,9 +51,13 @@ chmod 700 "$work/munge"
 dd if=/dev/urandom bs=1 count=1024 of="$work/munge/munge.key" status=none
 chown munge:munge "$work/munge/munge.key"
 chmod 400 "$work/munge/munge.key"
-socket="$work/munge/munge.socket"
+# munged wants its socket directory traversable by everyone, its key directory private.
+mkdir -p "$work/munge-run"
+chown munge:munge "$work/munge-run"
+chmod 755 "$work/munge-run"
+socket="$work/munge-run/munge.socket"
 runuser -u munge -- munged --key-file="$work/munge/munge.key" --socket="$socket" \
-    --pid-file="$work/munge/munged.pid" --log-file="$work/munge/munged.log" \
+    --pid-file="$work/munge-run/munged.pid" --log-file="$work/munge/munged.log" \
     --seed-file="$work/munge/munged.seed"
 for _ in $(seq 50); do
     munge -S "$socket" -n 2>/dev/null | unmunge -S "$socket" >/dev/null 2>&1 && break

@@ -4,6 +4,7 @@ mod baseline;
 mod config;
 mod golden;
 mod run;
+mod sweep;
 mod trace;
 
 use std::process::ExitCode;
@@ -25,6 +26,8 @@ pub struct Cli {
 pub enum Command {
     /// Simulate a workload on a design point and write a report (summary.md, stats.json, figures).
     Run(run::RunArgs),
+    /// Design-space sweeps: run a spec in parallel (resumable, shardable), merge, plot.
+    Sweep(sweep::SweepArgs),
     /// Check, show and list architecture and workload configurations.
     #[command(subcommand)]
     Config(config::ConfigCommand),
@@ -42,6 +45,7 @@ pub enum Command {
 pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Run(a) => run::run(a),
+        Command::Sweep(a) => sweep::run(a),
         Command::Config(c) => config::run(c),
         Command::Baseline(c) => baseline::run(c),
         Command::Trace(c) => trace::run(c),

@@ -2,7 +2,8 @@
 //! Pareto fronts.
 
 pub mod constraint;
-pub mod pareto;
+pub mod evaluate;
+pub mod plot;
 pub mod results;
 pub mod runner;
 pub mod spec;

@@ -1,0 +1,108 @@
+//! `spatten sweep`: run a design-space sweep, merge shards, plot results.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Args, Subcommand};
+
+use crate::experiment::DramKind;
+use crate::sweep::evaluate::PipelineEvaluator;
+use crate::sweep::{self, SweepOptions, SweepSpec, results};
+
+#[derive(Debug, Args)]
+#[command(args_conflicts_with_subcommands = true, subcommand_negates_reqs = true)]
+pub struct SweepArgs {
+    #[command(subcommand)]
+    pub command: Option<SweepCommand>,
+    /// Sweep spec (TOML): base arch, workloads, [axes] / [zip] over dotted keys, constraints.
+    /// See arch/sweeps/ for examples.
+    #[arg(required = true)]
+    pub spec: Option<PathBuf>,
+    /// Worker threads [default: all cores].
+    #[arg(long)]
+    pub jobs: Option<usize>,
+    /// Output directory [default: reports/sweep-<name>].
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// Continue an interrupted sweep in --out, skipping points already there.
+    #[arg(long)]
+    pub resume: bool,
+    /// Run only slice K of N (0 <= K < N): points whose id % N == K. Merge with `sweep merge`.
+    #[arg(long, value_name = "K/N", value_parser = sweep::parse_shard)]
+    pub shard: Option<(usize, usize)>,
+    /// Memory model.
+    #[arg(long, value_enum, default_value = "simple")]
+    pub dram: DramKind,
+    /// No progress bar.
+    #[arg(long)]
+    pub quiet: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum SweepCommand {
+    /// Merge shard directories; fails naming any point that is missing or duplicated.
+    Merge {
+        #[arg(required = true)]
+        dirs: Vec<PathBuf>,
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// Draw Pareto fronts and METRIC against every numeric axis (SVG + PNG).
+    Plot {
+        dir: PathBuf,
+        /// Metric column for the line plots.
+        #[arg(long, default_value = "effective_gops")]
+        metric: String,
+        /// Figure directory [default: DIR/figures].
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
+}
+
+pub fn run(a: SweepArgs) -> anyhow::Result<ExitCode> {
+    match a.command {
+        Some(SweepCommand::Merge { dirs, out }) => {
+            let (m, rows) = results::merge(&dirs, &out)?;
+            println!("merged {} points of sweep {} into {}", rows.len(), m.name, out.join(results::RESULTS_FILE).display());
+            Ok(ExitCode::SUCCESS)
+        }
+        Some(SweepCommand::Plot { dir, metric, out }) => {
+            let out = out.unwrap_or_else(|| dir.join("figures"));
+            let files = sweep::plot::plot_dir(&dir, &metric, &out)?;
+            for f in files {
+                println!("{}", f.display());
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        None => {
+            let spec_path = a.spec.expect("clap requires SPEC without a subcommand");
+            let spec = SweepSpec::load(&spec_path)?;
+            let out = a.out.unwrap_or_else(|| PathBuf::from("reports").join(format!("sweep-{}", spec.name)));
+            let jobs = a.jobs.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+            let options = SweepOptions { out: out.clone(), jobs, resume: a.resume, shard: a.shard, progress: !a.quiet };
+            let evaluator = PipelineEvaluator::new(a.dram);
+            let s = sweep::run_sweep(&spec, &evaluator, &options)?;
+            if !a.quiet {
+                println!(
+                    "sweep {}: {} points{}, {} run now ({} ok, {} invalid, {} skipped by constraints, {} failed), {} already done",
+                    spec.name,
+                    s.points_in_shard,
+                    a.shard.map(|(k, n)| format!(" in shard {k}/{n} of {}", s.points_total)).unwrap_or_default(),
+                    s.ran,
+                    s.ok,
+                    s.invalid,
+                    s.skipped,
+                    s.failed,
+                    s.already_done
+                );
+                println!(
+                    "{:.2} s with {jobs} thread(s): {:.2} points/s\nresults: {}",
+                    s.seconds,
+                    s.points_per_second(),
+                    out.join(results::RESULTS_FILE).display()
+                );
+            }
+            Ok(if s.failed > 0 { ExitCode::from(1) } else { ExitCode::SUCCESS })
+        }
+    }
+}
