@@ -50,7 +50,11 @@ pub fn run(cmd: ConfigCommand) -> anyhow::Result<ExitCode> {
                     }
                 }
             }
-            Ok(if failed { ExitCode::from(2) } else { ExitCode::SUCCESS })
+            Ok(if failed {
+                ExitCode::from(2)
+            } else {
+                ExitCode::SUCCESS
+            })
         }
         ConfigCommand::Show { name, kind } => {
             let text = match guess_kind(&name, kind) {
@@ -117,8 +121,14 @@ fn guess_kind(spec: &str, kind: Option<Kind>) -> ConfigKind {
     let Ok(table) = text.parse::<toml::Table>() else {
         return ConfigKind::Arch;
     };
-    const WORKLOAD_TABLES: [&str; 6] =
-        ["model", "stage", "token_pruning", "head_pruning", "local_v", "quant"];
+    const WORKLOAD_TABLES: [&str; 6] = [
+        "model",
+        "stage",
+        "token_pruning",
+        "head_pruning",
+        "local_v",
+        "quant",
+    ];
     let base_is_workload = match table.get("base") {
         Some(toml::Value::String(b)) => {
             presets::WORKLOAD.iter().any(|(n, _)| n == b) || b.contains("workloads/")

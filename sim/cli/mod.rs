@@ -1,5 +1,6 @@
 //! The `spatten` command line: one file per subcommand, each a thin face over the library.
 
+mod accuracy;
 mod config;
 
 use std::process::ExitCode;
@@ -22,11 +23,14 @@ pub enum Command {
     /// Check, show and list architecture and workload configurations.
     #[command(subcommand)]
     Config(config::ConfigCommand),
+    /// Sentence-similarity accuracy (Spearman on STS) of a BERT model, dense attention.
+    Accuracy(accuracy::AccuracyArgs),
 }
 
 /// Runs one parsed command line. Errors are printed by `main` and exit with code 2.
 pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Config(c) => config::run(c),
+        Command::Accuracy(a) => accuracy::run(a),
     }
 }

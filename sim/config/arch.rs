@@ -157,14 +157,23 @@ impl ArchConfig {
         if self.name.trim().is_empty() {
             c.fail("name", "must not be empty");
         }
-        c.range_f64("clock.frequency_mhz", self.clock.frequency_mhz, 1.0, 10_000.0, true);
+        c.range_f64(
+            "clock.frequency_mhz",
+            self.clock.frequency_mhz,
+            1.0,
+            10_000.0,
+            true,
+        );
         self.hbm.check(c);
 
         let f = &self.fetcher;
         for (key, v) in [
             ("fetcher.address_fifos", f.address_fifos),
             ("fetcher.address_fifo_depth", f.address_fifo_depth),
-            ("fetcher.address_fifo_entry_bytes", f.address_fifo_entry_bytes),
+            (
+                "fetcher.address_fifo_entry_bytes",
+                f.address_fifo_entry_bytes,
+            ),
             ("fetcher.data_fifos", f.data_fifos),
             ("fetcher.data_fifo_depth", f.data_fifo_depth),
             ("fetcher.data_fifo_entry_bytes", f.data_fifo_entry_bytes),
@@ -186,12 +195,32 @@ impl ArchConfig {
         );
 
         let b = &self.bitwidth_converter;
-        c.range_u64("bitwidth_converter.output_bits", b.output_bits as u64, 4, 16);
-        c.nonzero("bitwidth_converter.input_bytes_per_cycle", b.input_bytes_per_cycle as u64);
+        c.range_u64(
+            "bitwidth_converter.output_bits",
+            b.output_bits as u64,
+            4,
+            16,
+        );
+        c.nonzero(
+            "bitwidth_converter.input_bytes_per_cycle",
+            b.input_bytes_per_cycle as u64,
+        );
 
-        check_multiplier_array(c, "qk", self.qk.multipliers, self.qk.multiplier_bits, b.output_bits);
+        check_multiplier_array(
+            c,
+            "qk",
+            self.qk.multipliers,
+            self.qk.multiplier_bits,
+            b.output_bits,
+        );
         c.nonzero("qk.key_sram_bytes", self.qk.key_sram_bytes);
-        check_multiplier_array(c, "pv", self.pv.multipliers, self.pv.multiplier_bits, b.output_bits);
+        check_multiplier_array(
+            c,
+            "pv",
+            self.pv.multipliers,
+            self.pv.multiplier_bits,
+            b.output_bits,
+        );
         c.nonzero("pv.value_sram_bytes", self.pv.value_sram_bytes);
         c.range_u64("pv.output_bits", self.pv.output_bits as u64, 4, 32);
 
@@ -204,12 +233,18 @@ impl ArchConfig {
         c.nonzero("requant.tree_inputs", self.requant.tree_inputs as u64);
         c.power_of_two("requant.tree_inputs", self.requant.tree_inputs as u64);
 
-        for (table, t) in [("topk_token", &self.topk_token), ("topk_value", &self.topk_value)] {
+        for (table, t) in [
+            ("topk_token", &self.topk_token),
+            ("topk_value", &self.topk_value),
+        ] {
             c.nonzero(&format!("{table}.comparators"), t.comparators as u64);
             c.power_of_two(&format!("{table}.comparators"), t.comparators as u64);
             c.nonzero(&format!("{table}.fifo_depth"), t.fifo_depth as u64);
             if t.fifo_depth < t.comparators {
-                c.fail(&format!("{table}.fifo_depth"), "must hold at least one comparator batch");
+                c.fail(
+                    &format!("{table}.fifo_depth"),
+                    "must hold at least one comparator batch",
+                );
             }
         }
 
@@ -232,7 +267,13 @@ impl ArchConfig {
     }
 }
 
-fn check_multiplier_array(c: &mut Checker, table: &str, multipliers: u32, bits: u32, word_bits: u32) {
+fn check_multiplier_array(
+    c: &mut Checker,
+    table: &str,
+    multipliers: u32,
+    bits: u32,
+    word_bits: u32,
+) {
     let key = format!("{table}.multipliers");
     c.nonzero(&key, multipliers as u64);
     c.power_of_two(&key, multipliers as u64);

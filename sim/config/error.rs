@@ -80,7 +80,13 @@ impl Checker {
     }
 
     pub fn range_f64(&mut self, key: &str, value: f64, lo: f64, hi: f64, hi_inclusive: bool) {
-        let ok = value.is_finite() && value >= lo && if hi_inclusive { value <= hi } else { value < hi };
+        let ok = value.is_finite()
+            && value >= lo
+            && if hi_inclusive {
+                value <= hi
+            } else {
+                value < hi
+            };
         if !ok {
             let close = if hi_inclusive { ']' } else { ')' };
             self.fail(key, format!("must be in [{lo}, {hi}{close} (got {value})"));
@@ -108,7 +114,12 @@ pub fn locate_key(text: &str, dotted: &str) -> Option<usize> {
     for (i, raw) in text.lines().enumerate() {
         let line = raw.trim();
         if line.starts_with('[') {
-            let name = line.trim_start_matches('[').split(']').next().unwrap_or("").trim();
+            let name = line
+                .trim_start_matches('[')
+                .split(']')
+                .next()
+                .unwrap_or("")
+                .trim();
             current = name.to_string();
             if current == dotted {
                 table_line = Some(i + 1);

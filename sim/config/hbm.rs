@@ -102,7 +102,13 @@ impl HbmConfig {
         if self.bus_bits % 8 != 0 {
             c.fail("hbm.bus_bits", "must be a whole number of bytes");
         }
-        c.range_f64("hbm.data_rate_gbps_per_pin", self.data_rate_gbps_per_pin, 0.1, 20.0, true);
+        c.range_f64(
+            "hbm.data_rate_gbps_per_pin",
+            self.data_rate_gbps_per_pin,
+            0.1,
+            20.0,
+            true,
+        );
         c.range_f64("hbm.tck_ns", self.tck_ns, 0.1, 10.0, true);
         for (key, v) in [
             ("hbm.bank_groups", self.bank_groups),
@@ -131,7 +137,10 @@ impl HbmConfig {
             c.nonzero(key, v as u64);
         }
         if t.trc < t.tras + t.trp {
-            c.fail("hbm.timing.trc", format!("must be at least tras + trp = {}", t.tras + t.trp));
+            c.fail(
+                "hbm.timing.trc",
+                format!("must be at least tras + trp = {}", t.tras + t.trp),
+            );
         }
         if t.tccd_l < t.tccd_s {
             c.fail("hbm.timing.tccd_l", "must be at least tccd_s");
@@ -140,7 +149,10 @@ impl HbmConfig {
             c.fail("hbm.timing.trrd_l", "must be at least trrd_s");
         }
         if t.trefi <= t.trfc {
-            c.fail("hbm.timing.trefi", "must exceed trfc, or the device does nothing but refresh");
+            c.fail(
+                "hbm.timing.trefi",
+                "must exceed trfc, or the device does nothing but refresh",
+            );
         }
     }
 }
@@ -148,7 +160,10 @@ impl HbmConfig {
 fn check_mapping(c: &mut Checker, mapping: &str) {
     let key = "hbm.address_mapping";
     if mapping.len() != 12 || !mapping.is_ascii() {
-        c.fail(key, format!("must be six two-letter fields such as \"rorabgbachco\" (got {mapping:?})"));
+        c.fail(
+            key,
+            format!("must be six two-letter fields such as \"rorabgbachco\" (got {mapping:?})"),
+        );
         return;
     }
     let mut fields: Vec<&str> = (0..6).map(|i| &mapping[2 * i..2 * i + 2]).collect();

@@ -92,7 +92,10 @@ pub fn load_from_str<T: DeserializeOwned + Validate>(
 ) -> Result<T, ConfigError> {
     let mut chain = Vec::new();
     let table = merged_table(
-        Source { label: label.to_path_buf(), text: text.to_string() },
+        Source {
+            label: label.to_path_buf(),
+            text: text.to_string(),
+        },
         Path::new("."),
         kind,
         &mut chain,
@@ -115,7 +118,12 @@ fn finish<T: DeserializeOwned + Validate>(
         let key = e.path().to_string();
         let full = e.into_inner().to_string();
         // toml's value deserializer appends "in `path`"; the key is reported separately.
-        let reason = full.split("\nin `").next().unwrap_or(&full).trim().to_string();
+        let reason = full
+            .split("\nin `")
+            .next()
+            .unwrap_or(&full)
+            .trim()
+            .to_string();
         located(&chain, (key != ".").then_some(key), reason)
     })?;
     if let Some(v) = config.violations().into_iter().next() {
@@ -143,10 +151,23 @@ fn resolve(spec: &str, kind: ConfigKind, dir: &Path) -> Result<(Source, PathBuf)
     let looks_like_path = spec.ends_with(".toml") || spec.contains('/') || spec.contains('\\');
     if candidate.is_file() || looks_like_path {
         let text = std::fs::read_to_string(&candidate).map_err(|e| {
-            ConfigError::new(&candidate, None, format!("cannot read {} file: {e}", kind.label()))
+            ConfigError::new(
+                &candidate,
+                None,
+                format!("cannot read {} file: {e}", kind.label()),
+            )
         })?;
-        let parent = candidate.parent().map(Path::to_path_buf).unwrap_or_default();
-        return Ok((Source { label: candidate, text }, parent));
+        let parent = candidate
+            .parent()
+            .map(Path::to_path_buf)
+            .unwrap_or_default();
+        return Ok((
+            Source {
+                label: candidate,
+                text,
+            },
+            parent,
+        ));
     }
     match kind.presets().iter().find(|(name, _)| *name == spec) {
         Some((name, text)) => Ok((
@@ -179,19 +200,28 @@ fn merged_table(
     chain: &mut Vec<Source>,
 ) -> Result<toml::Table, ConfigError> {
     let mut table: toml::Table = toml::from_str(&source.text).map_err(|e| {
-        let line = e
-            .span()
-            .map(|s| source.text[..s.start.min(source.text.len())].matches('\n').count() + 1);
-        ConfigError::new(&source.label, None, format!("invalid TOML: {}", e.message().trim().replace('\n', "; ")))
-            .at_line(line)
+        let line = e.span().map(|s| {
+            source.text[..s.start.min(source.text.len())]
+                .matches('\n')
+                .count()
+                + 1
+        });
+        ConfigError::new(
+            &source.label,
+            None,
+            format!("invalid TOML: {}", e.message().trim().replace('\n', "; ")),
+        )
+        .at_line(line)
     })?;
     let base = match table.get("base") {
         None => None,
         Some(toml::Value::String(s)) => Some(s.clone()),
         Some(_) => {
             let line = error::locate_key(&source.text, "base");
-            return Err(ConfigError::new(&source.label, Some("base".into()), "must be a string")
-                .at_line(line));
+            return Err(
+                ConfigError::new(&source.label, Some("base".into()), "must be a string")
+                    .at_line(line),
+            );
         }
     };
     chain.push(source);
@@ -232,7 +262,10 @@ fn merge_into(dst: &mut toml::Table, src: toml::Table) {
 /// Checks that a workload can run on a design point.
 pub fn check_pair(arch: &ArchConfig, workload: &WorkloadConfig) -> Result<(), ConfigError> {
     let d = workload.model.head_dim;
-    for (key, m) in [("qk.multipliers", arch.qk.multipliers), ("pv.multipliers", arch.pv.multipliers)] {
+    for (key, m) in [
+        ("qk.multipliers", arch.qk.multipliers),
+        ("pv.multipliers", arch.pv.multipliers),
+    ] {
         if m % d != 0 {
             return Err(ConfigError::new(
                 Path::new(&arch.name),

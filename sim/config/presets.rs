@@ -9,7 +9,16 @@ pub const ARCH: &[(&str, &str)] = &[
 /// Workload presets: (name, TOML text).
 pub const WORKLOAD: &[(&str, &str)] = &[
     ("bert-base", include_str!("../../workloads/bert-base.toml")),
-    ("bert-large", include_str!("../../workloads/bert-large.toml")),
-    ("gpt2-small", include_str!("../../workloads/gpt2-small.toml")),
-    ("gpt2-medium", include_str!("../../workloads/gpt2-medium.toml")),
+    (
+        "bert-large",
+        include_str!("../../workloads/bert-large.toml"),
+    ),
+    (
+        "gpt2-small",
+        include_str!("../../workloads/gpt2-small.toml"),
+    ),
+    (
+        "gpt2-medium",
+        include_str!("../../workloads/gpt2-medium.toml"),
+    ),
 ];

@@ -132,7 +132,13 @@ impl PruningSchedule {
     }
 
     fn check(&self, c: &mut Checker, table: &str) {
-        c.range_f64(&format!("{table}.average_ratio"), self.average_ratio, 0.0, 1.0, false);
+        c.range_f64(
+            &format!("{table}.average_ratio"),
+            self.average_ratio,
+            0.0,
+            1.0,
+            false,
+        );
         c.range_f64(
             &format!("{table}.unpruned_leading_fraction"),
             self.unpruned_leading_fraction,
@@ -177,31 +183,53 @@ impl WorkloadConfig {
         let s = &self.stage;
         c.range_u64("stage.prompt_tokens", s.prompt_tokens as u64, 1, 65_536);
         match s.kind {
-            StageKind::Summarization if s.generated_tokens != 0 => {
-                c.fail("stage.generated_tokens", "must be 0 for a summarization stage")
-            }
-            StageKind::Generation if s.generated_tokens == 0 => {
-                c.fail("stage.generated_tokens", "must be at least 1 for a generation stage")
-            }
+            StageKind::Summarization if s.generated_tokens != 0 => c.fail(
+                "stage.generated_tokens",
+                "must be 0 for a summarization stage",
+            ),
+            StageKind::Generation if s.generated_tokens == 0 => c.fail(
+                "stage.generated_tokens",
+                "must be at least 1 for a generation stage",
+            ),
             _ => {}
         }
-        c.range_u64("stage.generated_tokens", s.generated_tokens as u64, 0, 65_536);
+        c.range_u64(
+            "stage.generated_tokens",
+            s.generated_tokens as u64,
+            0,
+            65_536,
+        );
         self.token_pruning.check(c, "token_pruning");
         self.head_pruning.check(c, "head_pruning");
-        c.range_f64("local_v.keep_ratio", self.local_v.keep_ratio, 0.0, 1.0, true);
+        c.range_f64(
+            "local_v.keep_ratio",
+            self.local_v.keep_ratio,
+            0.0,
+            1.0,
+            true,
+        );
         if self.local_v.keep_ratio == 0.0 {
             c.fail("local_v.keep_ratio", "must be greater than zero");
         }
         let q = &self.quant;
         if !MSB_WIDTHS.contains(&q.msb_bits) {
-            c.fail("quant.msb_bits", format!("must be one of {MSB_WIDTHS:?} (got {})", q.msb_bits));
+            c.fail(
+                "quant.msb_bits",
+                format!("must be one of {MSB_WIDTHS:?} (got {})", q.msb_bits),
+            );
         }
         if q.lsb_bits != 0 && q.lsb_bits != 4 {
-            c.fail("quant.lsb_bits", format!("must be 0 or 4 (got {})", q.lsb_bits));
+            c.fail(
+                "quant.lsb_bits",
+                format!("must be 0 or 4 (got {})", q.lsb_bits),
+            );
         }
         if q.mode == QuantMode::Progressive {
             if q.lsb_bits == 0 {
-                c.fail("quant.lsb_bits", "progressive quantization needs LSBs to refetch");
+                c.fail(
+                    "quant.lsb_bits",
+                    "progressive quantization needs LSBs to refetch",
+                );
             }
             if q.msb_bits + q.lsb_bits > 12 {
                 c.fail(
@@ -213,6 +241,12 @@ impl WorkloadConfig {
                 );
             }
         }
-        c.range_f64("quant.requant_threshold", q.requant_threshold, 0.0, 1.0, true);
+        c.range_f64(
+            "quant.requant_threshold",
+            q.requant_threshold,
+            0.0,
+            1.0,
+            true,
+        );
     }
 }

@@ -174,7 +174,11 @@ mod tests {
         let total = 1000u64;
         while (done.len() as u64) < total {
             while next_id < total {
-                let req = DramRequest { id: next_id, addr: next_id * 32, is_write: false };
+                let req = DramRequest {
+                    id: next_id,
+                    addr: next_id * 32,
+                    is_write: false,
+                };
                 if d.enqueue(req).is_err() {
                     break;
                 }
@@ -193,7 +197,12 @@ mod tests {
             let mut d = SimpleDram::new(4, 32, 2, 30, 4);
             let mut done = Vec::new();
             for i in 0..10u64 {
-                d.enqueue(DramRequest { id: i, addr: i * 96, is_write: false }).unwrap();
+                d.enqueue(DramRequest {
+                    id: i,
+                    addr: i * 96,
+                    is_write: false,
+                })
+                .unwrap();
             }
             if jump {
                 d.advance_to(200, &mut done);
