@@ -3,6 +3,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::error::Checker;
+use super::energy::{AreaConfig, EnergyConfig};
 use super::hbm::HbmConfig;
 
 /// A complete accelerator design point (`arch/*.toml`).
@@ -25,6 +26,8 @@ pub struct ArchConfig {
     pub topk_value: TopkConfig,
     pub pv: PvConfig,
     pub importance: ImportanceConfig,
+    pub energy: EnergyConfig,
+    pub area: AreaConfig,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -254,6 +257,8 @@ impl ArchConfig {
         c.range_u64("importance.token_bits", i.token_bits as u64, 8, 64);
         c.range_u64("importance.head_bits", i.head_bits as u64, 8, 64);
         c.nonzero("importance.adders", i.adders as u64);
+        self.energy.check(c);
+        self.area.check(c);
     }
 
     /// Clock period in ns.

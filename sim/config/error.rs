@@ -102,8 +102,15 @@ impl Checker {
 
 /// Finds the 1-based line where a dotted key is set in a TOML document, by tracking table
 /// headers. Used to point errors found after deserialization (or after `base` merging) at the
-/// line a human should edit.
+/// line a human should edit. A key inside an inline table is located by its parent.
 pub fn locate_key(text: &str, dotted: &str) -> Option<usize> {
+    locate_exact(text, dotted).or_else(|| {
+        let (parent, _) = dotted.rsplit_once('.')?;
+        locate_key(text, parent)
+    })
+}
+
+fn locate_exact(text: &str, dotted: &str) -> Option<usize> {
     let parts: Vec<&str> = dotted.split('.').collect();
     let (table, leaf) = match parts.split_last() {
         Some((leaf, table)) => (table.join("."), *leaf),
@@ -152,7 +159,10 @@ mod tests {
         assert_eq!(locate_key(text, "qk.multipliers"), Some(4));
         assert_eq!(locate_key(text, "softmax.lanes"), Some(6));
         assert_eq!(locate_key(text, "softmax"), Some(5));
-        assert_eq!(locate_key(text, "qk.nothing"), None);
+        assert_eq!(locate_key(text, "qk.nothing"), Some(2));
+        assert_eq!(locate_key(text, "nothing.at.all"), None);
+        let inline = "[energy]\nqk_mac_pj = { value = 1.0, source = \"x\" }\n";
+        assert_eq!(locate_key(inline, "energy.qk_mac_pj.value"), Some(2));
     }
 
     #[test]

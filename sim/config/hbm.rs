@@ -99,7 +99,7 @@ impl HbmConfig {
         c.nonzero("hbm.channels", self.channels as u64);
         c.power_of_two("hbm.channels", self.channels as u64);
         c.nonzero("hbm.bus_bits", self.bus_bits as u64);
-        if self.bus_bits % 8 != 0 {
+        if !self.bus_bits.is_multiple_of(8) {
             c.fail("hbm.bus_bits", "must be a whole number of bytes");
         }
         c.range_f64(

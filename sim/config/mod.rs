@@ -5,6 +5,7 @@
 //! key, the file's values winning. Every error names the file, the line, the key and the reason.
 
 pub mod arch;
+pub mod energy;
 pub mod error;
 pub mod hbm;
 pub mod presets;
@@ -108,6 +109,51 @@ fn load<T: DeserializeOwned + Validate>(spec: &str, kind: ConfigKind) -> Result<
     let (source, dir) = resolve(spec, kind, Path::new("."))?;
     let table = merged_table(source, &dir, kind, &mut chain)?;
     finish(table, chain)
+}
+
+/// Loads `spec` and then sets each dotted key to a new value, as a sweep point does. Every
+/// key must already exist in the resolved configuration; the result is validated as a whole.
+pub fn load_with_overrides<T: DeserializeOwned + Validate>(
+    spec: &str,
+    kind: ConfigKind,
+    overrides: &[(String, toml::Value)],
+) -> Result<T, ConfigError> {
+    let mut chain = Vec::new();
+    let (source, dir) = resolve(spec, kind, Path::new("."))?;
+    let mut table = merged_table(source, &dir, kind, &mut chain)?;
+    let label = chain[0].label.clone();
+    for (key, value) in overrides {
+        set_dotted(&mut table, key, value.clone())
+            .map_err(|reason| ConfigError::new(&label, Some(key.clone()), reason))?;
+    }
+    finish(table, chain).map_err(|mut e| {
+        if let Some(k) = &e.key
+            && overrides.iter().any(|(o, _)| o == k)
+        {
+            e.line = None;
+            e.reason = format!("{} (set by the sweep)", e.reason);
+        }
+        e
+    })
+}
+
+fn set_dotted(table: &mut toml::Table, key: &str, value: toml::Value) -> Result<(), String> {
+    let mut parts = key.split('.').peekable();
+    let mut current = table;
+    while let Some(part) = parts.next() {
+        if parts.peek().is_none() {
+            if !current.contains_key(part) {
+                return Err(format!("no such key (unknown field `{part}`)"));
+            }
+            current.insert(part.to_string(), value);
+            return Ok(());
+        }
+        current = match current.get_mut(part) {
+            Some(toml::Value::Table(t)) => t,
+            _ => return Err(format!("no such table `{part}`")),
+        };
+    }
+    Err("empty key".into())
 }
 
 fn finish<T: DeserializeOwned + Validate>(

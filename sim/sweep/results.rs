@@ -1,0 +1,194 @@
+//! Sweep results on disk: `sweep.json` (what was swept) and `results.csv` (one row per point,
+//! appended as points finish, rewritten sorted by point id at the end). A row is written with
+//! one `write_all` of a complete line, and readers ignore a final line without its newline, so
+//! a crash never leaves a torn row behind.
+
+use std::collections::BTreeMap;
+use std::fs::{File, OpenOptions};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use super::SweepError;
+
+pub const RESULTS_FILE: &str = "results.csv";
+pub const MANIFEST_FILE: &str = "sweep.json";
+
+/// What a results directory holds.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Manifest {
+    pub name: String,
+    pub spec_hash: String,
+    pub points_total: usize,
+    /// (index, count) when this directory holds one shard.
+    pub shard: Option<(usize, usize)>,
+    pub columns: Vec<String>,
+}
+
+impl Manifest {
+    pub fn read(dir: &Path) -> Result<Self, SweepError> {
+        let path = dir.join(MANIFEST_FILE);
+        let text = std::fs::read_to_string(&path).map_err(|e| SweepError::io(&path, e))?;
+        serde_json::from_str(&text).map_err(|e| SweepError::Format {
+            path,
+            reason: e.to_string(),
+        })
+    }
+
+    pub fn write(&self, dir: &Path) -> Result<(), SweepError> {
+        let text = serde_json::to_string_pretty(self).expect("manifest serializes") + "\n";
+        write_atomic(&dir.join(MANIFEST_FILE), text.as_bytes())
+    }
+}
+
+/// Complete rows by point id, as read back from a results file.
+pub type Rows = BTreeMap<usize, Vec<String>>;
+
+/// Reads `results.csv`, checking its header; a torn last line is ignored.
+pub fn read_rows(path: &Path, columns: &[String]) -> Result<Rows, SweepError> {
+    let bytes = std::fs::read(path).map_err(|e| SweepError::io(path, e))?;
+    let complete = match bytes.iter().rposition(|&b| b == b'\n') {
+        Some(i) => &bytes[..=i],
+        None => &bytes[..0],
+    };
+    let mut reader = csv::ReaderBuilder::new()
+        .has_headers(true)
+        .from_reader(complete);
+    let format = |reason: String| SweepError::Format {
+        path: path.to_path_buf(),
+        reason,
+    };
+    let header: Vec<String> = reader
+        .headers()
+        .map_err(|e| format(e.to_string()))?
+        .iter()
+        .map(str::to_string)
+        .collect();
+    if !complete.is_empty() && header != columns {
+        return Err(format(format!(
+            "columns differ from this sweep's (file: {}; sweep: {})",
+            header.join(","),
+            columns.join(",")
+        )));
+    }
+    let mut rows = Rows::new();
+    for (i, record) in reader.records().enumerate() {
+        let record = record.map_err(|e| format(format!("row {}: {e}", i + 2)))?;
+        let fields: Vec<String> = record.iter().map(str::to_string).collect();
+        let id: usize = fields
+            .first()
+            .and_then(|f| f.parse().ok())
+            .ok_or_else(|| format(format!("row {}: first column is not a point id", i + 2)))?;
+        if rows.insert(id, fields).is_some() {
+            return Err(format(format!("point {id} appears twice")));
+        }
+    }
+    Ok(rows)
+}
+
+/// Appends complete rows to a results file.
+pub struct Appender {
+    file: File,
+}
+
+impl Appender {
+    /// Opens `path` for appending, writing the header first if the file is new or empty.
+    pub fn open(path: &Path, columns: &[String]) -> Result<Self, SweepError> {
+        let mut file = OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(path)
+            .map_err(|e| SweepError::io(path, e))?;
+        let len = file.metadata().map_err(|e| SweepError::io(path, e))?.len();
+        if len == 0 {
+            file.write_all(&csv_line(columns))
+                .map_err(|e| SweepError::io(path, e))?;
+        } else {
+            // Drop a torn last line so the next row starts on a fresh line.
+            let bytes = std::fs::read(path).map_err(|e| SweepError::io(path, e))?;
+            if bytes.last() != Some(&b'\n') {
+                let keep = bytes.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1);
+                file.set_len(keep as u64)
+                    .map_err(|e| SweepError::io(path, e))?;
+            }
+        }
+        Ok(Self { file })
+    }
+
+    pub fn append(&mut self, row: &[String]) -> std::io::Result<()> {
+        self.file.write_all(&csv_line(row))?;
+        self.file.flush()
+    }
+}
+
+fn csv_line(fields: &[String]) -> Vec<u8> {
+    let mut w = csv::Writer::from_writer(Vec::new());
+    w.write_record(fields).expect("writing to memory");
+    w.into_inner().expect("writing to memory")
+}
+
+/// Writes header + rows sorted by point id, replacing the file atomically.
+pub fn write_sorted(path: &Path, columns: &[String], rows: &Rows) -> Result<(), SweepError> {
+    let mut out = csv_line(columns);
+    for row in rows.values() {
+        out.extend(csv_line(row));
+    }
+    write_atomic(path, &out)
+}
+
+/// Writes through a temporary file in the same directory and renames it into place.
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), SweepError> {
+    let tmp: PathBuf = path.with_extension(format!(
+        "{}.tmp",
+        path.extension().and_then(|e| e.to_str()).unwrap_or("")
+    ));
+    std::fs::write(&tmp, bytes).map_err(|e| SweepError::io(&tmp, e))?;
+    std::fs::rename(&tmp, path).map_err(|e| SweepError::io(path, e))
+}
+
+/// Merges shard directories into `out`: every point must appear exactly once.
+pub fn merge(dirs: &[PathBuf], out: &Path) -> Result<(Manifest, Rows), SweepError> {
+    let first = dirs.first().ok_or(SweepError::Usage(
+        "merge needs at least one directory".into(),
+    ))?;
+    let manifest = Manifest::read(first)?;
+    let mut rows = Rows::new();
+    let mut origin: BTreeMap<usize, &Path> = BTreeMap::new();
+    for dir in dirs {
+        let m = Manifest::read(dir)?;
+        if m.spec_hash != manifest.spec_hash || m.columns != manifest.columns {
+            return Err(SweepError::Usage(format!(
+                "{} comes from a different sweep spec (hash {}) than {} (hash {})",
+                dir.display(),
+                m.spec_hash,
+                first.display(),
+                manifest.spec_hash
+            )));
+        }
+        for (id, row) in read_rows(&dir.join(RESULTS_FILE), &m.columns)? {
+            if let Some(other) = origin.insert(id, dir) {
+                return Err(SweepError::Usage(format!(
+                    "point {id} appears in both {} and {}",
+                    other.display(),
+                    dir.display()
+                )));
+            }
+            rows.insert(id, row);
+        }
+    }
+    let missing: Vec<usize> = (0..manifest.points_total)
+        .filter(|i| !rows.contains_key(i))
+        .collect();
+    if !missing.is_empty() {
+        return Err(SweepError::Missing(missing));
+    }
+    std::fs::create_dir_all(out).map_err(|e| SweepError::io(out, e))?;
+    let merged = Manifest {
+        shard: None,
+        ..manifest
+    };
+    write_sorted(&out.join(RESULTS_FILE), &merged.columns, &rows)?;
+    merged.write(out)?;
+    Ok((merged, rows))
+}

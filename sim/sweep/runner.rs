@@ -1,0 +1,176 @@
+//! Runs a sweep's points in parallel, appending one row per finished point.
+
+use std::path::PathBuf;
+use std::sync::Mutex;
+use std::time::Instant;
+
+use indicatif::{ProgressBar, ProgressStyle};
+use rayon::prelude::*;
+
+use super::SweepError;
+use super::results::{self, Appender, Manifest, RESULTS_FILE};
+use super::spec::{Resolved, SweepSpec, value_text};
+use crate::config::{ArchConfig, WorkloadConfig};
+
+/// Computes the metric columns of one valid design point.
+pub trait Evaluator: Sync {
+    fn metric_columns(&self) -> Vec<String>;
+    /// One value per metric column, or why the point failed.
+    fn evaluate(&self, arch: &ArchConfig, workload: &WorkloadConfig)
+    -> Result<Vec<String>, String>;
+}
+
+#[derive(Debug, Clone)]
+pub struct SweepOptions {
+    pub out: PathBuf,
+    /// Worker threads (>= 1).
+    pub jobs: usize,
+    /// Skip points whose rows are already in `out/results.csv`.
+    pub resume: bool,
+    /// Run only points with id % count == index.
+    pub shard: Option<(usize, usize)>,
+    pub progress: bool,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct SweepSummary {
+    pub points_total: usize,
+    pub points_in_shard: usize,
+    pub already_done: usize,
+    pub ran: usize,
+    pub ok: usize,
+    pub invalid: usize,
+    pub skipped: usize,
+    pub failed: usize,
+    pub seconds: f64,
+}
+
+impl SweepSummary {
+    pub fn points_per_second(&self) -> f64 {
+        if self.seconds > 0.0 {
+            self.ran as f64 / self.seconds
+        } else {
+            0.0
+        }
+    }
+}
+
+/// Column names: point, workload, one per axis, status, detail, then the metrics.
+pub fn columns(spec: &SweepSpec, evaluator: &dyn Evaluator) -> Vec<String> {
+    let mut c = vec!["point".to_string(), "workload".to_string()];
+    c.extend(spec.axes().map(|a| a.key.clone()));
+    c.push("status".into());
+    c.push("detail".into());
+    c.extend(evaluator.metric_columns());
+    c
+}
+
+pub fn run_sweep(
+    spec: &SweepSpec,
+    evaluator: &dyn Evaluator,
+    options: &SweepOptions,
+) -> Result<SweepSummary, SweepError> {
+    let columns = columns(spec, evaluator);
+    let metrics = evaluator.metric_columns().len();
+    let manifest = Manifest {
+        name: spec.name.clone(),
+        spec_hash: spec.hash.clone(),
+        points_total: spec.point_count(),
+        shard: options.shard,
+        columns: columns.clone(),
+    };
+    let out = &options.out;
+    let results_path = out.join(RESULTS_FILE);
+    std::fs::create_dir_all(out).map_err(|e| SweepError::io(out, e))?;
+    let done = if results_path.exists() {
+        if !options.resume {
+            return Err(SweepError::Usage(format!(
+                "{} already exists: pass --resume to continue it, or choose another --out",
+                results_path.display()
+            )));
+        }
+        let previous = Manifest::read(out)?;
+        if previous.spec_hash != manifest.spec_hash || previous.shard != manifest.shard {
+            return Err(SweepError::Usage(format!(
+                "{} holds a different sweep or shard; it cannot be resumed with this spec",
+                out.display()
+            )));
+        }
+        results::read_rows(&results_path, &columns)?
+    } else {
+        results::Rows::new()
+    };
+    manifest.write(out)?;
+
+    let in_shard = |id: usize| options.shard.is_none_or(|(k, n)| id % n == k);
+    let shard_ids: Vec<usize> = (0..spec.point_count()).filter(|&i| in_shard(i)).collect();
+    let todo: Vec<usize> = shard_ids
+        .iter()
+        .copied()
+        .filter(|i| !done.contains_key(i))
+        .collect();
+
+    let appender = Mutex::new(Appender::open(&results_path, &columns)?);
+    let bar = if options.progress {
+        ProgressBar::new(todo.len() as u64)
+    } else {
+        ProgressBar::hidden()
+    };
+    bar.set_style(
+        ProgressStyle::with_template(
+            "{bar:40} {pos}/{len} points  {elapsed} elapsed, ETA {eta}  {msg}",
+        )
+        .expect("valid template"),
+    );
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(options.jobs.max(1))
+        .build()
+        .map_err(|e| SweepError::Usage(format!("cannot start {} threads: {e}", options.jobs)))?;
+    let start = Instant::now();
+    let written: Result<Vec<String>, SweepError> = pool.install(|| {
+        todo.par_iter()
+            .map(|&id| {
+                let point = spec.point(id);
+                let mut row = vec![id.to_string(), point.workload.clone()];
+                row.extend(point.settings.iter().map(|(_, v)| value_text(v)));
+                let (status, detail, values) = match spec.resolve(&point) {
+                    Resolved::Ready(cfg) => match evaluator.evaluate(&cfg.0, &cfg.1) {
+                        Ok(v) => ("ok", String::new(), v),
+                        Err(e) => ("failed", e, vec![String::new(); metrics]),
+                    },
+                    Resolved::Invalid(e) => ("invalid", e, vec![String::new(); metrics]),
+                    Resolved::Skipped(e) => ("skipped", e, vec![String::new(); metrics]),
+                };
+                row.push(status.to_string());
+                row.push(detail);
+                row.extend(values);
+                appender
+                    .lock()
+                    .expect("no panics while holding the lock")
+                    .append(&row)
+                    .map_err(|e| SweepError::io(&results_path, e))?;
+                bar.inc(1);
+                Ok(status.to_string())
+            })
+            .collect()
+    });
+    let statuses = written?;
+    bar.finish_and_clear();
+    let seconds = start.elapsed().as_secs_f64();
+
+    // Rewrite sorted by point id so the file is identical for any --jobs or interruption.
+    let rows = results::read_rows(&results_path, &columns)?;
+    results::write_sorted(&results_path, &columns, &rows)?;
+    let count = |s: &str| statuses.iter().filter(|x| x.as_str() == s).count();
+    Ok(SweepSummary {
+        points_total: spec.point_count(),
+        points_in_shard: shard_ids.len(),
+        already_done: shard_ids.len() - todo.len(),
+        ran: todo.len(),
+        ok: count("ok"),
+        invalid: count("invalid"),
+        skipped: count("skipped"),
+        failed: count("failed"),
+        seconds,
+    })
+}

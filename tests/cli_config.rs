@@ -1,0 +1,103 @@
+//! `spatten config` end to end: exit codes and messages a user sees.
+
+use std::process::Command;
+
+fn spatten(args: &[&str]) -> (i32, String, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_spatten"))
+        .args(args)
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn check_accepts_every_shipped_file() {
+    let (code, out, err) = spatten(&[
+        "config",
+        "check",
+        "arch/spatten.toml",
+        "arch/spatten-1-8.toml",
+        "workloads/bert-base.toml",
+        "workloads/bert-large.toml",
+        "workloads/gpt2-small.toml",
+        "workloads/gpt2-medium.toml",
+    ]);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(
+        out.lines().filter(|l| l.starts_with("ok: ")).count(),
+        6,
+        "{out}"
+    );
+}
+
+#[test]
+fn check_rejects_a_bad_file_with_exit_2_and_a_located_message() {
+    let dir = tempfile::tempdir().unwrap();
+    let bad = dir.path().join("bad.toml");
+    std::fs::write(&bad, "base = \"gpt2-small\"\n[quant]\nmsb_bits = 7\n").unwrap();
+    let (code, out, err) = spatten(&[
+        "config",
+        "check",
+        "arch/spatten.toml",
+        bad.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 2);
+    assert!(out.contains("ok: arch/spatten.toml"), "{out}");
+    assert!(
+        err.contains("bad.toml:3: key `quant.msb_bits`: must be one of [4, 6, 8, 10, 12] (got 7)"),
+        "{err}"
+    );
+}
+
+#[test]
+fn missing_files_and_unknown_presets_exit_2() {
+    let (code, _, err) = spatten(&["config", "show", "no-such-preset"]);
+    assert_eq!(code, 2);
+    assert!(
+        err.contains("no such file and no architecture preset"),
+        "{err}"
+    );
+    let (code, _, err) = spatten(&["config", "check", "missing/dir/x.toml"]);
+    assert_eq!(code, 2);
+    assert!(err.contains("cannot read"), "{err}");
+}
+
+#[test]
+fn show_prints_the_resolved_config_that_loads_back() {
+    let (code, out, err) = spatten(&["config", "show", "spatten-1-8"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("channels = 2"));
+    assert!(out.contains("[softmax]"), "base tables are applied: {out}");
+    let dir = tempfile::tempdir().unwrap();
+    let f = dir.path().join("shown.toml");
+    std::fs::write(&f, &out).unwrap();
+    let (code, _, err) = spatten(&["config", "check", "--kind", "arch", f.to_str().unwrap()]);
+    assert_eq!(code, 0, "{err}");
+}
+
+#[test]
+fn list_names_every_preset() {
+    let (code, out, _) = spatten(&["config", "list"]);
+    assert_eq!(code, 0);
+    for name in [
+        "spatten",
+        "spatten-1-8",
+        "bert-base",
+        "bert-large",
+        "gpt2-small",
+        "gpt2-medium",
+    ] {
+        assert!(out.contains(name), "{name} missing from {out}");
+    }
+}
+
+#[test]
+fn usage_errors_exit_2() {
+    let (code, _, _) = spatten(&["config", "frobnicate"]);
+    assert_eq!(code, 2);
+}
