@@ -2,8 +2,8 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::error::Checker;
 use super::energy::{AreaConfig, EnergyConfig};
+use super::error::Checker;
 use super::hbm::HbmConfig;
 
 /// A complete accelerator design point (`arch/*.toml`).

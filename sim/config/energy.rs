@@ -61,10 +61,16 @@ pub struct AreaConfig {
 
 fn check_entry(c: &mut Checker, key: &str, e: &Sourced) {
     if !(e.value.is_finite() && e.value >= 0.0) {
-        c.fail(&format!("{key}.value"), format!("must be a finite number >= 0 (got {})", e.value));
+        c.fail(
+            &format!("{key}.value"),
+            format!("must be a finite number >= 0 (got {})", e.value),
+        );
     }
     if e.source.trim().is_empty() {
-        c.fail(&format!("{key}.source"), "must say where the number comes from");
+        c.fail(
+            &format!("{key}.source"),
+            "must say where the number comes from",
+        );
     }
 }
 
