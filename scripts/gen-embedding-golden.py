@@ -2,7 +2,7 @@
 """Independent float64 numpy implementation of all-MiniLM-L6-v2 sentence embeddings, used to
 write the golden file the Rust f32 encoder is checked against.
 
-    pip install numpy safetensors tokenizers
+    pip install numpy scipy safetensors tokenizers
     python3 scripts/gen-embedding-golden.py [MODEL_DIR] [STS_FILE]
 
 Shares no code with the Rust side: token ids come from the Hugging Face tokenizer, the forward
@@ -21,6 +21,7 @@ import os
 import sys
 
 import numpy as np
+from scipy.special import erf
 from safetensors.numpy import load_file
 from tokenizers import Tokenizer
 
@@ -39,9 +40,6 @@ SENTENCES = [
     "SpAtten prunes unimportant tokens and heads in the attention layers progressively.",
     "a",
 ]
-
-erf = np.vectorize(math.erf)
-
 
 class Bert:
     def __init__(self, model_dir):
