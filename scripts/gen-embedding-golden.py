@@ -3,7 +3,10 @@
 write the golden file the Rust f32 encoder is checked against.
 
     pip install numpy scipy safetensors tokenizers
-    python3 scripts/gen-embedding-golden.py [MODEL_DIR] [STS_FILE]
+    OPENBLAS_NUM_THREADS=1 python3 scripts/gen-embedding-golden.py [MODEL_DIR] [STS_FILE]
+
+(one BLAS thread: the matrices are tiny and threaded BLAS spins on a busy machine; the whole
+run then takes about a minute)
 
 Shares no code with the Rust side: token ids come from the Hugging Face tokenizer, the forward
 pass is written here from the BERT definition (post-LayerNorm encoder, exact erf GELU, mean

@@ -9,7 +9,7 @@ use ndarray::{Array3, ArrayView3, Axis};
 use serde_json::Value;
 use spatten::model::{
     AttentionKernel, AttentionOutput, BertModel, DenseAttention, ModelError, capture,
-    dense_attention, evaluate, read_sts,
+    dense_attention, embedding_drift, evaluate, read_sts,
 };
 
 /// Embedding values are ~0.05; the measured f32-vs-f64 gap is ~1.5e-7, so this leaves a wide
@@ -227,4 +227,26 @@ fn a_kernel_that_keeps_nothing_is_an_error() {
         .embed_with("two words", &mut KeepNothing)
         .unwrap_err();
     assert!(matches!(e, ModelError::Kernel { layer: 0, .. }), "{e}");
+}
+
+#[test]
+fn drift_is_one_against_itself_and_below_one_when_pruned() {
+    let pairs = read_sts(&shared("data/stsb/sts-dev.tsv")).unwrap();
+    let dense = evaluate(model(), &pairs[..6], || DenseAttention, &|| ()).unwrap();
+    let pruned = evaluate(model(), &pairs[..6], || DropLastAtLayer0, &|| ()).unwrap();
+    let same = embedding_drift(&dense, &dense).unwrap();
+    assert!((same.mean_cosine - 1.0).abs() < 1e-9 && (same.min_cosine - 1.0).abs() < 1e-9);
+    let d = embedding_drift(&dense, &pruned).unwrap();
+    assert!(
+        d.min_cosine <= d.mean_cosine && d.mean_cosine < 1.0 - 1e-6,
+        "{d:?}"
+    );
+    assert!(
+        d.min_cosine > 0.5,
+        "dropping [SEP] should not scramble embeddings: {d:?}"
+    );
+    // Each sentence lost exactly its [SEP].
+    assert_eq!(pruned.tokens - pruned.surviving_tokens, 12);
+    let shorter = evaluate(model(), &pairs[..5], || DenseAttention, &|| ()).unwrap();
+    assert!(embedding_drift(&dense, &shorter).is_err());
 }
