@@ -9,7 +9,7 @@
 use std::f32::consts::FRAC_1_SQRT_2;
 use std::path::{Path, PathBuf};
 
-use ndarray::{Array1, Array2, Array3, ArrayView2, Axis, Zip};
+use ndarray::{Array1, Array2, Array3, ArrayView2, Axis, Zip, s};
 
 use super::attention::{AttentionKernel, DenseAttention};
 use super::error::ModelError;
@@ -143,9 +143,11 @@ impl BertModel {
         let mut alive: Vec<usize> = (0..ids.len()).collect();
 
         for (l, w) in self.weights.layers.iter().enumerate() {
-            let q = self.split_heads(linear(hidden.view(), &w.query));
-            let k = self.split_heads(linear(hidden.view(), &w.key));
-            let v = self.split_heads(linear(hidden.view(), &w.value));
+            let qkv = linear(hidden.view(), &w.qkv);
+            let h = cfg.hidden_size;
+            let q = self.split_heads(qkv.slice(s![.., ..h]).to_owned());
+            let k = self.split_heads(qkv.slice(s![.., h..2 * h]).to_owned());
+            let v = self.split_heads(qkv.slice(s![.., 2 * h..]).to_owned());
             let out = kernel.attend(l, q.view(), k.view(), v.view())?;
             check_output(l, q.dim(), &out.context, &out.keep)?;
 
@@ -246,7 +248,7 @@ fn check_output(
 }
 
 fn linear(x: ArrayView2<f32>, lin: &Linear) -> Array2<f32> {
-    let mut y = x.dot(&lin.weight.t());
+    let mut y = x.dot(&lin.weight_t);
     y += &lin.bias;
     y
 }

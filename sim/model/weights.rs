@@ -4,7 +4,7 @@
 
 use std::path::{Path, PathBuf};
 
-use ndarray::{Array1, Array2};
+use ndarray::{Array1, Array2, Axis, concatenate};
 use safetensors::{Dtype, SafeTensors};
 use serde::Deserialize;
 
@@ -92,10 +92,14 @@ impl BertConfig {
     }
 }
 
-/// `y = x W^T + b`, with W stored as PyTorch does, [out, in].
+/// `y = x W^T + b`. PyTorch stores W as [out, in]; it is kept transposed, [in, out], in
+/// row-major order because packing a row-major right-hand side is the cheap case for the
+/// matrix kernel (with the fused QKV product, ~10% less CPU time on STS-B dev, measured with
+/// `spatten accuracy --limit 300`).
 #[derive(Debug, Clone)]
 pub struct Linear {
-    pub weight: Array2<f32>,
+    /// W^T, [in, out].
+    pub weight_t: Array2<f32>,
     pub bias: Array1<f32>,
 }
 
@@ -107,9 +111,9 @@ pub struct LayerNorm {
 
 #[derive(Debug, Clone)]
 pub struct LayerWeights {
-    pub query: Linear,
-    pub key: Linear,
-    pub value: Linear,
+    /// Query, key and value projections side by side, [in, 3 * hidden] (one matrix product
+    /// instead of three: small token counts make per-product overhead significant).
+    pub qkv: Linear,
     pub attn_out: Linear,
     pub attn_norm: LayerNorm,
     pub ffn_in: Linear,
@@ -153,10 +157,19 @@ impl BertWeights {
         let layers = (0..cfg.num_hidden_layers)
             .map(|l| {
                 let p = format!("encoder.layer.{l}.");
+                let q = r.linear(&format!("{p}attention.self.query"), h, h)?;
+                let k = r.linear(&format!("{p}attention.self.key"), h, h)?;
+                let v = r.linear(&format!("{p}attention.self.value"), h, h)?;
                 Ok(LayerWeights {
-                    query: r.linear(&format!("{p}attention.self.query"), h, h)?,
-                    key: r.linear(&format!("{p}attention.self.key"), h, h)?,
-                    value: r.linear(&format!("{p}attention.self.value"), h, h)?,
+                    qkv: Linear {
+                        weight_t: concatenate(
+                            Axis(1),
+                            &[q.weight_t.view(), k.weight_t.view(), v.weight_t.view()],
+                        )
+                        .expect("three [h, h] matrices"),
+                        bias: concatenate(Axis(0), &[q.bias.view(), k.bias.view(), v.bias.view()])
+                            .expect("three [h] vectors"),
+                    },
                     attn_out: r.linear(&format!("{p}attention.output.dense"), h, h)?,
                     attn_norm: r.layer_norm(&format!("{p}attention.output.LayerNorm"), h)?,
                     ffn_in: r.linear(&format!("{p}intermediate.dense"), i, h)?,
@@ -252,7 +265,11 @@ impl Reader<'_> {
 
     fn linear(&self, name: &str, out: usize, inp: usize) -> Result<Linear, ModelError> {
         Ok(Linear {
-            weight: self.matrix(&format!("{name}.weight"), out, inp)?,
+            weight_t: self
+                .matrix(&format!("{name}.weight"), out, inp)?
+                .reversed_axes()
+                .as_standard_layout()
+                .into_owned(),
             bias: self.vector(&format!("{name}.bias"), out)?,
         })
     }
