@@ -53,7 +53,8 @@ fn prints_the_dense_spearman_of_the_library() {
     let want = evaluate(&model, &pairs[..16], || DenseAttention, &|| ())
         .unwrap()
         .spearman;
-    assert!((printed - want).abs() <= 5e-5, "{printed} vs {want}");
+    // Printed with 4 decimals: off by at most half a unit in the last place.
+    assert!((printed - want).abs() <= 5.0001e-5, "{printed} vs {want}");
 }
 
 fn fails_with(args: &[&str], cwd: Option<&std::path::Path>, needle: &str) {
