@@ -27,7 +27,7 @@ fn bench(c: &mut Criterion) {
     g.bench_function("sentence_14_tokens", |b| {
         b.iter(|| model.embed(short).unwrap())
     });
-    g.bench_function("paragraph_122_tokens", |b| {
+    g.bench_function("paragraph_170_tokens", |b| {
         b.iter(|| model.embed(&long).unwrap())
     });
     g.finish();
