@@ -9,6 +9,7 @@ pub mod cli;
 pub mod config;
 pub mod dram;
 pub mod energy;
+pub mod experiment;
 pub mod hw;
 pub mod model;
 pub mod reference;

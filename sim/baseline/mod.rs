@@ -1,1 +1,47 @@
 //! Baselines: CPU/GPU/accelerator device profiles and the measured host CPU.
+//!
+//! - [`profile`]: device profiles (`arch/baselines/*.toml`, embedded as presets), every number
+//!   with a `source`.
+//! - [`work`]: the operations and bytes of dense attention for a workload, per stage.
+//! - [`roofline`]: modelled latency and energy of a profile on a workload.
+//! - [`cpu`]: our own f32 dense attention, timed on this machine ([`rapl`] for its energy).
+//! - [`result`]: the baseline result file (JSON) that reports read, also written by
+//!   `scripts/gpu_baseline.py`.
+//!
+//! Every result is tagged [`Provenance::Measured`] or [`Provenance::Modelled`].
+
+pub mod cpu;
+pub mod presets;
+pub mod profile;
+pub mod rapl;
+pub mod result;
+pub mod roofline;
+pub mod stats;
+pub mod work;
+
+use std::path::PathBuf;
+
+pub use profile::{DeviceKind, DeviceProfile, Sourced, load_profile};
+pub use result::{BaselineResult, Provenance, StageResult};
+pub use roofline::{model_presets, model_workload};
+pub use work::{Precision, StageKindLabel, StageWork, attention_work};
+
+use crate::config::ConfigError;
+
+/// Errors of the baseline module: bad profiles or result files, I/O, unsupported requests.
+#[derive(Debug, thiserror::Error)]
+pub enum BaselineError {
+    /// A profile or result file is malformed (names file, line, key and reason).
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    #[error("{}: {source}", path.display())]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    /// A request the profile or workload cannot answer, e.g. fp16 on a profile without an fp16
+    /// peak.
+    #[error("{0}")]
+    Unsupported(String),
+}

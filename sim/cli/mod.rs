@@ -1,7 +1,11 @@
 //! The `spatten` command line: one file per subcommand, each a thin face over the library.
 
 mod accuracy;
+mod baseline;
 mod config;
+mod golden;
+mod run;
+mod trace;
 
 use std::process::ExitCode;
 
@@ -20,9 +24,19 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Simulate a workload on a design point and write a report (summary.md, stats.json, figures).
+    Run(run::RunArgs),
     /// Check, show and list architecture and workload configurations.
     #[command(subcommand)]
     Config(config::ConfigCommand),
+    /// Baselines: device profiles, modelled CPUs/GPUs/accelerators, the measured host CPU.
+    #[command(subcommand)]
+    Baseline(baseline::BaselineCommand),
+    /// Inspect, synthesize and import value files and attention traces.
+    #[command(subcommand)]
+    Trace(trace::TraceCommand),
+    /// Write (or --check) golden vectors of the reference datapath for RTL.
+    Golden(golden::GoldenArgs),
     /// Sentence-similarity accuracy (Spearman on STS) of a BERT model, dense attention.
     Accuracy(accuracy::AccuracyArgs),
 }
@@ -30,7 +44,11 @@ pub enum Command {
 /// Runs one parsed command line. Errors are printed by `main` and exit with code 2.
 pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
+        Command::Run(a) => run::run(a),
         Command::Config(c) => config::run(c),
+        Command::Baseline(c) => baseline::run(c),
+        Command::Trace(c) => trace::run(c),
+        Command::Golden(g) => golden::run(g),
         Command::Accuracy(a) => accuracy::run(a),
     }
 }

@@ -1,1 +1,109 @@
-//! The cycle-level simulator: hardware modules that replay an attention trace, cycle by cycle.
+//! The cycle-level simulator: hardware modules that replay an attention trace, cycle by
+//! cycle, over any [`Dram`] back-end.
+//!
+//! Modules (one file each) talk through bounded FIFOs with ready/valid semantics and are
+//! stepped consumer-first every cycle, so an item pushed in cycle t is seen downstream in
+//! t + 1. Time comes from module throughputs, pipeline latencies, FIFO occupancy and DRAM
+//! responses. When a whole cycle changes nothing, the simulator jumps to the next cycle in
+//! which something can change (a pipeline output, a timer, a DRAM event): every skipped
+//! cycle would have been identical, so statistics are exact (`fast_forward` on or off gives
+//! identical results, which a test checks).
+//!
+//! Granularity: one 32 B transaction, one score / probability beat, one SRAM row.
+//!
+//! Modelling decisions (each also stated in the module that makes it):
+//! - Address layout: see [`fetcher`]; per (layer, head) five regions K-MSB, K-LSB, V-MSB,
+//!   V-LSB, Q; packed rows; each distinct 32 B transaction covering a job's rows is fetched
+//!   once.
+//! - A head's K (V) rows must fit one key (value) SRAM bank (half the SRAM when
+//!   double-buffered); larger heads are rejected with a typed error naming
+//!   `qk.key_sram_bytes` / `pv.value_sram_bytes` (tiling with refetch is not modelled).
+//! - Crossbar latencies are charged on the response path ([`crossbar`]).
+//! - The softmax unit holds the exponentials of rows waiting for their sum without a
+//!   capacity limit (no arch parameter); the probability FIFOs after it use
+//!   `softmax.fifo_depth` ([`softmax`], [`machine`]).
+//! - Causal summarization: every query row is scored against all of the head's keys (the
+//!   trace does not record per-row visibility), as hardware computing the masked matrix
+//!   would.
+//! - FC layers are not modelled; only token/head top-k calls delay the next layer
+//!   ([`controller`]).
+//! - Requant, importance and the local-V top-k see the probability stream in the same cycle
+//!   through the requant unit's fan-out ([`requant`]).
+//! - PV has no broadcast/multiply latency parameters: its pipeline is its adder tree plus the
+//!   accumulator ([`pv`]).
+
+pub mod bitwidth_converter;
+pub mod controller;
+pub mod crossbar;
+pub mod dense_trace;
+pub mod error;
+pub mod fetcher;
+pub mod fifo;
+pub mod importance;
+pub mod machine;
+pub mod pv;
+pub mod qk;
+pub mod requant;
+pub mod softmax;
+pub mod stats;
+pub mod topk;
+pub mod validate;
+pub mod watchdog;
+
+pub use dense_trace::dense_trace;
+pub use error::SimError;
+pub use stats::SimStats;
+
+use crate::config::ArchConfig;
+use crate::dram::Dram;
+use crate::trace::attention::AttentionTrace;
+
+/// Run options that do not change the modelled hardware.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SimOptions {
+    /// Skip cycles in which nothing can change (exact; off only to cross-check).
+    pub fast_forward: bool,
+    /// Keep per-module busy intervals in `SimStats::timeline`.
+    pub timeline: bool,
+    /// Cycles without any progress after which the run fails with [`SimError::Stalled`].
+    pub watchdog_cycles: u64,
+    /// Fault injection for tests: DRAM completions of these transaction numbers are lost.
+    pub drop_responses: Vec<u64>,
+}
+
+impl Default for SimOptions {
+    fn default() -> Self {
+        Self {
+            fast_forward: true,
+            timeline: false,
+            watchdog_cycles: 1_000_000,
+            drop_responses: Vec::new(),
+        }
+    }
+}
+
+/// A group of probabilities or scores of one head call's pass; its element count travels in
+/// the FIFO entry.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Chunk {
+    pub call: u32,
+    /// Whether it belongs to the recompute with merged MSB+LSB values.
+    pub lsb: bool,
+}
+
+impl fifo::Split for Chunk {
+    fn split_front(&mut self, _n: u32) -> Self {
+        *self
+    }
+}
+
+/// Replays `trace` through the design point `arch` over `dram`, returning the statistics.
+pub fn simulate(
+    arch: &ArchConfig,
+    trace: &AttentionTrace,
+    dram: &mut dyn Dram,
+    options: &SimOptions,
+) -> Result<SimStats, SimError> {
+    validate::check(arch, trace, dram)?;
+    machine::Machine::new(arch, trace, options).run(dram)
+}

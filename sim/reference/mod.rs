@@ -1,2 +1,22 @@
 //! The bit-exact reference model of the datapath: decides every value and decision, knows
 //! nothing about time. Its numerics are specified in SPEC.md beside this file.
+
+pub mod error;
+pub mod fixed;
+pub mod golden;
+pub mod importance;
+pub mod layer;
+pub mod prune;
+pub mod pv;
+pub mod qk;
+pub mod quant;
+pub mod quant_cache;
+pub mod requant;
+pub mod runner;
+pub mod softmax;
+pub mod topk;
+pub mod zero_eliminator;
+
+pub use error::ReferenceError;
+pub use layer::{LayerResult, PruningState, attend_layer, attend_layer_rows, kv_format};
+pub use runner::{check_values, run_workload};

@@ -1,2 +1,7 @@
 //! Reports: CSV, JSON, Markdown, figures and timelines. Reports only format numbers the
 //! stats hold.
+
+pub mod font;
+pub mod plot;
+pub mod run_report;
+pub mod timeline;

@@ -1,0 +1,319 @@
+//! `spatten baseline`: device profiles, modelled baselines and the measured host CPU.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::Subcommand;
+
+use crate::baseline::cpu::{CpuMeasureOptions, EnergySource, measure_cpu};
+use crate::baseline::model_presets;
+use crate::baseline::profile::all_presets;
+use crate::baseline::rapl::Rapl;
+use crate::baseline::{
+    BaselineResult, DeviceKind, Precision, StageKindLabel, StageResult, load_profile,
+    model_workload,
+};
+use crate::config;
+use crate::report::plot::{self, Frame, GroupedBars, Series, Written};
+
+#[derive(Debug, Subcommand)]
+pub enum BaselineCommand {
+    /// List the device profiles with their key numbers.
+    List,
+    /// Print a device profile (preset name or TOML path) with every source.
+    Show { name: String },
+    /// Model a device profile on a workload (roofline or published figures).
+    Model {
+        /// Device profile: preset name, TOML path, or `all` for every shipped profile.
+        #[arg(long)]
+        device: String,
+        /// Workload preset name or TOML path.
+        #[arg(long)]
+        workload: String,
+        #[arg(long, value_enum, default_value = "fp32")]
+        precision: Precision,
+        /// Write the result (JSON, format spatten-baseline v1) here; with `--device all`, a
+        /// folder that receives one `<device>.json` per profile.
+        #[arg(long)]
+        out: Option<PathBuf>,
+        /// With `--device all`: write latency and energy figures (SVG + PNG) into this folder.
+        #[arg(long)]
+        figures: Option<PathBuf>,
+    },
+    /// Time the dense f32 attention of a workload on this machine's CPU.
+    MeasureCpu {
+        /// Workload preset name or TOML path.
+        #[arg(long)]
+        workload: String,
+        /// Timed runs per stage (after warm-up).
+        #[arg(long, default_value_t = 10)]
+        repeats: u32,
+        /// Untimed warm-up runs per stage.
+        #[arg(long, default_value_t = 2)]
+        warmup: u32,
+        /// Worker threads (default: all available cores).
+        #[arg(long)]
+        threads: Option<usize>,
+        /// Profile whose power is used when RAPL is not readable.
+        #[arg(long, default_value = "generic-host")]
+        host_profile: String,
+        /// Write the result (JSON, format spatten-baseline v1) here.
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
+    /// Validate and summarize a baseline result file (e.g. from scripts/gpu_baseline.py).
+    Read { file: PathBuf },
+}
+
+pub fn run(cmd: BaselineCommand) -> anyhow::Result<ExitCode> {
+    match cmd {
+        BaselineCommand::List => {
+            println!(
+                "{:<16} {:<11} {:>12} {:>10} {:>9} {:>9}  description",
+                "name", "kind", "GFLOP/s|GOP/s", "GB/s", "dyn. W", "ridge"
+            );
+            for p in all_presets()? {
+                match (&p.roofline, &p.published) {
+                    (Some(r), _) => {
+                        let dynamic = p
+                            .power
+                            .as_ref()
+                            .map(|w| w.dynamic().watts)
+                            .unwrap_or(f64::NAN);
+                        println!(
+                            "{:<16} {:<11} {:>12.1} {:>10.1} {:>9.1} {:>9.2}  {}",
+                            p.name,
+                            p.kind.label(),
+                            r.peak_fp32_gflops.value,
+                            r.memory_bandwidth_gbps.value,
+                            dynamic,
+                            r.ridge_flop_per_byte(),
+                            p.description
+                        );
+                    }
+                    (None, Some(x)) => println!(
+                        "{:<16} {:<11} {:>12.1} {:>10} {:>9.3} {:>9}  {} ({} GOP/J)",
+                        p.name,
+                        p.kind.label(),
+                        x.throughput_gops.value,
+                        "-",
+                        x.throughput_gops.value / x.energy_efficiency_gops_per_j.value,
+                        "-",
+                        p.description,
+                        x.energy_efficiency_gops_per_j.value
+                    ),
+                    (None, None) => {}
+                }
+            }
+            println!(
+                "(fp32 peak; ridge = achieved compute / achieved bandwidth in FLOP/B; dyn. W = loaded - idle)"
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        BaselineCommand::Show { name } => {
+            let p = load_profile(&name)?;
+            print!("{}", config::to_toml(&p));
+            if let Some(w) = &p.power {
+                let d = w.dynamic();
+                println!("# dynamic power: {:.3} W ({})", d.watts, d.basis);
+            }
+            if let Some(r) = &p.roofline {
+                println!(
+                    "# ridge point: {:.3} FLOP/B (achieved compute / achieved bandwidth)",
+                    r.ridge_flop_per_byte()
+                );
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        BaselineCommand::Model {
+            device,
+            workload,
+            precision,
+            out,
+            figures,
+        } if device == "all" => {
+            let w = config::load_workload(&workload)?;
+            let (results, skipped) = model_presets(&w, precision)?;
+            for r in &results {
+                print!("{}", r.summary());
+            }
+            if !skipped.is_empty() {
+                println!(
+                    "skipped (no {} peak): {}",
+                    precision.label(),
+                    skipped.join(", ")
+                );
+            }
+            if let Some(dir) = out {
+                std::fs::create_dir_all(&dir)
+                    .map_err(|e| anyhow::anyhow!("{}: {e}", dir.display()))?;
+                for r in &results {
+                    r.write(&dir.join(format!("{}.json", r.device)))?;
+                }
+                println!(
+                    "wrote {} result files into {}",
+                    results.len(),
+                    dir.display()
+                );
+            }
+            if let Some(dir) = figures {
+                std::fs::create_dir_all(&dir)
+                    .map_err(|e| anyhow::anyhow!("{}: {e}", dir.display()))?;
+                for written in baseline_figures(&dir, &w.name, &results)? {
+                    println!(
+                        "wrote {} and {}",
+                        written.svg.display(),
+                        written.png.display()
+                    );
+                }
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        BaselineCommand::Model {
+            device,
+            workload,
+            precision,
+            out,
+            figures,
+        } => {
+            if figures.is_some() {
+                anyhow::bail!("--figures needs --device all");
+            }
+            let p = load_profile(&device)?;
+            let w = config::load_workload(&workload)?;
+            let r = model_workload(&p, &w, precision)?;
+            print!("{}", r.summary());
+            if let Some(out) = out {
+                r.write(&out)?;
+                println!("wrote {}", out.display());
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        BaselineCommand::MeasureCpu {
+            workload,
+            repeats,
+            warmup,
+            threads,
+            host_profile,
+            out,
+        } => {
+            let w = config::load_workload(&workload)?;
+            let energy = match Rapl::detect() {
+                Some(r) => EnergySource::Rapl(r),
+                None => {
+                    let p = load_profile(&host_profile)?;
+                    if p.kind != DeviceKind::Cpu {
+                        anyhow::bail!(
+                            "--host-profile {} is a {}, not a CPU profile",
+                            p.name,
+                            p.kind.label()
+                        );
+                    }
+                    EnergySource::Profile(Box::new(p))
+                }
+            };
+            let opts = CpuMeasureOptions {
+                repeats,
+                warmup,
+                threads,
+                idle_window: Duration::from_millis(1000),
+                progress: true,
+            };
+            eprintln!(
+                "timing {} ({} warm-up + {} timed runs per stage)...",
+                w.name, warmup, repeats
+            );
+            let r = measure_cpu(&w, &opts, &energy)?;
+            print!("{}", r.summary());
+            if let Some(out) = out {
+                r.write(&out)?;
+                println!("wrote {}", out.display());
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        BaselineCommand::Read { file } => {
+            let r = BaselineResult::read(&file)?;
+            print!("{}", r.summary());
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+/// Latency and energy per device and stage (log scale), from modelled or measured results.
+fn baseline_figures(
+    dir: &Path,
+    workload: &str,
+    results: &[BaselineResult],
+) -> anyhow::Result<Vec<Written>> {
+    let categories: Vec<String> = results.iter().map(|r| r.device.clone()).collect();
+    let mut stages: Vec<StageKindLabel> = Vec::new();
+    for r in results {
+        for s in &r.stages {
+            if !stages.contains(&s.stage) {
+                stages.push(s.stage);
+            }
+        }
+    }
+    let series = |value: &dyn Fn(&StageResult) -> f64| -> anyhow::Result<Vec<Series>> {
+        stages
+            .iter()
+            .map(|st| {
+                let values = results
+                    .iter()
+                    .map(|r| {
+                        r.stage(*st).map(value).ok_or_else(|| {
+                            anyhow::anyhow!("{} has no {} stage", r.device, st.label())
+                        })
+                    })
+                    .collect::<anyhow::Result<Vec<f64>>>()?;
+                Ok(Series {
+                    name: st.label().to_string(),
+                    values,
+                })
+            })
+            .collect()
+    };
+    let tags: Vec<&str> = results.iter().map(|r| r.provenance.label()).collect();
+    let tag = if tags.iter().all(|t| *t == tags[0]) {
+        tags.first().copied().unwrap_or("")
+    } else {
+        "measured and modelled"
+    };
+    let mut written = Vec::new();
+    let mut frame = Frame::new(
+        &format!("Dense attention latency, {workload} ({tag})"),
+        "Device",
+        "Latency per stage (ms, log scale)",
+    );
+    frame.size = (1100, 600);
+    let latency = GroupedBars {
+        frame,
+        categories: categories.clone(),
+        series: series(&|s| s.latency_s * 1e3)?,
+        log_y: true,
+        value_labels: None,
+    };
+    written.push(plot::grouped_bars(
+        &dir.join(format!("{workload}-baseline-latency")),
+        &latency,
+    )?);
+    let mut frame = Frame::new(
+        &format!("Dense attention energy, {workload} ({tag})"),
+        "Device",
+        "Dynamic energy per stage (mJ, log scale)",
+    );
+    frame.size = (1100, 600);
+    let energy = GroupedBars {
+        frame,
+        categories,
+        series: series(&|s| s.energy_j * 1e3)?,
+        log_y: true,
+        value_labels: None,
+    };
+    written.push(plot::grouped_bars(
+        &dir.join(format!("{workload}-baseline-energy")),
+        &energy,
+    )?);
+    Ok(written)
+}

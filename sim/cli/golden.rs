@@ -1,0 +1,44 @@
+//! `spatten golden`: golden vectors of the reference datapath for RTL verification.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::Args;
+
+use crate::reference::golden;
+
+#[derive(Debug, Args)]
+pub struct GoldenArgs {
+    /// Directory to write (replaced atomically if it exists).
+    #[arg(long, required_unless_present = "check")]
+    pub out: Option<PathBuf>,
+    /// Module(s) to write (repeatable): quantizer, qk, softmax, requant, topk,
+    /// zero_eliminator, pv, importance. Default: all.
+    #[arg(long = "module")]
+    pub modules: Vec<String>,
+    /// Vectors per module.
+    #[arg(long, default_value_t = 16)]
+    pub count: usize,
+    /// Seed of the random inputs.
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    /// Re-read DIR and recompute every expected output instead of writing.
+    #[arg(long, value_name = "DIR", conflicts_with = "out")]
+    pub check: Option<PathBuf>,
+}
+
+pub fn run(args: GoldenArgs) -> anyhow::Result<ExitCode> {
+    if let Some(dir) = args.check {
+        for (module, n) in golden::verify(&dir)? {
+            println!("ok: {module} ({n} vectors)");
+        }
+        return Ok(ExitCode::SUCCESS);
+    }
+    let out = args.out.expect("clap requires --out without --check");
+    let manifest = golden::write(&out, &args.modules, args.count, args.seed)?;
+    for m in &manifest.modules {
+        println!("{}: {} vectors, {} files", m.name, m.vectors, m.files.len());
+    }
+    println!("wrote {}", out.display());
+    Ok(ExitCode::SUCCESS)
+}

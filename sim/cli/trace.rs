@@ -1,0 +1,256 @@
+//! `spatten trace`: inspect, synthesize and import value files and attention traces.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::{Context, bail};
+use clap::Subcommand;
+
+use crate::config;
+use crate::trace::container;
+use crate::trace::stats::{QUANTILE_LEVELS, attention_stats};
+use crate::trace::synth::{SynthKnobs, generate};
+use crate::trace::totals::totals;
+use crate::trace::trace_file::{TRACE_FORMAT, decode_trace, write_trace};
+use crate::trace::values_file::{VALUES_FORMAT, decode_values, write_values};
+use crate::trace::{AttentionTrace, ValueTensors, spatten_csv};
+
+#[derive(Debug, Subcommand)]
+pub enum TraceCommand {
+    /// Describe a value file (spatten-values) or an attention trace (spatten-trace).
+    ///
+    /// Value files: model, source, seed, shape. Traces: header, totals (head calls, keys and
+    /// values fetched, LSB refetches, top-k calls by purpose) and tokens / heads kept per
+    /// layer (min / mean / max over iterations). The file is fully read and checked.
+    Info {
+        /// A .safetensors value or trace file.
+        file: PathBuf,
+        /// Value files only: also compute attention statistics (max probability quantiles,
+        /// importance concentration). Costs layers x heads x tokens^2 x head_dim operations.
+        #[arg(long)]
+        stats: bool,
+        /// Print JSON instead of text.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Generate synthetic Q/K/V for a workload's shape (prompt + generated tokens).
+    ///
+    /// Attention statistics are set by knobs (see traces/FORMAT.md): per-head logit spread
+    /// (peakedness) and Zipf-distributed heavy tokens plus an attention sink (concentration).
+    Synth {
+        /// Workload preset name or TOML file.
+        #[arg(long)]
+        workload: String,
+        /// Output value file (.safetensors); written atomically.
+        #[arg(long)]
+        out: PathBuf,
+        /// Seed; defaults to the workload's seed.
+        #[arg(long)]
+        seed: Option<u64>,
+        /// TOML file overriding some generator knobs (keys as in traces/FORMAT.md).
+        #[arg(long)]
+        knobs: Option<PathBuf>,
+    },
+    /// Convert a public SpAtten CSV trace (17 columns) into an attention trace.
+    ///
+    /// Keeps every decision in the CSV (fetch counts, bit widths, LSB refetches, top-k calls);
+    /// token indices and quick-select round sizes follow the rules in traces/FORMAT.md.
+    ImportSpattenCsv {
+        /// The CSV file.
+        input: PathBuf,
+        /// Output trace file (.safetensors); written atomically.
+        #[arg(long)]
+        out: PathBuf,
+    },
+}
+
+pub fn run(cmd: TraceCommand) -> anyhow::Result<ExitCode> {
+    match cmd {
+        TraceCommand::Info { file, stats, json } => info(&file, stats, json),
+        TraceCommand::Synth {
+            workload,
+            out,
+            seed,
+            knobs,
+        } => {
+            let w = config::load_workload(&workload)?;
+            let knobs = match knobs {
+                Some(p) => load_knobs(&p)?,
+                None => SynthKnobs::default(),
+            };
+            let seed = seed.unwrap_or(w.seed);
+            let values = generate(&w, &knobs, seed);
+            write_values(&out, &values)?;
+            println!(
+                "wrote {}: {} layers x {} heads x {} tokens x {} dims (seed {seed})",
+                out.display(),
+                values.layers.len(),
+                values.heads(),
+                values.tokens(),
+                values.head_dim()
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        TraceCommand::ImportSpattenCsv { input, out } => {
+            let trace = spatten_csv::import(&input)?;
+            write_trace(&out, &trace)?;
+            let t = totals(&trace);
+            println!(
+                "wrote {}: {} head calls over {} iterations, {} top-k calls",
+                out.display(),
+                t.head_calls,
+                t.iterations,
+                trace.topk_calls.len()
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+fn load_knobs(path: &Path) -> anyhow::Result<SynthKnobs> {
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("{}: cannot read knobs file", path.display()))?;
+    let knobs: SynthKnobs =
+        toml::from_str(&text).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+    if let Err(e) = knobs.check() {
+        bail!("{}: {e}", path.display());
+    }
+    Ok(knobs)
+}
+
+fn info(path: &Path, stats: bool, json: bool) -> anyhow::Result<ExitCode> {
+    let c = container::read(path)?;
+    match c.meta(path, "format")? {
+        VALUES_FORMAT => value_info(&decode_values(path, &c)?, path, stats, json),
+        TRACE_FORMAT => {
+            if stats {
+                bail!(
+                    "{}: --stats applies to value files, not traces",
+                    path.display()
+                );
+            }
+            trace_info(&decode_trace(path, &c)?, path, json)
+        }
+        other => bail!(
+            "{}: metadata key `format` is {other:?}, expected {VALUES_FORMAT:?} or {TRACE_FORMAT:?}",
+            path.display()
+        ),
+    }
+}
+
+fn value_info(v: &ValueTensors, path: &Path, stats: bool, json: bool) -> anyhow::Result<ExitCode> {
+    let s = stats.then(|| attention_stats(v));
+    if json {
+        let out = serde_json::json!({
+            "format": VALUES_FORMAT,
+            "meta": v.meta,
+            "layers": v.layers.len(),
+            "heads": v.heads(),
+            "tokens": v.tokens(),
+            "head_dim": v.head_dim(),
+            "stats": s,
+        });
+        println!("{}", serde_json::to_string_pretty(&out)?);
+        return Ok(ExitCode::SUCCESS);
+    }
+    let m = &v.meta;
+    println!("{}: value tensors ({VALUES_FORMAT})", path.display());
+    println!("  model          {}", m.model);
+    println!("  source         {}", m.source);
+    println!("  seed           {}", m.seed);
+    println!(
+        "  prompt tokens  {} (causal: {})",
+        m.prompt_tokens, m.causal
+    );
+    println!(
+        "  shape          {} layers x [{} heads, {} tokens, {} dims] for each of Q, K, V",
+        v.layers.len(),
+        v.heads(),
+        v.tokens(),
+        v.head_dim()
+    );
+    if let Some(s) = s {
+        println!("  softmax rows   {}", s.rows);
+        let q: Vec<String> = QUANTILE_LEVELS
+            .iter()
+            .zip(s.max_prob_quantiles)
+            .map(|(l, x)| format!("p{:.0}={x:.4}", l * 100.0))
+            .collect();
+        println!(
+            "  max prob       mean {:.4}; {}",
+            s.max_prob_mean,
+            q.join(" ")
+        );
+        println!(
+            "  importance     top 10% {:.4}, top 30% {:.4} (per layer, mean); cumulative {:.4} / {:.4}; token 0 {:.4}",
+            s.top10_share,
+            s.top30_share,
+            s.cumulative_top10_share,
+            s.cumulative_top30_share,
+            s.token0_share
+        );
+        println!("  layer  max-prob median  top10%  top30%");
+        for (i, l) in s.layers.iter().enumerate() {
+            println!(
+                "  {i:>5}  {:>15.4}  {:>6.4}  {:>6.4}",
+                l.max_prob_median, l.top10_share, l.top30_share
+            );
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn trace_info(t: &AttentionTrace, path: &Path, json: bool) -> anyhow::Result<ExitCode> {
+    let tot = totals(t);
+    if json {
+        let out = serde_json::json!({ "format": TRACE_FORMAT, "header": t.header, "totals": tot });
+        println!("{}", serde_json::to_string_pretty(&out)?);
+        return Ok(ExitCode::SUCCESS);
+    }
+    let h = &t.header;
+    println!("{}: attention trace ({TRACE_FORMAT})", path.display());
+    println!("  workload       {}", h.workload);
+    println!("  source         {}", h.source);
+    println!(
+        "  shape          {} layers x {} heads, D = {}, {}, {} + {} tokens, seed {}",
+        h.layers,
+        h.heads,
+        h.head_dim,
+        h.stage.label(),
+        h.prompt_tokens,
+        h.generated_tokens,
+        h.seed
+    );
+    println!(
+        "  head calls     {} over {} iterations ({} query rows)",
+        tot.head_calls, tot.iterations, tot.queries
+    );
+    println!("  keys fetched   {}", tot.keys_fetched);
+    println!("  values fetched {}", tot.values_fetched);
+    println!(
+        "  LSB refetches  {} head calls ({} requant rows)",
+        tot.lsb_refetches, tot.requant_rows
+    );
+    println!(
+        "  top-k calls    {} token, {} head, {} local-V ({} elements streamed in rounds)",
+        tot.topk_token_calls,
+        tot.topk_head_calls,
+        tot.topk_local_value_calls,
+        tot.topk_round_elements
+    );
+    println!("  layer  records  tokens kept min/mean/max  heads kept min/mean/max");
+    for l in &tot.per_layer {
+        println!(
+            "  {:>5}  {:>7}  {:>6} / {:>8.1} / {:>6}  {:>4} / {:>5.1} / {:>4}",
+            l.layer,
+            l.records,
+            l.tokens_kept_min,
+            l.tokens_kept_mean,
+            l.tokens_kept_max,
+            l.heads_kept_min,
+            l.heads_kept_mean,
+            l.heads_kept_max
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,206 @@
+//! One experiment end to end: values -> reference -> attention trace -> cycle simulation ->
+//! energy, area and baselines. The CLI, sweeps and the paper reproduction all run through here.
+
+use std::path::PathBuf;
+
+use serde::Serialize;
+
+use crate::baseline::{self, BaselineResult, Precision};
+use crate::config::workload::{
+    LocalVConfig, ModelShape, PruningSchedule, QuantConfig, QuantMode, StageConfig,
+};
+use crate::config::{self, ArchConfig, WorkloadConfig};
+use crate::dram::Dram;
+use crate::dram::simple::SimpleDram;
+use crate::energy::{AreaBreakdown, EnergyReport, TraceActivity};
+use crate::hw::{self, SimOptions, SimStats};
+use crate::trace::{self, AttentionTrace, SynthKnobs, TraceHeader};
+
+/// Where the attention decisions come from.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Input {
+    /// Values from the synthetic generator (default knobs), seeded by the workload's seed.
+    Synthetic,
+    /// A value tensor file, run through the reference.
+    Values(PathBuf),
+    /// A ready attention trace (the reference is skipped).
+    Trace(PathBuf),
+}
+
+impl Input {
+    pub fn describe(&self) -> String {
+        match self {
+            Input::Synthetic => "synthetic values (default generator knobs)".into(),
+            Input::Values(p) => format!("value file {}", p.display()),
+            Input::Trace(p) => format!("trace file {}", p.display()),
+        }
+    }
+}
+
+/// The memory model under the fetcher.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum DramKind {
+    /// Bandwidth + fixed latency per channel (no banks, rows or refresh).
+    Simple,
+}
+
+#[derive(Debug, Clone)]
+pub struct Experiment {
+    pub name: String,
+    pub arch: ArchConfig,
+    /// Required for `Synthetic` and `Values`; with `Trace` a dense workload of the trace's
+    /// shape is used for the baselines when none is given.
+    pub workload: Option<WorkloadConfig>,
+    pub input: Input,
+    pub dram: DramKind,
+    pub timeline: bool,
+}
+
+/// Identifies what produced a result.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Provenance {
+    pub tool_version: String,
+    pub arch: String,
+    pub arch_hash: String,
+    pub workload: String,
+    pub workload_hash: String,
+    pub seed: u64,
+    pub input: String,
+    pub dram: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct ExperimentResult {
+    pub name: String,
+    pub provenance: Provenance,
+    pub arch: ArchConfig,
+    pub workload: WorkloadConfig,
+    pub trace: AttentionTrace,
+    pub stats: SimStats,
+    pub energy: EnergyReport,
+    pub area: AreaBreakdown,
+    /// Modelled device profiles and accelerators, plus any measured files given.
+    pub baselines: Vec<BaselineResult>,
+}
+
+impl Experiment {
+    pub fn run(&self) -> anyhow::Result<ExperimentResult> {
+        self.run_with(&mut |_| {})
+    }
+
+    /// Runs, reporting each phase's name to `phase` (for progress displays).
+    pub fn run_with(&self, phase: &mut dyn FnMut(&str)) -> anyhow::Result<ExperimentResult> {
+        let trace = match &self.input {
+            Input::Trace(path) => {
+                phase("reading the trace");
+                trace::read_trace(path)?
+            }
+            Input::Synthetic | Input::Values(_) => {
+                let workload = self.workload.as_ref().ok_or_else(|| {
+                    anyhow::anyhow!("a workload is needed to run the reference on values")
+                })?;
+                let values = match &self.input {
+                    Input::Values(path) => {
+                        phase("reading values");
+                        trace::read_values(path)?
+                    }
+                    _ => {
+                        phase("generating synthetic values");
+                        trace::generate(workload, &SynthKnobs::default(), workload.seed)
+                    }
+                };
+                phase("running the reference model");
+                crate::reference::run_workload(&values, workload)?
+            }
+        };
+        let workload = match &self.workload {
+            Some(w) => w.clone(),
+            None => dense_workload_for(&trace.header),
+        };
+        config::check_pair(&self.arch, &workload)?;
+        phase("simulating cycles");
+        let stats = simulate(&self.arch, &trace, self.dram, self.timeline)?;
+        phase("energy and baselines");
+        let activity = TraceActivity::of(&trace, self.arch.bitwidth_converter.output_bits);
+        let energy = EnergyReport::compute(&self.arch, &stats, activity);
+        let (baselines, _unsupported) =
+            baseline::roofline::model_presets(&workload, Precision::Fp32)?;
+        let provenance = Provenance {
+            tool_version: env!("CARGO_PKG_VERSION").to_string(),
+            arch: self.arch.name.clone(),
+            arch_hash: config::config_hash(&self.arch),
+            workload: workload.name.clone(),
+            workload_hash: config::config_hash(&workload),
+            seed: trace.header.seed,
+            input: self.input.describe(),
+            dram: format!("{:?}", self.dram).to_lowercase(),
+        };
+        Ok(ExperimentResult {
+            name: self.name.clone(),
+            provenance,
+            area: AreaBreakdown::of(&self.arch),
+            arch: self.arch.clone(),
+            workload,
+            trace,
+            stats,
+            energy,
+            baselines,
+        })
+    }
+}
+
+/// Builds the chosen DRAM model and simulates.
+pub fn simulate(
+    arch: &ArchConfig,
+    trace: &AttentionTrace,
+    kind: DramKind,
+    timeline: bool,
+) -> anyhow::Result<SimStats> {
+    let mut dram: Box<dyn Dram> = match kind {
+        DramKind::Simple => Box::new(SimpleDram::from_config(
+            &arch.hbm,
+            arch.fetcher.transaction_bytes,
+        )),
+    };
+    let options = SimOptions {
+        timeline,
+        ..SimOptions::default()
+    };
+    Ok(hw::simulate(arch, trace, dram.as_mut(), &options)?)
+}
+
+/// A dense (unpruned, 12-bit static) workload with a trace's shape, for baselines of traces
+/// that come without a workload file.
+pub fn dense_workload_for(h: &TraceHeader) -> WorkloadConfig {
+    let none = PruningSchedule {
+        average_ratio: 0.0,
+        unpruned_leading_fraction: 0.0,
+        ramp: 0.0,
+    };
+    WorkloadConfig {
+        name: h.workload.clone(),
+        base: None,
+        seed: h.seed,
+        model: ModelShape {
+            layers: h.layers,
+            heads: h.heads,
+            head_dim: h.head_dim,
+            hidden: h.heads * h.head_dim,
+            causal: h.stage == config::workload::StageKind::Generation,
+        },
+        stage: StageConfig {
+            kind: h.stage,
+            prompt_tokens: h.prompt_tokens,
+            generated_tokens: h.generated_tokens,
+        },
+        token_pruning: none.clone(),
+        head_pruning: none,
+        local_v: LocalVConfig { keep_ratio: 1.0 },
+        quant: QuantConfig {
+            mode: QuantMode::Static,
+            msb_bits: 12,
+            lsb_bits: 0,
+            requant_threshold: 0.0,
+        },
+    }
+}

@@ -1,0 +1,365 @@
+//! The controller: sequences head calls in trace order, head by head and query by query.
+//!
+//! - A head is *opened* (its Q, K-MSB and, unless V is pruned locally, V-MSB fetch jobs are
+//!   queued) when an SRAM bank is free: two heads may be open with double-buffered key and
+//!   value SRAM (the next head's fetch overlaps the current head's compute), one otherwise.
+//!   Summarization fetches a head's K/V once and every query row reuses them; generation
+//!   heads are separate calls, so K/V come from DRAM every iteration.
+//! - The first head of a new (iteration, layer) is opened only after the previous layers'
+//!   token/head top-k calls finished, since its surviving keys depend on them. A layer
+//!   without top-k calls does not hold the next one back: the FC layers run on another
+//!   device and are not modelled, so the next layer's Q/K/V are taken as available.
+//! - QxK passes are released in order. When a head may refetch LSBs (`lsb_bits > 0`), the
+//!   next head's QxK waits for its requant decision; on a refetch the K-LSB (and V-LSB) jobs
+//!   are queued and the head's QxK + softmax are redone with merged values before the next
+//!   head, and ProbxV only ever sees the final pass (so it waits for the recompute).
+//! - Local V pruning: the V rows are requested when the head's top-k call finishes.
+//! - A head closes (freeing its bank) when ProbxV and the importance accumulators are done
+//!   with it; when all heads of a layer are closed its token/head top-k calls run.
+
+use std::collections::VecDeque;
+
+use super::fetcher::{AddressLayout, Cause, FetchJob, Rows, Tensor};
+use super::topk::{TokenTopk, topk_call_cycles};
+use crate::config::arch::TopkConfig;
+use crate::trace::attention::{AttentionTrace, HeadCall};
+
+/// Run-time state of one head call.
+#[derive(Debug, Clone, Default)]
+pub struct HeadRt {
+    pub q_job: Option<usize>,
+    pub k_job: Option<usize>,
+    pub v_job: Option<usize>,
+    pub k_lsb_job: Option<usize>,
+    pub v_lsb_job: Option<usize>,
+    pub decided: bool,
+    pub pv_done: bool,
+    pub importance_done: bool,
+    pub closed: bool,
+}
+
+#[derive(Debug)]
+struct RecordState {
+    key: (u32, u32),
+    heads_total: u32,
+    heads_closed: u32,
+    submitted: bool,
+    done: bool,
+}
+
+/// What the modules reported this cycle.
+#[derive(Debug, Default)]
+pub struct Events {
+    pub decided: Vec<u32>,
+    pub value_topk_done: Vec<u32>,
+    pub pv_done: Vec<u32>,
+    pub importance_done: Vec<u32>,
+    pub records_done: Vec<u32>,
+}
+
+impl Events {
+    pub fn is_empty(&self) -> bool {
+        self.decided.is_empty()
+            && self.value_topk_done.is_empty()
+            && self.pv_done.is_empty()
+            && self.importance_done.is_empty()
+            && self.records_done.is_empty()
+    }
+}
+
+/// What the controller drives.
+pub struct Ports<'m, 'a> {
+    pub heads: &'m mut [HeadRt],
+    pub jobs: &'m mut Vec<FetchJob<'a>>,
+    pub fetch_queue: &'m mut VecDeque<usize>,
+    pub qk_queue: &'m mut VecDeque<(u32, bool)>,
+    pub token_topk: &'m mut TokenTopk,
+}
+
+#[derive(Debug)]
+pub struct Controller {
+    layout: AddressLayout,
+    head_dim: u64,
+    txn_bytes: u64,
+    prompt_tokens: u32,
+    max_open: u32,
+    open: u32,
+    next_open: usize,
+    next_qk: usize,
+    records: Vec<RecordState>,
+    record_prefix: usize,
+    record_of_call: Vec<Option<u32>>,
+    pub heads_closed: usize,
+    pub lsb_refetches: u64,
+    pub token_calls: u64,
+    pub head_calls: u64,
+    token_cfg: TopkConfig,
+}
+
+impl Controller {
+    pub fn new(
+        trace: &AttentionTrace,
+        layout: AddressLayout,
+        txn_bytes: u32,
+        max_open: u32,
+        token_cfg: &TopkConfig,
+    ) -> Self {
+        let mut records: Vec<RecordState> = trace
+            .layers
+            .iter()
+            .map(|r| RecordState {
+                key: (r.iteration, r.layer),
+                heads_total: 0,
+                heads_closed: 0,
+                submitted: false,
+                done: false,
+            })
+            .collect();
+        let record_of_call = trace
+            .head_calls
+            .iter()
+            .map(|c| {
+                let i = records
+                    .binary_search_by_key(&(c.iteration, c.layer), |r| r.key)
+                    .ok()?;
+                records[i].heads_total += 1;
+                Some(i as u32)
+            })
+            .collect();
+        Self {
+            layout,
+            head_dim: trace.header.head_dim as u64,
+            txn_bytes: txn_bytes as u64,
+            prompt_tokens: trace.header.prompt_tokens,
+            max_open,
+            open: 0,
+            next_open: 0,
+            next_qk: 0,
+            records,
+            record_prefix: 0,
+            record_of_call,
+            heads_closed: 0,
+            lsb_refetches: 0,
+            token_calls: 0,
+            head_calls: 0,
+            token_cfg: token_cfg.clone(),
+        }
+    }
+
+    pub fn finished(&self, calls: usize) -> bool {
+        self.heads_closed == calls && self.record_prefix == self.records.len()
+    }
+
+    pub fn describe(&self) -> String {
+        format!(
+            "controller: {} heads open, next to open {}, next QxK pass {}, {} closed, layer records done {}/{}",
+            self.open,
+            self.next_open,
+            self.next_qk,
+            self.heads_closed,
+            self.record_prefix,
+            self.records.len()
+        )
+    }
+
+    fn job<'a>(
+        &self,
+        ports: &mut Ports<'_, 'a>,
+        hc: &HeadCall,
+        tensor: Tensor,
+        cause: Cause,
+        rows: Rows<'a>,
+        bits: u8,
+    ) -> Option<usize> {
+        let base = self.layout.base(hc.layer, hc.head, tensor);
+        let job = FetchJob::new(
+            tensor,
+            cause,
+            rows,
+            base,
+            self.head_dim * bits as u64,
+            self.txn_bytes,
+        );
+        ports.jobs.push(job);
+        let id = ports.jobs.len() - 1;
+        ports.fetch_queue.push_back(id);
+        Some(id)
+    }
+
+    /// One cycle of sequencing; returns whether anything changed.
+    pub fn step<'a>(
+        &mut self,
+        trace: &'a AttentionTrace,
+        ports: &mut Ports<'_, 'a>,
+        ev: &mut Events,
+    ) -> bool {
+        let calls = &trace.head_calls;
+        let mut progress = !ev.is_empty();
+        for call in ev.decided.drain(..) {
+            let hc = &calls[call as usize];
+            ports.heads[call as usize].decided = true;
+            if hc.lsb_refetch {
+                self.lsb_refetches += 1;
+                let k = self.job(
+                    ports,
+                    hc,
+                    Tensor::KLsb,
+                    Cause::LsbRefetch,
+                    Rows::List(&hc.keys),
+                    hc.lsb_bits,
+                );
+                ports.heads[call as usize].k_lsb_job = k;
+                if hc.value_topk.is_none() {
+                    let v = self.job(
+                        ports,
+                        hc,
+                        Tensor::VLsb,
+                        Cause::LsbRefetch,
+                        Rows::List(&hc.values),
+                        hc.lsb_bits,
+                    );
+                    ports.heads[call as usize].v_lsb_job = v;
+                }
+                ports.qk_queue.push_back((call, true));
+            }
+        }
+        for call in ev.value_topk_done.drain(..) {
+            let hc = &calls[call as usize];
+            let v = self.job(
+                ports,
+                hc,
+                Tensor::VMsb,
+                Cause::MsbFetch,
+                Rows::List(&hc.values),
+                hc.value_msb_bits,
+            );
+            ports.heads[call as usize].v_job = v;
+            if hc.lsb_refetch {
+                let v = self.job(
+                    ports,
+                    hc,
+                    Tensor::VLsb,
+                    Cause::LsbRefetch,
+                    Rows::List(&hc.values),
+                    hc.lsb_bits,
+                );
+                ports.heads[call as usize].v_lsb_job = v;
+            }
+        }
+        for call in ev.pv_done.drain(..) {
+            ports.heads[call as usize].pv_done = true;
+            self.try_close(calls, ports, call);
+        }
+        for call in ev.importance_done.drain(..) {
+            ports.heads[call as usize].importance_done = true;
+            self.try_close(calls, ports, call);
+        }
+        for record in ev.records_done.drain(..) {
+            self.records[record as usize].done = true;
+        }
+        // Layer top-k calls, strictly in record order.
+        while self.record_prefix < self.records.len() {
+            let r = &mut self.records[self.record_prefix];
+            if r.done {
+                self.record_prefix += 1;
+                progress = true;
+                continue;
+            }
+            let rec = &trace.layers[self.record_prefix];
+            if rec.token_topk.is_none() && rec.head_topk.is_none() {
+                // Nothing is pruned after this layer: the next layer's keys are known.
+                r.done = true;
+                continue;
+            }
+            if !r.submitted && r.heads_closed == r.heads_total {
+                r.submitted = true;
+                progress = true;
+                let mut cycles = 0;
+                for t in [rec.token_topk, rec.head_topk].into_iter().flatten() {
+                    cycles += topk_call_cycles(&trace.topk_calls[t as usize], &self.token_cfg);
+                }
+                self.token_calls += rec.token_topk.is_some() as u64;
+                self.head_calls += rec.head_topk.is_some() as u64;
+                if cycles == 0 {
+                    r.done = true;
+                    continue;
+                }
+                ports.token_topk.submit(self.record_prefix as u32, cycles);
+            }
+            break;
+        }
+        // Open heads into free SRAM banks.
+        while self.next_open < calls.len() && self.open < self.max_open {
+            let hc = &calls[self.next_open];
+            let gate = self.record_prefix == self.records.len()
+                || self.records[self.record_prefix].key >= (hc.iteration, hc.layer);
+            if !gate {
+                break;
+            }
+            let q_rows = if hc.iteration == 0 && hc.queries as usize == hc.keys.len() {
+                Rows::List(&hc.keys)
+            } else {
+                let start = if hc.iteration == 0 {
+                    0
+                } else {
+                    self.prompt_tokens + hc.iteration - 1
+                };
+                Rows::Range {
+                    start,
+                    count: hc.queries,
+                }
+            };
+            let h = self.next_open;
+            ports.heads[h].q_job =
+                self.job(ports, hc, Tensor::Q, Cause::Query, q_rows, hc.query_bits);
+            ports.heads[h].k_job = self.job(
+                ports,
+                hc,
+                Tensor::KMsb,
+                Cause::MsbFetch,
+                Rows::List(&hc.keys),
+                hc.key_msb_bits,
+            );
+            if hc.value_topk.is_none() {
+                ports.heads[h].v_job = self.job(
+                    ports,
+                    hc,
+                    Tensor::VMsb,
+                    Cause::MsbFetch,
+                    Rows::List(&hc.values),
+                    hc.value_msb_bits,
+                );
+            }
+            self.open += 1;
+            self.next_open += 1;
+            progress = true;
+        }
+        // Release QxK passes in order.
+        while self.next_qk < self.next_open {
+            if self.next_qk > 0 {
+                let prev = self.next_qk - 1;
+                if calls[prev].lsb_bits > 0 && !ports.heads[prev].decided {
+                    break;
+                }
+            }
+            ports.qk_queue.push_back((self.next_qk as u32, false));
+            self.next_qk += 1;
+            progress = true;
+        }
+        progress
+    }
+
+    fn try_close(&mut self, calls: &[HeadCall], ports: &mut Ports, call: u32) {
+        let h = &mut ports.heads[call as usize];
+        let hc = &calls[call as usize];
+        if h.closed || !h.pv_done || (hc.accumulate_importance && !h.importance_done) {
+            return;
+        }
+        h.closed = true;
+        self.open -= 1;
+        self.heads_closed += 1;
+        if let Some(r) = self.record_of_call[call as usize] {
+            self.records[r as usize].heads_closed += 1;
+        }
+    }
+}

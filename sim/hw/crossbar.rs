@@ -1,0 +1,168 @@
+//! The address crossbar (fetcher lanes -> DRAM channels) and the data crossbar (channels ->
+//! data FIFO lanes).
+//!
+//! Address side: each cycle every channel port grants at most
+//! `requests_per_channel_per_cycle` lanes whose head address maps to it
+//! (`Dram::channel_of`), by the configured arbitration; a lane is eligible only when the
+//! channel queue accepts and its data FIFO has room reserved for the response. The request
+//! enters the DRAM in the grant cycle; both crossbars' pipeline latencies are charged on the
+//! response path (the data entry becomes valid `2 x latency_cycles` after the DRAM completes).
+
+use super::fetcher::{DataEntry, FetchJob, Fetcher, Tensor};
+use super::fifo::DelayLine;
+use super::stats::{Activity, DramTraffic};
+use crate::config::arch::{Arbitration, CrossbarConfig};
+use crate::dram::{Dram, DramRequest};
+
+#[derive(Debug)]
+pub struct AddressCrossbar {
+    arbitration: Arbitration,
+    requests_per_channel: u32,
+    grants: Vec<u32>,
+    /// Round-robin: the lane that has priority next.
+    next_lane: usize,
+}
+
+impl AddressCrossbar {
+    pub fn new(cfg: &CrossbarConfig, channels: u32) -> Self {
+        Self {
+            arbitration: cfg.arbitration.clone(),
+            requests_per_channel: cfg.requests_per_channel_per_cycle,
+            grants: vec![0; channels as usize],
+            next_lane: 0,
+        }
+    }
+
+    pub fn step(
+        &mut self,
+        now: u64,
+        fetcher: &mut Fetcher,
+        jobs: &[FetchJob],
+        dram: &mut dyn Dram,
+        traffic: &mut DramTraffic,
+    ) -> (Activity, bool) {
+        if fetcher.queued == 0 {
+            return (Activity::Idle, false);
+        }
+        self.grants.iter_mut().for_each(|g| *g = 0);
+        let lanes = fetcher.addr_fifos.len();
+        let start = match self.arbitration {
+            Arbitration::LowerIndexFirst => 0,
+            Arbitration::RoundRobin => self.next_lane,
+        };
+        let txn_bytes = dram.request_bytes() as u64;
+        let mut granted = 0;
+        for k in 0..lanes {
+            let lane = (start + k) % lanes;
+            let Some((&entry, _)) = fetcher.addr_fifos[lane].front() else {
+                continue;
+            };
+            let ch = dram.channel_of(entry.addr) as usize;
+            if ch >= self.grants.len() || self.grants[ch] >= self.requests_per_channel {
+                continue;
+            }
+            let d = fetcher.data_lane(entry.seq);
+            if fetcher.data_fifos[d].free() < fetcher.entries_per_txn
+                || !dram.can_accept(entry.addr, false)
+            {
+                continue;
+            }
+            let req = DramRequest {
+                id: entry.seq,
+                addr: entry.addr,
+                is_write: false,
+            };
+            if dram.enqueue(req).is_err() {
+                continue;
+            }
+            self.grants[ch] += 1;
+            fetcher.addr_fifos[lane].pop(now);
+            fetcher.queued -= 1;
+            let slot = DataEntry {
+                seq: entry.seq,
+                job: entry.job,
+                ready: false,
+            };
+            let n = fetcher.entries_per_txn;
+            fetcher.data_fifos[d].try_push(now, slot, n);
+            let job = &jobs[entry.job as usize];
+            traffic.transactions += 1;
+            traffic.bytes_read += txn_bytes;
+            let t = &mut traffic.bytes_by_tensor;
+            *match job.tensor {
+                Tensor::Q => &mut t.q,
+                Tensor::KMsb => &mut t.k_msb,
+                Tensor::KLsb => &mut t.k_lsb,
+                Tensor::VMsb => &mut t.v_msb,
+                Tensor::VLsb => &mut t.v_lsb,
+            } += txn_bytes;
+            let c = &mut traffic.bytes_by_cause;
+            *match job.cause {
+                super::fetcher::Cause::Query => &mut c.query,
+                super::fetcher::Cause::MsbFetch => &mut c.msb_fetch,
+                super::fetcher::Cause::LsbRefetch => &mut c.lsb_refetch,
+            } += txn_bytes;
+            granted += 1;
+            self.next_lane = (lane + 1) % lanes;
+        }
+        if granted > 0 {
+            (Activity::Busy, true)
+        } else {
+            (Activity::StalledOutput, false)
+        }
+    }
+}
+
+#[derive(Debug)]
+pub struct DataCrossbar {
+    latency_cycles: u64,
+    in_flight: DelayLine<u64>,
+}
+
+impl DataCrossbar {
+    pub fn new(cfg: &CrossbarConfig) -> Self {
+        Self {
+            latency_cycles: 2 * cfg.latency_cycles as u64,
+            in_flight: DelayLine::default(),
+        }
+    }
+
+    /// A DRAM completion observed in cycle `now`.
+    pub fn accept(&mut self, now: u64, seq: u64) {
+        self.in_flight.push(now + self.latency_cycles, seq);
+    }
+
+    pub fn next_event(&self) -> Option<u64> {
+        self.in_flight.next_ready()
+    }
+
+    pub fn pending(&self) -> usize {
+        self.in_flight.len()
+    }
+
+    /// Marks the data FIFO slots of responses that have crossed.
+    pub fn step(&mut self, now: u64, fetcher: &mut Fetcher) -> (Activity, bool) {
+        let mut delivered = false;
+        let lanes = fetcher.data_fifos.len() as u64;
+        while let Some(seq) = self.in_flight.pop_ready(now) {
+            let d = fetcher.data_lane(seq);
+            let fifo = &mut fetcher.data_fifos[d];
+            let front = fifo
+                .front()
+                .map(|(e, _)| e.seq)
+                .expect("response without a reserved slot");
+            let index = ((seq - front) / lanes) as usize;
+            let slot = fifo.get_mut(index).expect("response slot in range");
+            debug_assert_eq!(slot.seq, seq);
+            slot.ready = true;
+            delivered = true;
+        }
+        if delivered {
+            (Activity::Busy, true)
+        } else if !self.in_flight.is_empty() {
+            (Activity::Busy, false)
+        } else {
+            (Activity::Idle, false)
+        }
+    }
+}

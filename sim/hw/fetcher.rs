@@ -1,0 +1,306 @@
+//! The fetcher: turns the trace's row indices into 32 B DRAM transactions, in order, into
+//! per-lane address FIFOs; owns the per-lane data FIFOs the responses land in.
+//!
+//! Address layout (documented contract, see README of hw): every (layer, head) owns five
+//! regions in the order K-MSB, K-LSB, V-MSB, V-LSB, Q, each `tokens x head_dim x 16 bit`
+//! rounded up to `channels x transaction_bytes` so every region starts on channel 0. Inside
+//! a region, row `t` (a token index, or a query row) of a plane stored with `b` bits per
+//! element occupies bits `[t x D x b, (t + 1) x D x b)`, packed. A job fetches the distinct
+//! transactions covering its rows once, in ascending address order (rows narrower than a
+//! transaction share it).
+
+use std::collections::VecDeque;
+
+use super::fifo::{Fifo, Split};
+use super::stats::Activity;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Tensor {
+    KMsb = 0,
+    KLsb = 1,
+    VMsb = 2,
+    VLsb = 3,
+    Q = 4,
+}
+
+const REGIONS_PER_HEAD: u64 = 5;
+/// Region rows are sized for the widest plane the trace format allows (16 bit).
+const REGION_BITS_PER_ELEMENT: u64 = 16;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Cause {
+    Query,
+    MsbFetch,
+    LsbRefetch,
+}
+
+#[derive(Debug, Clone, Copy)]
+pub struct AddressLayout {
+    region_bytes: u64,
+    heads: u64,
+}
+
+impl AddressLayout {
+    pub fn new(tokens: u64, head_dim: u64, heads: u32, align_bytes: u64) -> Self {
+        let raw = tokens * head_dim * REGION_BITS_PER_ELEMENT / 8;
+        Self {
+            region_bytes: raw.div_ceil(align_bytes).max(1) * align_bytes,
+            heads: heads as u64,
+        }
+    }
+
+    pub fn base(&self, layer: u32, head: u32, tensor: Tensor) -> u64 {
+        ((layer as u64 * self.heads + head as u64) * REGIONS_PER_HEAD + tensor as u64)
+            * self.region_bytes
+    }
+}
+
+/// The rows one job fetches.
+#[derive(Debug, Clone, Copy)]
+pub enum Rows<'a> {
+    Range { start: u32, count: u32 },
+    List(&'a [u32]),
+}
+
+impl Rows<'_> {
+    pub fn len(&self) -> u32 {
+        match self {
+            Rows::Range { count, .. } => *count,
+            Rows::List(l) => l.len() as u32,
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    fn get(&self, i: u32) -> u32 {
+        match self {
+            Rows::Range { start, .. } => start + i,
+            Rows::List(l) => l[i as usize],
+        }
+    }
+}
+
+/// One tensor plane of one head call to bring on chip.
+#[derive(Debug)]
+pub struct FetchJob<'a> {
+    pub tensor: Tensor,
+    pub cause: Cause,
+    rows: Rows<'a>,
+    base: u64,
+    row_bits: u64,
+    txn_bytes: u64,
+    next_row: u32,
+    row_open: bool,
+    next_block: u64,
+    end_block: u64,
+    last_block: Option<u64>,
+    /// Transactions generated so far.
+    pub generated: u32,
+    /// For each generated row, the transactions that must be converted before it is usable.
+    row_end_txn: Vec<u32>,
+    pub converted: u32,
+    /// Rows fully in on-chip SRAM.
+    pub rows_ready: u32,
+}
+
+impl<'a> FetchJob<'a> {
+    pub fn new(
+        tensor: Tensor,
+        cause: Cause,
+        rows: Rows<'a>,
+        base: u64,
+        row_bits: u64,
+        txn_bytes: u64,
+    ) -> Self {
+        Self {
+            tensor,
+            cause,
+            rows,
+            base,
+            row_bits,
+            txn_bytes,
+            next_row: 0,
+            row_open: false,
+            next_block: 0,
+            end_block: 0,
+            last_block: None,
+            generated: 0,
+            row_end_txn: Vec::new(),
+            converted: 0,
+            rows_ready: 0,
+        }
+    }
+
+    pub fn rows(&self) -> u32 {
+        self.rows.len()
+    }
+
+    pub fn generation_done(&self) -> bool {
+        self.next_row == self.rows.len() && !self.row_open
+    }
+
+    pub fn complete(&self) -> bool {
+        self.generation_done() && self.converted == self.generated
+    }
+
+    fn refresh_ready(&mut self) {
+        while (self.rows_ready as usize) < self.row_end_txn.len()
+            && self.row_end_txn[self.rows_ready as usize] <= self.converted
+        {
+            self.rows_ready += 1;
+        }
+        if self.complete() {
+            // Rows are all in; the bookkeeping is no longer needed.
+            self.row_end_txn = Vec::new();
+        }
+    }
+
+    pub fn on_converted(&mut self) {
+        self.converted += 1;
+        self.refresh_ready();
+    }
+
+    /// The next transaction address, or None when the job has generated all of them.
+    fn next_addr(&mut self) -> Option<u64> {
+        loop {
+            if self.row_open {
+                let block = self.next_block;
+                self.next_block += 1;
+                self.last_block = Some(block);
+                self.generated += 1;
+                if self.next_block > self.end_block {
+                    self.row_open = false;
+                    self.row_end_txn.push(self.generated);
+                }
+                return Some(self.base + block * self.txn_bytes);
+            }
+            if self.next_row == self.rows.len() {
+                return None;
+            }
+            let t = self.rows.get(self.next_row) as u64;
+            self.next_row += 1;
+            let start_bit = t * self.row_bits;
+            let end_bit = start_bit + self.row_bits;
+            let mut first = start_bit / 8 / self.txn_bytes;
+            let last = (end_bit - 1) / 8 / self.txn_bytes;
+            if let Some(lb) = self.last_block {
+                first = first.max(lb + 1);
+            }
+            if first > last {
+                // Already covered by the previous row's transactions.
+                self.row_end_txn.push(self.generated);
+                self.refresh_ready();
+                continue;
+            }
+            self.row_open = true;
+            self.next_block = first;
+            self.end_block = last;
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy)]
+pub struct AddrEntry {
+    pub seq: u64,
+    pub addr: u64,
+    pub job: u32,
+}
+
+impl Split for AddrEntry {
+    fn split_front(&mut self, _n: u32) -> Self {
+        *self
+    }
+}
+
+/// A transaction's slot in a data FIFO, reserved when the request is issued and filled
+/// when the response arrives (responses of different channels return out of order).
+#[derive(Debug, Clone, Copy)]
+pub struct DataEntry {
+    pub seq: u64,
+    pub job: u32,
+    pub ready: bool,
+}
+
+#[derive(Debug)]
+pub struct Fetcher {
+    pub queue: VecDeque<usize>,
+    pub addr_fifos: Vec<Fifo<AddrEntry>>,
+    pub data_fifos: Vec<Fifo<DataEntry>>,
+    /// Data FIFO entries one transaction takes.
+    pub entries_per_txn: u32,
+    pub next_seq: u64,
+    addresses_per_cycle: u32,
+    /// Addresses waiting in the address FIFOs.
+    pub queued: u64,
+}
+
+impl Fetcher {
+    pub fn new(cfg: &crate::config::arch::FetcherConfig, txn_bytes: u32) -> Self {
+        Self {
+            queue: VecDeque::new(),
+            addr_fifos: (0..cfg.address_fifos)
+                .map(|i| Fifo::new(format!("fetcher.address.{i:02}"), cfg.address_fifo_depth))
+                .collect(),
+            data_fifos: (0..cfg.data_fifos)
+                .map(|i| Fifo::new(format!("fetcher.data.{i:02}"), cfg.data_fifo_depth))
+                .collect(),
+            entries_per_txn: txn_bytes.div_ceil(cfg.data_fifo_entry_bytes),
+            next_seq: 0,
+            addresses_per_cycle: cfg.addresses_per_cycle,
+            queued: 0,
+        }
+    }
+
+    pub fn data_lane(&self, seq: u64) -> usize {
+        (seq % self.data_fifos.len() as u64) as usize
+    }
+
+    /// Generates up to `addresses_per_cycle` addresses, in order, each into lane
+    /// `seq mod lanes`; a full lane stops generation (in-order address stream).
+    pub fn step(&mut self, now: u64, jobs: &mut [FetchJob]) -> (Activity, bool) {
+        let mut generated = 0;
+        let mut progress = false;
+        let lanes = self.addr_fifos.len() as u64;
+        while generated < self.addresses_per_cycle {
+            let Some(&j) = self.queue.front() else { break };
+            let lane = (self.next_seq % lanes) as usize;
+            if self.addr_fifos[lane].free() == 0 {
+                return (
+                    if generated > 0 {
+                        Activity::Busy
+                    } else {
+                        Activity::StalledOutput
+                    },
+                    progress,
+                );
+            }
+            match jobs[j].next_addr() {
+                Some(addr) => {
+                    let entry = AddrEntry {
+                        seq: self.next_seq,
+                        addr,
+                        job: j as u32,
+                    };
+                    self.addr_fifos[lane].try_push(now, entry, 1);
+                    self.next_seq += 1;
+                    self.queued += 1;
+                    generated += 1;
+                }
+                None => {
+                    self.queue.pop_front();
+                }
+            }
+            progress = true;
+        }
+        (
+            if generated > 0 {
+                Activity::Busy
+            } else {
+                Activity::Idle
+            },
+            progress,
+        )
+    }
+}

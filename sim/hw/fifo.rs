@@ -1,0 +1,202 @@
+//! Bounded FIFOs with ready/valid semantics, counted in elements, and fixed-latency delay
+//! lines. Occupancy histograms are kept by events (the cycles spent at each occupancy are
+//! added when the occupancy changes), so skipping idle cycles records exactly what stepping
+//! them would.
+
+use std::collections::VecDeque;
+
+use super::stats::FifoStats;
+
+/// Items that a consumer may take part of (a chunk of scores, say).
+pub trait Split: Sized {
+    /// Removes and returns the first `n` elements; `self` keeps the rest.
+    fn split_front(&mut self, n: u32) -> Self;
+}
+
+/// A bounded FIFO of items, each worth `n` elements of the capacity. Producers with a
+/// pipeline in front of the FIFO reserve space when they start an item, so a full FIFO
+/// stalls the producer's input rather than its pipeline.
+#[derive(Debug)]
+pub struct Fifo<T> {
+    name: String,
+    capacity: u32,
+    len: u32,
+    reserved: u32,
+    items: VecDeque<(T, u32)>,
+    histogram: Vec<u64>,
+    last_change: u64,
+    max_len: u32,
+}
+
+impl<T> Fifo<T> {
+    pub fn new(name: impl Into<String>, capacity: u32) -> Self {
+        Self {
+            name: name.into(),
+            capacity,
+            len: 0,
+            reserved: 0,
+            items: VecDeque::new(),
+            histogram: vec![0; capacity as usize + 1],
+            last_change: 0,
+            max_len: 0,
+        }
+    }
+
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    pub fn capacity(&self) -> u32 {
+        self.capacity
+    }
+
+    /// Elements stored (not counting reservations).
+    pub fn len(&self) -> u32 {
+        self.len
+    }
+
+    pub fn reserved(&self) -> u32 {
+        self.reserved
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.items.is_empty()
+    }
+
+    /// Elements a producer may still add or reserve.
+    pub fn free(&self) -> u32 {
+        self.capacity - self.len - self.reserved
+    }
+
+    fn touch(&mut self, now: u64) {
+        self.histogram[self.len as usize] += now - self.last_change;
+        self.last_change = now;
+    }
+
+    pub fn reserve(&mut self, n: u32) {
+        debug_assert!(n <= self.free());
+        self.reserved += n;
+    }
+
+    /// Pushes an item whose space was reserved earlier.
+    pub fn push_reserved(&mut self, now: u64, item: T, n: u32) {
+        debug_assert!(n <= self.reserved);
+        self.reserved -= n;
+        self.touch(now);
+        self.len += n;
+        self.max_len = self.max_len.max(self.len);
+        self.items.push_back((item, n));
+    }
+
+    /// Pushes an item if it fits (valid and ready in the same cycle).
+    pub fn try_push(&mut self, now: u64, item: T, n: u32) -> bool {
+        if n > self.free() {
+            return false;
+        }
+        self.reserved += n;
+        self.push_reserved(now, item, n);
+        true
+    }
+
+    pub fn front(&self) -> Option<(&T, u32)> {
+        self.items.front().map(|(t, n)| (t, *n))
+    }
+
+    pub fn get_mut(&mut self, index: usize) -> Option<&mut T> {
+        self.items.get_mut(index).map(|(t, _)| t)
+    }
+
+    pub fn pop(&mut self, now: u64) -> Option<(T, u32)> {
+        let (item, n) = self.items.pop_front()?;
+        self.touch(now);
+        self.len -= n;
+        Some((item, n))
+    }
+
+    pub fn stats(&self, end: u64) -> FifoStats {
+        let mut histogram = self.histogram.clone();
+        histogram[self.len as usize] += end.saturating_sub(self.last_change);
+        FifoStats {
+            capacity: self.capacity,
+            max_occupancy: self.max_len,
+            final_occupancy: self.len,
+            occupancy_cycles: histogram
+                .iter()
+                .enumerate()
+                .filter(|&(_, &c)| c > 0)
+                .map(|(occupancy, &c)| (occupancy as u32, c))
+                .collect(),
+        }
+    }
+
+    pub fn describe(&self) -> String {
+        format!(
+            "{} {}/{} (+{} reserved)",
+            self.name, self.len, self.capacity, self.reserved
+        )
+    }
+}
+
+impl<T: Split> Fifo<T> {
+    /// Takes up to `n` elements of the front item.
+    pub fn take(&mut self, now: u64, n: u32) -> Option<(T, u32)> {
+        let (front, have) = self.items.front_mut()?;
+        if n >= *have {
+            return self.pop(now);
+        }
+        let part = front.split_front(n);
+        *have -= n;
+        self.touch(now);
+        self.len -= n;
+        Some((part, n))
+    }
+}
+
+/// A fixed-latency pipeline: items leave in order once their ready cycle has come.
+#[derive(Debug)]
+pub struct DelayLine<T> {
+    items: VecDeque<(u64, T)>,
+}
+
+impl<T> Default for DelayLine<T> {
+    fn default() -> Self {
+        Self {
+            items: VecDeque::new(),
+        }
+    }
+}
+
+impl<T> DelayLine<T> {
+    pub fn push(&mut self, ready: u64, item: T) {
+        debug_assert!(self.items.back().is_none_or(|(r, _)| *r <= ready));
+        self.items.push_back((ready, item));
+    }
+
+    pub fn pop_ready(&mut self, now: u64) -> Option<T> {
+        if self.items.front().is_some_and(|(r, _)| *r <= now) {
+            self.items.pop_front().map(|(_, t)| t)
+        } else {
+            None
+        }
+    }
+
+    pub fn peek_ready(&self, now: u64) -> Option<&T> {
+        self.items
+            .front()
+            .filter(|(r, _)| *r <= now)
+            .map(|(_, t)| t)
+    }
+
+    /// Ready cycle of the oldest item.
+    pub fn next_ready(&self) -> Option<u64> {
+        self.items.front().map(|(r, _)| *r)
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.items.is_empty()
+    }
+
+    pub fn len(&self) -> usize {
+        self.items.len()
+    }
+}

@@ -1,0 +1,55 @@
+//! The token importance accumulators: `adders` probabilities added per cycle into the
+//! on-chip token scores. (Head importance, one addition of |attention_out| per output
+//! element, runs inside ProbxV's accumulator and is not a separate stream.)
+
+use super::Chunk;
+use super::fifo::Fifo;
+use super::stats::Activity;
+use crate::trace::attention::HeadCall;
+
+#[derive(Debug)]
+pub struct Importance {
+    adders: u32,
+    consumed: u64,
+    pub additions: u64,
+}
+
+impl Importance {
+    pub fn new(cfg: &crate::config::arch::ImportanceConfig) -> Self {
+        Self {
+            adders: cfg.adders,
+            consumed: 0,
+            additions: 0,
+        }
+    }
+
+    pub fn is_drained(&self) -> bool {
+        self.consumed == 0
+    }
+
+    pub fn step(
+        &mut self,
+        now: u64,
+        calls: &[HeadCall],
+        input: &mut Fifo<Chunk>,
+        finished: &mut Vec<u32>,
+    ) -> (Activity, bool) {
+        let Some((&chunk, _)) = input.front() else {
+            let a = if self.consumed > 0 {
+                Activity::StalledInput
+            } else {
+                Activity::Idle
+            };
+            return (a, false);
+        };
+        let hc = &calls[chunk.call as usize];
+        let (_, n) = input.take(now, self.adders).expect("front checked");
+        self.additions += n as u64;
+        self.consumed += n as u64;
+        if self.consumed == hc.queries as u64 * hc.keys.len() as u64 {
+            self.consumed = 0;
+            finished.push(chunk.call);
+        }
+        (Activity::Busy, true)
+    }
+}

@@ -1,0 +1,413 @@
+//! The clocked loop: steps every module once per cycle, consumer first, advances the DRAM in
+//! its own clock, fast-forwards over cycles in which nothing can change, and assembles the
+//! statistics.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use super::bitwidth_converter::BitwidthConverter;
+use super::controller::{Controller, Events, HeadRt, Ports};
+use super::crossbar::{AddressCrossbar, DataCrossbar};
+use super::error::SimError;
+use super::fetcher::{AddressLayout, FetchJob, Fetcher};
+use super::fifo::Fifo;
+use super::importance::Importance;
+use super::pv::PvUnit;
+use super::qk::QkUnit;
+use super::requant::{Outputs, Requant};
+use super::softmax::Softmax;
+use super::stats::{Activity, BusyInterval, DramTraffic, ModuleCounters, SimStats, TopkStats};
+use super::topk::{TokenTopk, ValueTopk};
+use super::{Chunk, SimOptions, watchdog};
+use crate::config::ArchConfig;
+use crate::dram::Dram;
+use crate::trace::attention::AttentionTrace;
+
+pub const MODULES: [&str; 11] = [
+    "fetcher",
+    "address_crossbar",
+    "data_crossbar",
+    "bitwidth_converter",
+    "qk",
+    "softmax",
+    "requant",
+    "topk_value",
+    "topk_token",
+    "pv",
+    "importance",
+];
+const FETCHER: usize = 0;
+const ADDR_XBAR: usize = 1;
+const DATA_XBAR: usize = 2;
+const CONVERTER: usize = 3;
+const QK: usize = 4;
+const SOFTMAX: usize = 5;
+const REQUANT: usize = 6;
+const TOPK_VALUE: usize = 7;
+const TOPK_TOKEN: usize = 8;
+const PV: usize = 9;
+const IMPORTANCE: usize = 10;
+
+pub struct Machine<'a> {
+    arch: ArchConfig,
+    trace: &'a AttentionTrace,
+    options: SimOptions,
+    cycle_ps: u64,
+    tck_ps: u64,
+    pub(super) heads: Vec<HeadRt>,
+    pub(super) jobs: Vec<FetchJob<'a>>,
+    pub(super) fetcher: Fetcher,
+    addr_xbar: AddressCrossbar,
+    pub(super) data_xbar: DataCrossbar,
+    pub(super) converter: BitwidthConverter,
+    pub(super) qk: QkUnit,
+    pub(super) softmax: Softmax,
+    pub(super) requant: Requant,
+    pub(super) value_topk: ValueTopk,
+    pub(super) token_topk: TokenTopk,
+    pub(super) pv: PvUnit,
+    pub(super) importance: Importance,
+    pub(super) controller: Controller,
+    pub(super) scores: Fifo<Chunk>,
+    pub(super) probs: Fifo<Chunk>,
+    pub(super) pv_in: Fifo<Chunk>,
+    pub(super) topk_in: Fifo<Chunk>,
+    pub(super) importance_in: Fifo<Chunk>,
+    counters: Vec<ModuleCounters>,
+    events: Events,
+    traffic: DramTraffic,
+    completions: Vec<u64>,
+}
+
+impl<'a> Machine<'a> {
+    pub fn new(arch: &ArchConfig, trace: &'a AttentionTrace, options: &SimOptions) -> Self {
+        let h = &trace.header;
+        let txn = arch.fetcher.transaction_bytes;
+        let max_key = trace
+            .head_calls
+            .iter()
+            .filter_map(|c| c.keys.last())
+            .max()
+            .copied()
+            .unwrap_or(0);
+        let tokens = (h.prompt_tokens as u64 + h.generated_tokens as u64).max(max_key as u64 + 1);
+        let align = txn as u64 * arch.hbm.channels as u64;
+        let layout = AddressLayout::new(tokens, h.head_dim as u64, h.heads, align);
+        let max_open = if arch.qk.double_buffered && arch.pv.double_buffered {
+            2
+        } else {
+            1
+        };
+        let depth = arch.softmax.fifo_depth;
+        Self {
+            arch: arch.clone(),
+            trace,
+            options: options.clone(),
+            cycle_ps: (1e6 / arch.clock.frequency_mhz).round() as u64,
+            tck_ps: (arch.hbm.tck_ns * 1000.0).round() as u64,
+            heads: vec![HeadRt::default(); trace.head_calls.len()],
+            jobs: Vec::new(),
+            fetcher: Fetcher::new(&arch.fetcher, txn),
+            addr_xbar: AddressCrossbar::new(&arch.crossbar, arch.hbm.channels),
+            data_xbar: DataCrossbar::new(&arch.crossbar),
+            converter: BitwidthConverter::new(&arch.bitwidth_converter, txn),
+            qk: QkUnit::new(&arch.qk, h.head_dim),
+            softmax: Softmax::new(&arch.softmax),
+            requant: Requant::new(&arch.requant),
+            value_topk: ValueTopk::new(&arch.topk_value),
+            token_topk: TokenTopk::new(),
+            pv: PvUnit::new(&arch.pv, h.head_dim),
+            importance: Importance::new(&arch.importance),
+            controller: Controller::new(trace, layout, txn, max_open, &arch.topk_token),
+            scores: Fifo::new("softmax.scores", depth),
+            // The arch has one softmax FIFO depth; the probability FIFOs after it use it too.
+            probs: Fifo::new("softmax.probabilities", depth),
+            pv_in: Fifo::new("pv.probabilities", depth),
+            topk_in: Fifo::new("topk_value.input", arch.topk_value.fifo_depth),
+            importance_in: Fifo::new("importance.probabilities", depth),
+            counters: MODULES
+                .iter()
+                .map(|_| ModuleCounters::new(options.timeline))
+                .collect(),
+            events: Events::default(),
+            traffic: DramTraffic::default(),
+            completions: Vec::new(),
+        }
+    }
+
+    fn dram_cycle_at(&self, cycle: u64) -> u64 {
+        cycle * self.cycle_ps / self.tck_ps
+    }
+
+    fn cycle_of_dram(&self, dram_cycle: u64) -> u64 {
+        (dram_cycle * self.tck_ps).div_ceil(self.cycle_ps)
+    }
+
+    pub(super) fn fifos(&self) -> Vec<&Fifo<Chunk>> {
+        vec![
+            &self.scores,
+            &self.probs,
+            &self.pv_in,
+            &self.topk_in,
+            &self.importance_in,
+        ]
+    }
+
+    fn drained(&self, dram: &dyn Dram) -> bool {
+        self.fifos()
+            .iter()
+            .all(|f| f.is_empty() && f.reserved() == 0)
+            && self.fetcher.queue.is_empty()
+            && self.fetcher.queued == 0
+            && self.fetcher.data_fifos.iter().all(|f| f.is_empty())
+            && self.data_xbar.pending() == 0
+            && self.converter.pending() == 0
+            && self.qk.is_drained()
+            && self.softmax.is_drained()
+            && self.requant.is_drained()
+            && self.value_topk.is_drained()
+            && self.token_topk.is_drained()
+            && self.pv.is_drained()
+            && self.importance.is_drained()
+            && dram.pending() == 0
+    }
+
+    fn step(
+        &mut self,
+        now: u64,
+        dram: &mut dyn Dram,
+        acts: &mut [Activity; MODULES.len()],
+    ) -> bool {
+        let calls = &self.trace.head_calls;
+        let mut progress = false;
+        let target = self.dram_cycle_at(now);
+        if target > dram.cycle() {
+            dram.advance_to(target, &mut self.completions);
+        }
+        for id in self.completions.drain(..) {
+            if !self.options.drop_responses.contains(&id) {
+                self.data_xbar.accept(now, id);
+                progress = true;
+            }
+        }
+        let ev = &mut self.events;
+        let mut p;
+        (acts[IMPORTANCE], p) =
+            self.importance
+                .step(now, calls, &mut self.importance_in, &mut ev.importance_done);
+        progress |= p;
+        (acts[PV], p) = self.pv.step(
+            now,
+            calls,
+            &self.heads,
+            &self.jobs,
+            &mut self.pv_in,
+            &mut ev.pv_done,
+        );
+        progress |= p;
+        (acts[TOPK_VALUE], p) = self.value_topk.step(
+            now,
+            calls,
+            &self.trace.topk_calls,
+            &mut self.topk_in,
+            &mut self.pv_in,
+            &mut ev.value_topk_done,
+        );
+        progress |= p;
+        let outputs = Outputs {
+            pv: &mut self.pv_in,
+            topk: &mut self.topk_in,
+            importance: &mut self.importance_in,
+        };
+        (acts[REQUANT], p) =
+            self.requant
+                .step(now, calls, &mut self.probs, outputs, &mut ev.decided);
+        progress |= p;
+        (acts[SOFTMAX], p) = self
+            .softmax
+            .step(now, calls, &mut self.scores, &mut self.probs);
+        progress |= p;
+        (acts[QK], p) = self
+            .qk
+            .step(now, calls, &self.heads, &self.jobs, &mut self.scores);
+        progress |= p;
+        (acts[CONVERTER], p) = self.converter.step(now, &mut self.fetcher, &mut self.jobs);
+        progress |= p;
+        (acts[DATA_XBAR], p) = self.data_xbar.step(now, &mut self.fetcher);
+        progress |= p;
+        (acts[ADDR_XBAR], p) =
+            self.addr_xbar
+                .step(now, &mut self.fetcher, &self.jobs, dram, &mut self.traffic);
+        progress |= p;
+        (acts[FETCHER], p) = self.fetcher.step(now, &mut self.jobs);
+        progress |= p;
+        (acts[TOPK_TOKEN], p) = self.token_topk.step(now, &mut ev.records_done);
+        progress |= p;
+        let mut ports = Ports {
+            heads: &mut self.heads,
+            jobs: &mut self.jobs,
+            fetch_queue: &mut self.fetcher.queue,
+            qk_queue: &mut self.qk.queue,
+            token_topk: &mut self.token_topk,
+        };
+        progress |= self.controller.step(self.trace, &mut ports, ev);
+        progress
+    }
+
+    /// The earliest cycle after `now` at which a pipeline, timer or the DRAM can change
+    /// something.
+    fn next_event(&self, now: u64, dram: &dyn Dram) -> Option<u64> {
+        [
+            self.data_xbar.next_event(),
+            self.converter.next_event(),
+            self.qk.next_event(),
+            self.softmax.next_event(now),
+            self.requant.next_event(),
+            self.value_topk.next_event(),
+            self.token_topk.next_event(),
+            self.pv.next_event(),
+            dram.next_event().map(|c| self.cycle_of_dram(c)),
+        ]
+        .into_iter()
+        .flatten()
+        .filter(|&c| c > now)
+        .min()
+    }
+
+    pub fn run(mut self, dram: &mut dyn Dram) -> Result<SimStats, SimError> {
+        let mut now = 0u64;
+        let mut last_progress = 0u64;
+        let mut acts = [Activity::Idle; MODULES.len()];
+        let watchdog = self.options.watchdog_cycles;
+        let end = loop {
+            let progress = self.step(now, dram, &mut acts);
+            for (c, &a) in self.counters.iter_mut().zip(&acts) {
+                c.record(now, a, 1);
+            }
+            if self.controller.finished(self.trace.head_calls.len()) && self.drained(dram) {
+                break now + 1;
+            }
+            if progress {
+                last_progress = now;
+            } else if now - last_progress >= watchdog {
+                return Err(watchdog::stalled(&self, now, now - last_progress, &acts));
+            }
+            let mut next = now + 1;
+            if !progress && self.options.fast_forward {
+                let limit = last_progress + watchdog;
+                let target = self.next_event(now, dram).map_or(limit, |e| e.min(limit));
+                if target > next {
+                    for (c, &a) in self.counters.iter_mut().zip(&acts) {
+                        c.record(next, a, target - next);
+                    }
+                    next = target;
+                }
+            }
+            now = next;
+        };
+        Ok(self.finish(end, dram))
+    }
+
+    fn finish(mut self, end: u64, dram: &dyn Dram) -> SimStats {
+        let h = &self.trace.header;
+        let cycle_ns = self.arch.cycle_ns();
+        let seconds = end as f64 * cycle_ns * 1e-9;
+        let ops = 2 * (self.qk.macs + self.pv.macs);
+        let iterations: BTreeSet<u32> = self.trace.head_calls.iter().map(|c| c.iteration).collect();
+        let per_head: u64 = iterations
+            .iter()
+            .map(|&i| {
+                let (queries, keys) = if i == 0 {
+                    (h.prompt_tokens as u64, h.prompt_tokens as u64)
+                } else {
+                    (1, h.prompt_tokens as u64 + i as u64)
+                };
+                // QxK and ProbxV, 2 operations per multiply-accumulate.
+                2 * 2 * queries * keys * h.head_dim as u64
+            })
+            .sum();
+        let effective_ops = per_head * h.layers as u64 * h.heads as u64;
+        let gops = |ops: u64| {
+            if end == 0 {
+                0.0
+            } else {
+                ops as f64 / (end as f64 * cycle_ns)
+            }
+        };
+        self.traffic.backend = dram.stats();
+        let modules: BTreeMap<String, _> = MODULES
+            .iter()
+            .zip(&self.counters)
+            .map(|(n, c)| (n.to_string(), c.stats.clone()))
+            .collect();
+        let mut fifos = BTreeMap::new();
+        for f in self.fifos() {
+            fifos.insert(f.name().to_string(), f.stats(end));
+        }
+        for f in &self.fetcher.addr_fifos {
+            fifos.insert(f.name().to_string(), f.stats(end));
+        }
+        for f in &self.fetcher.data_fifos {
+            fifos.insert(f.name().to_string(), f.stats(end));
+        }
+        let timeline = self.options.timeline.then(|| {
+            let mut t = Vec::new();
+            for (name, c) in MODULES.iter().zip(&self.counters) {
+                for (start, stop) in c.intervals(end).unwrap_or_default() {
+                    t.push(BusyInterval {
+                        module: name.to_string(),
+                        start_cycle: start,
+                        end_cycle: stop,
+                    });
+                }
+            }
+            t
+        });
+        let topk = TopkStats {
+            cycles: self.counters[TOPK_VALUE].stats.busy_cycles
+                + self.counters[TOPK_TOKEN].stats.busy_cycles,
+            token_engine_cycles: self.counters[TOPK_TOKEN].stats.busy_cycles,
+            value_engine_cycles: self.counters[TOPK_VALUE].stats.busy_cycles,
+            token_calls: self.controller.token_calls,
+            head_calls: self.controller.head_calls,
+            value_calls: self.value_topk.calls,
+        };
+        SimStats {
+            cycles: end,
+            seconds,
+            frequency_mhz: self.arch.clock.frequency_mhz,
+            ops,
+            gops: gops(ops),
+            effective_ops,
+            effective_gops: gops(effective_ops),
+            head_calls: self.trace.head_calls.len() as u64,
+            lsb_refetches: self.controller.lsb_refetches,
+            qk_macs: self.qk.macs,
+            pv_macs: self.pv.macs,
+            scores: self.qk.scores,
+            probabilities: self.softmax.elements,
+            importance_additions: self.importance.additions,
+            dram: self.traffic,
+            topk,
+            modules,
+            fifos,
+            timeline,
+        }
+    }
+
+    pub(super) fn describe_modules(&self) -> Vec<String> {
+        vec![
+            self.controller.describe(),
+            self.qk.describe(),
+            self.softmax.describe(),
+            self.value_topk.describe(),
+            self.pv.describe(),
+            format!(
+                "fetcher: {} jobs queued, {} addresses queued, next transaction {}; converter waits for transaction {}",
+                self.fetcher.queue.len(),
+                self.fetcher.queued,
+                self.fetcher.next_seq,
+                self.converter.next_seq
+            ),
+        ]
+    }
+}

@@ -1,0 +1,93 @@
+//! The ProbxV unit: `multipliers / D` probabilities per cycle, each broadcast over D
+//! multipliers; D adder trees of `multipliers / D` inputs (ceil(log2) stages), then the
+//! accumulator. A beat of probabilities for V rows [i, i + n) of a query row needs those V
+//! rows in SRAM (MSB, and LSB too when the head was refetched). The head is finished when its
+//! last beat leaves the accumulator.
+
+use super::Chunk;
+use super::controller::HeadRt;
+use super::fetcher::FetchJob;
+use super::fifo::{DelayLine, Fifo};
+use super::stats::Activity;
+use crate::trace::attention::HeadCall;
+
+#[derive(Debug)]
+pub struct PvUnit {
+    probs_per_cycle: u32,
+    head_dim: u64,
+    latency_cycles: u64,
+    /// Probabilities of the current head consumed so far.
+    consumed: u64,
+    done: DelayLine<u32>,
+    pub macs: u64,
+}
+
+impl PvUnit {
+    pub fn new(cfg: &crate::config::arch::PvConfig, head_dim: u32) -> Self {
+        let probs_per_cycle = cfg.multipliers / head_dim;
+        let tree_stages = probs_per_cycle.next_power_of_two().trailing_zeros() as u64;
+        Self {
+            probs_per_cycle,
+            head_dim: head_dim as u64,
+            latency_cycles: tree_stages + cfg.accumulate_latency_cycles as u64,
+            consumed: 0,
+            done: DelayLine::default(),
+            macs: 0,
+        }
+    }
+
+    pub fn next_event(&self) -> Option<u64> {
+        self.done.next_ready()
+    }
+
+    pub fn is_drained(&self) -> bool {
+        self.consumed == 0 && self.done.is_empty()
+    }
+
+    pub fn describe(&self) -> String {
+        format!("pv consumed {} of the current head", self.consumed)
+    }
+
+    pub fn step(
+        &mut self,
+        now: u64,
+        calls: &[HeadCall],
+        heads: &[HeadRt],
+        jobs: &[FetchJob],
+        input: &mut Fifo<Chunk>,
+        finished: &mut Vec<u32>,
+    ) -> (Activity, bool) {
+        let mut progress = false;
+        while let Some(call) = self.done.pop_ready(now) {
+            finished.push(call);
+            progress = true;
+        }
+        let Some((&chunk, have)) = input.front() else {
+            let a = if self.consumed > 0 {
+                Activity::StalledInput
+            } else if self.done.is_empty() {
+                Activity::Idle
+            } else {
+                Activity::Busy
+            };
+            return (a, progress);
+        };
+        let hc = &calls[chunk.call as usize];
+        let h = &heads[chunk.call as usize];
+        let row = hc.values.len() as u64;
+        let pos = (self.consumed % row) as u32;
+        let n = self.probs_per_cycle.min(have).min(row as u32 - pos);
+        let ready = |j: Option<usize>| j.is_some_and(|j| jobs[j].rows_ready >= pos + n);
+        if !ready(h.v_job) || (hc.lsb_refetch && !ready(h.v_lsb_job)) {
+            return (Activity::StalledInput, progress);
+        }
+        input.take(now, n);
+        self.macs += n as u64 * self.head_dim;
+        self.consumed += n as u64;
+        if self.consumed == hc.queries as u64 * row {
+            self.consumed = 0;
+            self.done.push(now + self.latency_cycles, chunk.call);
+        }
+        (Activity::Busy, true)
+    }
+}

@@ -1,0 +1,142 @@
+//! The softmax unit: `lanes` elements per cycle. The input stage dequantizes, exponentiates
+//! and accumulates a row (its sum is known dequant + exp + accumulate cycles after the last
+//! element enters); the output stage then divides and requantizes the row at `lanes` per
+//! cycle (divide + quantize cycles of pipeline), rows in order. Rows overlap freely: the
+//! exponentials of rows waiting for their sum are held in the unit (the arch has no
+//! parameter for that buffer, so its size is not a limit; the rows in flight are bounded by
+//! the stage latencies over the row time).
+
+use std::collections::VecDeque;
+
+use super::Chunk;
+use super::fifo::{DelayLine, Fifo};
+use super::stats::Activity;
+use crate::trace::attention::HeadCall;
+
+#[derive(Debug)]
+pub struct Softmax {
+    lanes: u32,
+    sum_latency_cycles: u64,
+    out_latency_cycles: u64,
+    in_row: Option<(Chunk, u32)>,
+    pending: VecDeque<(u64, Chunk)>,
+    out_row: Option<(Chunk, u32)>,
+    pipe: DelayLine<(Chunk, u32)>,
+    pub elements: u64,
+}
+
+impl Softmax {
+    pub fn new(cfg: &crate::config::arch::SoftmaxConfig) -> Self {
+        Self {
+            lanes: cfg.lanes,
+            sum_latency_cycles: (cfg.dequant_latency_cycles
+                + cfg.exp_latency_cycles
+                + cfg.accumulate_latency_cycles) as u64,
+            out_latency_cycles: (cfg.divide_latency_cycles + cfg.quantize_latency_cycles) as u64,
+            in_row: None,
+            pending: VecDeque::new(),
+            out_row: None,
+            pipe: DelayLine::default(),
+            elements: 0,
+        }
+    }
+
+    /// The earliest cycle after `now` at which a row's sum or a pipeline beat is ready.
+    pub fn next_event(&self, now: u64) -> Option<u64> {
+        let p = self.pending.front().map(|(r, _)| *r).filter(|&r| r > now);
+        let q = self.pipe.next_ready().filter(|&r| r > now);
+        match (p, q) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
+    }
+
+    pub fn is_drained(&self) -> bool {
+        self.in_row.is_none()
+            && self.pending.is_empty()
+            && self.out_row.is_none()
+            && self.pipe.is_empty()
+    }
+
+    pub fn describe(&self) -> String {
+        format!(
+            "softmax input row {:?}, {} rows summing, output row {:?}",
+            self.in_row.map(|(c, n)| (c.call, n)),
+            self.pending.len(),
+            self.out_row.map(|(c, n)| (c.call, n))
+        )
+    }
+
+    pub fn step(
+        &mut self,
+        now: u64,
+        calls: &[HeadCall],
+        input: &mut Fifo<Chunk>,
+        out: &mut Fifo<Chunk>,
+    ) -> (Activity, bool) {
+        let mut progress = false;
+        let mut worked = false;
+        let mut blocked_out = false;
+        while let Some(&(chunk, n)) = self.pipe.peek_ready(now) {
+            if !out.try_push(now, chunk, n) {
+                break;
+            }
+            self.pipe.pop_ready(now);
+            progress = true;
+        }
+        if self.out_row.is_none() && self.pending.front().is_some_and(|(r, _)| *r <= now) {
+            let (_, chunk) = self.pending.pop_front().expect("checked");
+            self.out_row = Some((chunk, 0));
+            progress = true;
+        }
+        if let Some((chunk, emitted)) = &mut self.out_row {
+            let row_len = calls[chunk.call as usize].keys.len() as u32;
+            let n = self.lanes.min(row_len - *emitted);
+            // A stalled output pipeline holds at most one beat per stage.
+            if (self.pipe.len() as u64) < self.out_latency_cycles.max(1) {
+                self.pipe.push(now + self.out_latency_cycles, (*chunk, n));
+                *emitted += n;
+                self.elements += n as u64;
+                if *emitted == row_len {
+                    self.out_row = None;
+                }
+                worked = true;
+            } else {
+                blocked_out = true;
+            }
+        }
+        let mut starved = false;
+        if let Some((&chunk, _)) = input.front() {
+            {
+                let row_len = calls[chunk.call as usize].keys.len() as u32;
+                let have = self.in_row.map_or(0, |(_, n)| n);
+                let (_, n) = input
+                    .take(now, self.lanes.min(row_len - have))
+                    .expect("front checked");
+                let have = have + n;
+                if have == row_len {
+                    self.pending
+                        .push_back((now + self.sum_latency_cycles, chunk));
+                    self.in_row = None;
+                } else {
+                    self.in_row = Some((chunk, have));
+                }
+                worked = true;
+            }
+        } else if self.in_row.is_some() {
+            starved = true;
+        }
+        let activity = if worked {
+            Activity::Busy
+        } else if blocked_out {
+            Activity::StalledOutput
+        } else if starved {
+            Activity::StalledInput
+        } else if !self.pending.is_empty() || !self.pipe.is_empty() {
+            Activity::Busy
+        } else {
+            Activity::Idle
+        };
+        (activity, progress || worked)
+    }
+}

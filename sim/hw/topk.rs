@@ -1,0 +1,239 @@
+//! The two quick-select top-k engines.
+//!
+//! Cost of one call with P comparators per array (spec section 3, RTL latency model): every
+//! recorded round streams its n_r elements, ceil(n_r / P) cycles plus `round_overhead_cycles`;
+//! the filter pass streams all n again, ceil(n / P) plus `filter_overhead_cycles`.
+//!
+//! FIFO capacity: the local-V engine receives the probabilities through its input FIFO
+//! (`fifo_depth` elements, back-pressuring the requant unit), consuming P per cycle; that
+//! stream is the first round's pass, so the rounds' remaining cycles follow it. Its filter
+//! pass emits the kept probabilities at P per cycle into the ProbxV FIFO, waiting when it is
+//! full; the head's V rows are requested when the call finishes. The token/head engine works
+//! on the on-chip importance scores, so only its cycle count applies; the next layer's heads
+//! are not opened before it finishes (their keys depend on it).
+
+use std::collections::VecDeque;
+
+use super::Chunk;
+use super::fifo::Fifo;
+use super::stats::Activity;
+use crate::config::arch::TopkConfig;
+use crate::trace::attention::{HeadCall, TopkCall};
+
+/// Cycles of one call run at full rate.
+pub fn topk_call_cycles(call: &TopkCall, cfg: &TopkConfig) -> u64 {
+    let p = cfg.comparators as u64;
+    let rounds: u64 = call
+        .rounds
+        .iter()
+        .map(|&n| (n as u64).div_ceil(p) + cfg.round_overhead_cycles as u64)
+        .sum();
+    rounds + (call.n as u64).div_ceil(p) + cfg.filter_overhead_cycles as u64
+}
+
+#[derive(Debug)]
+enum ValueState {
+    Idle,
+    Input { call: u32, got: u64 },
+    Rounds { call: u32, until: u64 },
+    Filter { call: u32, emitted: u64, until: u64 },
+}
+
+#[derive(Debug)]
+pub struct ValueTopk {
+    cfg: TopkConfig,
+    state: ValueState,
+    pub calls: u64,
+}
+
+impl ValueTopk {
+    pub fn new(cfg: &TopkConfig) -> Self {
+        Self {
+            cfg: cfg.clone(),
+            state: ValueState::Idle,
+            calls: 0,
+        }
+    }
+
+    pub fn next_event(&self) -> Option<u64> {
+        match self.state {
+            ValueState::Rounds { until, .. } | ValueState::Filter { until, .. } => Some(until),
+            _ => None,
+        }
+    }
+
+    pub fn is_drained(&self) -> bool {
+        matches!(self.state, ValueState::Idle)
+    }
+
+    pub fn describe(&self) -> String {
+        format!("topk_value {:?}", self.state)
+    }
+
+    pub fn step(
+        &mut self,
+        now: u64,
+        calls: &[HeadCall],
+        topk_calls: &[TopkCall],
+        input: &mut Fifo<Chunk>,
+        out: &mut Fifo<Chunk>,
+        finished: &mut Vec<u32>,
+    ) -> (Activity, bool) {
+        let p = self.cfg.comparators;
+        let (activity, progress) = match &mut self.state {
+            ValueState::Idle => match input.front() {
+                Some((&chunk, _)) => {
+                    self.state = ValueState::Input {
+                        call: chunk.call,
+                        got: 0,
+                    };
+                    self.calls += 1;
+                    return self.step(now, calls, topk_calls, input, out, finished);
+                }
+                None => (Activity::Idle, false),
+            },
+            ValueState::Input { call, got } => {
+                let hc = &calls[*call as usize];
+                let need = hc.queries as u64 * hc.keys.len() as u64;
+                match input.take(now, p) {
+                    Some((_, n)) => {
+                        *got += n as u64;
+                        if *got == need {
+                            let tc =
+                                &topk_calls[hc.value_topk.expect("routed by value_topk") as usize];
+                            let full = topk_call_cycles(tc, &self.cfg);
+                            let streamed = need.div_ceil(p as u64)
+                                + (tc.n as u64).div_ceil(p as u64)
+                                + self.cfg.filter_overhead_cycles as u64;
+                            let rest = full.saturating_sub(streamed);
+                            let call = *call;
+                            self.state = if rest > 0 {
+                                ValueState::Rounds {
+                                    call,
+                                    until: now + 1 + rest,
+                                }
+                            } else {
+                                self.filter_state(call, calls, topk_calls, now)
+                            };
+                        }
+                        (Activity::Busy, true)
+                    }
+                    None => (Activity::StalledInput, false),
+                }
+            }
+            ValueState::Rounds { call, until } => {
+                if now >= *until {
+                    let call = *call;
+                    self.state = self.filter_state(call, calls, topk_calls, now);
+                    return self.step(now, calls, topk_calls, input, out, finished);
+                }
+                (Activity::Busy, false)
+            }
+            ValueState::Filter {
+                call,
+                emitted,
+                until,
+            } => {
+                let hc = &calls[*call as usize];
+                let row = hc.values.len() as u64;
+                let total = hc.queries as u64 * row;
+                if *emitted < total {
+                    let n = (p as u64).min(row - *emitted % row) as u32;
+                    if out.try_push(
+                        now,
+                        Chunk {
+                            call: *call,
+                            lsb: hc.lsb_refetch,
+                        },
+                        n,
+                    ) {
+                        *emitted += n as u64;
+                        (Activity::Busy, true)
+                    } else {
+                        (Activity::StalledOutput, false)
+                    }
+                } else if now >= *until {
+                    finished.push(*call);
+                    self.state = ValueState::Idle;
+                    (Activity::Busy, true)
+                } else {
+                    (Activity::Busy, false)
+                }
+            }
+        };
+        (activity, progress)
+    }
+
+    fn filter_state(
+        &self,
+        call: u32,
+        calls: &[HeadCall],
+        topk_calls: &[TopkCall],
+        now: u64,
+    ) -> ValueState {
+        let tc = &topk_calls[calls[call as usize].value_topk.expect("routed") as usize];
+        let cycles = (tc.n as u64).div_ceil(self.cfg.comparators as u64)
+            + self.cfg.filter_overhead_cycles as u64;
+        ValueState::Filter {
+            call,
+            emitted: 0,
+            until: now + cycles,
+        }
+    }
+}
+
+/// The token (and head) pruning engine: one job per layer record, run back to back.
+#[derive(Debug)]
+pub struct TokenTopk {
+    queue: VecDeque<(u32, u64)>,
+    running: Option<(u32, u64)>,
+}
+
+impl TokenTopk {
+    pub fn new() -> Self {
+        Self {
+            queue: VecDeque::new(),
+            running: None,
+        }
+    }
+
+    pub fn submit(&mut self, record: u32, cycles: u64) {
+        self.queue.push_back((record, cycles));
+    }
+
+    pub fn next_event(&self) -> Option<u64> {
+        self.running.map(|(_, until)| until)
+    }
+
+    pub fn is_drained(&self) -> bool {
+        self.running.is_none() && self.queue.is_empty()
+    }
+
+    pub fn step(&mut self, now: u64, finished: &mut Vec<u32>) -> (Activity, bool) {
+        let mut progress = false;
+        if let Some((record, until)) = self.running
+            && now >= until
+        {
+            finished.push(record);
+            self.running = None;
+            progress = true;
+        }
+        if self.running.is_none()
+            && let Some((record, cycles)) = self.queue.pop_front()
+        {
+            self.running = Some((record, now + cycles));
+            progress = true;
+        }
+        let activity = match self.running {
+            Some((_, until)) if until > now => Activity::Busy,
+            _ => Activity::Idle,
+        };
+        (activity, progress)
+    }
+}
+
+impl Default for TokenTopk {
+    fn default() -> Self {
+        Self::new()
+    }
+}

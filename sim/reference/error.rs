@@ -1,0 +1,31 @@
+//! Typed errors of the reference model: bad shapes or values given to it.
+
+use thiserror::Error;
+
+#[derive(Debug, Error, Clone, PartialEq)]
+pub enum ReferenceError {
+    #[error("value tensors: {what} has shape {got:?}, the workload needs {want:?}")]
+    Shape {
+        what: String,
+        got: Vec<usize>,
+        want: Vec<usize>,
+    },
+    #[error("value tensors: {what} holds {count} layers, the workload has {want}")]
+    LayerCount {
+        what: String,
+        count: usize,
+        want: usize,
+    },
+    #[error("value tensors: {what} is {got}, the workload says {want}")]
+    Mismatch { what: String, got: u64, want: u64 },
+    #[error("{what}: element {index} is {value}, not a finite number")]
+    NonFinite {
+        what: String,
+        index: usize,
+        value: f32,
+    },
+    #[error("layer input: {reason}")]
+    Input { reason: String },
+    #[error("golden vectors: {0}")]
+    Golden(String),
+}

@@ -1,0 +1,158 @@
+//! Fixed-point softmax: exp by range reduction and two 256-entry tables, accumulation,
+//! reciprocal and requantization of probabilities to 12 bits (SPEC.md section 4).
+
+use std::sync::OnceLock;
+
+use super::fixed::ScaleReg;
+
+/// Fractional bits of the base-2 exponent t = (max - s) x unit x log2(e).
+pub const T_FRAC_BITS: u32 = 16;
+/// Fractional bits of exp values: exp(0) = 2^24.
+pub const EXP_FRAC_BITS: u32 = 24;
+/// Exponents with integer part above this underflow to zero.
+pub const T_MAX_INT: u32 = EXP_FRAC_BITS;
+/// Probabilities are 12-bit unsigned: real value p_q / 4095, so 1.0 is representable.
+pub const PROB_ONE: u32 = 4095;
+pub const PROB_BITS: u32 = 12;
+/// Fractional bits of the reciprocal: recip = floor(4095 x 2^40 / sum).
+pub const RECIP_FRAC_BITS: u32 = 40;
+
+/// The two exp ROMs: HI[a] = round(2^24 x 2^(-a/256)), LO[b] = round(2^24 x 2^(-b/65536)).
+pub fn exp_tables() -> &'static ([u32; 256], [u32; 256]) {
+    static T: OnceLock<([u32; 256], [u32; 256])> = OnceLock::new();
+    T.get_or_init(|| {
+        let one = (1u64 << EXP_FRAC_BITS) as f64;
+        let mut hi = [0u32; 256];
+        let mut lo = [0u32; 256];
+        for i in 0..256 {
+            hi[i] = (one * libm::exp2(-(i as f64) / 256.0)).round() as u32;
+            lo[i] = (one * libm::exp2(-(i as f64) / 65536.0)).round() as u32;
+        }
+        (hi, lo)
+    })
+}
+
+/// 2^(-t / 2^16) in Q24 for t >= 0: integer part as a shift, the 16 fraction bits split
+/// into two table indices whose entries are multiplied.
+#[inline]
+pub fn exp2_neg(t: u32) -> u32 {
+    let n = t >> T_FRAC_BITS;
+    if n > T_MAX_INT {
+        return 0;
+    }
+    let (hi, lo) = exp_tables();
+    let a = ((t >> 8) & 0xFF) as usize;
+    let b = (t & 0xFF) as usize;
+    // 25 x 25 bits: the product and both roundings fit 64 bits.
+    let prod = hi[a] as u64 * lo[b] as u64;
+    let mant = (prod >> EXP_FRAC_BITS) + ((prod >> (EXP_FRAC_BITS - 1)) & 1);
+    if n == 0 {
+        mant as u32
+    } else {
+        ((mant >> n) + ((mant >> (n - 1)) & 1)) as u32
+    }
+}
+
+/// The softmax multiplier register: score_unit x log2(e), so t = (max - s) x multiplier.
+pub fn multiplier(score_unit: f64) -> ScaleReg {
+    ScaleReg::from_f64(score_unit * std::f64::consts::LOG2_E).unwrap_or(ScaleReg {
+        mantissa: 0,
+        shift: 0,
+    })
+}
+
+/// The row's intermediate registers, exported in the golden vectors.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct SoftmaxStats {
+    pub max: i32,
+    /// Sum of the Q.24 exps.
+    pub sum: u64,
+    /// floor(4095 x 2^40 / sum).
+    pub recip: u64,
+}
+
+/// Probabilities of one row of scores (12-bit, see [`PROB_ONE`]); `exps` receives the Q.24
+/// exps. An empty row gives zeroed stats.
+pub fn softmax_row(
+    scores: &[i32],
+    mult: ScaleReg,
+    exps: &mut Vec<u32>,
+    probs: &mut Vec<u16>,
+) -> SoftmaxStats {
+    probs.clear();
+    exps.clear();
+    let Some(&max) = scores.iter().max() else {
+        return SoftmaxStats::default();
+    };
+    // t saturates beyond the underflow point: 25 x 2^16 already gives exp = 0.
+    let t_cap = ((T_MAX_INT + 1) << T_FRAC_BITS) as u64;
+    let mut sum: u64 = 0;
+    for &s in scores {
+        let d = (max as i64 - s as i64) as u64;
+        let t = mult.mul_to_fixed(d, T_FRAC_BITS).min(t_cap) as u32;
+        let e = exp2_neg(t);
+        sum += e as u64;
+        exps.push(e);
+    }
+    // The max element contributes exp(0) = 2^24, so sum >= 2^24 and recip < 2^28.
+    let recip = ((PROB_ONE as u64) << RECIP_FRAC_BITS) / sum;
+    probs.extend(exps.iter().map(|&e| {
+        // e <= 2^24 and recip < 2^28: the product fits 64 bits.
+        let prod = e as u64 * recip;
+        let p = ((prod >> RECIP_FRAC_BITS) + ((prod >> (RECIP_FRAC_BITS - 1)) & 1)) as u32;
+        p.min(PROB_ONE) as u16
+    }));
+    SoftmaxStats { max, sum, recip }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    #[test]
+    fn exp_is_accurate_over_the_table_range() {
+        for t in (0u32..(26 << 16)).step_by(997) {
+            let want = (1u64 << 24) as f64 * (-(t as f64) / 65536.0).exp2();
+            let got = exp2_neg(t) as f64;
+            assert!(
+                (got - want).abs() <= 2.0 + want * 1e-7,
+                "t={t}: {got} vs {want}"
+            );
+        }
+        assert_eq!(exp2_neg(0), 1 << 24);
+    }
+
+    /// Stated bound (SPEC.md section 4): |p_q / 4095 - p| <= 0.5/4095 + 3e-5 per element,
+    /// for scores whose spread x unit stays below 2^20.
+    const P_BOUND: f64 = 0.5 / 4095.0 + 3e-5;
+
+    proptest! {
+        #[test]
+        fn softmax_matches_f64_within_the_stated_bound(
+            scores in prop::collection::vec(-200_000i32..200_000, 1..300),
+            unit in 1e-6f64..1e-3,
+        ) {
+            let mult = multiplier(unit);
+            let (mut e, mut p) = (Vec::new(), Vec::new());
+            softmax_row(&scores, mult, &mut e, &mut p);
+            let max = *scores.iter().max().unwrap() as f64;
+            let ex: Vec<f64> = scores.iter().map(|&s| ((s as f64 - max) * unit).exp()).collect();
+            let sum: f64 = ex.iter().sum();
+            let mut total = 0.0;
+            for (j, &pq) in p.iter().enumerate() {
+                let got = pq as f64 / 4095.0;
+                total += got;
+                prop_assert!((got - ex[j] / sum).abs() <= P_BOUND, "j={j} got {got} want {}", ex[j] / sum);
+            }
+            prop_assert!((total - 1.0).abs() <= scores.len() as f64 * P_BOUND);
+        }
+    }
+
+    #[test]
+    fn equal_scores_give_equal_probabilities() {
+        let (mut e, mut p) = (Vec::new(), Vec::new());
+        softmax_row(&[7; 10], multiplier(1e-3), &mut e, &mut p);
+        assert!(p.iter().all(|&x| x == 410)); // round(4095 / 10)
+    }
+}

@@ -1,0 +1,571 @@
+//! The report of one run: `summary.md`, `stats.json`, CSVs, figures (SVG + PNG) and, when the
+//! run kept one, a Perfetto timeline. The directory is written beside its destination and
+//! renamed into place, so a failed run leaves no partial report.
+
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+
+use super::plot::{
+    self, Ceiling, Frame, GroupedBars, Roofline, RooflinePoint, Series, StackedBars,
+};
+use super::timeline;
+use crate::energy::{AreaBreakdown, EnergyReport};
+use crate::experiment::{ExperimentResult, Provenance};
+use crate::hw::SimStats;
+use crate::trace::savings::TrafficSteps;
+
+/// Everything `stats.json` holds: provenance, the simulator's statistics, energy and area.
+#[derive(Debug, Serialize)]
+pub struct StatsJson<'a> {
+    pub name: &'a str,
+    #[serde(flatten)]
+    pub provenance: &'a Provenance,
+    #[serde(flatten)]
+    pub stats: &'a SimStats,
+    pub energy: &'a EnergyReport,
+    pub area: &'a AreaBreakdown,
+    pub area_mm2: f64,
+    pub traffic: TrafficSteps,
+}
+
+/// One baseline's comparison with the run.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Comparison {
+    pub device: String,
+    pub kind: String,
+    pub provenance: String,
+    pub latency_s: f64,
+    pub energy_j: f64,
+    pub speedup: f64,
+    pub energy_saving: f64,
+}
+
+pub fn comparisons(r: &ExperimentResult) -> Vec<Comparison> {
+    r.baselines
+        .iter()
+        .map(|b| Comparison {
+            device: b.device.clone(),
+            kind: format!("{:?}", b.device_kind).to_lowercase(),
+            provenance: b.provenance.label().to_string(),
+            latency_s: b.total_latency_s(),
+            energy_j: b.total_energy_j(),
+            speedup: b.total_latency_s() / r.stats.seconds,
+            energy_saving: b.total_energy_j() / r.energy.total_j,
+        })
+        .collect()
+}
+
+/// Writes the report into `out` (replacing an older report there) and returns its files.
+pub fn write(r: &ExperimentResult, out: &Path) -> anyhow::Result<Vec<PathBuf>> {
+    let parent = out
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    std::fs::create_dir_all(parent)?;
+    let name = out
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let staging = parent.join(format!(".{name}.tmp-{}", std::process::id()));
+    if staging.exists() {
+        std::fs::remove_dir_all(&staging)?;
+    }
+    std::fs::create_dir_all(staging.join("figures"))?;
+    let written = write_into(r, &staging).inspect_err(|_| {
+        let _ = std::fs::remove_dir_all(&staging);
+    })?;
+    if out.exists() {
+        let old = parent.join(format!(".{name}.old-{}", std::process::id()));
+        std::fs::rename(out, &old)?;
+        std::fs::rename(&staging, out)?;
+        std::fs::remove_dir_all(&old)?;
+    } else {
+        std::fs::rename(&staging, out)?;
+    }
+    Ok(written
+        .into_iter()
+        .map(|p| out.join(p.strip_prefix(&staging).unwrap_or(&p)))
+        .collect())
+}
+
+fn write_into(r: &ExperimentResult, dir: &Path) -> anyhow::Result<Vec<PathBuf>> {
+    let mut files = Vec::new();
+    let mut put = |name: &str, text: String| -> anyhow::Result<()> {
+        let p = dir.join(name);
+        std::fs::write(&p, text)?;
+        files.push(p);
+        Ok(())
+    };
+    let word_bits = r.arch.bitwidth_converter.output_bits;
+    let traffic = TrafficSteps::of(&r.trace, word_bits);
+    let stats_json = StatsJson {
+        name: &r.name,
+        provenance: &r.provenance,
+        stats: &r.stats,
+        energy: &r.energy,
+        area: &r.area,
+        area_mm2: r.area.total_mm2(),
+        traffic,
+    };
+    put(
+        "stats.json",
+        serde_json::to_string_pretty(&stats_json)? + "\n",
+    )?;
+    let cmp = comparisons(r);
+    put("baselines.csv", csv_text(&cmp)?)?;
+    put("energy.csv", csv_text(&r.energy.modules)?)?;
+    put("modules.csv", modules_csv(&r.stats))?;
+    put("traffic.csv", traffic_csv(&r.stats, &traffic))?;
+    if let Some(intervals) = &r.stats.timeline {
+        put(
+            "timeline.json",
+            timeline::chrome_trace_json(intervals, r.stats.frequency_mhz),
+        )?;
+    }
+    put("summary.md", summary(r, &cmp, &traffic))?;
+    for w in figures(r, &cmp, &traffic, &dir.join("figures"))? {
+        files.push(w.svg);
+        files.push(w.png);
+    }
+    Ok(files)
+}
+
+fn csv_text<T: Serialize>(rows: &[T]) -> anyhow::Result<String> {
+    let mut w = csv::Writer::from_writer(Vec::new());
+    for row in rows {
+        w.serialize(row)?;
+    }
+    Ok(String::from_utf8(w.into_inner()?)?)
+}
+
+fn modules_csv(s: &SimStats) -> String {
+    let mut out = String::from(
+        "module,busy_cycles,stalled_input_cycles,stalled_output_cycles,idle_cycles,utilisation\n",
+    );
+    for (name, m) in &s.modules {
+        let util = m.busy_cycles as f64 / s.cycles.max(1) as f64;
+        writeln!(
+            out,
+            "{name},{},{},{},{},{util}",
+            m.busy_cycles, m.stalled_input_cycles, m.stalled_output_cycles, m.idle_cycles
+        )
+        .expect("String");
+    }
+    out
+}
+
+fn traffic_csv(s: &SimStats, t: &TrafficSteps) -> String {
+    let b = &s.dram.bytes_by_tensor;
+    let mut out = String::from("kind,name,bytes\n");
+    for (name, v) in [
+        ("q", b.q),
+        ("k_msb", b.k_msb),
+        ("k_lsb", b.k_lsb),
+        ("v_msb", b.v_msb),
+        ("v_lsb", b.v_lsb),
+    ] {
+        writeln!(out, "fetched,{name},{v}").expect("String");
+    }
+    for (name, bits) in t.savings() {
+        writeln!(out, "saved,{name},{}", bits / 8.0).expect("String");
+    }
+    out
+}
+
+fn human_bytes(b: f64) -> String {
+    const UNITS: [&str; 5] = ["B", "KB", "MB", "GB", "TB"];
+    let mut v = b;
+    let mut u = 0;
+    while v >= 1000.0 && u + 1 < UNITS.len() {
+        v /= 1000.0;
+        u += 1;
+    }
+    format!("{v:.2} {}", UNITS[u])
+}
+
+fn human_joules(j: f64) -> String {
+    if j >= 1.0 {
+        format!("{j:.3} J")
+    } else if j >= 1e-3 {
+        format!("{:.3} mJ", j * 1e3)
+    } else {
+        format!("{:.3} uJ", j * 1e6)
+    }
+}
+
+fn human_seconds(s: f64) -> String {
+    if s >= 1.0 {
+        format!("{s:.3} s")
+    } else if s >= 1e-3 {
+        format!("{:.3} ms", s * 1e3)
+    } else {
+        format!("{:.3} us", s * 1e6)
+    }
+}
+
+fn summary(
+    r: &ExperimentResult,
+    cmp: &[crate::report::run_report::Comparison],
+    t: &TrafficSteps,
+) -> String {
+    let s = &r.stats;
+    let p = &r.provenance;
+    let mut o = String::new();
+    let w = &mut o;
+    let _ = writeln!(w, "# {}\n", r.name);
+    let _ = writeln!(
+        w,
+        "Architecture **{}** (`{}`), workload **{}** (`{}`), seed {}, input: {}, DRAM model: {}; spatten-sim {}.\n",
+        p.arch, p.arch_hash, p.workload, p.workload_hash, p.seed, p.input, p.dram, p.tool_version
+    );
+    let _ = writeln!(w, "## Performance\n");
+    let _ = writeln!(w, "| metric | value |\n|---|---|");
+    let _ = writeln!(w, "| cycles | {} |", s.cycles);
+    let _ = writeln!(
+        w,
+        "| time | {} at {} MHz |",
+        human_seconds(s.seconds),
+        s.frequency_mhz
+    );
+    let _ = writeln!(w, "| head calls | {} |", s.head_calls);
+    let _ = writeln!(
+        w,
+        "| operations executed | {} ({:.1} GOP/s) |",
+        s.ops, s.gops
+    );
+    let _ = writeln!(
+        w,
+        "| effective operations (dense attention, as the paper counts) | {} ({:.1} GOP/s) |",
+        s.effective_ops, s.effective_gops
+    );
+    let _ = writeln!(
+        w,
+        "| LSB refetches | {} of {} head calls |",
+        s.lsb_refetches, s.head_calls
+    );
+    let _ = writeln!(w, "| top-k engine cycles | {} |\n", s.topk.cycles);
+
+    let b = &s.dram.bytes_by_tensor;
+    let _ = writeln!(w, "## DRAM traffic\n");
+    let _ = writeln!(
+        w,
+        "{} read in {} transactions ({:.1} GB/s average). By tensor: Q {}, K MSB {}, K LSB {}, V MSB {}, V LSB {}. Row hits {}, misses {}, conflicts {}.\n",
+        human_bytes(s.dram.bytes_read as f64),
+        s.dram.transactions,
+        s.dram.bytes_read as f64 / s.seconds.max(f64::MIN_POSITIVE) / 1e9,
+        human_bytes(b.q as f64),
+        human_bytes(b.k_msb as f64),
+        human_bytes(b.k_lsb as f64),
+        human_bytes(b.v_msb as f64),
+        human_bytes(b.v_lsb as f64),
+        s.dram.backend.row_hits,
+        s.dram.backend.row_misses,
+        s.dram.backend.row_conflicts,
+    );
+    let _ = writeln!(
+        w,
+        "K/V data volume against dense {}-bit attention: {:.2}x less ({} -> {}).\n",
+        r.arch.bitwidth_converter.output_bits,
+        t.reduction(),
+        human_bytes(t.dense_bits / 8.0),
+        human_bytes(t.after_quantization_bits / 8.0)
+    );
+    let _ = writeln!(
+        w,
+        "| technique | K/V data saved | share of dense |\n|---|---|---|"
+    );
+    for (name, bits) in t.savings() {
+        let _ = writeln!(
+            w,
+            "| {name} | {} | {:.1} % |",
+            human_bytes(bits / 8.0),
+            100.0 * bits / t.dense_bits.max(f64::MIN_POSITIVE)
+        );
+    }
+    let e = &r.energy;
+    let _ = writeln!(w, "\n## Energy\n");
+    let _ = writeln!(
+        w,
+        "{} in all: on chip {}, DRAM {}; average power {:.3} W; {:.1} effective GOP/J.\n",
+        human_joules(e.total_j),
+        human_joules(e.on_chip_j),
+        human_joules(e.dram_j),
+        e.average_power_w,
+        e.ops_per_joule(s.effective_ops) / 1e9
+    );
+    let _ = writeln!(w, "| module | dynamic | static | area |\n|---|---|---|---|");
+    for (m, (_, mm2)) in e.modules.iter().zip(r.area.modules()) {
+        let _ = writeln!(
+            w,
+            "| {} | {} | {} | {:.2} mm2 |",
+            m.module,
+            human_joules(m.dynamic_j),
+            human_joules(m.static_j),
+            mm2
+        );
+    }
+    let _ = writeln!(w, "| total | | | {:.2} mm2 |", r.area.total_mm2());
+    let _ = writeln!(w, "\n## Against baselines\n");
+    let _ = writeln!(
+        w,
+        "Speedup = baseline latency / this run's; energy saving = baseline energy / this run's. \
+         Modelled baselines come from each device profile's roofline (arch/baselines/); measured \
+         ones from files given with --baseline.\n"
+    );
+    let _ = writeln!(
+        w,
+        "| baseline | numbers | latency | speedup | energy | energy saving |\n|---|---|---|---|---|---|"
+    );
+    for c in cmp {
+        let _ = writeln!(
+            w,
+            "| {} | {} | {} | {:.1}x | {} | {:.1}x |",
+            c.device,
+            c.provenance,
+            human_seconds(c.latency_s),
+            c.speedup,
+            human_joules(c.energy_j),
+            c.energy_saving
+        );
+    }
+    let _ = writeln!(w, "\n## Utilisation\n");
+    let _ = writeln!(
+        w,
+        "| module | busy | stalled (input) | stalled (output) |\n|---|---|---|---|"
+    );
+    for (name, m) in &s.modules {
+        let pct = |c: u64| 100.0 * c as f64 / s.cycles.max(1) as f64;
+        let _ = writeln!(
+            w,
+            "| {name} | {:.1} % | {:.1} % | {:.1} % |",
+            pct(m.busy_cycles),
+            pct(m.stalled_input_cycles),
+            pct(m.stalled_output_cycles)
+        );
+    }
+    let _ = writeln!(
+        w,
+        "\n## Files\n\n`stats.json` (every counter), `baselines.csv`, `energy.csv`, `modules.csv`, \
+         `traffic.csv`, `figures/*.svg|png`{}.",
+        if s.timeline.is_some() {
+            ", `timeline.json` (open in ui.perfetto.dev)"
+        } else {
+            ""
+        }
+    );
+    o
+}
+
+fn figures(
+    r: &ExperimentResult,
+    cmp: &[Comparison],
+    t: &TrafficSteps,
+    dir: &Path,
+) -> anyhow::Result<Vec<plot::Written>> {
+    let mut out = Vec::new();
+    let title = |what: &str| format!("{what}: {} on {}", r.workload.name, r.arch.name);
+    let devices: Vec<String> = cmp
+        .iter()
+        .map(|c| format!("{} ({})", c.device, c.provenance))
+        .collect();
+    out.push(plot::grouped_bars(
+        &dir.join("speedup"),
+        &GroupedBars {
+            frame: Frame::new(&title("Speedup"), "baseline", "speedup over baseline (x)"),
+            categories: devices.clone(),
+            series: vec![Series {
+                name: r.arch.name.clone(),
+                values: cmp.iter().map(|c| c.speedup).collect(),
+            }],
+            log_y: true,
+            value_labels: Some("x".into()),
+        },
+    )?);
+    out.push(plot::grouped_bars(
+        &dir.join("energy_saving"),
+        &GroupedBars {
+            frame: Frame::new(
+                &title("Energy saving"),
+                "baseline",
+                "energy saving over baseline (x)",
+            ),
+            categories: devices,
+            series: vec![Series {
+                name: r.arch.name.clone(),
+                values: cmp.iter().map(|c| c.energy_saving).collect(),
+            }],
+            log_y: true,
+            value_labels: Some("x".into()),
+        },
+    )?);
+    let c = &r.energy.by_cause;
+    let uj = 1e6;
+    let e = &r.energy;
+    let mut module_names: Vec<String> = e.modules.iter().map(|m| m.module.clone()).collect();
+    module_names.push("DRAM".into());
+    out.push(plot::stacked_bars(
+        &dir.join("energy_by_module"),
+        &StackedBars {
+            frame: Frame::new(&title("Energy by module"), "module", "energy (uJ)"),
+            categories: module_names,
+            components: vec![
+                Series {
+                    name: "dynamic".into(),
+                    values: e
+                        .modules
+                        .iter()
+                        .map(|m| m.dynamic_j * uj)
+                        .chain([e.dram_j * uj])
+                        .collect(),
+                },
+                Series {
+                    name: "static (leakage)".into(),
+                    values: e
+                        .modules
+                        .iter()
+                        .map(|m| m.static_j * uj)
+                        .chain([0.0])
+                        .collect(),
+                },
+            ],
+        },
+    )?);
+    let causes = [
+        ("MAC compute", c.compute_j),
+        ("softmax, top-k, control", c.softmax_topk_control_j),
+        ("on-chip data movement", c.on_chip_data_movement_j),
+        ("DRAM activation", c.dram_activation_j),
+        ("DRAM transfer", c.dram_transfer_j),
+        ("leakage", c.leakage_j),
+    ];
+    out.push(plot::grouped_bars(
+        &dir.join("energy_by_cause"),
+        &GroupedBars {
+            frame: Frame::new(&title("Energy by cause"), "cause", "energy (uJ)"),
+            categories: causes.iter().map(|(n, _)| n.to_string()).collect(),
+            series: vec![Series {
+                name: r.arch.name.clone(),
+                values: causes.iter().map(|(_, j)| j * uj).collect(),
+            }],
+            log_y: false,
+            value_labels: None,
+        },
+    )?);
+    let b = &r.stats.dram.bytes_by_tensor;
+    let mb = 1e-6;
+    let dense_mb = t.dense_bits / 8.0 * mb;
+    let savings = t.savings();
+    out.push(plot::stacked_bars(
+        &dir.join("traffic_breakdown"),
+        &StackedBars {
+            frame: Frame::new(&title("DRAM traffic"), "", "data (MB)"),
+            categories: vec![
+                "fetched, by tensor".into(),
+                "dense K/V, where it went".into(),
+            ],
+            components: vec![
+                Series {
+                    name: "Q".into(),
+                    values: vec![b.q as f64 * mb, 0.0],
+                },
+                Series {
+                    name: "K MSB".into(),
+                    values: vec![b.k_msb as f64 * mb, 0.0],
+                },
+                Series {
+                    name: "K LSB".into(),
+                    values: vec![b.k_lsb as f64 * mb, 0.0],
+                },
+                Series {
+                    name: "V MSB".into(),
+                    values: vec![b.v_msb as f64 * mb, 0.0],
+                },
+                Series {
+                    name: "V LSB".into(),
+                    values: vec![b.v_lsb as f64 * mb, 0.0],
+                },
+                Series {
+                    name: "K/V fetched".into(),
+                    values: vec![0.0, t.after_quantization_bits / 8.0 * mb],
+                },
+            ]
+            .into_iter()
+            .chain(savings.iter().map(|(name, bits)| Series {
+                name: format!("saved by {name}"),
+                values: vec![0.0, bits / 8.0 * mb],
+            }))
+            .filter(|s| dense_mb > 0.0 || s.values.iter().any(|v| *v > 0.0))
+            .collect(),
+        },
+    )?);
+    let names: Vec<String> = r.stats.modules.keys().cloned().collect();
+    let pct = |f: &dyn Fn(&crate::hw::stats::ModuleStats) -> u64| -> Vec<f64> {
+        r.stats
+            .modules
+            .values()
+            .map(|m| 100.0 * f(m) as f64 / r.stats.cycles.max(1) as f64)
+            .collect()
+    };
+    out.push(plot::stacked_bars(
+        &dir.join("utilisation"),
+        &StackedBars {
+            frame: Frame::new(
+                &title("Module utilisation"),
+                "module",
+                "share of cycles (%)",
+            ),
+            categories: names,
+            components: vec![
+                Series {
+                    name: "busy".into(),
+                    values: pct(&|m| m.busy_cycles),
+                },
+                Series {
+                    name: "stalled on input".into(),
+                    values: pct(&|m| m.stalled_input_cycles),
+                },
+                Series {
+                    name: "stalled on output".into(),
+                    values: pct(&|m| m.stalled_output_cycles),
+                },
+                Series {
+                    name: "idle".into(),
+                    values: pct(&|m| m.idle_cycles),
+                },
+            ],
+        },
+    )?);
+    let f_ghz = r.arch.clock.frequency_mhz / 1000.0;
+    let peak = 2.0 * (r.arch.qk.multipliers + r.arch.pv.multipliers) as f64 * f_ghz;
+    let bytes = r.stats.dram.bytes_read.max(1) as f64;
+    out.push(plot::roofline(
+        &dir.join("roofline"),
+        &Roofline {
+            frame: Frame::new(
+                &title("Roofline"),
+                "operational intensity (op/B of DRAM traffic)",
+                "throughput (GOP/s)",
+            ),
+            ceilings: vec![Ceiling {
+                name: r.arch.name.clone(),
+                peak_gops: peak,
+                bandwidth_gbps: r.arch.hbm.total_bandwidth_gbps(),
+            }],
+            points: vec![
+                RooflinePoint {
+                    name: "executed operations".into(),
+                    intensity_ops_per_byte: r.stats.ops as f64 / bytes,
+                    gops: r.stats.gops,
+                },
+                RooflinePoint {
+                    name: "effective (dense) operations".into(),
+                    intensity_ops_per_byte: r.stats.effective_ops as f64 / bytes,
+                    gops: r.stats.effective_gops,
+                },
+            ],
+        },
+    )?);
+    Ok(out)
+}

@@ -1,0 +1,105 @@
+//! How much K/V data each technique removes: the trace's fetches compared with the same run
+//! with the technique undone, one step at a time (dense -> token pruning -> head pruning ->
+//! local V pruning -> progressive quantization). Volumes are data bits, before rounding to
+//! DRAM transactions.
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+
+use super::AttentionTrace;
+use super::trace_check::tokens_in_iteration;
+
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct TrafficSteps {
+    /// Every head of every layer fetches all tokens' K and V at the on-chip word width.
+    pub dense_bits: f64,
+    /// With the trace's token pruning (pruned heads counted at their layer's mean key count).
+    pub after_token_pruning_bits: f64,
+    /// With head pruning too.
+    pub after_head_pruning_bits: f64,
+    /// With local V pruning too.
+    pub after_local_v_bits: f64,
+    /// With MSB-first fetching and LSB refetches: what the trace actually fetches.
+    pub after_quantization_bits: f64,
+}
+
+impl TrafficSteps {
+    pub fn of(trace: &AttentionTrace, word_bits: u32) -> Self {
+        let h = &trace.header;
+        let d = h.head_dim as f64;
+        let w = word_bits as f64;
+        // (iteration, layer) -> (head calls, keys, keys + values, quantized bits)
+        let mut groups: BTreeMap<(u32, u32), (f64, f64, f64, f64)> = BTreeMap::new();
+        for c in &trace.head_calls {
+            let g = groups.entry((c.iteration, c.layer)).or_default();
+            let (k, v) = (c.keys.len() as f64, c.values.len() as f64);
+            g.0 += 1.0;
+            g.1 += k;
+            g.2 += k + v;
+            let lsb = if c.lsb_refetch {
+                c.lsb_bits as f64
+            } else {
+                0.0
+            };
+            g.3 += k * d * (c.key_msb_bits as f64 + lsb) + v * d * (c.value_msb_bits as f64 + lsb);
+        }
+        let heads = h.heads as f64;
+        let mut s = Self {
+            dense_bits: 0.0,
+            after_token_pruning_bits: 0.0,
+            after_head_pruning_bits: 0.0,
+            after_local_v_bits: 0.0,
+            after_quantization_bits: 0.0,
+        };
+        let iterations = if h.generated_tokens > 0 {
+            h.generated_tokens + 1
+        } else {
+            1
+        };
+        for iteration in 0..iterations {
+            let tokens = tokens_in_iteration(h.prompt_tokens, iteration) as f64;
+            for layer in 0..h.layers {
+                s.dense_bits += heads * tokens * d * w * 2.0;
+                if let Some(&(calls, keys, kv, quant)) = groups.get(&(iteration, layer)) {
+                    s.after_token_pruning_bits += heads * (keys / calls) * d * w * 2.0;
+                    s.after_head_pruning_bits += keys * d * w * 2.0;
+                    s.after_local_v_bits += kv * d * w;
+                    s.after_quantization_bits += quant;
+                }
+            }
+        }
+        s
+    }
+
+    /// (technique, bits saved) in the order the techniques are applied.
+    pub fn savings(&self) -> [(&'static str, f64); 4] {
+        [
+            (
+                "token pruning",
+                self.dense_bits - self.after_token_pruning_bits,
+            ),
+            (
+                "head pruning",
+                self.after_token_pruning_bits - self.after_head_pruning_bits,
+            ),
+            (
+                "local V pruning",
+                self.after_head_pruning_bits - self.after_local_v_bits,
+            ),
+            (
+                "progressive quantization",
+                self.after_local_v_bits - self.after_quantization_bits,
+            ),
+        ]
+    }
+
+    /// Dense volume over fetched volume.
+    pub fn reduction(&self) -> f64 {
+        if self.after_quantization_bits > 0.0 {
+            self.dense_bits / self.after_quantization_bits
+        } else {
+            0.0
+        }
+    }
+}

@@ -1,0 +1,234 @@
+//! Synthetic Q/K/V with controllable attention statistics, for any workload shape.
+//!
+//! Model (per layer l, head h; D = head_dim; u a random unit vector of the head):
+//!   q_i = a * g_i + sqrt(D) * u,   k_j = a * g'_j + b_j * u,   v_j ~ N(0, value_std^2)
+//! where g, g' are standard normal vectors projected orthogonally to u. The pre-softmax logit
+//! q_i . k_j / sqrt(D) is then a^2 * (noise of std ~1) + b_j:
+//! - Peakedness: a^2 = s_lh, the head's logit standard deviation, drawn as
+//!   ln s_lh = ln(logit_std_median) + logit_std_layer_trend * (l / (layers - 1) - 1/2),
+//!   plus logit_std_log_spread * N(0, 1).
+//!   Larger s gives peakier softmax rows (higher max probability, more LSB-refetch-free rows).
+//! - Concentration: b_j = heavy_bias * rank(j)^(-heavy_zipf_exponent) + [j = 0] * sink_bias,
+//!   with rank a random permutation of the tokens (1 = heaviest) shared by all heads and
+//!   layers, so a few tokens collect attention everywhere, as real models do; token 0 is an
+//!   attention sink. Larger biases concentrate cumulative importance on fewer tokens.
+//!
+//! Deterministic: every (layer, head) draws from its own ChaCha8 stream of `seed`, so the
+//! result does not depend on the rayon thread count.
+
+use ndarray::Array3;
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use rayon::prelude::*;
+use serde::{Deserialize, Serialize};
+
+use super::values::{LayerValues, ValueMeta, ValueTensors};
+use crate::config::WorkloadConfig;
+
+/// The generator's knobs; see the module documentation for the model. Not yet fitted to real
+/// captures: the defaults are a plausible starting point.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SynthKnobs {
+    /// Median over heads of the pre-softmax logit standard deviation.
+    pub logit_std_median: f64,
+    /// Standard deviation of ln(logit std) across heads.
+    pub logit_std_log_spread: f64,
+    /// Change of ln(logit std) from the first to the last layer.
+    pub logit_std_layer_trend: f64,
+    /// Logit bias of the heaviest token.
+    pub heavy_bias: f64,
+    /// Zipf exponent of the bias over token ranks.
+    pub heavy_zipf_exponent: f64,
+    /// Extra logit bias of token 0.
+    pub sink_bias: f64,
+    /// Standard deviation of V elements.
+    pub value_std: f64,
+}
+
+impl Default for SynthKnobs {
+    fn default() -> Self {
+        Self {
+            logit_std_median: 1.5,
+            logit_std_log_spread: 0.4,
+            logit_std_layer_trend: 0.0,
+            heavy_bias: 3.0,
+            heavy_zipf_exponent: 1.0,
+            sink_bias: 2.0,
+            value_std: 1.0,
+        }
+    }
+}
+
+impl SynthKnobs {
+    /// Names the first knob outside its domain.
+    pub fn check(&self) -> Result<(), String> {
+        let finite = [
+            ("logit_std_median", self.logit_std_median),
+            ("logit_std_log_spread", self.logit_std_log_spread),
+            ("logit_std_layer_trend", self.logit_std_layer_trend),
+            ("heavy_bias", self.heavy_bias),
+            ("heavy_zipf_exponent", self.heavy_zipf_exponent),
+            ("sink_bias", self.sink_bias),
+            ("value_std", self.value_std),
+        ];
+        for (name, v) in finite {
+            if !v.is_finite() {
+                return Err(format!("{name} must be finite (got {v})"));
+            }
+        }
+        for (name, v) in [
+            ("logit_std_median", self.logit_std_median),
+            ("value_std", self.value_std),
+        ] {
+            if v <= 0.0 {
+                return Err(format!("{name} must be positive (got {v})"));
+            }
+        }
+        for (name, v) in [
+            ("logit_std_log_spread", self.logit_std_log_spread),
+            ("heavy_zipf_exponent", self.heavy_zipf_exponent),
+        ] {
+            if v < 0.0 {
+                return Err(format!("{name} must not be negative (got {v})"));
+            }
+        }
+        Ok(())
+    }
+}
+
+fn normal(rng: &mut ChaCha8Rng) -> f64 {
+    // Box-Muller; 1 - u keeps the logarithm's argument in (0, 1].
+    let u1: f64 = 1.0 - rng.r#gen::<f64>();
+    let u2: f64 = rng.r#gen::<f64>();
+    (-2.0 * u1.ln()).sqrt() * (std::f64::consts::TAU * u2).cos()
+}
+
+/// Per-token logit biases: Zipf over a random ranking, plus the sink on token 0.
+pub fn token_biases(tokens: usize, knobs: &SynthKnobs, seed: u64) -> Vec<f64> {
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    rng.set_stream(u64::MAX);
+    let mut order: Vec<usize> = (0..tokens).collect();
+    for i in (1..tokens).rev() {
+        order.swap(i, rng.gen_range(0..=i));
+    }
+    let mut bias = vec![0.0; tokens];
+    for (rank0, &t) in order.iter().enumerate() {
+        bias[t] = knobs.heavy_bias * ((rank0 + 1) as f64).powf(-knobs.heavy_zipf_exponent);
+    }
+    if tokens > 0 {
+        bias[0] += knobs.sink_bias;
+    }
+    bias
+}
+
+/// The logit standard deviation of head `head` of layer `layer`.
+pub fn head_logit_std(
+    knobs: &SynthKnobs,
+    layers: usize,
+    layer: usize,
+    rng: &mut ChaCha8Rng,
+) -> f64 {
+    let depth = if layers > 1 {
+        layer as f64 / (layers - 1) as f64 - 0.5
+    } else {
+        0.0
+    };
+    (knobs.logit_std_median.ln()
+        + knobs.logit_std_layer_trend * depth
+        + knobs.logit_std_log_spread * normal(rng))
+    .exp()
+}
+
+struct HeadValues {
+    q: Vec<f32>,
+    k: Vec<f32>,
+    v: Vec<f32>,
+}
+
+fn head_values(
+    knobs: &SynthKnobs,
+    layers: usize,
+    layer: usize,
+    tokens: usize,
+    dim: usize,
+    bias: &[f64],
+    mut rng: ChaCha8Rng,
+) -> HeadValues {
+    let s = head_logit_std(knobs, layers, layer, &mut rng);
+    let a = s.sqrt();
+    let mut u: Vec<f64> = (0..dim).map(|_| normal(&mut rng)).collect();
+    let norm = u
+        .iter()
+        .map(|x| x * x)
+        .sum::<f64>()
+        .sqrt()
+        .max(f64::MIN_POSITIVE);
+    u.iter_mut().for_each(|x| *x /= norm);
+    let sqrt_d = (dim as f64).sqrt();
+    let orthogonal = |rng: &mut ChaCha8Rng| -> Vec<f64> {
+        let mut g: Vec<f64> = (0..dim).map(|_| normal(rng)).collect();
+        let along: f64 = g.iter().zip(&u).map(|(x, y)| x * y).sum();
+        g.iter_mut().zip(&u).for_each(|(x, y)| *x -= along * y);
+        g
+    };
+    let mut q = Vec::with_capacity(tokens * dim);
+    let mut k = Vec::with_capacity(tokens * dim);
+    for _ in 0..tokens {
+        let g = orthogonal(&mut rng);
+        q.extend(g.iter().zip(&u).map(|(x, y)| (a * x + sqrt_d * y) as f32));
+    }
+    for b in bias.iter().take(tokens) {
+        let g = orthogonal(&mut rng);
+        k.extend(g.iter().zip(&u).map(|(x, y)| (a * x + b * y) as f32));
+    }
+    let v = (0..tokens * dim)
+        .map(|_| (knobs.value_std * normal(&mut rng)) as f32)
+        .collect();
+    HeadValues { q, k, v }
+}
+
+/// Q, K and V for every layer of `workload` (prompt + generated tokens).
+///
+/// Panics if `knobs.check()` fails; callers holding user input check first.
+pub fn generate(workload: &WorkloadConfig, knobs: &SynthKnobs, seed: u64) -> ValueTensors {
+    if let Err(e) = knobs.check() {
+        panic!("invalid synthetic knobs: {e}");
+    }
+    let layers = workload.model.layers as usize;
+    let heads = workload.model.heads as usize;
+    let dim = workload.model.head_dim as usize;
+    let tokens = workload.final_tokens() as usize;
+    let bias = token_biases(tokens, knobs, seed);
+    let per_head: Vec<HeadValues> = (0..layers * heads)
+        .into_par_iter()
+        .map(|i| {
+            let mut rng = ChaCha8Rng::seed_from_u64(seed);
+            rng.set_stream(i as u64);
+            head_values(knobs, layers, i / heads, tokens, dim, &bias, rng)
+        })
+        .collect();
+    let stack = |parts: Vec<&Vec<f32>>| {
+        let flat: Vec<f32> = parts.into_iter().flatten().copied().collect();
+        Array3::from_shape_vec((heads, tokens, dim), flat).expect("heads x tokens x dim values")
+    };
+    let layer_values = per_head
+        .chunks(heads)
+        .map(|hs| LayerValues {
+            q: stack(hs.iter().map(|h| &h.q).collect()),
+            k: stack(hs.iter().map(|h| &h.k).collect()),
+            v: stack(hs.iter().map(|h| &h.v).collect()),
+        })
+        .collect();
+    let knob_text = serde_json::to_string(knobs).expect("knobs serialize");
+    ValueTensors {
+        meta: ValueMeta {
+            model: "synthetic".into(),
+            source: format!("synth:{} {knob_text}", workload.name),
+            seed,
+            prompt_tokens: workload.stage.prompt_tokens,
+            causal: workload.model.causal,
+        },
+        layers: layer_values,
+    }
+}

@@ -1,0 +1,174 @@
+//! Consistency rules every attention trace obeys; the reader and the writer both enforce them.
+
+use super::attention::{AttentionTrace, TopkPurpose};
+
+/// Tokens that exist in `iteration`: the prompt, plus one per generated token so far
+/// (iteration i >= 1 generates token i, whose query sees prompt + i keys).
+pub fn tokens_in_iteration(prompt_tokens: u32, iteration: u32) -> u64 {
+    prompt_tokens as u64 + iteration as u64
+}
+
+fn ascending_below(xs: &[u32], bound: u64) -> Result<(), String> {
+    for w in xs.windows(2) {
+        if w[0] >= w[1] {
+            return Err(format!("not strictly ascending ({} then {})", w[0], w[1]));
+        }
+    }
+    match xs.last() {
+        Some(&last) if last as u64 >= bound => Err(format!("index {last} is not below {bound}")),
+        _ => Ok(()),
+    }
+}
+
+fn is_subset(small: &[u32], big: &[u32]) -> bool {
+    let mut it = big.iter();
+    small.iter().all(|s| it.by_ref().any(|b| b == s))
+}
+
+/// Returns the first violated rule, naming the record.
+pub fn check_trace(t: &AttentionTrace) -> Result<(), String> {
+    let h = &t.header;
+    if h.layers == 0 || h.heads == 0 || h.head_dim == 0 {
+        return Err("header: layers, heads and head_dim must be at least 1".into());
+    }
+    let topk_len = t.topk_calls.len();
+    for (i, c) in t.topk_calls.iter().enumerate() {
+        let at = format!("topk call {i}");
+        if c.k > c.n {
+            return Err(format!("{at}: k = {} exceeds n = {}", c.k, c.n));
+        }
+        if let Some(&first) = c.rounds.first()
+            && first != c.n
+        {
+            return Err(format!(
+                "{at}: first round streams {first} elements, not n = {}",
+                c.n
+            ));
+        }
+        for w in c.rounds.windows(2) {
+            if w[1] > w[0] {
+                return Err(format!("{at}: round sizes grow ({} then {})", w[0], w[1]));
+            }
+        }
+    }
+    let topk_ref = |at: &str, field: &str, r: Option<u32>, purpose: TopkPurpose| match r {
+        None => Ok(None),
+        Some(i) if (i as usize) < topk_len => {
+            let c = &t.topk_calls[i as usize];
+            if c.purpose != purpose {
+                Err(format!(
+                    "{at}: {field} = {i} is a {:?} call, expected {purpose:?}",
+                    c.purpose
+                ))
+            } else {
+                Ok(Some(c))
+            }
+        }
+        Some(i) => Err(format!(
+            "{at}: {field} = {i} but there are {topk_len} top-k calls"
+        )),
+    };
+    let check_iteration = |at: &str, iteration: u32| {
+        if iteration > h.generated_tokens {
+            Err(format!(
+                "{at}: iteration {iteration} exceeds generated_tokens = {}",
+                h.generated_tokens
+            ))
+        } else {
+            Ok(())
+        }
+    };
+
+    let mut prev: Option<(u32, u32, u32)> = None;
+    for (i, c) in t.head_calls.iter().enumerate() {
+        let at = format!(
+            "head call {i} (iteration {}, layer {}, head {})",
+            c.iteration, c.layer, c.head
+        );
+        check_iteration(&at, c.iteration)?;
+        if c.layer >= h.layers {
+            return Err(format!("{at}: layer id not below {} layers", h.layers));
+        }
+        if c.head >= h.heads {
+            return Err(format!("{at}: head id not below {} heads", h.heads));
+        }
+        let key = (c.iteration, c.layer, c.head);
+        if prev.is_some_and(|p| p >= key) {
+            return Err(format!(
+                "{at}: not after the previous call in (iteration, layer, head) order"
+            ));
+        }
+        prev = Some(key);
+        let bound = tokens_in_iteration(h.prompt_tokens, c.iteration);
+        ascending_below(&c.keys, bound).map_err(|e| format!("{at}: keys {e}"))?;
+        ascending_below(&c.values, bound).map_err(|e| format!("{at}: values {e}"))?;
+        if !is_subset(&c.values, &c.keys) {
+            return Err(format!("{at}: values are not a subset of keys"));
+        }
+        if c.requant_rows > c.queries {
+            return Err(format!(
+                "{at}: requant_rows {} exceeds queries {}",
+                c.requant_rows, c.queries
+            ));
+        }
+        if c.lsb_refetch && c.lsb_bits == 0 {
+            return Err(format!("{at}: LSBs refetched but lsb_bits = 0"));
+        }
+        if let Some(call) = topk_ref(&at, "value_topk", c.value_topk, TopkPurpose::LocalValue)?
+            && call.k as usize != c.values.len()
+        {
+            return Err(format!(
+                "{at}: value_topk keeps k = {} but the call fetches {} values",
+                call.k,
+                c.values.len()
+            ));
+        }
+    }
+
+    let mut prev: Option<(u32, u32)> = None;
+    for (i, r) in t.layers.iter().enumerate() {
+        let at = format!(
+            "layer record {i} (iteration {}, layer {})",
+            r.iteration, r.layer
+        );
+        check_iteration(&at, r.iteration)?;
+        if r.layer >= h.layers {
+            return Err(format!("{at}: layer id not below {} layers", h.layers));
+        }
+        let key = (r.iteration, r.layer);
+        if prev.is_some_and(|p| p >= key) {
+            return Err(format!(
+                "{at}: not after the previous record in (iteration, layer) order"
+            ));
+        }
+        prev = Some(key);
+        let bound = tokens_in_iteration(h.prompt_tokens, r.iteration);
+        ascending_below(&r.tokens_kept, bound).map_err(|e| format!("{at}: tokens_kept {e}"))?;
+        ascending_below(&r.heads_kept, h.heads as u64)
+            .map_err(|e| format!("{at}: heads_kept {e}"))?;
+        for (field, sel, kept, purpose) in [
+            (
+                "token_topk",
+                r.token_topk,
+                r.tokens_kept.len(),
+                TopkPurpose::Token,
+            ),
+            (
+                "head_topk",
+                r.head_topk,
+                r.heads_kept.len(),
+                TopkPurpose::Head,
+            ),
+        ] {
+            if let Some(call) = topk_ref(&at, field, sel, purpose)?
+                && call.k as usize != kept
+            {
+                return Err(format!(
+                    "{at}: {field} keeps k = {} but {kept} are kept",
+                    call.k
+                ));
+            }
+        }
+    }
+    Ok(())
+}
