@@ -1,5 +1,6 @@
 //! The `spatten` command line: one file per subcommand, each a thin face over the library.
 
+mod accuracy;
 mod baseline;
 mod config;
 mod golden;
@@ -39,6 +40,8 @@ pub enum Command {
     Trace(trace::TraceCommand),
     /// Write (or --check) golden vectors of the reference datapath for RTL.
     Golden(golden::GoldenArgs),
+    /// Sentence-similarity accuracy (Spearman on STS) of a BERT model, dense attention.
+    Accuracy(accuracy::AccuracyArgs),
 }
 
 /// Runs one parsed command line. Errors are printed by `main` and exit with code 2.
@@ -50,5 +53,6 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Baseline(c) => baseline::run(c),
         Command::Trace(c) => trace::run(c),
         Command::Golden(g) => golden::run(g),
+        Command::Accuracy(a) => accuracy::run(a),
     }
 }

@@ -1,0 +1,83 @@
+//! The WordPiece tokenizer against ids from the real Hugging Face tokenizer
+//! (tests/golden/model/, written by scripts/gen-tokenizer-golden.py).
+
+use std::path::PathBuf;
+
+use spatten::model::{WordPieceTokenizer, read_sts};
+
+/// `$SPATTEN_SHARED`, else `../shared` beside the repository, else `/work/shared`.
+fn shared(rel: &str) -> PathBuf {
+    if let Ok(dir) = std::env::var("SPATTEN_SHARED") {
+        return PathBuf::from(dir).join(rel);
+    }
+    let beside = PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../shared")).join(rel);
+    if beside.exists() {
+        beside
+    } else {
+        PathBuf::from("/work/shared").join(rel)
+    }
+}
+
+fn golden(name: &str) -> String {
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/golden/model")
+        .join(name);
+    std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+fn tokenizer() -> WordPieceTokenizer {
+    WordPieceTokenizer::from_vocab_file(&shared("models/all-MiniLM-L6-v2/vocab.txt")).unwrap()
+}
+
+#[test]
+fn edge_cases_match_hugging_face() {
+    let tok = tokenizer();
+    let mut checked = 0;
+    for line in golden("tokenizer_cases.jsonl").lines() {
+        let case: serde_json::Value = serde_json::from_str(line).unwrap();
+        let text = case["text"].as_str().unwrap();
+        let max = case["max_length"]
+            .as_u64()
+            .map_or(usize::MAX, |m| m as usize);
+        let want: Vec<u32> = case["ids"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v.as_u64().unwrap() as u32)
+            .collect();
+        assert_eq!(tok.encode(text, max).unwrap(), want, "text {text:?}");
+        checked += 1;
+    }
+    assert!(checked >= 20, "only {checked} cases");
+}
+
+#[test]
+fn every_stsb_dev_sentence_matches_hugging_face() {
+    let tok = tokenizer();
+    let pairs = read_sts(&shared("data/stsb/sts-dev.tsv")).unwrap();
+    let golden = golden("tokenizer_stsb_dev.tsv");
+    let parse = |s: &str| -> Vec<u32> { s.split(' ').map(|x| x.parse().unwrap()).collect() };
+    let mut lines = golden.lines();
+    for p in &pairs {
+        let cols: Vec<&str> = lines
+            .next()
+            .expect("golden shorter than data")
+            .split('\t')
+            .collect();
+        assert_eq!(cols[0].parse::<usize>().unwrap(), p.line);
+        assert_eq!(
+            tok.encode(&p.sentence1, usize::MAX).unwrap(),
+            parse(cols[1]),
+            "{:?}",
+            p.sentence1
+        );
+        assert_eq!(
+            tok.encode(&p.sentence2, usize::MAX).unwrap(),
+            parse(cols[2]),
+            "{:?}",
+            p.sentence2
+        );
+    }
+    assert!(lines.next().is_none(), "golden longer than data");
+    assert_eq!(pairs.len(), 1500);
+}
