@@ -63,7 +63,12 @@ pub fn run(a: SweepArgs) -> anyhow::Result<ExitCode> {
     match a.command {
         Some(SweepCommand::Merge { dirs, out }) => {
             let (m, rows) = results::merge(&dirs, &out)?;
-            println!("merged {} points of sweep {} into {}", rows.len(), m.name, out.join(results::RESULTS_FILE).display());
+            println!(
+                "merged {} points of sweep {} into {}",
+                rows.len(),
+                m.name,
+                out.join(results::RESULTS_FILE).display()
+            );
             Ok(ExitCode::SUCCESS)
         }
         Some(SweepCommand::Plot { dir, metric, out }) => {
@@ -77,9 +82,19 @@ pub fn run(a: SweepArgs) -> anyhow::Result<ExitCode> {
         None => {
             let spec_path = a.spec.expect("clap requires SPEC without a subcommand");
             let spec = SweepSpec::load(&spec_path)?;
-            let out = a.out.unwrap_or_else(|| PathBuf::from("reports").join(format!("sweep-{}", spec.name)));
-            let jobs = a.jobs.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
-            let options = SweepOptions { out: out.clone(), jobs, resume: a.resume, shard: a.shard, progress: !a.quiet };
+            let out = a
+                .out
+                .unwrap_or_else(|| PathBuf::from("reports").join(format!("sweep-{}", spec.name)));
+            let jobs = a
+                .jobs
+                .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+            let options = SweepOptions {
+                out: out.clone(),
+                jobs,
+                resume: a.resume,
+                shard: a.shard,
+                progress: !a.quiet,
+            };
             let evaluator = PipelineEvaluator::new(a.dram);
             let s = sweep::run_sweep(&spec, &evaluator, &options)?;
             if !a.quiet {
@@ -87,7 +102,9 @@ pub fn run(a: SweepArgs) -> anyhow::Result<ExitCode> {
                     "sweep {}: {} points{}, {} run now ({} ok, {} invalid, {} skipped by constraints, {} failed), {} already done",
                     spec.name,
                     s.points_in_shard,
-                    a.shard.map(|(k, n)| format!(" in shard {k}/{n} of {}", s.points_total)).unwrap_or_default(),
+                    a.shard
+                        .map(|(k, n)| format!(" in shard {k}/{n} of {}", s.points_total))
+                        .unwrap_or_default(),
                     s.ran,
                     s.ok,
                     s.invalid,
@@ -102,7 +119,11 @@ pub fn run(a: SweepArgs) -> anyhow::Result<ExitCode> {
                     out.join(results::RESULTS_FILE).display()
                 );
             }
-            Ok(if s.failed > 0 { ExitCode::from(1) } else { ExitCode::SUCCESS })
+            Ok(if s.failed > 0 {
+                ExitCode::from(1)
+            } else {
+                ExitCode::SUCCESS
+            })
         }
     }
 }

@@ -12,20 +12,32 @@ use crate::trace::AttentionTrace;
 /// Baselines whose speedups get a column.
 pub const SPEEDUP_BASELINES: [&str; 2] = ["titan-xp", "xeon-e5-2640-v4"];
 
+/// A trace made once, shared by every point of its workload (or the reason it failed).
+type SharedTrace = Arc<OnceLock<Result<Arc<AttentionTrace>, String>>>;
+
 pub struct PipelineEvaluator {
     pub dram: DramKind,
-    traces: Mutex<HashMap<String, Arc<OnceLock<Result<Arc<AttentionTrace>, String>>>>>,
+    traces: Mutex<HashMap<String, SharedTrace>>,
 }
 
 impl PipelineEvaluator {
     pub fn new(dram: DramKind) -> Self {
-        Self { dram, traces: Mutex::new(HashMap::new()) }
+        Self {
+            dram,
+            traces: Mutex::new(HashMap::new()),
+        }
     }
 
     fn trace(&self, workload: &WorkloadConfig) -> Result<Arc<AttentionTrace>, String> {
         let key = config::config_hash(workload);
         // One cell per workload; threads wanting the same trace wait for the first to make it.
-        let cell = self.traces.lock().expect("no panics under the lock").entry(key).or_default().clone();
+        let cell = self
+            .traces
+            .lock()
+            .expect("no panics under the lock")
+            .entry(key)
+            .or_default()
+            .clone();
         cell.get_or_init(|| {
             let e = Experiment {
                 name: workload.name.clone(),
@@ -35,7 +47,9 @@ impl PipelineEvaluator {
                 dram: self.dram,
                 timeline: false,
             };
-            e.build_trace(&mut |_| {}).map(Arc::new).map_err(|e| format!("{e:#}"))
+            e.build_trace(&mut |_| {})
+                .map(Arc::new)
+                .map_err(|e| format!("{e:#}"))
         })
         .clone()
     }
@@ -63,7 +77,11 @@ impl Evaluator for PipelineEvaluator {
         c
     }
 
-    fn evaluate(&self, arch: &ArchConfig, workload: &WorkloadConfig) -> Result<Vec<String>, String> {
+    fn evaluate(
+        &self,
+        arch: &ArchConfig,
+        workload: &WorkloadConfig,
+    ) -> Result<Vec<String>, String> {
         let trace = self.trace(workload)?;
         let r = experiment::evaluate(
             &workload.name,

@@ -13,7 +13,14 @@ pub fn ok_rows(dir: &Path) -> Result<(Manifest, Vec<BTreeMap<String, String>>), 
     let rows = results::read_rows(&dir.join(RESULTS_FILE), &manifest.columns)?;
     let maps = rows
         .values()
-        .map(|r| manifest.columns.iter().cloned().zip(r.iter().cloned()).collect::<BTreeMap<_, _>>())
+        .map(|r| {
+            manifest
+                .columns
+                .iter()
+                .cloned()
+                .zip(r.iter().cloned())
+                .collect::<BTreeMap<_, _>>()
+        })
         .filter(|m| m.get("status").map(String::as_str) == Some("ok"))
         .collect();
     Ok((manifest, maps))
@@ -25,14 +32,25 @@ fn number(row: &BTreeMap<String, String>, key: &str) -> Option<f64> {
 
 /// The swept axes: columns between `workload` and `status`.
 pub fn axis_columns(m: &Manifest) -> Vec<String> {
-    let start = m.columns.iter().position(|c| c == "workload").map_or(0, |i| i + 1);
-    let end = m.columns.iter().position(|c| c == "status").unwrap_or(m.columns.len());
+    let start = m
+        .columns
+        .iter()
+        .position(|c| c == "workload")
+        .map_or(0, |i| i + 1);
+    let end = m
+        .columns
+        .iter()
+        .position(|c| c == "status")
+        .unwrap_or(m.columns.len());
     m.columns[start..end].to_vec()
 }
 
 fn label(row: &BTreeMap<String, String>, axes: &[String]) -> String {
     let mut parts = vec![row.get("workload").cloned().unwrap_or_default()];
-    parts.extend(axes.iter().map(|a| format!("{a}={}", row.get(a).map_or("", String::as_str))));
+    parts.extend(
+        axes.iter()
+            .map(|a| format!("{a}={}", row.get(a).map_or("", String::as_str))),
+    );
     parts.join(" ")
 }
 
@@ -41,7 +59,10 @@ fn label(row: &BTreeMap<String, String>, axes: &[String]) -> String {
 pub fn plot_dir(dir: &Path, metric: &str, out: &Path) -> Result<Vec<PathBuf>, SweepError> {
     let (manifest, rows) = ok_rows(dir)?;
     if rows.is_empty() {
-        return Err(SweepError::Usage(format!("{}: no point with status ok to plot", dir.display())));
+        return Err(SweepError::Usage(format!(
+            "{}: no point with status ok to plot",
+            dir.display()
+        )));
     }
     if !manifest.columns.iter().any(|c| c == metric) {
         return Err(SweepError::Usage(format!(
@@ -58,13 +79,31 @@ pub fn plot_dir(dir: &Path, metric: &str, out: &Path) -> Result<Vec<PathBuf>, Sw
         files.push(w.png);
     };
     let fronts = [
-        ("pareto_energy", "effective_gops", "energy_j", Goal::Minimize, "energy per run (J)"),
-        ("pareto_area", "effective_gops", "effective_gops_per_mm2", Goal::Maximize, "throughput per area (GOP/s/mm2)"),
+        (
+            "pareto_energy",
+            "effective_gops",
+            "energy_j",
+            Goal::Minimize,
+            "energy per run (J)",
+        ),
+        (
+            "pareto_area",
+            "effective_gops",
+            "effective_gops_per_mm2",
+            Goal::Maximize,
+            "throughput per area (GOP/s/mm2)",
+        ),
     ];
     for (stem, x, y, y_goal, y_label) in fronts {
         let points: Vec<ScatterPoint> = rows
             .iter()
-            .filter_map(|r| Some(ScatterPoint { label: label(r, &axes), x: number(r, x)?, y: number(r, y)? }))
+            .filter_map(|r| {
+                Some(ScatterPoint {
+                    label: label(r, &axes),
+                    x: number(r, x)?,
+                    y: number(r, y)?,
+                })
+            })
             .collect();
         if points.is_empty() {
             continue;
@@ -111,7 +150,11 @@ pub fn plot_dir(dir: &Path, metric: &str, out: &Path) -> Result<Vec<PathBuf>, Sw
             plot::line_plot(
                 &out.join(stem),
                 &LinePlot {
-                    frame: Frame::new(&format!("{}: {metric} vs {axis}", manifest.name), axis, metric),
+                    frame: Frame::new(
+                        &format!("{}: {metric} vs {axis}", manifest.name),
+                        axis,
+                        metric,
+                    ),
                     series: curves,
                     log_x: false,
                     log_y: false,
