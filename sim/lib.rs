@@ -14,5 +14,6 @@ pub mod hw;
 pub mod model;
 pub mod reference;
 pub mod report;
+pub mod reproduce;
 pub mod sweep;
 pub mod trace;

@@ -4,6 +4,7 @@ mod accuracy;
 mod baseline;
 mod config;
 mod golden;
+mod reproduce;
 mod run;
 mod sweep;
 mod trace;
@@ -42,6 +43,8 @@ pub enum Command {
     Golden(golden::GoldenArgs),
     /// Sentence-similarity accuracy (Spearman on STS) of a BERT model, dense attention.
     Accuracy(accuracy::AccuracyArgs),
+    /// Reproduce the paper's evaluation: benchmarks, accelerators, design space, EXPERIMENTS.md.
+    Reproduce(reproduce::ReproduceArgs),
 }
 
 /// Runs one parsed command line. Errors are printed by `main` and exit with code 2.
@@ -54,5 +57,6 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Trace(c) => trace::run(c),
         Command::Golden(g) => golden::run(g),
         Command::Accuracy(a) => accuracy::run(a),
+        Command::Reproduce(a) => reproduce::run(a),
     }
 }

@@ -1,0 +1,237 @@
+//! `spatten reproduce`: the paper's evaluation regenerated with one command.
+//!
+//! 1. [`bench`]: the 30 benchmarks ([`benchmarks`]) on the `spatten` preset against the
+//!    CPU/GPU baselines; DRAM access reduction by technique; throughput.
+//! 2. [`accel`]: `spatten-1-8` against A3 and MNNFast.
+//! 3. [`design`]: top-k parallelism, SRAM size, and the step-by-step speedup on GPT-2.
+//! 4. [`accuracy`]: accuracy against pruning ratio (pending the closed-loop model kernel).
+//!
+//! Every point runs through [`crate::experiment::evaluate`] ([`runner`]); the output
+//! directory holds CSVs, figures and `EXPERIMENTS.md` ([`markdown`]), written into a staging
+//! directory and renamed into place, so a failed run leaves no partial output.
+
+pub mod accel;
+pub mod accuracy;
+pub mod bench;
+pub mod benchmarks;
+pub mod design;
+pub mod figures;
+pub mod lengths;
+pub mod markdown;
+pub mod runner;
+
+use std::path::{Path, PathBuf};
+
+use indicatif::ProgressBar;
+use serde::Serialize;
+
+use crate::config;
+
+#[derive(Debug, Clone)]
+pub struct Options {
+    pub out: PathBuf,
+    pub quick: bool,
+    /// The command line recorded in EXPERIMENTS.md.
+    pub command: String,
+}
+
+/// What a run produced, for the CLI's summary.
+#[derive(Debug, Clone)]
+pub struct Summary {
+    pub points: usize,
+    pub files: Vec<PathBuf>,
+    pub geomean_all: bench::GeomeanRow,
+    pub accel: accel::AccelRow,
+}
+
+/// All points of all studies, in a fixed order, with the ranges each study owns.
+struct Plan {
+    benches: Vec<benchmarks::Benchmark>,
+    accel_benches: Vec<benchmarks::Benchmark>,
+    variants: Vec<design::Variant>,
+    points: Vec<runner::Point>,
+}
+
+fn plan(quick: bool) -> anyhow::Result<Plan> {
+    let spatten = config::load_arch("spatten")?;
+    let small = config::load_arch("spatten-1-8")?;
+    let benches = benchmarks::load_all(quick)?;
+    let accel_benches = accel::selected(&benches);
+    let gpt2 = benches
+        .iter()
+        .find(|b| b.name.starts_with("gpt2-small"))
+        .ok_or_else(|| anyhow::anyhow!("no GPT-2-small benchmark"))?;
+    let squad = if quick {
+        benchmarks::load("bert-base-mrpc")?
+    } else {
+        benchmarks::load("bert-base-squad-v1.1")?
+    };
+    let mut variants = design::topk_variants(&spatten, &gpt2.workload);
+    variants.extend(design::sram_variants(
+        &spatten,
+        &[squad.workload.clone(), gpt2.workload.clone()],
+    ));
+    variants.extend(design::breakdown_variants(&spatten, &gpt2.workload));
+    let mut points = bench::points(&spatten, &benches);
+    points.extend(accel::points(&small, &accel_benches));
+    points.extend(variants.iter().map(|v| v.point.clone()));
+    Ok(Plan {
+        benches,
+        accel_benches,
+        variants,
+        points,
+    })
+}
+
+/// Number of points a run simulates (for a progress bar's length).
+pub fn point_count(quick: bool) -> anyhow::Result<usize> {
+    Ok(plan(quick)?.points.len())
+}
+
+fn csv_text<T: Serialize>(rows: &[T]) -> anyhow::Result<String> {
+    let mut w = csv::Writer::from_writer(Vec::new());
+    for r in rows {
+        w.serialize(r)?;
+    }
+    Ok(String::from_utf8(w.into_inner()?)?)
+}
+
+/// Runs everything and writes `opts.out`. `bar` ticks once per simulated point.
+pub fn run(opts: &Options, bar: &ProgressBar) -> anyhow::Result<Summary> {
+    let p = plan(opts.quick)?;
+    bar.set_length(p.points.len() as u64);
+    let outcomes = runner::run_all(&p.points, bar)?;
+    let nb = p.benches.len();
+    let na = p.accel_benches.len();
+    let bench_rows = bench::rows(&p.benches, &outcomes[..nb])?;
+    let geomeans = bench::geomeans(&bench_rows);
+    let all = geomeans
+        .first()
+        .cloned()
+        .ok_or_else(|| anyhow::anyhow!("no benchmark results to average"))?;
+    let mut accel_rows = accel::rows(&p.accel_benches, &outcomes[nb..nb + na])?;
+    let accel_gm = accel::geomean_row(&accel_rows)
+        .ok_or_else(|| anyhow::anyhow!("no spatten-1-8 results to average"))?;
+    accel_rows.push(accel_gm.clone());
+    let published = accel::published()?;
+    let design_rows = design::rows(&p.variants, &outcomes[nb + na..]);
+    let breakdown: Vec<design::DesignRow> = design_rows
+        .iter()
+        .filter(|r| r.study == "breakdown")
+        .cloned()
+        .collect();
+    let cumulative = cumulative_speedup(&breakdown);
+    let claims = markdown::claims(&all, &accel_gm);
+
+    let parent = opts
+        .out
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    std::fs::create_dir_all(parent)?;
+    let name = opts
+        .out
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "reproduce".into());
+    let staging = parent.join(format!(".{name}.tmp-{}", std::process::id()));
+    if staging.exists() {
+        std::fs::remove_dir_all(&staging)?;
+    }
+    let written = (|| -> anyhow::Result<Vec<PathBuf>> {
+        let fig = staging.join("figures");
+        std::fs::create_dir_all(&fig)?;
+        let mut files = Vec::new();
+        let mut put = |n: &str, text: String| -> anyhow::Result<()> {
+            std::fs::write(staging.join(n), text)?;
+            files.push(PathBuf::from(n));
+            Ok(())
+        };
+        put("benchmarks.csv", csv_text(&bench_rows)?)?;
+        put("benchmarks_geomean.csv", csv_text(&geomeans)?)?;
+        put("accelerators.csv", csv_text(&accel_rows)?)?;
+        put("accelerators_published.csv", csv_text(&published)?)?;
+        put("design_space.csv", csv_text(&design_rows)?)?;
+        put(
+            "EXPERIMENTS.md",
+            markdown::render(&markdown::Inputs {
+                quick: opts.quick,
+                command: opts.command.clone(),
+                benches: &bench_rows,
+                geomeans: &geomeans,
+                accel: &accel_rows,
+                published: &published,
+                design: &design_rows,
+                breakdown_cumulative: &cumulative,
+                claims: &claims,
+            }),
+        )?;
+        let mut figs = figures::versus_devices(&fig, &bench_rows, &all)?;
+        figs.push(figures::dram_split(&fig, &bench_rows)?);
+        figs.push(figures::throughput(&fig, &bench_rows)?);
+        figs.extend(figures::accelerators(&fig, &accel_gm, &published)?);
+        let topk: Vec<_> = design_rows
+            .iter()
+            .filter(|r| r.study == "topk_parallelism")
+            .cloned()
+            .collect();
+        figs.push(figures::sweep(
+            &fig,
+            "topk_parallelism",
+            "Throughput against top-k comparator parallelism",
+            "comparators per array (both engines)",
+            &topk,
+        )?);
+        let sram: Vec<_> = design_rows
+            .iter()
+            .filter(|r| r.study == "sram_size")
+            .cloned()
+            .collect();
+        figs.push(figures::sweep(
+            &fig,
+            "sram_size",
+            "Throughput against key/value SRAM size (feasible points)",
+            "key and value SRAM, KiB each",
+            &sram,
+        )?);
+        figs.push(figures::breakdown(&fig, &breakdown, &cumulative)?);
+        for w in figs {
+            for f in [w.svg, w.png] {
+                files.push(f.strip_prefix(&staging).unwrap_or(&f).to_path_buf());
+            }
+        }
+        Ok(files)
+    })();
+    let files = match written {
+        Ok(f) => f,
+        Err(e) => {
+            let _ = std::fs::remove_dir_all(&staging);
+            return Err(e);
+        }
+    };
+    if opts.out.exists() {
+        let old = parent.join(format!(".{name}.old-{}", std::process::id()));
+        std::fs::rename(&opts.out, &old)?;
+        std::fs::rename(&staging, &opts.out)?;
+        std::fs::remove_dir_all(&old)?;
+    } else {
+        std::fs::rename(&staging, &opts.out)?;
+    }
+    Ok(Summary {
+        points: p.points.len(),
+        files: files.into_iter().map(|f| opts.out.join(f)).collect(),
+        geomean_all: all,
+        accel: accel_gm,
+    })
+}
+
+/// Speedup of each breakdown step over the first step (1 for the first).
+pub fn cumulative_speedup(rows: &[design::DesignRow]) -> Vec<f64> {
+    let first = rows.first().and_then(|r| r.cycles);
+    rows.iter()
+        .map(|r| match (first, r.cycles) {
+            (Some(a), Some(b)) if b > 0 => a as f64 / b as f64,
+            _ => 0.0,
+        })
+        .collect()
+}

@@ -1,0 +1,297 @@
+//! `spatten reproduce --quick` end to end: the files, EXPERIMENTS.md against the CSVs,
+//! independent cross-checks of the CSV numbers, determinism across thread counts, bad input.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::process::Command;
+
+use spatten::baseline::{Precision, load_profile, model_workload};
+use spatten::reproduce::bench::geomean;
+use spatten::reproduce::benchmarks;
+use spatten::reproduce::markdown::fmt3;
+
+fn spatten(args: &[&str]) -> (i32, String, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_spatten"))
+        .args(args)
+        .output()
+        .unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+type Table = Vec<BTreeMap<String, String>>;
+
+fn read_csv(path: &Path) -> Table {
+    let mut r = csv::Reader::from_path(path).unwrap();
+    let headers = r.headers().unwrap().clone();
+    r.records()
+        .map(|rec| {
+            let rec = rec.unwrap();
+            headers
+                .iter()
+                .zip(rec.iter())
+                .map(|(h, v)| (h.to_string(), v.to_string()))
+                .collect()
+        })
+        .collect()
+}
+
+fn num(row: &BTreeMap<String, String>, key: &str) -> f64 {
+    row[key]
+        .parse()
+        .unwrap_or_else(|_| panic!("{key} = {:?}", row[key]))
+}
+
+fn close(a: f64, b: f64) -> bool {
+    (a - b).abs() <= 1e-9 * a.abs().max(b.abs()).max(1e-30)
+}
+
+fn all_files(dir: &Path) -> BTreeMap<String, Vec<u8>> {
+    let mut out = BTreeMap::new();
+    for sub in ["", "figures"] {
+        for e in std::fs::read_dir(dir.join(sub)).unwrap() {
+            let p = e.unwrap().path();
+            if p.is_file() {
+                let name = p.strip_prefix(dir).unwrap().to_string_lossy().into_owned();
+                out.insert(name, std::fs::read(&p).unwrap());
+            }
+        }
+    }
+    out
+}
+
+#[test]
+fn quick_run_writes_consistent_files_deterministically() {
+    let tmp = tempfile::tempdir().unwrap();
+    let a = tmp.path().join("a");
+    let (code, stdout, stderr) = spatten(&[
+        "reproduce",
+        "--quick",
+        "--quiet",
+        "--jobs",
+        "2",
+        "--out",
+        a.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(stdout.contains("EXPERIMENTS.md"), "{stdout}");
+
+    let files = all_files(&a);
+    for f in [
+        "EXPERIMENTS.md",
+        "benchmarks.csv",
+        "benchmarks_geomean.csv",
+        "accelerators.csv",
+        "accelerators_published.csv",
+        "design_space.csv",
+    ] {
+        assert!(files.contains_key(f), "missing {f}");
+    }
+    for fig in [
+        "speedup",
+        "energy_saving",
+        "dram_reduction",
+        "throughput",
+        "accelerators",
+        "accelerators_area",
+        "topk_parallelism",
+        "sram_size",
+        "breakdown",
+    ] {
+        for ext in ["svg", "png"] {
+            let f = format!("figures/{fig}.{ext}");
+            assert!(files.get(&f).is_some_and(|b| !b.is_empty()), "missing {f}");
+        }
+    }
+
+    // Per-benchmark rows: baselines recomputed from the roofline model, DRAM split closes.
+    let bench = read_csv(&a.join("benchmarks.csv"));
+    assert_eq!(bench.len(), benchmarks::QUICK.len() + 1);
+    for row in &bench {
+        let name = &row["benchmark"];
+        let b = match benchmarks::load(name) {
+            Ok(b) => b,
+            Err(_) => {
+                benchmarks::quick_gpt2(benchmarks::load(name.trim_end_matches("-quick")).unwrap())
+            }
+        };
+        let w = &b.workload;
+        let latency = num(row, "latency_s");
+        for (dev, col) in [
+            ("titan-xp", "speedup_titan_xp"),
+            ("xeon-e5-2640-v4", "speedup_xeon"),
+            ("jetson-nano", "speedup_jetson_nano"),
+            ("raspberry-pi-4", "speedup_raspberry_pi_4"),
+        ] {
+            let m = model_workload(&load_profile(dev).unwrap(), w, Precision::Fp32).unwrap();
+            assert!(
+                close(num(row, col), m.total_latency_s() / latency),
+                "{name} {col}"
+            );
+        }
+        // 1 GHz clock: latency is cycles x 1 ns.
+        assert!(close(latency, num(row, "cycles") * 1e-9), "{name}");
+        let m = &w.model;
+        let dense_bytes = if w.stage.generated_tokens == 0 {
+            (m.layers * m.heads * w.stage.prompt_tokens * m.head_dim) as f64 * 12.0 * 2.0 / 8.0
+        } else {
+            let p = w.stage.prompt_tokens;
+            let tokens: u32 = p + (1..=w.stage.generated_tokens).map(|i| p + i).sum::<u32>();
+            (m.layers * m.heads * m.head_dim) as f64 * tokens as f64 * 12.0 * 2.0 / 8.0
+        };
+        assert!(close(num(row, "dense_kv_bytes"), dense_bytes), "{name}");
+        let saved: f64 = [
+            "saved_token_pruning_bytes",
+            "saved_head_pruning_bytes",
+            "saved_local_v_bytes",
+            "saved_quantization_bytes",
+        ]
+        .iter()
+        .map(|k| num(row, k))
+        .sum();
+        let fetched = num(row, "fetched_kv_bytes");
+        assert!(close(num(row, "dense_kv_bytes") - saved, fetched), "{name}");
+        assert!(
+            close(num(row, "dram_reduction"), dense_bytes / fetched),
+            "{name}"
+        );
+    }
+
+    // Geometric means recomputed from the rows.
+    let gm = read_csv(&a.join("benchmarks_geomean.csv"));
+    let all = gm.iter().find(|r| r["group"] == "all").unwrap();
+    for col in [
+        "speedup_titan_xp",
+        "speedup_xeon",
+        "energy_saving_titan_xp",
+        "dram_reduction",
+    ] {
+        let v: Vec<f64> = bench.iter().map(|r| num(r, col)).collect();
+        assert!(close(num(all, col), geomean(&v).unwrap()), "{col}");
+    }
+    let accel = read_csv(&a.join("accelerators.csv"));
+    let accel_gm = accel.iter().find(|r| r["benchmark"] == "geomean").unwrap();
+    let per: Vec<f64> = accel
+        .iter()
+        .filter(|r| r["benchmark"] != "geomean")
+        .map(|r| num(r, "speedup_a3"))
+        .collect();
+    assert!(close(num(accel_gm, "speedup_a3"), geomean(&per).unwrap()));
+    // A3 and MNNFast run the dense attention's operations (softmax included) at their
+    // published throughput (221 and 120 GOP/s).
+    for r in accel.iter().filter(|r| r["benchmark"] != "geomean") {
+        let name = &r["benchmark"];
+        let w = benchmarks::load(name).unwrap().workload;
+        let ops = model_workload(&load_profile("a3").unwrap(), &w, Precision::Fp32)
+            .unwrap()
+            .total_ops() as f64;
+        let latency = num(r, "latency_s");
+        assert!(close(num(r, "speedup_a3"), ops / 221e9 / latency), "{name}");
+        assert!(
+            close(num(r, "speedup_mnnfast"), ops / 120e9 / latency),
+            "{name}"
+        );
+        assert!(
+            close(num(r, "energy_saving_a3"), ops / 269e9 / num(r, "energy_j")),
+            "{name}"
+        );
+        assert!(close(
+            num(r, "gops_per_mm2") * num(r, "area_mm2"),
+            num(r, "effective_gops")
+        ));
+    }
+
+    // EXPERIMENTS.md: every headline "Ours" cell is the CSV value, formatted.
+    let md = String::from_utf8(files["EXPERIMENTS.md"].clone()).unwrap();
+    for (claim, value) in [
+        ("DRAM access reduction", num(all, "dram_reduction")),
+        ("Speedup over TITAN Xp", num(all, "speedup_titan_xp")),
+        ("Speedup over Xeon E5-2640 v4", num(all, "speedup_xeon")),
+        (
+            "Energy saving over TITAN Xp",
+            num(all, "energy_saving_titan_xp"),
+        ),
+        (
+            "Energy saving over Xeon E5-2640 v4",
+            num(all, "energy_saving_xeon"),
+        ),
+        (
+            "Speedup of spatten-1-8 over A3",
+            num(accel_gm, "speedup_a3"),
+        ),
+        (
+            "Speedup of spatten-1-8 over MNNFast",
+            num(accel_gm, "speedup_mnnfast"),
+        ),
+        (
+            "Energy saving of spatten-1-8 over A3",
+            num(accel_gm, "energy_saving_a3"),
+        ),
+        (
+            "Energy saving of spatten-1-8 over MNNFast",
+            num(accel_gm, "energy_saving_mnnfast"),
+        ),
+    ] {
+        let line = md
+            .lines()
+            .find(|l| l.starts_with(&format!("| {claim} |")))
+            .unwrap_or_else(|| panic!("no row for {claim}"));
+        let cells: Vec<&str> = line.split('|').map(str::trim).collect();
+        assert_eq!(cells[3], format!("{}x", fmt3(value)), "{claim}");
+    }
+    assert!(md.contains("quick mode"));
+
+    // Design space: the top-k sweep covers 1..32 comparators; the breakdown has 7 steps.
+    let design = read_csv(&a.join("design_space.csv"));
+    let topk: Vec<f64> = design
+        .iter()
+        .filter(|r| r["study"] == "topk_parallelism")
+        .map(|r| num(r, "x"))
+        .collect();
+    assert_eq!(topk, [1.0, 2.0, 4.0, 8.0, 16.0, 32.0]);
+    assert_eq!(
+        design.iter().filter(|r| r["study"] == "breakdown").count(),
+        7
+    );
+
+    // Same bytes with one thread.
+    let b = tmp.path().join("b");
+    let (code, _, stderr) = spatten(&[
+        "reproduce",
+        "--quick",
+        "--quiet",
+        "--jobs",
+        "1",
+        "--out",
+        b.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 0, "{stderr}");
+    let other = all_files(&b);
+    assert_eq!(
+        files.keys().collect::<Vec<_>>(),
+        other.keys().collect::<Vec<_>>()
+    );
+    for (k, v) in &files {
+        assert!(v == &other[k], "{k} differs between --jobs 2 and --jobs 1");
+    }
+}
+
+#[test]
+fn zero_jobs_is_an_error_and_writes_nothing() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("r");
+    let (code, _, stderr) = spatten(&[
+        "reproduce",
+        "--quick",
+        "--jobs",
+        "0",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 2);
+    assert!(stderr.contains("--jobs"), "{stderr}");
+    assert!(!out.exists());
+}
