@@ -8,7 +8,9 @@
 //! (`fifo_depth` elements, back-pressuring the requant unit), consuming P per cycle; that
 //! stream is the first round's pass, so the rounds' remaining cycles follow it. Its filter
 //! pass emits the kept probabilities at P per cycle into the ProbxV FIFO, waiting when it is
-//! full; the head's V rows are requested when the call finishes. The token/head engine works
+//! full; the head's V rows are requested when the filter pass starts, since it streams out
+//! the kept indices in order (waiting for the whole call would deadlock whenever more rows are
+//! kept than the ProbxV FIFO holds, as ProbxV drains it only as V rows arrive). The token/head engine works
 //! on the on-chip importance scores, so only its cycle count applies; the next layer's heads
 //! are not opened before it finishes (their keys depend on it).
 
@@ -113,6 +115,7 @@ impl ValueTopk {
                                     until: now + 1 + rest,
                                 }
                             } else {
+                                finished.push(call);
                                 self.filter_state(call, calls, topk_calls, now)
                             };
                         }
@@ -124,6 +127,7 @@ impl ValueTopk {
             ValueState::Rounds { call, until } => {
                 if now >= *until {
                     let call = *call;
+                    finished.push(call);
                     self.state = self.filter_state(call, calls, topk_calls, now);
                     return self.step(now, calls, topk_calls, input, out, finished);
                 }
@@ -153,7 +157,6 @@ impl ValueTopk {
                         (Activity::StalledOutput, false)
                     }
                 } else if now >= *until {
-                    finished.push(*call);
                     self.state = ValueState::Idle;
                     (Activity::Busy, true)
                 } else {
