@@ -61,18 +61,18 @@ impl SimpleDram {
 
     fn issue(&mut self) {
         for ch in 0..self.channels as usize {
-            if self.bus_free[ch] <= self.cycle {
-                if let Some((req, arrival)) = self.queues[ch].pop_front() {
-                    self.bus_free[ch] = self.cycle + self.occupancy_cycles;
-                    let done_at = self.cycle + self.occupancy_cycles + self.latency_cycles;
-                    self.in_flight[ch].push_back((done_at, req.id, arrival));
-                    if req.is_write {
-                        self.stats.writes += 1;
-                        self.stats.bytes_written += self.request_bytes as u64;
-                    } else {
-                        self.stats.reads += 1;
-                        self.stats.bytes_read += self.request_bytes as u64;
-                    }
+            if self.bus_free[ch] <= self.cycle
+                && let Some((req, arrival)) = self.queues[ch].pop_front()
+            {
+                self.bus_free[ch] = self.cycle + self.occupancy_cycles;
+                let done_at = self.cycle + self.occupancy_cycles + self.latency_cycles;
+                self.in_flight[ch].push_back((done_at, req.id, arrival));
+                if req.is_write {
+                    self.stats.writes += 1;
+                    self.stats.bytes_written += self.request_bytes as u64;
+                } else {
+                    self.stats.reads += 1;
+                    self.stats.bytes_read += self.request_bytes as u64;
                 }
             }
         }
