@@ -40,6 +40,45 @@ pub fn random(n: usize, bytes: u64, span: u64, write_pct: u32, seed: u64) -> Vec
         .collect()
 }
 
+/// A SpAtten-like fetch stream (synthetic, not captured from a simulator run): for each of
+/// `heads` head calls, the key vectors of the surviving tokens (a sorted random subset, as
+/// cascade token pruning leaves them), then the value vectors of the locally kept tokens (a
+/// sorted random subset of those), each vector `vector_bytes` long in a per-head K or V
+/// region, fetched in `bytes`-sized requests.
+pub fn spatten_like(
+    heads: usize,
+    tokens: u64,
+    vector_bytes: u64,
+    bytes: u64,
+    seed: u64,
+) -> Vec<Req> {
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    let region = tokens * vector_bytes;
+    let mut out = Vec::new();
+    for h in 0..heads as u64 {
+        let k_base = 2 * h * region;
+        let v_base = k_base + region;
+        let kept: Vec<u64> = (0..tokens).filter(|_| rng.gen_range(0..100) < 60).collect();
+        for &t in &kept {
+            for off in (0..vector_bytes).step_by(bytes as usize) {
+                out.push(Req {
+                    addr: k_base + t * vector_bytes + off,
+                    is_write: false,
+                });
+            }
+        }
+        for &t in kept.iter().filter(|_| rng.gen_range(0..100) < 40) {
+            for off in (0..vector_bytes).step_by(bytes as usize) {
+                out.push(Req {
+                    addr: v_base + t * vector_bytes + off,
+                    is_write: false,
+                });
+            }
+        }
+    }
+    out
+}
+
 #[derive(Debug, Clone, PartialEq)]
 pub struct RunResult {
     /// Cycle after the last completion.

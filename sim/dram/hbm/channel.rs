@@ -16,6 +16,31 @@ use super::timing::{ACT, Delays, KINDS, PRE, RD, REF, WR};
 use crate::dram::DramStats;
 use crate::dram::command_log::{Command, CommandKind};
 
+/// Multiplicative hashing of the u64 addresses keyed in the controller's maps (SipHash costs
+/// more than the rest of a controller step).
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct AddrHasher(u64);
+
+impl std::hash::Hasher for AddrHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.write_u64(b as u64);
+        }
+    }
+
+    fn write_u64(&mut self, x: u64) {
+        self.0 = (self.0 ^ x)
+            .wrapping_mul(0x9E37_79B9_7F4A_7C15)
+            .rotate_left(29);
+    }
+}
+
+type AddrMap<V> = HashMap<u64, V, std::hash::BuildHasherDefault<AddrHasher>>;
+
 /// A write buffer fuller than this drains when the bank queues run empty (DRAMsim3's value).
 const WRITE_DRAIN_LOW: usize = 8;
 /// Row hits a bank may serve before a waiting row conflict may close the row.
@@ -55,10 +80,15 @@ pub(crate) struct Txn {
     pub is_write: bool,
     pub arrival: u64,
     pub loc: Location,
+    /// Index of its bank queue (filled in by the channel).
+    pub bank: usize,
 }
 
 #[derive(Debug, Clone)]
 struct Bank {
+    /// Rank and global bank-group index (rank * bank_groups + group) of this bank.
+    rank: usize,
+    group: usize,
     open_row: Option<u32>,
     /// Column commands served since the row was opened.
     hits: u32,
@@ -87,6 +117,8 @@ pub(crate) struct Channel {
     read_q: VecDeque<Txn>,
     write_q: VecDeque<Txn>,
     bank_q: Vec<Vec<Txn>>,
+    /// Bit q set when bank queue q is non-empty (channels with at most 64 bank queues).
+    nonempty: u64,
     /// Lower bound on the cycle at which each bank queue could issue; only timing state that
     /// never decreases feeds it, so it stays a lower bound until the queue or bank changes.
     ready_lb: Vec<u64>,
@@ -103,11 +135,14 @@ pub(crate) struct Channel {
     read_returns: VecDeque<(u64, u64, u64)>,
     /// Posted writes and forwarded reads, completing one cycle after arrival.
     fast_returns: VecDeque<(u64, u64, u64)>,
-    queued_writes: HashMap<u64, u32>,
-    queued_reads: HashMap<u64, u32>,
+    queued_writes: AddrMap<u32>,
+    queued_reads: AddrMap<u32>,
     /// Reads of an address that already has a queued read ride on it: (id, arrival).
-    riders: HashMap<u64, Vec<(u64, u64)>>,
+    riders: AddrMap<Vec<(u64, u64)>>,
     write_draining: i64,
+    /// Whether a request might move to a bank queue (set when the request queues gain an
+    /// entry or a bank queue loses one; cleared when a scan finds nothing movable).
+    txn_dirty: bool,
     in_flight: usize,
     /// Earliest cycle at which `step` may do anything.
     pub wake: u64,
@@ -116,7 +151,9 @@ pub(crate) struct Channel {
 impl Channel {
     pub fn new(id: u32, p: &Params) -> Self {
         let banks = p.ranks * p.banks_per_rank();
-        let bank = Bank {
+        let bank = |b: usize| Bank {
+            rank: b / p.banks_per_rank(),
+            group: b / p.banks_per_group,
             open_row: None,
             hits: 0,
             opened_by_conflict: false,
@@ -129,8 +166,9 @@ impl Channel {
             read_q: VecDeque::with_capacity(p.queue_depth),
             write_q: VecDeque::with_capacity(p.queue_depth),
             bank_q: vec![Vec::with_capacity(p.bank_queue_depth); banks],
+            nonempty: 0,
             ready_lb: vec![0; banks],
-            banks: vec![bank; banks],
+            banks: (0..banks).map(bank).collect(),
             bg_next: vec![[0; KINDS]; p.ranks * p.bank_groups],
             rank_next: vec![[0; KINDS]; p.ranks],
             faw: vec![VecDeque::with_capacity(4); p.ranks],
@@ -140,10 +178,11 @@ impl Channel {
             rr: 0,
             read_returns: VecDeque::new(),
             fast_returns: VecDeque::new(),
-            queued_writes: HashMap::new(),
-            queued_reads: HashMap::new(),
-            riders: HashMap::new(),
+            queued_writes: AddrMap::default(),
+            queued_reads: AddrMap::default(),
+            riders: AddrMap::default(),
             write_draining: 0,
+            txn_dirty: false,
             in_flight: 0,
             wake: p.refresh_interval,
         }
@@ -162,7 +201,9 @@ impl Channel {
     }
 
     /// Accepts a request at cycle `now` (before that cycle's step).
-    pub fn enqueue(&mut self, p: &Params, t: Txn, now: u64) {
+    pub fn enqueue(&mut self, p: &Params, mut t: Txn, now: u64) {
+        t.bank = Self::bank_index(p, &t.loc);
+        self.txn_dirty = true;
         self.in_flight += 1;
         self.wake = self.wake.min(now);
         if t.is_write {
@@ -201,10 +242,12 @@ impl Channel {
         b / p.banks_per_group
     }
 
+    #[inline]
     fn ready_at(&self, p: &Params, b: usize, kind: usize) -> u64 {
-        let r = Self::rank_of(p, b);
-        let mut at = self.banks[b].next[kind]
-            .max(self.bg_next[Self::bg_of(p, b)][kind])
+        let bank = &self.banks[b];
+        let r = bank.rank;
+        let mut at = bank.next[kind]
+            .max(self.bg_next[bank.group][kind])
             .max(self.rank_next[r][kind]);
         if kind == ACT && self.faw[r].len() == 4 {
             at = at.max(self.faw[r][0] + p.delays.faw);
@@ -259,7 +302,8 @@ impl Channel {
             }
         }
         self.schedule_transaction(p);
-        self.wake = self.compute_wake(p, clk);
+        self.tighten_bounds(p, clk);
+        self.wake = self.compute_wake(clk);
     }
 
     fn complete(&mut self, clk: u64, stats: &mut DramStats, done: &mut Vec<u64>) {
@@ -298,9 +342,9 @@ impl Channel {
         }
     }
 
-    fn blocked_by_refresh(&self, p: &Params, b: usize) -> bool {
+    fn blocked_by_refresh(&self, b: usize) -> bool {
         match self.refresh_q.front() {
-            Some(Refresh::Rank(r)) => Self::rank_of(p, b) == *r,
+            Some(Refresh::Rank(r)) => self.banks[b].rank == *r,
             Some(Refresh::Bank(x)) => *x == b,
             None => false,
         }
@@ -371,11 +415,40 @@ impl Channel {
 
     fn pick(&mut self, p: &Params, clk: u64) -> Option<Pick> {
         let n = self.bank_q.len();
+        if n <= 64 {
+            // Visit the non-empty queues in round-robin order from rr + 1: the same order
+            // as the scan below, skipping the empty queues it would skip.
+            let start = if self.rr + 1 == n { 0 } else { self.rr + 1 };
+            let full = if n == 64 { u64::MAX } else { (1u64 << n) - 1 };
+            let m = self.nonempty;
+            let mut rot = if start == 0 {
+                m
+            } else {
+                ((m >> start) | (m << (n - start))) & full
+            };
+            while rot != 0 {
+                let k = rot.trailing_zeros() as usize;
+                rot &= rot - 1;
+                let q = if start + k >= n {
+                    start + k - n
+                } else {
+                    start + k
+                };
+                if (!p.exhaustive && self.ready_lb[q] > clk) || self.blocked_by_refresh(q) {
+                    continue;
+                }
+                if let Some(pk) = self.first_ready(p, q, clk) {
+                    self.rr = q;
+                    return Some(pk);
+                }
+            }
+            return None;
+        }
         for _ in 0..n {
             self.rr = if self.rr + 1 == n { 0 } else { self.rr + 1 };
             let q = self.rr;
             let skip_lb = !p.exhaustive && self.ready_lb[q] > clk;
-            if self.bank_q[q].is_empty() || skip_lb || self.blocked_by_refresh(p, q) {
+            if self.bank_q[q].is_empty() || skip_lb || self.blocked_by_refresh(q) {
                 continue;
             }
             if let Some(pk) = self.first_ready(p, q, clk) {
@@ -389,9 +462,14 @@ impl Channel {
         let bank = &self.banks[q];
         let queue = &self.bank_q[q];
         let mut lb = u64::MAX;
+        // All commands of a queue target one bank: each command type has one ready time.
+        let mut cached = [u64::MAX; KINDS];
         for (i, t) in queue.iter().enumerate() {
             let kind = Self::required(bank, t);
-            let at = self.ready_at(p, q, kind);
+            if cached[kind] == u64::MAX {
+                cached[kind] = self.ready_at(p, q, kind);
+            }
+            let at = cached[kind];
             lb = lb.min(at);
             if at > clk {
                 continue;
@@ -469,6 +547,10 @@ impl Channel {
             }
             _ => {
                 let t = self.bank_q[b].remove(pk.index);
+                if self.bank_q[b].is_empty() {
+                    self.nonempty &= !(1u64 << (b & 63));
+                }
+                self.txn_dirty = true;
                 let is_write = pk.kind == WR;
                 let bank = &self.banks[b];
                 if bank.hits > 0 {
@@ -505,7 +587,9 @@ impl Channel {
                     remove_one(&mut self.queued_reads, t.addr);
                     let at = clk + d.rl + d.burst;
                     self.read_returns.push_back((at, t.id, t.arrival));
-                    if let Some(riders) = self.riders.remove(&t.addr) {
+                    if !self.riders.is_empty()
+                        && let Some(riders) = self.riders.remove(&t.addr)
+                    {
                         self.read_returns
                             .extend(riders.into_iter().map(|(id, arrival)| (at, id, arrival)));
                     }
@@ -587,6 +671,9 @@ impl Channel {
     }
 
     fn schedule_transaction(&mut self, p: &Params) {
+        if !self.txn_dirty {
+            return;
+        }
         if self.write_draining == 0
             && (self.write_q.len() >= p.queue_depth
                 || (self.write_q.len() > WRITE_DRAIN_LOW && self.bank_q.iter().all(Vec::is_empty)))
@@ -597,7 +684,7 @@ impl Channel {
         let queue = if writes { &self.write_q } else { &self.read_q };
         let found = queue
             .iter()
-            .position(|t| self.bank_q[Self::bank_index(p, &t.loc)].len() < p.bank_queue_depth);
+            .position(|t| self.bank_q[t.bank].len() < p.bank_queue_depth);
         if let Some(i) = found {
             let t = queue[i];
             if writes {
@@ -612,17 +699,61 @@ impl Channel {
             } else {
                 self.read_q.remove(i);
             }
-            let b = Self::bank_index(p, &t.loc);
-            self.bank_q[b].push(t);
-            self.ready_lb[b] = 0;
+            self.bank_q[t.bank].push(t);
+            self.nonempty |= 1u64 << (t.bank & 63);
+            self.ready_lb[t.bank] = 0;
+            // One request moves per cycle; stay awake only if another one could move next.
+            let next = if self.write_draining > 0 {
+                &self.write_q
+            } else {
+                &self.read_q
+            };
+            self.txn_dirty = next
+                .iter()
+                .any(|t| self.bank_q[t.bank].len() < p.bank_queue_depth);
             return;
         }
         if self.write_draining < 0 {
             self.write_draining = 0;
         }
+        self.txn_dirty = false;
     }
 
-    fn compute_wake(&self, p: &Params, clk: u64) -> u64 {
+    /// Recomputes the readiness bound of every non-empty queue whose bound was reset this
+    /// cycle (or is due), so that the channel sleeps until a command can really be ready.
+    fn tighten_bounds(&mut self, p: &Params, clk: u64) {
+        // Non-empty queues from the bit mask, or every queue when there are more than 64.
+        let n = self.bank_q.len();
+        let mut bits = if n <= 64 { self.nonempty } else { u64::MAX };
+        let mut next = 0;
+        while bits != 0 && next < n {
+            let q = if n <= 64 {
+                bits.trailing_zeros() as usize
+            } else {
+                next
+            };
+            if n <= 64 {
+                bits &= bits - 1;
+            }
+            next = q + 1;
+            if self.ready_lb[q] > clk || self.bank_q[q].is_empty() {
+                continue;
+            }
+            let bank = &self.banks[q];
+            let mut cached = [u64::MAX; KINDS];
+            let mut lb = u64::MAX;
+            for t in &self.bank_q[q] {
+                let kind = Self::required(bank, t);
+                if cached[kind] == u64::MAX {
+                    cached[kind] = self.ready_at(p, q, kind);
+                }
+                lb = lb.min(cached[kind]);
+            }
+            self.ready_lb[q] = lb;
+        }
+    }
+
+    fn compute_wake(&self, clk: u64) -> u64 {
         let soon = clk + 1;
         let mut w = self.next_refresh_at;
         if !self.refresh_q.is_empty() {
@@ -633,16 +764,21 @@ impl Channel {
                 w = w.min(at);
             }
         }
-        let movable = |q: &VecDeque<Txn>| {
-            q.iter()
-                .any(|t| self.bank_q[Self::bank_index(p, &t.loc)].len() < p.bank_queue_depth)
-        };
-        if movable(&self.read_q) || movable(&self.write_q) {
+        if self.txn_dirty {
             return soon;
         }
-        for (q, lb) in self.bank_q.iter().zip(&self.ready_lb) {
-            if !q.is_empty() {
-                w = w.min(*lb);
+        if self.bank_q.len() <= 64 {
+            let mut bits = self.nonempty;
+            while bits != 0 {
+                let q = bits.trailing_zeros() as usize;
+                bits &= bits - 1;
+                w = w.min(self.ready_lb[q]);
+            }
+        } else {
+            for (q, lb) in self.bank_q.iter().zip(&self.ready_lb) {
+                if !q.is_empty() {
+                    w = w.min(*lb);
+                }
             }
         }
         w.max(soon)
@@ -657,7 +793,7 @@ fn bump(next: &mut [u64; KINDS], updates: &[(usize, u64)]) {
     }
 }
 
-fn remove_one(m: &mut HashMap<u64, u32>, addr: u64) {
+fn remove_one(m: &mut AddrMap<u32>, addr: u64) {
     if let Some(n) = m.get_mut(&addr) {
         *n -= 1;
         if *n == 0 {

@@ -177,6 +177,7 @@ impl Dram for HbmDram {
             is_write: req.is_write,
             arrival: self.cycle,
             loc,
+            bank: 0,
         };
         self.channels[loc.channel as usize].enqueue(&self.params, t, self.cycle);
         self.stats.max_queue_occupancy = self.stats.max_queue_occupancy.max(self.pending() as u64);
