@@ -420,7 +420,20 @@ impl Channel {
             // as the scan below, skipping the empty queues it would skip.
             let start = if self.rr + 1 == n { 0 } else { self.rr + 1 };
             let full = if n == 64 { u64::MAX } else { (1u64 << n) - 1 };
-            let m = self.nonempty;
+            // Queues a pending refresh holds back, as a mask.
+            let blocked = match self.refresh_q.front() {
+                None => 0,
+                Some(Refresh::Bank(b)) => 1u64 << b,
+                Some(Refresh::Rank(r)) => {
+                    let per = p.banks_per_rank();
+                    (if per == 64 {
+                        u64::MAX
+                    } else {
+                        (1u64 << per) - 1
+                    }) << (r * per)
+                }
+            };
+            let m = self.nonempty & !blocked;
             let mut rot = if start == 0 {
                 m
             } else {
@@ -434,7 +447,7 @@ impl Channel {
                 } else {
                     start + k
                 };
-                if (!p.exhaustive && self.ready_lb[q] > clk) || self.blocked_by_refresh(q) {
+                if !p.exhaustive && self.ready_lb[q] > clk {
                     continue;
                 }
                 if let Some(pk) = self.first_ready(p, q, clk) {
