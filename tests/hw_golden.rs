@@ -300,3 +300,57 @@ fn statistics_match_the_golden_files() {
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
+
+/// Σ 2 x rounds + n, computed here independently of the simulator's helper.
+fn comparisons(t: &AttentionTrace, ids: impl Iterator<Item = u32>) -> u64 {
+    ids.map(|i| {
+        let c = &t.topk_calls[i as usize];
+        c.rounds.iter().map(|&r| 2 * r as u64).sum::<u64>() + c.n as u64
+    })
+    .sum()
+}
+
+#[test]
+fn sram_bits_and_comparisons_match_closed_form() {
+    for case in cases() {
+        let t = &case.trace;
+        let mut dram = SimpleDram::from_config(&case.arch.hbm, case.arch.fetcher.transaction_bytes);
+        let s = simulate(&case.arch, t, &mut dram, &case.options).unwrap();
+        let row = t.header.head_dim as u64 * case.arch.bitwidth_converter.output_bits as u64;
+        let (mut kw, mut vw, mut kr, mut vr) = (0, 0, 0, 0);
+        for c in &t.head_calls {
+            let passes = 1 + c.lsb_refetch as u64;
+            let (q, k, v) = (c.queries as u64, c.keys.len() as u64, c.values.len() as u64);
+            kw += passes * k * row;
+            vw += passes * v * row;
+            kr += passes * q * k * row;
+            vr += q * v * row;
+        }
+        let m = &s.sram;
+        assert_eq!(
+            (
+                m.key_write_bits,
+                m.value_write_bits,
+                m.key_read_bits,
+                m.value_read_bits
+            ),
+            (kw, vw, kr, vr),
+            "{}",
+            case.name
+        );
+        let token = comparisons(
+            t,
+            t.layers
+                .iter()
+                .flat_map(|r| [r.token_topk, r.head_topk])
+                .flatten(),
+        );
+        let value = comparisons(t, t.head_calls.iter().filter_map(|c| c.value_topk));
+        assert_eq!(s.topk.token_engine_comparisons, token, "{}", case.name);
+        assert_eq!(s.topk.value_engine_comparisons, value, "{}", case.name);
+        assert_eq!(s.topk.comparisons, token + value, "{}", case.name);
+        if case.name.starts_with("random") {
+            assert!(token > 0 && value > 0, "{}", case.name);
+        }
+    }
+}

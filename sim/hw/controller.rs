@@ -20,7 +20,7 @@
 use std::collections::VecDeque;
 
 use super::fetcher::{AddressLayout, Cause, FetchJob, Rows, Tensor};
-use super::topk::{TokenTopk, topk_call_cycles};
+use super::topk::{TokenTopk, topk_call_comparisons, topk_call_cycles};
 use crate::config::arch::TopkConfig;
 use crate::trace::attention::{AttentionTrace, HeadCall};
 
@@ -93,6 +93,8 @@ pub struct Controller {
     pub lsb_refetches: u64,
     pub token_calls: u64,
     pub head_calls: u64,
+    /// Comparator elements of the token/head engine's calls.
+    pub token_comparisons: u64,
     token_cfg: TopkConfig,
 }
 
@@ -142,6 +144,7 @@ impl Controller {
             lsb_refetches: 0,
             token_calls: 0,
             head_calls: 0,
+            token_comparisons: 0,
             token_cfg: token_cfg.clone(),
         }
     }
@@ -277,6 +280,7 @@ impl Controller {
                 let mut cycles = 0;
                 for t in [rec.token_topk, rec.head_topk].into_iter().flatten() {
                     cycles += topk_call_cycles(&trace.topk_calls[t as usize], &self.token_cfg);
+                    self.token_comparisons += topk_call_comparisons(&trace.topk_calls[t as usize]);
                 }
                 self.token_calls += rec.token_topk.is_some() as u64;
                 self.head_calls += rec.head_topk.is_some() as u64;

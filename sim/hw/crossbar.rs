@@ -51,22 +51,32 @@ impl AddressCrossbar {
             Arbitration::RoundRobin => self.next_lane,
         };
         let txn_bytes = dram.request_bytes() as u64;
+        // Once every channel port is used up, no further lane can be granted.
+        let max_grants = self.grants.len() as u32 * self.requests_per_channel;
         let mut granted = 0;
-        for k in 0..lanes {
-            let lane = (start + k) % lanes;
+        let mut lane = start;
+        for _ in 0..lanes {
+            if granted == max_grants {
+                break;
+            }
+            let this = lane;
+            lane += 1;
+            if lane == lanes {
+                lane = 0;
+            }
+            let lane = this;
             let Some((&entry, _)) = fetcher.addr_fifos[lane].front() else {
                 continue;
             };
-            let ch = dram.channel_of(entry.addr) as usize;
+            let ch = entry.channel as usize;
             if ch >= self.grants.len() || self.grants[ch] >= self.requests_per_channel {
                 continue;
             }
             let d = fetcher.data_lane(entry.seq);
-            if fetcher.data_fifos[d].free() < fetcher.entries_per_txn
-                || !dram.can_accept(entry.addr, false)
-            {
+            if fetcher.data_fifos[d].free() < fetcher.entries_per_txn {
                 continue;
             }
+            // `enqueue` refuses exactly what `can_accept` would.
             let req = DramRequest {
                 id: entry.seq,
                 addr: entry.addr,
@@ -143,15 +153,14 @@ impl DataCrossbar {
     /// Marks the data FIFO slots of responses that have crossed.
     pub fn step(&mut self, now: u64, fetcher: &mut Fetcher) -> (Activity, bool) {
         let mut delivered = false;
-        let lanes = fetcher.data_fifos.len() as u64;
         while let Some(seq) = self.in_flight.pop_ready(now) {
             let d = fetcher.data_lane(seq);
-            let fifo = &mut fetcher.data_fifos[d];
-            let front = fifo
+            let front = fetcher.data_fifos[d]
                 .front()
                 .map(|(e, _)| e.seq)
                 .expect("response without a reserved slot");
-            let index = ((seq - front) / lanes) as usize;
+            let index = fetcher.data_index(seq, front);
+            let fifo = &mut fetcher.data_fifos[d];
             let slot = fifo.get_mut(index).expect("response slot in range");
             debug_assert_eq!(slot.seq, seq);
             slot.ready = true;

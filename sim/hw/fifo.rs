@@ -187,6 +187,11 @@ impl<T> DelayLine<T> {
             .map(|(_, t)| t)
     }
 
+    /// The newest item and its ready cycle.
+    pub fn back_mut(&mut self) -> Option<(&u64, &mut T)> {
+        self.items.back_mut().map(|(r, t)| (&*r, t))
+    }
+
     /// Ready cycle of the oldest item.
     pub fn next_ready(&self) -> Option<u64> {
         self.items.front().map(|(r, _)| *r)

@@ -31,6 +31,12 @@ pub fn topk_call_cycles(call: &TopkCall, cfg: &TopkConfig) -> u64 {
     rounds + (call.n as u64).div_ceil(p) + cfg.filter_overhead_cycles as u64
 }
 
+/// Elements one call streams through the comparators: each round's n_r through both arrays,
+/// then the filter pass over all n.
+pub fn topk_call_comparisons(call: &TopkCall) -> u64 {
+    2 * call.rounds.iter().map(|&n| n as u64).sum::<u64>() + call.n as u64
+}
+
 #[derive(Debug)]
 enum ValueState {
     Idle,
@@ -44,6 +50,7 @@ pub struct ValueTopk {
     cfg: TopkConfig,
     state: ValueState,
     pub calls: u64,
+    pub comparisons: u64,
 }
 
 impl ValueTopk {
@@ -52,6 +59,7 @@ impl ValueTopk {
             cfg: cfg.clone(),
             state: ValueState::Idle,
             calls: 0,
+            comparisons: 0,
         }
     }
 
@@ -88,6 +96,9 @@ impl ValueTopk {
                         got: 0,
                     };
                     self.calls += 1;
+                    let hc = &calls[chunk.call as usize];
+                    let tc = &topk_calls[hc.value_topk.expect("routed by value_topk") as usize];
+                    self.comparisons += topk_call_comparisons(tc);
                     return self.step(now, calls, topk_calls, input, out, finished);
                 }
                 None => (Activity::Idle, false),
