@@ -30,9 +30,9 @@ const REGION_BITS_PER_ELEMENT: u64 = 16;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Cause {
-    Query,
-    MsbFetch,
-    LsbRefetch,
+    Query = 0,
+    MsbFetch = 1,
+    LsbRefetch = 2,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -313,7 +313,7 @@ impl Fetcher {
                         job: j as u32,
                         channel: dram.channel_of(addr),
                     };
-                    self.addr_fifos[lane].try_push(now, entry, 1);
+                    self.addr_fifos[lane].push(now, entry, 1);
                     self.next_seq += 1;
                     lane += 1;
                     if lane == lanes {
