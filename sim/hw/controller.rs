@@ -13,7 +13,8 @@
 //!   next head's QxK waits for its requant decision; on a refetch the K-LSB (and V-LSB) jobs
 //!   are queued and the head's QxK + softmax are redone with merged values before the next
 //!   head, and ProbxV only ever sees the final pass (so it waits for the recompute).
-//! - Local V pruning: the V rows are requested when the head's top-k call finishes.
+//! - Local V pruning: the V rows are requested when the head's top-k call has selected them
+//!   (its filter pass starts; see [`super::topk`]).
 //! - A head closes (freeing its bank) when ProbxV and the importance accumulators are done
 //!   with it; when all heads of a layer are closed its token/head top-k calls run.
 
@@ -51,7 +52,8 @@ struct RecordState {
 #[derive(Debug, Default)]
 pub struct Events {
     pub decided: Vec<u32>,
-    pub value_topk_done: Vec<u32>,
+    /// Local-V top-k calls whose kept set is known (filter pass started).
+    pub value_topk_selected: Vec<u32>,
     pub pv_done: Vec<u32>,
     pub importance_done: Vec<u32>,
     pub records_done: Vec<u32>,
@@ -60,7 +62,7 @@ pub struct Events {
 impl Events {
     pub fn is_empty(&self) -> bool {
         self.decided.is_empty()
-            && self.value_topk_done.is_empty()
+            && self.value_topk_selected.is_empty()
             && self.pv_done.is_empty()
             && self.importance_done.is_empty()
             && self.records_done.is_empty()
@@ -226,7 +228,7 @@ impl Controller {
                 ports.qk_queue.push_back((call, true));
             }
         }
-        for call in ev.value_topk_done.drain(..) {
+        for call in ev.value_topk_selected.drain(..) {
             let hc = &calls[call as usize];
             let v = self.job(
                 ports,

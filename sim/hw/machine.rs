@@ -213,7 +213,7 @@ impl<'a> Machine<'a> {
             &self.trace.topk_calls,
             &mut self.topk_in,
             &mut self.pv_in,
-            &mut ev.value_topk_done,
+            &mut ev.value_topk_selected,
         );
         progress |= p;
         let outputs = Outputs {

@@ -8,7 +8,9 @@
 //! (`fifo_depth` elements, back-pressuring the requant unit), consuming P per cycle; that
 //! stream is the first round's pass, so the rounds' remaining cycles follow it. Its filter
 //! pass emits the kept probabilities at P per cycle into the ProbxV FIFO, waiting when it is
-//! full; the head's V rows are requested when the call finishes. The token/head engine works
+//! full. The head's V rows are requested when the filter pass starts: the rounds have fixed
+//! the kept set by then, and ProbxV needs those rows to drain the FIFO the filter fills (a
+//! kept row longer than the FIFO would otherwise deadlock). The token/head engine works
 //! on the on-chip importance scores, so only its cycle count applies; the next layer's heads
 //! are not opened before it finishes (their keys depend on it).
 
@@ -85,7 +87,7 @@ impl ValueTopk {
         topk_calls: &[TopkCall],
         input: &mut Fifo<Chunk>,
         out: &mut Fifo<Chunk>,
-        finished: &mut Vec<u32>,
+        selected: &mut Vec<u32>,
     ) -> (Activity, bool) {
         let p = self.cfg.comparators;
         let (activity, progress) = match &mut self.state {
@@ -99,7 +101,7 @@ impl ValueTopk {
                     let hc = &calls[chunk.call as usize];
                     let tc = &topk_calls[hc.value_topk.expect("routed by value_topk") as usize];
                     self.comparisons += topk_call_comparisons(tc);
-                    return self.step(now, calls, topk_calls, input, out, finished);
+                    return self.step(now, calls, topk_calls, input, out, selected);
                 }
                 None => (Activity::Idle, false),
             },
@@ -124,6 +126,7 @@ impl ValueTopk {
                                     until: now + 1 + rest,
                                 }
                             } else {
+                                selected.push(call);
                                 self.filter_state(call, calls, topk_calls, now)
                             };
                         }
@@ -135,8 +138,9 @@ impl ValueTopk {
             ValueState::Rounds { call, until } => {
                 if now >= *until {
                     let call = *call;
+                    selected.push(call);
                     self.state = self.filter_state(call, calls, topk_calls, now);
-                    return self.step(now, calls, topk_calls, input, out, finished);
+                    return self.step(now, calls, topk_calls, input, out, selected);
                 }
                 (Activity::Busy, false)
             }
@@ -164,7 +168,6 @@ impl ValueTopk {
                         (Activity::StalledOutput, false)
                     }
                 } else if now >= *until {
-                    finished.push(*call);
                     self.state = ValueState::Idle;
                     (Activity::Busy, true)
                 } else {
