@@ -361,3 +361,21 @@ fn sram_bits_and_comparisons_match_closed_form() {
         }
     }
 }
+
+#[test]
+fn fast_forward_is_exact_on_pruned_traces() {
+    for case in cases().into_iter().filter(|c| c.name.starts_with("random")) {
+        let run = |fast_forward| {
+            let mut dram =
+                SimpleDram::from_config(&case.arch.hbm, case.arch.fetcher.transaction_bytes);
+            let options = SimOptions {
+                fast_forward,
+                timeline: true,
+                ..case.options.clone()
+            };
+            let s = simulate(&case.arch, &case.trace, &mut dram, &options).unwrap();
+            serde_json::to_string(&s).unwrap()
+        };
+        assert!(run(true) == run(false), "{}", case.name);
+    }
+}
