@@ -7,7 +7,8 @@ use anyhow::{Context, bail};
 use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
 
-use crate::model::{self, AccuracyReport, BertModel, DenseAttention, StsPair};
+use crate::config;
+use crate::model::{self, AccuracyReport, BertModel, DenseAttention, ReferenceAttention, StsPair};
 
 /// STS-B dev, relative to the directory the command runs in (the repository root).
 const DEFAULT_DATA: &str = "../shared/data/stsb/sts-dev.tsv";
@@ -25,6 +26,10 @@ pub struct AccuracyArgs {
     /// Use only the first N pairs.
     #[arg(long)]
     pub limit: Option<usize>,
+    /// Also run with this workload's pruning and quantization settings in the loop (the
+    /// bit-exact reference as the model's attention, on the model's own shape) and compare.
+    #[arg(long)]
+    pub workload: Option<String>,
 }
 
 pub fn run(args: AccuracyArgs) -> anyhow::Result<ExitCode> {
@@ -40,6 +45,11 @@ pub fn run(args: AccuracyArgs) -> anyhow::Result<ExitCode> {
     if let Some(n) = args.limit {
         pairs.truncate(n);
     }
+    let settings = args
+        .workload
+        .as_deref()
+        .map(config::load_workload)
+        .transpose()?;
     let bert = BertModel::load(&args.model)
         .with_context(|| format!("loading model from {}", args.model.display()))?;
 
@@ -47,6 +57,32 @@ pub fn run(args: AccuracyArgs) -> anyhow::Result<ExitCode> {
     println!("model: {} ({})", bert.name(), args.model.display());
     println!("data: {} ({} pairs)", data.display(), pairs.len());
     println!("Spearman (dense): {:.4}", dense.spearman);
+    if let Some(w) = settings {
+        let cfg = bert.config().clone();
+        let pruned =
+            evaluate_with_progress(&bert, &pairs, &w.name, || ReferenceAttention::new(&w, &cfg))?;
+        let drift = model::embedding_drift(&dense, &pruned)?;
+        println!(
+            "Spearman ({}: token pruning {:.2}, head pruning {:.2}, {:?} {}+{} bit): {:.4} ({:+.4})",
+            w.name,
+            w.token_pruning.average_ratio,
+            w.head_pruning.average_ratio,
+            w.quant.mode,
+            w.quant.msb_bits,
+            w.quant.lsb_bits,
+            pruned.spearman,
+            pruned.spearman - dense.spearman
+        );
+        println!(
+            "tokens surviving the last layer: {:.1} % of {}",
+            100.0 * pruned.surviving_tokens as f64 / pruned.tokens.max(1) as f64,
+            pruned.tokens
+        );
+        println!(
+            "embedding cosine drift vs dense: mean {:.4}, worst {:.4}",
+            drift.mean_cosine, drift.min_cosine
+        );
+    }
     Ok(ExitCode::SUCCESS)
 }
 

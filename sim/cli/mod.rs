@@ -3,6 +3,7 @@
 mod accuracy;
 mod baseline;
 mod config;
+mod default_job;
 mod golden;
 mod reproduce;
 mod run;
@@ -18,10 +19,25 @@ use clap::{Parser, Subcommand};
 /// Architectures (`--arch`) and workloads (`--workload`) are named by preset
 /// (see `spatten config list`) or by a path to a TOML file.
 #[derive(Debug, Parser)]
-#[command(name = "spatten", version, about, long_about = None, propagate_version = true)]
+#[command(
+    name = "spatten",
+    version,
+    about,
+    long_about = None,
+    propagate_version = true,
+    after_help = "Run with no command for the default experiment. A typical session:\n  \
+                  spatten config list                          # presets\n  \
+                  spatten run --workload gpt2-small            # report in reports/spatten-gpt2-small/\n  \
+                  spatten run --arch spatten-1-8 --workload bert-base --timeline\n  \
+                  spatten sweep arch/sweeps/quick.toml         # design-space sweep\n  \
+                  spatten reproduce --quick                    # the paper's evaluation\n\n\
+                  Exit codes: 0 success, 2 bad input (the message names the file, key and reason)."
+)]
 pub struct Cli {
+    /// With no command, runs the default experiment: the spatten design point on real MiniLM
+    /// attention and on GPT-2-small generation, writing reports under reports/.
     #[command(subcommand)]
-    pub command: Command,
+    pub command: Option<Command>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -41,7 +57,7 @@ pub enum Command {
     Trace(trace::TraceCommand),
     /// Write (or --check) golden vectors of the reference datapath for RTL.
     Golden(golden::GoldenArgs),
-    /// Sentence-similarity accuracy (Spearman on STS) of a BERT model, dense attention.
+    /// STS-B Spearman of a BERT model, dense and with a workload's pruning and quantization in the loop.
     Accuracy(accuracy::AccuracyArgs),
     /// Reproduce the paper's evaluation: benchmarks, accelerators, design space, EXPERIMENTS.md.
     Reproduce(reproduce::ReproduceArgs),
@@ -49,7 +65,10 @@ pub enum Command {
 
 /// Runs one parsed command line. Errors are printed by `main` and exit with code 2.
 pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
-    match cli.command {
+    let Some(command) = cli.command else {
+        return default_job::run();
+    };
+    match command {
         Command::Run(a) => run::run(a),
         Command::Sweep(a) => sweep::run(a),
         Command::Config(c) => config::run(c),

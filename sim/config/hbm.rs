@@ -35,6 +35,9 @@ pub struct HbmConfig {
     pub data_rate_gbps_per_pin: f64,
     /// Memory clock period in ns.
     pub tck_ns: f64,
+    /// Ranks per channel; each has its own banks, sharing the channel's buses.
+    #[serde(default = "one")]
+    pub ranks: u32,
     pub bank_groups: u32,
     pub banks_per_group: u32,
     pub rows: u32,
@@ -47,8 +50,15 @@ pub struct HbmConfig {
     pub address_mapping: String,
     pub page_policy: PagePolicy,
     pub refresh: RefreshPolicy,
-    /// Per-channel request queue entries.
+    /// Per-channel request queue entries (reads and writes are queued apart, each this deep).
     pub queue_depth: u32,
+    /// Per-bank command queue entries between the request queue and the scheduler.
+    #[serde(default = "default_bank_queue_depth")]
+    pub bank_queue_depth: u32,
+    /// HBM has separate row and column command buses: one row command (ACT/PRE/REF) and one
+    /// column command (RD/WR) may issue in the same cycle. DDR shares one command bus.
+    #[serde(default)]
+    pub dual_command_issue: bool,
     pub timing: HbmTiming,
 }
 
@@ -73,6 +83,29 @@ pub struct HbmTiming {
     pub trtp: u32,
     pub trfc: u32,
     pub trefi: u32,
+    /// Rank-to-rank (and read/write) data-bus turnaround.
+    #[serde(default = "default_trtrs")]
+    pub trtrs: u32,
+    /// Per-bank refresh: refresh-to-activate of one bank (needed when `refresh = "per-bank"`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub trfcb: Option<u32>,
+    /// Per-bank refresh: interval between bank refreshes in a rank (needed when per-bank).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub trefib: Option<u32>,
+}
+
+fn one() -> u32 {
+    1
+}
+
+/// DRAMsim3's `cmd_queue_size` in its HBM2 configs.
+fn default_bank_queue_depth() -> u32 {
+    8
+}
+
+/// DRAMsim3's default tRTRS.
+fn default_trtrs() -> u32 {
+    2
 }
 
 impl HbmConfig {
@@ -95,6 +128,11 @@ impl HbmConfig {
         self.bank_groups * self.banks_per_group
     }
 
+    /// Memory cycles one burst occupies the data bus (double data rate).
+    pub fn burst_cycles(&self) -> u32 {
+        (self.burst_length / 2).max(1)
+    }
+
     pub(crate) fn check(&self, c: &mut Checker) {
         c.nonzero("hbm.channels", self.channels as u64);
         c.power_of_two("hbm.channels", self.channels as u64);
@@ -111,6 +149,7 @@ impl HbmConfig {
         );
         c.range_f64("hbm.tck_ns", self.tck_ns, 0.1, 10.0, true);
         for (key, v) in [
+            ("hbm.ranks", self.ranks),
             ("hbm.bank_groups", self.bank_groups),
             ("hbm.banks_per_group", self.banks_per_group),
             ("hbm.rows", self.rows),
@@ -121,6 +160,26 @@ impl HbmConfig {
             c.power_of_two(key, v as u64);
         }
         c.nonzero("hbm.queue_depth", self.queue_depth as u64);
+        c.nonzero("hbm.bank_queue_depth", self.bank_queue_depth as u64);
+        if self.columns < self.burst_length {
+            c.fail(
+                "hbm.columns",
+                "must hold at least one burst (columns >= burst_length)",
+            );
+        }
+        if self.refresh == RefreshPolicy::PerBank {
+            for (key, v) in [
+                ("hbm.timing.trfcb", self.timing.trfcb),
+                ("hbm.timing.trefib", self.timing.trefib),
+            ] {
+                if v.unwrap_or(0) == 0 {
+                    c.fail(
+                        key,
+                        "must be set (greater than zero) when refresh = \"per-bank\"",
+                    );
+                }
+            }
+        }
         check_mapping(c, &self.address_mapping);
         let t = &self.timing;
         for (key, v) in [

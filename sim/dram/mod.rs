@@ -3,6 +3,12 @@
 //! Time is counted in memory clock cycles (tCK from the arch's `[hbm]` table); the simulator
 //! converts to accelerator cycles.
 
+pub mod backend;
+pub mod checker;
+pub mod command_log;
+#[cfg(feature = "dramsim3")]
+pub mod dramsim3;
+pub mod hbm;
 pub mod simple;
 
 use serde::{Deserialize, Serialize};
@@ -33,6 +39,20 @@ pub struct DramStats {
     /// Sum over completed requests of (completion - arrival) cycles.
     pub total_latency_cycles: u64,
     pub max_latency_cycles: u64,
+    /// Requests completed (returned to the caller).
+    #[serde(default)]
+    pub completed: u64,
+    /// Sum over cycles of the requests queued or in flight (mean = this / cycles).
+    #[serde(default)]
+    pub queue_occupancy_sum: u64,
+    #[serde(default)]
+    pub max_queue_occupancy: u64,
+    /// Completed requests by latency: bucket i counts latencies in
+    /// [i * bucket, (i + 1) * bucket); the last bucket also holds everything above.
+    #[serde(default)]
+    pub latency_histogram: Vec<u64>,
+    #[serde(default)]
+    pub latency_histogram_bucket_cycles: u64,
 }
 
 /// A cycle-driven memory model.

@@ -15,7 +15,11 @@ pub struct BitwidthConverter {
     pub next_seq: u64,
     /// Bytes of transaction `next_seq` already consumed.
     carry_bytes: u32,
-    out: DelayLine<u32>,
+    /// (job, transactions) leaving the pipeline together; consecutive transactions of one
+    /// job converted in the same cycle share an entry.
+    out: DelayLine<(u32, u32)>,
+    /// Transactions in `out`.
+    out_txns: usize,
 }
 
 impl BitwidthConverter {
@@ -27,6 +31,7 @@ impl BitwidthConverter {
             next_seq: 0,
             carry_bytes: 0,
             out: DelayLine::default(),
+            out_txns: 0,
         }
     }
 
@@ -35,7 +40,7 @@ impl BitwidthConverter {
     }
 
     pub fn pending(&self) -> usize {
-        self.out.len()
+        self.out_txns
     }
 
     pub fn step(
@@ -61,12 +66,18 @@ impl BitwidthConverter {
                 let (entry, _) = fifo.pop(now).expect("front checked");
                 self.carry_bytes = 0;
                 self.next_seq += 1;
-                self.out.push(now + self.latency_cycles, entry.job);
+                let ready = now + self.latency_cycles;
+                self.out_txns += 1;
+                match self.out.back_mut() {
+                    Some((r, (job, n))) if *r == ready && *job == entry.job => *n += 1,
+                    _ => self.out.push(ready, (entry.job, 1)),
+                }
             }
         }
         let mut delivered = false;
-        while let Some(job) = self.out.pop_ready(now) {
-            jobs[job as usize].on_converted();
+        while let Some((job, n)) = self.out.pop_ready(now) {
+            self.out_txns -= n as usize;
+            jobs[job as usize].on_converted(n);
             delivered = true;
         }
         let activity = if worked {

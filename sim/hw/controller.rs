@@ -13,14 +13,15 @@
 //!   next head's QxK waits for its requant decision; on a refetch the K-LSB (and V-LSB) jobs
 //!   are queued and the head's QxK + softmax are redone with merged values before the next
 //!   head, and ProbxV only ever sees the final pass (so it waits for the recompute).
-//! - Local V pruning: the V rows are requested when the head's top-k call finishes.
+//! - Local V pruning: the V rows are requested when the head's top-k call has selected them
+//!   (its filter pass starts; see [`super::topk`]).
 //! - A head closes (freeing its bank) when ProbxV and the importance accumulators are done
 //!   with it; when all heads of a layer are closed its token/head top-k calls run.
 
 use std::collections::VecDeque;
 
 use super::fetcher::{AddressLayout, Cause, FetchJob, Rows, Tensor};
-use super::topk::{TokenTopk, topk_call_cycles};
+use super::topk::{TokenTopk, topk_call_comparisons, topk_call_cycles};
 use crate::config::arch::TopkConfig;
 use crate::trace::attention::{AttentionTrace, HeadCall};
 
@@ -51,7 +52,8 @@ struct RecordState {
 #[derive(Debug, Default)]
 pub struct Events {
     pub decided: Vec<u32>,
-    pub value_topk_done: Vec<u32>,
+    /// Local-V top-k calls whose kept set is known (filter pass started).
+    pub value_topk_selected: Vec<u32>,
     pub pv_done: Vec<u32>,
     pub importance_done: Vec<u32>,
     pub records_done: Vec<u32>,
@@ -60,7 +62,7 @@ pub struct Events {
 impl Events {
     pub fn is_empty(&self) -> bool {
         self.decided.is_empty()
-            && self.value_topk_done.is_empty()
+            && self.value_topk_selected.is_empty()
             && self.pv_done.is_empty()
             && self.importance_done.is_empty()
             && self.records_done.is_empty()
@@ -93,6 +95,8 @@ pub struct Controller {
     pub lsb_refetches: u64,
     pub token_calls: u64,
     pub head_calls: u64,
+    /// Comparator elements of the token/head engine's calls.
+    pub token_comparisons: u64,
     token_cfg: TopkConfig,
 }
 
@@ -142,6 +146,7 @@ impl Controller {
             lsb_refetches: 0,
             token_calls: 0,
             head_calls: 0,
+            token_comparisons: 0,
             token_cfg: token_cfg.clone(),
         }
     }
@@ -223,7 +228,7 @@ impl Controller {
                 ports.qk_queue.push_back((call, true));
             }
         }
-        for call in ev.value_topk_done.drain(..) {
+        for call in ev.value_topk_selected.drain(..) {
             let hc = &calls[call as usize];
             let v = self.job(
                 ports,
@@ -277,6 +282,7 @@ impl Controller {
                 let mut cycles = 0;
                 for t in [rec.token_topk, rec.head_topk].into_iter().flatten() {
                     cycles += topk_call_cycles(&trace.topk_calls[t as usize], &self.token_cfg);
+                    self.token_comparisons += topk_call_comparisons(&trace.topk_calls[t as usize]);
                 }
                 self.token_calls += rec.token_topk.is_some() as u64;
                 self.head_calls += rec.head_topk.is_some() as u64;

@@ -8,7 +8,7 @@
 //! enters the DRAM in the grant cycle; both crossbars' pipeline latencies are charged on the
 //! response path (the data entry becomes valid `2 x latency_cycles` after the DRAM completes).
 
-use super::fetcher::{DataEntry, FetchJob, Fetcher, Tensor};
+use super::fetcher::{DataEntry, FetchJob, Fetcher};
 use super::fifo::DelayLine;
 use super::stats::{Activity, DramTraffic};
 use crate::config::arch::{Arbitration, CrossbarConfig};
@@ -51,22 +51,35 @@ impl AddressCrossbar {
             Arbitration::RoundRobin => self.next_lane,
         };
         let txn_bytes = dram.request_bytes() as u64;
+        // Once every channel port is used up, no further lane can be granted.
+        let max_grants = self.grants.len() as u32 * self.requests_per_channel;
         let mut granted = 0;
-        for k in 0..lanes {
-            let lane = (start + k) % lanes;
+        // Grants this cycle per `Tensor` and per `Cause`, indexed by discriminant.
+        let mut by_tensor = [0u64; 5];
+        let mut by_cause = [0u64; 3];
+        let mut lane = start;
+        for _ in 0..lanes {
+            if granted == max_grants {
+                break;
+            }
+            let this = lane;
+            lane += 1;
+            if lane == lanes {
+                lane = 0;
+            }
+            let (lane, after) = (this, lane);
             let Some((&entry, _)) = fetcher.addr_fifos[lane].front() else {
                 continue;
             };
-            let ch = dram.channel_of(entry.addr) as usize;
+            let ch = entry.channel as usize;
             if ch >= self.grants.len() || self.grants[ch] >= self.requests_per_channel {
                 continue;
             }
             let d = fetcher.data_lane(entry.seq);
-            if fetcher.data_fifos[d].free() < fetcher.entries_per_txn
-                || !dram.can_accept(entry.addr, false)
-            {
+            if fetcher.data_fifos[d].free() < fetcher.entries_per_txn {
                 continue;
             }
+            // `enqueue` refuses exactly what `can_accept` would.
             let req = DramRequest {
                 id: entry.seq,
                 addr: entry.addr,
@@ -84,28 +97,28 @@ impl AddressCrossbar {
                 ready: false,
             };
             let n = fetcher.entries_per_txn;
-            fetcher.data_fifos[d].try_push(now, slot, n);
+            fetcher.data_fifos[d].push(now, slot, n);
             let job = &jobs[entry.job as usize];
-            traffic.transactions += 1;
-            traffic.bytes_read += txn_bytes;
-            let t = &mut traffic.bytes_by_tensor;
-            *match job.tensor {
-                Tensor::Q => &mut t.q,
-                Tensor::KMsb => &mut t.k_msb,
-                Tensor::KLsb => &mut t.k_lsb,
-                Tensor::VMsb => &mut t.v_msb,
-                Tensor::VLsb => &mut t.v_lsb,
-            } += txn_bytes;
-            let c = &mut traffic.bytes_by_cause;
-            *match job.cause {
-                super::fetcher::Cause::Query => &mut c.query,
-                super::fetcher::Cause::MsbFetch => &mut c.msb_fetch,
-                super::fetcher::Cause::LsbRefetch => &mut c.lsb_refetch,
-            } += txn_bytes;
+            by_tensor[job.tensor as usize] += 1;
+            by_cause[job.cause as usize] += 1;
             granted += 1;
-            self.next_lane = (lane + 1) % lanes;
+            self.next_lane = after;
         }
         if granted > 0 {
+            let [k_msb, k_lsb, v_msb, v_lsb, q] = by_tensor.map(|n| n * txn_bytes);
+            let t = &mut traffic.bytes_by_tensor;
+            t.q += q;
+            t.k_msb += k_msb;
+            t.k_lsb += k_lsb;
+            t.v_msb += v_msb;
+            t.v_lsb += v_lsb;
+            let [query, msb_fetch, lsb_refetch] = by_cause.map(|n| n * txn_bytes);
+            let c = &mut traffic.bytes_by_cause;
+            c.query += query;
+            c.msb_fetch += msb_fetch;
+            c.lsb_refetch += lsb_refetch;
+            traffic.transactions += granted as u64;
+            traffic.bytes_read += granted as u64 * txn_bytes;
             (Activity::Busy, true)
         } else {
             (Activity::StalledOutput, false)
@@ -143,15 +156,14 @@ impl DataCrossbar {
     /// Marks the data FIFO slots of responses that have crossed.
     pub fn step(&mut self, now: u64, fetcher: &mut Fetcher) -> (Activity, bool) {
         let mut delivered = false;
-        let lanes = fetcher.data_fifos.len() as u64;
         while let Some(seq) = self.in_flight.pop_ready(now) {
             let d = fetcher.data_lane(seq);
-            let fifo = &mut fetcher.data_fifos[d];
-            let front = fifo
+            let front = fetcher.data_fifos[d]
                 .front()
                 .map(|(e, _)| e.seq)
                 .expect("response without a reserved slot");
-            let index = ((seq - front) / lanes) as usize;
+            let index = fetcher.data_index(seq, front);
+            let fifo = &mut fetcher.data_fifos[d];
             let slot = fifo.get_mut(index).expect("response slot in range");
             debug_assert_eq!(slot.seq, seq);
             slot.ready = true;

@@ -13,6 +13,7 @@ use std::collections::VecDeque;
 
 use super::fifo::{Fifo, Split};
 use super::stats::Activity;
+use crate::dram::Dram;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Tensor {
@@ -29,9 +30,9 @@ const REGION_BITS_PER_ELEMENT: u64 = 16;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Cause {
-    Query,
-    MsbFetch,
-    LsbRefetch,
+    Query = 0,
+    MsbFetch = 1,
+    LsbRefetch = 2,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -157,8 +158,10 @@ impl<'a> FetchJob<'a> {
         }
     }
 
-    pub fn on_converted(&mut self) {
-        self.converted += 1;
+    /// `n` more transactions of this job are in SRAM (rows become ready in the same way
+    /// whether they are counted one at a time or together).
+    pub fn on_converted(&mut self, n: u32) {
+        self.converted += n;
         self.refresh_ready();
     }
 
@@ -206,6 +209,9 @@ pub struct AddrEntry {
     pub seq: u64,
     pub addr: u64,
     pub job: u32,
+    /// `Dram::channel_of(addr)`, computed once when the address is generated (the crossbar
+    /// looks at a lane's head entry every cycle until it is granted).
+    pub channel: u32,
 }
 
 impl Split for AddrEntry {
@@ -234,6 +240,8 @@ pub struct Fetcher {
     addresses_per_cycle: u32,
     /// Addresses waiting in the address FIFOs.
     pub queued: u64,
+    /// `lanes - 1` when the data lane count is a power of two (lane = seq & mask), else 0.
+    lane_mask: u64,
 }
 
 impl Fetcher {
@@ -250,22 +258,43 @@ impl Fetcher {
             next_seq: 0,
             addresses_per_cycle: cfg.addresses_per_cycle,
             queued: 0,
+            lane_mask: if cfg.data_fifos.is_power_of_two() {
+                cfg.data_fifos as u64 - 1
+            } else {
+                0
+            },
         }
     }
 
+    /// Position of transaction `seq` behind transaction `front` in their data FIFO.
+    #[inline]
+    pub fn data_index(&self, seq: u64, front: u64) -> usize {
+        if self.lane_mask != 0 {
+            ((seq - front) >> self.lane_mask.count_ones()) as usize
+        } else {
+            ((seq - front) / self.data_fifos.len() as u64) as usize
+        }
+    }
+
+    #[inline]
     pub fn data_lane(&self, seq: u64) -> usize {
-        (seq % self.data_fifos.len() as u64) as usize
+        if self.lane_mask != 0 {
+            (seq & self.lane_mask) as usize
+        } else {
+            (seq % self.data_fifos.len() as u64) as usize
+        }
     }
 
     /// Generates up to `addresses_per_cycle` addresses, in order, each into lane
     /// `seq mod lanes`; a full lane stops generation (in-order address stream).
-    pub fn step(&mut self, now: u64, jobs: &mut [FetchJob]) -> (Activity, bool) {
+    pub fn step(&mut self, now: u64, jobs: &mut [FetchJob], dram: &dyn Dram) -> (Activity, bool) {
         let mut generated = 0;
         let mut progress = false;
-        let lanes = self.addr_fifos.len() as u64;
+        let lanes = self.addr_fifos.len();
+        // Lane of `next_seq`, kept incrementally (seq mod lanes).
+        let mut lane = (self.next_seq % lanes as u64) as usize;
         while generated < self.addresses_per_cycle {
             let Some(&j) = self.queue.front() else { break };
-            let lane = (self.next_seq % lanes) as usize;
             if self.addr_fifos[lane].free() == 0 {
                 return (
                     if generated > 0 {
@@ -282,9 +311,14 @@ impl Fetcher {
                         seq: self.next_seq,
                         addr,
                         job: j as u32,
+                        channel: dram.channel_of(addr),
                     };
-                    self.addr_fifos[lane].try_push(now, entry, 1);
+                    self.addr_fifos[lane].push(now, entry, 1);
                     self.next_seq += 1;
+                    lane += 1;
+                    if lane == lanes {
+                        lane = 0;
+                    }
                     self.queued += 1;
                     generated += 1;
                 }

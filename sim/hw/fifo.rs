@@ -88,6 +88,16 @@ impl<T> Fifo<T> {
         self.items.push_back((item, n));
     }
 
+    /// Pushes an item the caller has checked fits (`n <= free()`).
+    #[inline]
+    pub fn push(&mut self, now: u64, item: T, n: u32) {
+        debug_assert!(n <= self.free());
+        self.touch(now);
+        self.len += n;
+        self.max_len = self.max_len.max(self.len);
+        self.items.push_back((item, n));
+    }
+
     /// Pushes an item if it fits (valid and ready in the same cycle).
     pub fn try_push(&mut self, now: u64, item: T, n: u32) -> bool {
         if n > self.free() {
@@ -185,6 +195,11 @@ impl<T> DelayLine<T> {
             .front()
             .filter(|(r, _)| *r <= now)
             .map(|(_, t)| t)
+    }
+
+    /// The newest item and its ready cycle.
+    pub fn back_mut(&mut self) -> Option<(&u64, &mut T)> {
+        self.items.back_mut().map(|(r, t)| (&*r, t))
     }
 
     /// Ready cycle of the oldest item.

@@ -8,14 +8,16 @@ use super::bitwidth_converter::BitwidthConverter;
 use super::controller::{Controller, Events, HeadRt, Ports};
 use super::crossbar::{AddressCrossbar, DataCrossbar};
 use super::error::SimError;
-use super::fetcher::{AddressLayout, FetchJob, Fetcher};
+use super::fetcher::{AddressLayout, FetchJob, Fetcher, Tensor};
 use super::fifo::Fifo;
 use super::importance::Importance;
 use super::pv::PvUnit;
 use super::qk::QkUnit;
 use super::requant::{Outputs, Requant};
 use super::softmax::Softmax;
-use super::stats::{Activity, BusyInterval, DramTraffic, ModuleCounters, SimStats, TopkStats};
+use super::stats::{
+    Activity, BusyInterval, DramTraffic, ModuleCounters, SimStats, SramStats, TopkStats,
+};
 use super::topk::{TokenTopk, ValueTopk};
 use super::{Chunk, SimOptions, watchdog};
 use crate::config::ArchConfig;
@@ -183,8 +185,9 @@ impl<'a> Machine<'a> {
         if target > dram.cycle() {
             dram.advance_to(target, &mut self.completions);
         }
+        let drops = &self.options.drop_responses;
         for id in self.completions.drain(..) {
-            if !self.options.drop_responses.contains(&id) {
+            if drops.is_empty() || !drops.contains(&id) {
                 self.data_xbar.accept(now, id);
                 progress = true;
             }
@@ -210,7 +213,7 @@ impl<'a> Machine<'a> {
             &self.trace.topk_calls,
             &mut self.topk_in,
             &mut self.pv_in,
-            &mut ev.value_topk_done,
+            &mut ev.value_topk_selected,
         );
         progress |= p;
         let outputs = Outputs {
@@ -238,7 +241,7 @@ impl<'a> Machine<'a> {
             self.addr_xbar
                 .step(now, &mut self.fetcher, &self.jobs, dram, &mut self.traffic);
         progress |= p;
-        (acts[FETCHER], p) = self.fetcher.step(now, &mut self.jobs);
+        (acts[FETCHER], p) = self.fetcher.step(now, &mut self.jobs, dram);
         progress |= p;
         (acts[TOPK_TOKEN], p) = self.token_topk.step(now, &mut ev.records_done);
         progress |= p;
@@ -370,7 +373,24 @@ impl<'a> Machine<'a> {
             token_calls: self.controller.token_calls,
             head_calls: self.controller.head_calls,
             value_calls: self.value_topk.calls,
+            comparisons: self.controller.token_comparisons + self.value_topk.comparisons,
+            token_engine_comparisons: self.controller.token_comparisons,
+            value_engine_comparisons: self.value_topk.comparisons,
         };
+        let row_bits = h.head_dim as u64 * self.arch.bitwidth_converter.output_bits as u64;
+        let mut sram = SramStats {
+            key_read_bits: self.qk.scores * row_bits,
+            value_read_bits: self.pv.macs / h.head_dim as u64 * row_bits,
+            ..SramStats::default()
+        };
+        for job in &self.jobs {
+            let bits = job.rows_ready as u64 * row_bits;
+            match job.tensor {
+                Tensor::KMsb | Tensor::KLsb => sram.key_write_bits += bits,
+                Tensor::VMsb | Tensor::VLsb => sram.value_write_bits += bits,
+                Tensor::Q => {}
+            }
+        }
         SimStats {
             cycles: end,
             seconds,
@@ -388,6 +408,7 @@ impl<'a> Machine<'a> {
             importance_additions: self.importance.additions,
             dram: self.traffic,
             topk,
+            sram,
             modules,
             fifos,
             timeline,

@@ -29,6 +29,8 @@
 //!   ([`controller`]).
 //! - Requant, importance and the local-V top-k see the probability stream in the same cycle
 //!   through the requant unit's fan-out ([`requant`]).
+//! - Local V pruning requests the kept V rows when the top-k engine's filter pass starts,
+//!   not when the call ends: the filter feeds ProbxV, which needs those rows ([`topk`]).
 //! - PV has no broadcast/multiply latency parameters: its pipeline is its adder tree plus the
 //!   accumulator ([`pv`]).
 

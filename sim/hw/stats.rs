@@ -126,6 +126,29 @@ pub struct TopkStats {
     pub token_calls: u64,
     pub head_calls: u64,
     pub value_calls: u64,
+    /// Elements streamed through the comparator arrays of both engines: per call, every
+    /// recorded round's n_r elements through both arrays (2 x n_r), plus the filter pass's n
+    /// ([`topk_call_comparisons`](super::topk::topk_call_comparisons)). For the energy model.
+    #[serde(default)]
+    pub comparisons: u64,
+    #[serde(default)]
+    pub token_engine_comparisons: u64,
+    #[serde(default)]
+    pub value_engine_comparisons: u64,
+}
+
+/// Key and value SRAM traffic in bits, for the energy model. On-chip rows hold
+/// `bitwidth_converter.output_bits` per element whatever the DRAM plane width, so a row
+/// loaded into SRAM writes `head_dim x output_bits` bits; an LSB refetch rewrites the row
+/// with the merged values (another `head_dim x output_bits`). QxK reads one key row per
+/// score it computes (on both passes of a refetched head); ProbxV reads one value row per
+/// probability it consumes.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SramStats {
+    pub key_write_bits: u64,
+    pub key_read_bits: u64,
+    pub value_write_bits: u64,
+    pub value_read_bits: u64,
 }
 
 /// One busy interval of one module, in cycles, for a Perfetto / Chrome trace.
@@ -158,6 +181,8 @@ pub struct SimStats {
     pub importance_additions: u64,
     pub dram: DramTraffic,
     pub topk: TopkStats,
+    #[serde(default)]
+    pub sram: SramStats,
     pub modules: BTreeMap<String, ModuleStats>,
     pub fifos: BTreeMap<String, FifoStats>,
     #[serde(default, skip_serializing_if = "Option::is_none")]

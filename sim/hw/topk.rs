@@ -8,7 +8,9 @@
 //! (`fifo_depth` elements, back-pressuring the requant unit), consuming P per cycle; that
 //! stream is the first round's pass, so the rounds' remaining cycles follow it. Its filter
 //! pass emits the kept probabilities at P per cycle into the ProbxV FIFO, waiting when it is
-//! full; the head's V rows are requested when the call finishes. The token/head engine works
+//! full. The head's V rows are requested when the filter pass starts: the rounds have fixed
+//! the kept set by then, and ProbxV needs those rows to drain the FIFO the filter fills (a
+//! kept row longer than the FIFO would otherwise deadlock). The token/head engine works
 //! on the on-chip importance scores, so only its cycle count applies; the next layer's heads
 //! are not opened before it finishes (their keys depend on it).
 
@@ -31,6 +33,12 @@ pub fn topk_call_cycles(call: &TopkCall, cfg: &TopkConfig) -> u64 {
     rounds + (call.n as u64).div_ceil(p) + cfg.filter_overhead_cycles as u64
 }
 
+/// Elements one call streams through the comparators: each round's n_r through both arrays,
+/// then the filter pass over all n.
+pub fn topk_call_comparisons(call: &TopkCall) -> u64 {
+    2 * call.rounds.iter().map(|&n| n as u64).sum::<u64>() + call.n as u64
+}
+
 #[derive(Debug)]
 enum ValueState {
     Idle,
@@ -44,6 +52,7 @@ pub struct ValueTopk {
     cfg: TopkConfig,
     state: ValueState,
     pub calls: u64,
+    pub comparisons: u64,
 }
 
 impl ValueTopk {
@@ -52,6 +61,7 @@ impl ValueTopk {
             cfg: cfg.clone(),
             state: ValueState::Idle,
             calls: 0,
+            comparisons: 0,
         }
     }
 
@@ -77,7 +87,7 @@ impl ValueTopk {
         topk_calls: &[TopkCall],
         input: &mut Fifo<Chunk>,
         out: &mut Fifo<Chunk>,
-        finished: &mut Vec<u32>,
+        selected: &mut Vec<u32>,
     ) -> (Activity, bool) {
         let p = self.cfg.comparators;
         let (activity, progress) = match &mut self.state {
@@ -88,7 +98,10 @@ impl ValueTopk {
                         got: 0,
                     };
                     self.calls += 1;
-                    return self.step(now, calls, topk_calls, input, out, finished);
+                    let hc = &calls[chunk.call as usize];
+                    let tc = &topk_calls[hc.value_topk.expect("routed by value_topk") as usize];
+                    self.comparisons += topk_call_comparisons(tc);
+                    return self.step(now, calls, topk_calls, input, out, selected);
                 }
                 None => (Activity::Idle, false),
             },
@@ -113,6 +126,7 @@ impl ValueTopk {
                                     until: now + 1 + rest,
                                 }
                             } else {
+                                selected.push(call);
                                 self.filter_state(call, calls, topk_calls, now)
                             };
                         }
@@ -124,8 +138,9 @@ impl ValueTopk {
             ValueState::Rounds { call, until } => {
                 if now >= *until {
                     let call = *call;
+                    selected.push(call);
                     self.state = self.filter_state(call, calls, topk_calls, now);
-                    return self.step(now, calls, topk_calls, input, out, finished);
+                    return self.step(now, calls, topk_calls, input, out, selected);
                 }
                 (Activity::Busy, false)
             }
@@ -153,7 +168,6 @@ impl ValueTopk {
                         (Activity::StalledOutput, false)
                     }
                 } else if now >= *until {
-                    finished.push(*call);
                     self.state = ValueState::Idle;
                     (Activity::Busy, true)
                 } else {

@@ -1,0 +1,94 @@
+//! DRAM back-end speed in simulated memory cycles per second of wall time, on the same
+//! request streams (reported by criterion as "elements" per second: one element = one memory
+//! cycle of the run). With `--features dramsim3` DRAMsim3 runs the same streams alongside.
+//!
+//! `cargo bench --bench dram --features dramsim3`
+
+use std::hint::black_box;
+
+use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use spatten::config::HbmConfig;
+use spatten::dram::hbm::{HbmDram, load_dram_preset};
+use spatten::dram::{Dram, DramRequest};
+
+/// Issues `addrs` (reads) in order as fast as accepted and runs to completion; returns the
+/// memory cycles simulated. `skip` lets the back-end jump idle cycles.
+fn run(d: &mut dyn Dram, addrs: &[u64], skip: bool) -> u64 {
+    let mut i = 0;
+    let mut done = Vec::new();
+    while i < addrs.len() || d.pending() > 0 {
+        while i < addrs.len() && d.can_accept(addrs[i], false) {
+            d.enqueue(DramRequest {
+                id: i as u64,
+                addr: addrs[i],
+                is_write: false,
+            })
+            .expect("accepted");
+            i += 1;
+        }
+        if skip
+            && let Some(next) = d.next_event()
+            && next > d.cycle()
+        {
+            d.advance_to(next, &mut done);
+            continue;
+        }
+        d.tick(&mut done);
+        done.clear();
+    }
+    d.cycle()
+}
+
+fn streams(h: &HbmConfig) -> Vec<(&'static str, Vec<u64>)> {
+    let b = h.burst_bytes() as u64;
+    let mut rng = ChaCha8Rng::seed_from_u64(1);
+    vec![
+        ("sequential", (0..100_000u64).map(|i| i * b).collect()),
+        (
+            "random",
+            (0..30_000)
+                .map(|_| rng.gen_range(0..(1u64 << 30) / b) * b)
+                .collect(),
+        ),
+    ]
+}
+
+fn bench(c: &mut Criterion) {
+    let h = load_dram_preset("hbm2-8gb-dramsim3").expect("preset");
+    for (name, addrs) in streams(&h) {
+        let cycles = run(
+            &mut HbmDram::new(&h, h.burst_bytes()).unwrap(),
+            &addrs,
+            true,
+        );
+        let mut g = c.benchmark_group(format!("dram/{name}"));
+        g.throughput(Throughput::Elements(cycles));
+        g.sample_size(10);
+        g.bench_function("native", |bch| {
+            bch.iter(|| {
+                run(
+                    &mut HbmDram::new(&h, h.burst_bytes()).unwrap(),
+                    black_box(&addrs),
+                    true,
+                )
+            })
+        });
+        #[cfg(feature = "dramsim3")]
+        g.bench_function("dramsim3", |bch| {
+            use spatten::dram::dramsim3::Dramsim3Dram;
+            bch.iter(|| {
+                run(
+                    &mut Dramsim3Dram::new(&h, h.burst_bytes()).unwrap(),
+                    black_box(&addrs),
+                    false,
+                )
+            })
+        });
+        g.finish();
+    }
+}
+
+criterion_group!(benches, bench);
+criterion_main!(benches);

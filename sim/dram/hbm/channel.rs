@@ -1,0 +1,816 @@
+//! One channel's controller: a read queue and a write buffer, per-bank command queues,
+//! an FR-FCFS scheduler (round-robin over bank queues; within a queue, the oldest command
+//! whose next DRAM command is ready, row hits bypassing a row conflict up to 4 hits),
+//! refresh, and the bank / bank-group / rank timing state.
+//!
+//! The structure follows DRAMsim3's JEDEC controller so the two can be cross-checked: one
+//! transaction moves from the request queues to a bank queue per cycle, writes are posted
+//! (complete one cycle after arrival) and drained in batches, refresh takes precedence over
+//! requests and blocks the refreshed rank's (or bank's) queues until it issues.
+
+use std::collections::hash_map::Entry;
+use std::collections::{HashMap, VecDeque};
+
+use super::mapping::Location;
+use super::timing::{ACT, Delays, KINDS, PRE, RD, REF, WR};
+use crate::dram::DramStats;
+use crate::dram::command_log::{Command, CommandKind};
+
+/// Multiplicative hashing of the u64 addresses keyed in the controller's maps (SipHash costs
+/// more than the rest of a controller step).
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct AddrHasher(u64);
+
+impl std::hash::Hasher for AddrHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.write_u64(b as u64);
+        }
+    }
+
+    fn write_u64(&mut self, x: u64) {
+        self.0 = (self.0 ^ x)
+            .wrapping_mul(0x9E37_79B9_7F4A_7C15)
+            .rotate_left(29);
+    }
+}
+
+type AddrMap<V> = HashMap<u64, V, std::hash::BuildHasherDefault<AddrHasher>>;
+
+/// A write buffer fuller than this drains when the bank queues run empty (DRAMsim3's value).
+const WRITE_DRAIN_LOW: usize = 8;
+/// Row hits a bank may serve before a waiting row conflict may close the row.
+const ROW_HIT_CAP: u32 = 4;
+/// Width of one latency-histogram bucket.
+pub const LATENCY_BUCKET_CYCLES: u64 = 8;
+/// Buckets in the latency histogram; the last one collects everything above.
+pub const LATENCY_BUCKETS: usize = 64;
+
+#[derive(Debug, Clone)]
+pub(crate) struct Params {
+    pub delays: Delays,
+    pub ranks: usize,
+    pub bank_groups: usize,
+    pub banks_per_group: usize,
+    pub queue_depth: usize,
+    pub bank_queue_depth: usize,
+    pub dual_command_issue: bool,
+    pub closed_page: bool,
+    pub per_bank_refresh: bool,
+    pub refresh_interval: u64,
+    pub request_bytes: u64,
+    /// Ignore the idle bounds (channel wake-up and per-queue readiness): for tests.
+    pub exhaustive: bool,
+}
+
+impl Params {
+    fn banks_per_rank(&self) -> usize {
+        self.bank_groups * self.banks_per_group
+    }
+}
+
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Txn {
+    pub id: u64,
+    pub addr: u64,
+    pub is_write: bool,
+    pub arrival: u64,
+    pub loc: Location,
+    /// Index of its bank queue (filled in by the channel).
+    pub bank: usize,
+}
+
+#[derive(Debug, Clone)]
+struct Bank {
+    /// Rank and global bank-group index (rank * bank_groups + group) of this bank.
+    rank: usize,
+    group: usize,
+    open_row: Option<u32>,
+    /// Column commands served since the row was opened.
+    hits: u32,
+    opened_by_conflict: bool,
+    last_pre_conflict: bool,
+    act_cycle: u64,
+    next: [u64; KINDS],
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Refresh {
+    Rank(usize),
+    Bank(usize),
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Pick {
+    queue: usize,
+    index: usize,
+    kind: usize,
+}
+
+#[derive(Debug, Clone)]
+pub(crate) struct Channel {
+    id: u32,
+    read_q: VecDeque<Txn>,
+    write_q: VecDeque<Txn>,
+    bank_q: Vec<Vec<Txn>>,
+    /// Bit q set when bank queue q is non-empty (channels with at most 64 bank queues).
+    nonempty: u64,
+    /// Lower bound on the cycle at which each bank queue could issue; only timing state that
+    /// never decreases feeds it, so it stays a lower bound until the queue or bank changes.
+    ready_lb: Vec<u64>,
+    banks: Vec<Bank>,
+    bg_next: Vec<[u64; KINDS]>,
+    rank_next: Vec<[u64; KINDS]>,
+    /// Issue cycles of the last four activations per rank (tFAW).
+    faw: Vec<VecDeque<u64>>,
+    refresh_q: VecDeque<Refresh>,
+    next_refresh_at: u64,
+    refresh_cursor: usize,
+    rr: usize,
+    /// (completion cycle, id, arrival) of issued reads; completions are monotone.
+    read_returns: VecDeque<(u64, u64, u64)>,
+    /// Posted writes and forwarded reads, completing one cycle after arrival.
+    fast_returns: VecDeque<(u64, u64, u64)>,
+    queued_writes: AddrMap<u32>,
+    queued_reads: AddrMap<u32>,
+    /// Reads of an address that already has a queued read ride on it: (id, arrival).
+    riders: AddrMap<Vec<(u64, u64)>>,
+    write_draining: i64,
+    /// Whether a request might move to a bank queue (set when the request queues gain an
+    /// entry or a bank queue loses one; cleared when a scan finds nothing movable).
+    txn_dirty: bool,
+    in_flight: usize,
+    /// Earliest cycle at which `step` may do anything.
+    pub wake: u64,
+}
+
+impl Channel {
+    pub fn new(id: u32, p: &Params) -> Self {
+        let banks = p.ranks * p.banks_per_rank();
+        let bank = |b: usize| Bank {
+            rank: b / p.banks_per_rank(),
+            group: b / p.banks_per_group,
+            open_row: None,
+            hits: 0,
+            opened_by_conflict: false,
+            last_pre_conflict: false,
+            act_cycle: 0,
+            next: [0; KINDS],
+        };
+        Self {
+            id,
+            read_q: VecDeque::with_capacity(p.queue_depth),
+            write_q: VecDeque::with_capacity(p.queue_depth),
+            bank_q: vec![Vec::with_capacity(p.bank_queue_depth); banks],
+            nonempty: 0,
+            ready_lb: vec![0; banks],
+            banks: (0..banks).map(bank).collect(),
+            bg_next: vec![[0; KINDS]; p.ranks * p.bank_groups],
+            rank_next: vec![[0; KINDS]; p.ranks],
+            faw: vec![VecDeque::with_capacity(4); p.ranks],
+            refresh_q: VecDeque::new(),
+            next_refresh_at: p.refresh_interval,
+            refresh_cursor: 0,
+            rr: 0,
+            read_returns: VecDeque::new(),
+            fast_returns: VecDeque::new(),
+            queued_writes: AddrMap::default(),
+            queued_reads: AddrMap::default(),
+            riders: AddrMap::default(),
+            write_draining: 0,
+            txn_dirty: false,
+            in_flight: 0,
+            wake: p.refresh_interval,
+        }
+    }
+
+    pub fn in_flight(&self) -> usize {
+        self.in_flight
+    }
+
+    pub fn can_accept(&self, p: &Params, is_write: bool) -> bool {
+        if is_write {
+            self.write_q.len() < p.queue_depth
+        } else {
+            self.read_q.len() < p.queue_depth
+        }
+    }
+
+    /// Accepts a request at cycle `now` (before that cycle's step).
+    pub fn enqueue(&mut self, p: &Params, mut t: Txn, now: u64) {
+        t.bank = Self::bank_index(p, &t.loc);
+        self.txn_dirty = true;
+        self.in_flight += 1;
+        self.wake = self.wake.min(now);
+        if t.is_write {
+            // A write to an address already buffered merges into it.
+            if let Entry::Vacant(e) = self.queued_writes.entry(t.addr) {
+                e.insert(1);
+                self.write_q.push_back(t);
+            }
+            self.fast_returns.push_back((now + 1, t.id, now));
+        } else if self.queued_writes.contains_key(&t.addr) {
+            // Served from the write buffer.
+            self.fast_returns.push_back((now + 1, t.id, now));
+        } else {
+            match self.queued_reads.entry(t.addr) {
+                // Served by the queued read of the same address, when it issues.
+                Entry::Occupied(_) => self.riders.entry(t.addr).or_default().push((t.id, now)),
+                Entry::Vacant(e) => {
+                    e.insert(1);
+                    self.read_q.push_back(t);
+                }
+            }
+        }
+        debug_assert!(self.read_q.len() <= p.queue_depth && self.write_q.len() <= p.queue_depth);
+    }
+
+    fn bank_index(p: &Params, l: &Location) -> usize {
+        (l.rank as usize * p.bank_groups + l.bank_group as usize) * p.banks_per_group
+            + l.bank as usize
+    }
+
+    fn rank_of(p: &Params, b: usize) -> usize {
+        b / p.banks_per_rank()
+    }
+
+    fn bg_of(p: &Params, b: usize) -> usize {
+        b / p.banks_per_group
+    }
+
+    #[inline]
+    fn ready_at(&self, p: &Params, b: usize, kind: usize) -> u64 {
+        let bank = &self.banks[b];
+        let r = bank.rank;
+        let mut at = bank.next[kind]
+            .max(self.bg_next[bank.group][kind])
+            .max(self.rank_next[r][kind]);
+        if kind == ACT && self.faw[r].len() == 4 {
+            at = at.max(self.faw[r][0] + p.delays.faw);
+        }
+        at
+    }
+
+    fn required(bank: &Bank, t: &Txn) -> usize {
+        match bank.open_row {
+            Some(row) if row == t.loc.row => {
+                if t.is_write {
+                    WR
+                } else {
+                    RD
+                }
+            }
+            Some(_) => PRE,
+            None => ACT,
+        }
+    }
+
+    /// One memory cycle of this channel's controller.
+    pub fn step(
+        &mut self,
+        p: &Params,
+        clk: u64,
+        stats: &mut DramStats,
+        done: &mut Vec<u64>,
+        log: &mut Option<Vec<Command>>,
+    ) {
+        self.complete(clk, stats, done);
+        if clk == self.next_refresh_at {
+            self.schedule_refresh(p);
+            self.next_refresh_at += p.refresh_interval;
+        }
+        let mut first = None;
+        if !self.refresh_q.is_empty() {
+            first = self.refresh_command(p, clk, stats, log);
+        }
+        let first = match first {
+            Some(c) => Some(c),
+            None => self
+                .pick(p, clk)
+                .map(|pk| self.issue(p, pk, clk, stats, log)),
+        };
+        if let (Some(kind), true) = (first, p.dual_command_issue)
+            && let Some(pk) = self.pick(p, clk)
+        {
+            let col = |k: usize| k == RD || k == WR;
+            if col(pk.kind) != col(kind) {
+                self.issue(p, pk, clk, stats, log);
+            }
+        }
+        self.schedule_transaction(p);
+        self.tighten_bounds(p, clk);
+        self.wake = self.compute_wake(clk);
+    }
+
+    fn complete(&mut self, clk: u64, stats: &mut DramStats, done: &mut Vec<u64>) {
+        for q in [&mut self.fast_returns, &mut self.read_returns] {
+            while let Some(&(at, id, arrival)) = q.front() {
+                if at > clk {
+                    break;
+                }
+                q.pop_front();
+                self.in_flight -= 1;
+                let latency = clk - arrival;
+                stats.total_latency_cycles += latency;
+                stats.max_latency_cycles = stats.max_latency_cycles.max(latency);
+                let bucket = ((latency / LATENCY_BUCKET_CYCLES) as usize).min(LATENCY_BUCKETS - 1);
+                stats.latency_histogram[bucket] += 1;
+                stats.completed += 1;
+                done.push(id);
+            }
+        }
+    }
+
+    fn schedule_refresh(&mut self, p: &Params) {
+        if p.per_bank_refresh {
+            // Bank groups fastest, then banks, then ranks (the JEDEC order DRAMsim3 uses).
+            let c = self.refresh_cursor;
+            let bg = c % p.bank_groups;
+            let ba = (c / p.bank_groups) % p.banks_per_group;
+            let r = c / p.banks_per_rank() % p.ranks;
+            self.refresh_q.push_back(Refresh::Bank(
+                (r * p.bank_groups + bg) * p.banks_per_group + ba,
+            ));
+            self.refresh_cursor = (c + 1) % (p.ranks * p.banks_per_rank());
+        } else {
+            self.refresh_q.push_back(Refresh::Rank(self.refresh_cursor));
+            self.refresh_cursor = (self.refresh_cursor + 1) % p.ranks;
+        }
+    }
+
+    fn blocked_by_refresh(&self, b: usize) -> bool {
+        match self.refresh_q.front() {
+            Some(Refresh::Rank(r)) => self.banks[b].rank == *r,
+            Some(Refresh::Bank(x)) => *x == b,
+            None => false,
+        }
+    }
+
+    /// The precharge or refresh that the oldest pending refresh needs, if ready now.
+    fn refresh_command(
+        &mut self,
+        p: &Params,
+        clk: u64,
+        stats: &mut DramStats,
+        log: &mut Option<Vec<Command>>,
+    ) -> Option<usize> {
+        let target = *self.refresh_q.front()?;
+        let range = match target {
+            Refresh::Rank(r) => r * p.banks_per_rank()..(r + 1) * p.banks_per_rank(),
+            Refresh::Bank(b) => b..b + 1,
+        };
+        let mut ready = 0;
+        for b in range.clone() {
+            if self.banks[b].open_row.is_some() {
+                if self.ready_at(p, b, PRE) <= clk {
+                    self.precharge(p, b, clk, false);
+                    stats.precharges += 1;
+                    self.log_to(log, clk, CommandKind::Precharge, p, b, 0, 0);
+                    return Some(PRE);
+                }
+            } else if self.ready_at(p, b, REF) <= clk {
+                ready += 1;
+            }
+        }
+        if ready < range.len() {
+            return None;
+        }
+        let d = &p.delays;
+        match target {
+            Refresh::Rank(r) => {
+                let until = clk + d.ref_act;
+                for k in [ACT, REF] {
+                    self.rank_next[r][k] = self.rank_next[r][k].max(until);
+                }
+                for b in range {
+                    self.ready_lb[b] = 0;
+                }
+                self.log_to(
+                    log,
+                    clk,
+                    CommandKind::Refresh,
+                    p,
+                    r * p.banks_per_rank(),
+                    0,
+                    0,
+                );
+            }
+            Refresh::Bank(b) => {
+                let until = clk + d.refb_act;
+                for k in [ACT, REF] {
+                    self.banks[b].next[k] = self.banks[b].next[k].max(until);
+                }
+                self.ready_lb[b] = 0;
+                self.log_to(log, clk, CommandKind::RefreshBank, p, b, 0, 0);
+            }
+        }
+        self.refresh_q.pop_front();
+        stats.refreshes += 1;
+        Some(REF)
+    }
+
+    fn pick(&mut self, p: &Params, clk: u64) -> Option<Pick> {
+        let n = self.bank_q.len();
+        if n <= 64 {
+            // Visit the non-empty queues in round-robin order from rr + 1: the same order
+            // as the scan below, skipping the empty queues it would skip.
+            let start = if self.rr + 1 == n { 0 } else { self.rr + 1 };
+            let full = if n == 64 { u64::MAX } else { (1u64 << n) - 1 };
+            // Queues a pending refresh holds back, as a mask.
+            let blocked = match self.refresh_q.front() {
+                None => 0,
+                Some(Refresh::Bank(b)) => 1u64 << b,
+                Some(Refresh::Rank(r)) => {
+                    let per = p.banks_per_rank();
+                    (if per == 64 {
+                        u64::MAX
+                    } else {
+                        (1u64 << per) - 1
+                    }) << (r * per)
+                }
+            };
+            let m = self.nonempty & !blocked;
+            let mut rot = if start == 0 {
+                m
+            } else {
+                ((m >> start) | (m << (n - start))) & full
+            };
+            while rot != 0 {
+                let k = rot.trailing_zeros() as usize;
+                rot &= rot - 1;
+                let q = if start + k >= n {
+                    start + k - n
+                } else {
+                    start + k
+                };
+                if !p.exhaustive && self.ready_lb[q] > clk {
+                    continue;
+                }
+                if let Some(pk) = self.first_ready(p, q, clk) {
+                    self.rr = q;
+                    return Some(pk);
+                }
+            }
+            return None;
+        }
+        for _ in 0..n {
+            self.rr = if self.rr + 1 == n { 0 } else { self.rr + 1 };
+            let q = self.rr;
+            let skip_lb = !p.exhaustive && self.ready_lb[q] > clk;
+            if self.bank_q[q].is_empty() || skip_lb || self.blocked_by_refresh(q) {
+                continue;
+            }
+            if let Some(pk) = self.first_ready(p, q, clk) {
+                return Some(pk);
+            }
+        }
+        None
+    }
+
+    fn first_ready(&mut self, p: &Params, q: usize, clk: u64) -> Option<Pick> {
+        let bank = &self.banks[q];
+        let queue = &self.bank_q[q];
+        let mut lb = u64::MAX;
+        // All commands of a queue target one bank: each command type has one ready time.
+        let mut cached = [u64::MAX; KINDS];
+        for (i, t) in queue.iter().enumerate() {
+            let kind = Self::required(bank, t);
+            if cached[kind] == u64::MAX {
+                cached[kind] = self.ready_at(p, q, kind);
+            }
+            let at = cached[kind];
+            lb = lb.min(at);
+            if at > clk {
+                continue;
+            }
+            if kind == PRE {
+                // Only the oldest command may close the row, and only when no queued command
+                // hits it (or the hit cap is reached).
+                let open = bank.open_row;
+                if i != 0
+                    || (bank.hits < ROW_HIT_CAP
+                        && queue[i..].iter().any(|x| Some(x.loc.row) == open))
+                {
+                    continue;
+                }
+            } else if kind == WR
+                && queue[..i]
+                    .iter()
+                    .any(|x| !x.is_write && x.loc.row == t.loc.row && x.loc.column == t.loc.column)
+            {
+                continue;
+            }
+            self.ready_lb[q] = at;
+            return Some(Pick {
+                queue: q,
+                index: i,
+                kind,
+            });
+        }
+        self.ready_lb[q] = lb;
+        None
+    }
+
+    fn issue(
+        &mut self,
+        p: &Params,
+        pk: Pick,
+        clk: u64,
+        stats: &mut DramStats,
+        log: &mut Option<Vec<Command>>,
+    ) -> usize {
+        let b = pk.queue;
+        let d = &p.delays;
+        let (r, g) = (Self::rank_of(p, b), Self::bg_of(p, b));
+        self.ready_lb[b] = 0;
+        match pk.kind {
+            ACT => {
+                let row = self.bank_q[b][pk.index].loc.row;
+                let bank = &mut self.banks[b];
+                bank.open_row = Some(row);
+                bank.hits = 0;
+                bank.opened_by_conflict = bank.last_pre_conflict;
+                bank.act_cycle = clk;
+                bump(
+                    &mut bank.next,
+                    &[
+                        (ACT, clk + d.act_act),
+                        (RD, clk + d.act_rdwr),
+                        (WR, clk + d.act_rdwr),
+                        (PRE, clk + d.act_pre),
+                    ],
+                );
+                bump(&mut self.bg_next[g], &[(ACT, clk + d.act_act_l)]);
+                bump(&mut self.rank_next[r], &[(ACT, clk + d.act_act_s)]);
+                if self.faw[r].len() == 4 {
+                    self.faw[r].pop_front();
+                }
+                self.faw[r].push_back(clk);
+                stats.activations += 1;
+                self.log_to(log, clk, CommandKind::Activate, p, b, row, 0);
+            }
+            PRE => {
+                self.precharge(p, b, clk, true);
+                stats.precharges += 1;
+                self.log_to(log, clk, CommandKind::Precharge, p, b, 0, 0);
+            }
+            _ => {
+                let t = self.bank_q[b].remove(pk.index);
+                if self.bank_q[b].is_empty() {
+                    self.nonempty &= !(1u64 << (b & 63));
+                }
+                self.txn_dirty = true;
+                let is_write = pk.kind == WR;
+                let bank = &self.banks[b];
+                if bank.hits > 0 {
+                    stats.row_hits += 1;
+                } else if bank.opened_by_conflict {
+                    stats.row_conflicts += 1;
+                } else {
+                    stats.row_misses += 1;
+                }
+                let auto_pre =
+                    p.closed_page && !self.bank_q[b].iter().any(|x| x.loc.row == t.loc.row);
+                if is_write {
+                    stats.writes += 1;
+                    stats.bytes_written += p.request_bytes;
+                    remove_one(&mut self.queued_writes, t.addr);
+                    bump(&mut self.banks[b].next, &[(PRE, clk + d.wr_pre)]);
+                    bump(
+                        &mut self.bg_next[g],
+                        &[(RD, clk + d.wr_rd_l), (WR, clk + d.wr_wr_l)],
+                    );
+                    bump(
+                        &mut self.rank_next[r],
+                        &[(RD, clk + d.wr_rd_s), (WR, clk + d.wr_wr_s)],
+                    );
+                    for o in (0..p.ranks).filter(|&o| o != r) {
+                        bump(
+                            &mut self.rank_next[o],
+                            &[(RD, clk + d.wr_rd_o), (WR, clk + d.wr_wr_o)],
+                        );
+                    }
+                } else {
+                    stats.reads += 1;
+                    stats.bytes_read += p.request_bytes;
+                    remove_one(&mut self.queued_reads, t.addr);
+                    let at = clk + d.rl + d.burst;
+                    self.read_returns.push_back((at, t.id, t.arrival));
+                    if !self.riders.is_empty()
+                        && let Some(riders) = self.riders.remove(&t.addr)
+                    {
+                        self.read_returns
+                            .extend(riders.into_iter().map(|(id, arrival)| (at, id, arrival)));
+                    }
+                    bump(&mut self.banks[b].next, &[(PRE, clk + d.rd_pre)]);
+                    bump(
+                        &mut self.bg_next[g],
+                        &[(RD, clk + d.rd_rd_l), (WR, clk + d.rd_wr)],
+                    );
+                    bump(
+                        &mut self.rank_next[r],
+                        &[(RD, clk + d.rd_rd_s), (WR, clk + d.rd_wr)],
+                    );
+                    for o in (0..p.ranks).filter(|&o| o != r) {
+                        bump(
+                            &mut self.rank_next[o],
+                            &[(RD, clk + d.rd_rd_o), (WR, clk + d.rd_wr_o)],
+                        );
+                    }
+                }
+                let bank = &mut self.banks[b];
+                bank.hits += 1;
+                if auto_pre {
+                    // The device precharges internally once tRTP / write recovery and tRAS allow.
+                    let pre_at = bank.next[PRE].max(bank.act_cycle + d.act_pre);
+                    bank.open_row = None;
+                    bank.last_pre_conflict = false;
+                    bump(
+                        &mut bank.next,
+                        &[(ACT, pre_at + d.pre_act), (REF, pre_at + d.pre_act)],
+                    );
+                    stats.precharges += 1;
+                }
+                let kind = match (is_write, auto_pre) {
+                    (false, false) => CommandKind::Read,
+                    (false, true) => CommandKind::ReadAp,
+                    (true, false) => CommandKind::Write,
+                    (true, true) => CommandKind::WriteAp,
+                };
+                self.log_to(log, clk, kind, p, b, t.loc.row, t.loc.column);
+            }
+        }
+        pk.kind
+    }
+
+    fn precharge(&mut self, p: &Params, b: usize, clk: u64, conflict: bool) {
+        let bank = &mut self.banks[b];
+        bank.open_row = None;
+        bank.last_pre_conflict = conflict;
+        bump(
+            &mut bank.next,
+            &[(ACT, clk + p.delays.pre_act), (REF, clk + p.delays.pre_act)],
+        );
+        self.ready_lb[b] = 0;
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn log_to(
+        &self,
+        log: &mut Option<Vec<Command>>,
+        cycle: u64,
+        kind: CommandKind,
+        p: &Params,
+        b: usize,
+        row: u32,
+        column: u32,
+    ) {
+        if let Some(log) = log {
+            log.push(Command {
+                cycle,
+                channel: self.id,
+                kind,
+                rank: Self::rank_of(p, b) as u32,
+                bank_group: (Self::bg_of(p, b) % p.bank_groups) as u32,
+                bank: (b % p.banks_per_group) as u32,
+                row,
+                column,
+            });
+        }
+    }
+
+    fn schedule_transaction(&mut self, p: &Params) {
+        if !self.txn_dirty {
+            return;
+        }
+        if self.write_draining == 0
+            && (self.write_q.len() >= p.queue_depth
+                || (self.write_q.len() > WRITE_DRAIN_LOW && self.bank_q.iter().all(Vec::is_empty)))
+        {
+            self.write_draining = self.write_q.len() as i64;
+        }
+        let writes = self.write_draining > 0;
+        let queue = if writes { &self.write_q } else { &self.read_q };
+        let found = queue
+            .iter()
+            .position(|t| self.bank_q[t.bank].len() < p.bank_queue_depth);
+        if let Some(i) = found {
+            let t = queue[i];
+            if writes {
+                // A write may not overtake a read of the same address.
+                // Hand the turn to the reads until none can move (-1), or the two livelock.
+                if self.queued_reads.contains_key(&t.addr) {
+                    self.write_draining = -1;
+                    return;
+                }
+                self.write_draining -= 1;
+                self.write_q.remove(i);
+            } else {
+                self.read_q.remove(i);
+            }
+            self.bank_q[t.bank].push(t);
+            self.nonempty |= 1u64 << (t.bank & 63);
+            self.ready_lb[t.bank] = 0;
+            // One request moves per cycle; stay awake only if another one could move next.
+            let next = if self.write_draining > 0 {
+                &self.write_q
+            } else {
+                &self.read_q
+            };
+            self.txn_dirty = next
+                .iter()
+                .any(|t| self.bank_q[t.bank].len() < p.bank_queue_depth);
+            return;
+        }
+        if self.write_draining < 0 {
+            self.write_draining = 0;
+        }
+        self.txn_dirty = false;
+    }
+
+    /// Recomputes the readiness bound of every non-empty queue whose bound was reset this
+    /// cycle (or is due), so that the channel sleeps until a command can really be ready.
+    fn tighten_bounds(&mut self, p: &Params, clk: u64) {
+        // Non-empty queues from the bit mask, or every queue when there are more than 64.
+        let n = self.bank_q.len();
+        let mut bits = if n <= 64 { self.nonempty } else { u64::MAX };
+        let mut next = 0;
+        while bits != 0 && next < n {
+            let q = if n <= 64 {
+                bits.trailing_zeros() as usize
+            } else {
+                next
+            };
+            if n <= 64 {
+                bits &= bits - 1;
+            }
+            next = q + 1;
+            if self.ready_lb[q] > clk || self.bank_q[q].is_empty() {
+                continue;
+            }
+            let bank = &self.banks[q];
+            let mut cached = [u64::MAX; KINDS];
+            let mut lb = u64::MAX;
+            for t in &self.bank_q[q] {
+                let kind = Self::required(bank, t);
+                if cached[kind] == u64::MAX {
+                    cached[kind] = self.ready_at(p, q, kind);
+                }
+                lb = lb.min(cached[kind]);
+            }
+            self.ready_lb[q] = lb;
+        }
+    }
+
+    fn compute_wake(&self, clk: u64) -> u64 {
+        let soon = clk + 1;
+        let mut w = self.next_refresh_at;
+        if !self.refresh_q.is_empty() {
+            return soon;
+        }
+        for q in [&self.fast_returns, &self.read_returns] {
+            if let Some(&(at, _, _)) = q.front() {
+                w = w.min(at);
+            }
+        }
+        if self.txn_dirty {
+            return soon;
+        }
+        if self.bank_q.len() <= 64 {
+            let mut bits = self.nonempty;
+            while bits != 0 {
+                let q = bits.trailing_zeros() as usize;
+                bits &= bits - 1;
+                w = w.min(self.ready_lb[q]);
+            }
+        } else {
+            for (q, lb) in self.bank_q.iter().zip(&self.ready_lb) {
+                if !q.is_empty() {
+                    w = w.min(*lb);
+                }
+            }
+        }
+        w.max(soon)
+    }
+}
+
+fn bump(next: &mut [u64; KINDS], updates: &[(usize, u64)]) {
+    for &(k, at) in updates {
+        if next[k] < at {
+            next[k] = at;
+        }
+    }
+}
+
+fn remove_one(m: &mut AddrMap<u32>, addr: u64) {
+    if let Some(n) = m.get_mut(&addr) {
+        *n -= 1;
+        if *n == 0 {
+            m.remove(&addr);
+        }
+    }
+}
