@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 use std::process::Command;
 
-use spatten::baseline::{Precision, load_profile, model_workload};
+use spatten::baseline::{Precision, StageKindLabel, load_profile, model_workload};
 use spatten::reproduce::bench::geomean;
 use spatten::reproduce::benchmarks;
 use spatten::reproduce::markdown::fmt3;
@@ -132,6 +132,19 @@ fn quick_run_writes_consistent_files_deterministically() {
                 "{name} {col}"
             );
         }
+        if w.stage.generated_tokens > 0 {
+            // The generation stage alone against each device's generation stage.
+            let gen_s = (num(row, "cycles") - num(row, "prompt_cycles")) * 1e-9;
+            assert!(gen_s > 0.0 && num(row, "prompt_cycles") > 0.0, "{name}");
+            let m = model_workload(&load_profile("titan-xp").unwrap(), w, Precision::Fp32).unwrap();
+            let g = m.stage(StageKindLabel::Generation).unwrap().latency_s;
+            assert!(
+                close(num(row, "generation_speedup_titan_xp"), g / gen_s),
+                "{name}"
+            );
+        } else {
+            assert_eq!(row["generation_speedup_titan_xp"], "", "{name}");
+        }
         // 1 GHz clock: latency is cycles x 1 ns.
         assert!(close(latency, num(row, "cycles") * 1e-9), "{name}");
         let m = &w.model;
@@ -256,6 +269,30 @@ fn quick_run_writes_consistent_files_deterministically() {
         design.iter().filter(|r| r["study"] == "breakdown").count(),
         7
     );
+
+    // Accuracy (the model and STS-B dev are in the shared data here).
+    let acc = read_csv(&a.join("accuracy.csv"));
+    assert_eq!(acc.len(), 1 + 3 + 1);
+    let dense = num(&acc[0], "spearman");
+    let token0 = acc
+        .iter()
+        .find(|r| r["study"] == "token pruning" && num(r, "ratio") == 0.0)
+        .unwrap();
+    // 12-bit quantization alone barely moves the ranking.
+    assert!((num(token0, "spearman") - dense).abs() < 0.01);
+    assert_eq!(num(token0, "surviving_token_fraction"), 1.0);
+    for r in &acc {
+        assert_eq!(r["pairs"], "50");
+        let cell = format!(
+            "| {} | {} | 50 | {} | {} |",
+            r["study"],
+            fmt3(num(r, "ratio")),
+            fmt3(num(r, "spearman")),
+            fmt3(num(r, "surviving_token_fraction"))
+        );
+        assert!(md.contains(&cell), "EXPERIMENTS.md lacks {cell}");
+    }
+    assert!(files.contains_key("figures/accuracy.png"));
 
     // Same bytes with one thread.
     let b = tmp.path().join("b");

@@ -24,6 +24,9 @@ pub struct ReproduceArgs {
     /// No progress bar.
     #[arg(long)]
     pub quiet: bool,
+    /// Skip item 4 (accuracy of the real model against pruning ratio).
+    #[arg(long)]
+    pub no_accuracy: bool,
 }
 
 pub fn run(a: ReproduceArgs) -> anyhow::Result<ExitCode> {
@@ -53,6 +56,11 @@ pub fn run(a: ReproduceArgs) -> anyhow::Result<ExitCode> {
         out: a.out.clone(),
         quick: a.quick,
         command,
+        accuracy: if a.no_accuracy {
+            None
+        } else {
+            reproduce::accuracy::Data::locate()
+        },
     };
     let start = Instant::now();
     let summary = pool.install(|| reproduce::run(&opts, &bar))?;

@@ -52,6 +52,7 @@ pub fn points(arch: &ArchConfig, benches: &[Benchmark]) -> Vec<Point> {
             arch: arch.clone(),
             workload: b.workload.clone(),
             kind: TraceKind::Reference,
+            split_stages: false,
         })
         .collect()
 }

@@ -45,8 +45,13 @@ pub struct BenchRow {
     pub energy_saving_xeon: f64,
     pub energy_saving_jetson_nano: f64,
     pub energy_saving_raspberry_pi_4: f64,
-    /// Empty, or the change made to the design point for this run.
-    pub workaround: String,
+    /// Generation runs only: the prompt's cycles (simulated alone) and the speedup of the
+    /// generation stage (total minus prompt cycles) over each device's generation stage.
+    pub prompt_cycles: Option<u64>,
+    pub generation_speedup_titan_xp: Option<f64>,
+    pub generation_speedup_xeon: Option<f64>,
+    pub generation_speedup_jetson_nano: Option<f64>,
+    pub generation_speedup_raspberry_pi_4: Option<f64>,
 }
 
 pub fn points(arch: &ArchConfig, benches: &[Benchmark]) -> Vec<Point> {
@@ -56,6 +61,7 @@ pub fn points(arch: &ArchConfig, benches: &[Benchmark]) -> Vec<Point> {
             arch: arch.clone(),
             workload: b.workload.clone(),
             kind: TraceKind::Reference,
+            split_stages: true,
         })
         .collect()
 }
@@ -84,6 +90,20 @@ pub fn rows(benches: &[Benchmark], outcomes: &[Outcome]) -> anyhow::Result<Vec<B
                 }
             };
             let s = r.traffic.savings();
+            let mut gen_sp: [Option<f64>; 4] = [None; 4];
+            if let Some(pc) = r.prompt_cycles {
+                let gen_s =
+                    r.seconds * (r.cycles.saturating_sub(pc)) as f64 / r.cycles.max(1) as f64;
+                for (i, (dev, _)) in DEVICES.iter().enumerate() {
+                    gen_sp[i] = r
+                        .stage_latencies
+                        .iter()
+                        .find(|(d, _, _)| d == dev)
+                        .and_then(|(_, _, g)| *g)
+                        .filter(|_| gen_s > 0.0)
+                        .map(|g| g / gen_s);
+                }
+            }
             let mut sp = [0.0; 4];
             let mut es = [0.0; 4];
             for (i, (dev, _)) in DEVICES.iter().enumerate() {
@@ -115,7 +135,11 @@ pub fn rows(benches: &[Benchmark], outcomes: &[Outcome]) -> anyhow::Result<Vec<B
                 energy_saving_xeon: es[1],
                 energy_saving_jetson_nano: es[2],
                 energy_saving_raspberry_pi_4: es[3],
-                workaround: r.workaround.clone().unwrap_or_default(),
+                prompt_cycles: r.prompt_cycles,
+                generation_speedup_titan_xp: gen_sp[0],
+                generation_speedup_xeon: gen_sp[1],
+                generation_speedup_jetson_nano: gen_sp[2],
+                generation_speedup_raspberry_pi_4: gen_sp[3],
             })
         })
         .collect()

@@ -41,7 +41,7 @@ pub struct DesignRow {
     /// Over the previous row of the same study and workload (breakdown), or over the first
     /// row (sweeps).
     pub speedup: Option<f64>,
-    /// Why a point is not feasible, or a workaround applied to it.
+    /// Why a point is not feasible.
     pub note: String,
 }
 
@@ -73,6 +73,7 @@ pub fn topk_variants(arch: &ArchConfig, w: &WorkloadConfig) -> Vec<Variant> {
                 arch: with_comparators(arch, n),
                 workload: w.clone(),
                 kind: TraceKind::Reference,
+                split_stages: false,
             },
         })
         .collect()
@@ -94,6 +95,7 @@ pub fn sram_variants(arch: &ArchConfig, workloads: &[WorkloadConfig]) -> Vec<Var
                     arch: a,
                     workload: w.clone(),
                     kind: TraceKind::Reference,
+                    split_stages: false,
                 },
             });
         }
@@ -154,6 +156,7 @@ pub fn breakdown_variants(arch: &ArchConfig, w: &WorkloadConfig) -> Vec<Variant>
                     arch: a.clone(),
                     workload: wl,
                     kind,
+                    split_stages: false,
                 },
             }
         })
@@ -170,7 +173,7 @@ pub fn rows(variants: &[Variant], outcomes: &[Outcome]) -> Vec<DesignRow> {
                 Some(r.effective_gops),
                 Some(r.dram_bytes),
                 Some(r.lsb_refetch_fraction),
-                r.workaround.clone().unwrap_or_default(),
+                String::new(),
             ),
             Outcome::Infeasible(why) => (false, None, None, None, None, why.clone()),
         };

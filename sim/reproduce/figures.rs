@@ -280,13 +280,25 @@ pub fn accuracy(dir: &Path, rows: &[AccuracyRow]) -> anyhow::Result<Written> {
     }
     let series = studies
         .iter()
-        .map(|s| Curve {
-            name: s.clone(),
-            points: rows
+        .map(|s| {
+            let mut points: Vec<(f64, f64)> = rows
                 .iter()
                 .filter(|r| &r.study == s)
                 .map(|r| (r.ratio, r.spearman))
-                .collect(),
+                .collect();
+            // Ratio 0 of the token sweep is the same configuration (nothing pruned, same
+            // quantization), so the head curve starts there too.
+            if s == "head pruning"
+                && let Some(z) = rows
+                    .iter()
+                    .find(|r| r.study == "token pruning" && r.ratio == 0.0)
+            {
+                points.insert(0, (0.0, z.spearman));
+            }
+            Curve {
+                name: s.clone(),
+                points,
+            }
         })
         .collect();
     Ok(plot::line_plot(

@@ -4,7 +4,7 @@
 //!    CPU/GPU baselines; DRAM access reduction by technique; throughput.
 //! 2. [`accel`]: `spatten-1-8` against A3 and MNNFast.
 //! 3. [`design`]: top-k parallelism, SRAM size, and the step-by-step speedup on GPT-2.
-//! 4. [`accuracy`]: accuracy against pruning ratio (pending the closed-loop model kernel).
+//! 4. [`accuracy`]: STS-B accuracy of the real model against token and head pruning ratio.
 //!
 //! Every point runs through [`crate::experiment::evaluate`] ([`runner`]); the output
 //! directory holds CSVs, figures and `EXPERIMENTS.md` ([`markdown`]), written into a staging
@@ -33,6 +33,8 @@ pub struct Options {
     pub quick: bool,
     /// The command line recorded in EXPERIMENTS.md.
     pub command: String,
+    /// Model and STS-B data for item 4; `None` skips it (said in EXPERIMENTS.md).
+    pub accuracy: Option<accuracy::Data>,
 }
 
 /// What a run produced, for the CLI's summary.
@@ -99,8 +101,21 @@ fn csv_text<T: Serialize>(rows: &[T]) -> anyhow::Result<String> {
 /// Runs everything and writes `opts.out`. `bar` ticks once per simulated point.
 pub fn run(opts: &Options, bar: &ProgressBar) -> anyhow::Result<Summary> {
     let p = plan(opts.quick)?;
-    bar.set_length(p.points.len() as u64);
-    let outcomes = runner::run_all(&p.points, bar)?;
+    let acc_configs = match &opts.accuracy {
+        Some(_) => accuracy::configs(opts.quick)?.len(),
+        None => 0,
+    };
+    bar.set_length((p.points.len() + acc_configs) as u64);
+    // The model evaluation overlaps the simulations; both split their work over the pool.
+    let (outcomes, acc_rows) = rayon::join(
+        || runner::run_all(&p.points, bar),
+        || match &opts.accuracy {
+            Some(d) => accuracy::run(d, opts.quick, bar).map(Some),
+            None => Ok(None),
+        },
+    );
+    let outcomes = outcomes?;
+    let acc_rows = acc_rows?;
     let nb = p.benches.len();
     let na = p.accel_benches.len();
     let bench_rows = bench::rows(&p.benches, &outcomes[..nb])?;
@@ -152,6 +167,9 @@ pub fn run(opts: &Options, bar: &ProgressBar) -> anyhow::Result<Summary> {
         put("accelerators.csv", csv_text(&accel_rows)?)?;
         put("accelerators_published.csv", csv_text(&published)?)?;
         put("design_space.csv", csv_text(&design_rows)?)?;
+        if let Some(rows) = &acc_rows {
+            put("accuracy.csv", csv_text(rows)?)?;
+        }
         put(
             "EXPERIMENTS.md",
             markdown::render(&markdown::Inputs {
@@ -164,6 +182,7 @@ pub fn run(opts: &Options, bar: &ProgressBar) -> anyhow::Result<Summary> {
                 design: &design_rows,
                 breakdown_cumulative: &cumulative,
                 claims: &claims,
+                accuracy: acc_rows.as_deref(),
             }),
         )?;
         let mut figs = figures::versus_devices(&fig, &bench_rows, &all)?;
@@ -195,6 +214,9 @@ pub fn run(opts: &Options, bar: &ProgressBar) -> anyhow::Result<Summary> {
             &sram,
         )?);
         figs.push(figures::breakdown(&fig, &breakdown, &cumulative)?);
+        if let Some(rows) = &acc_rows {
+            figs.push(figures::accuracy(&fig, rows)?);
+        }
         for w in figs {
             for f in [w.svg, w.png] {
                 files.push(f.strip_prefix(&staging).unwrap_or(&f).to_path_buf());

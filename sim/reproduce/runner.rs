@@ -9,6 +9,8 @@ use std::collections::BTreeMap;
 use indicatif::ProgressBar;
 use rayon::prelude::*;
 
+use crate::baseline::StageKindLabel;
+use crate::config::workload::StageKind;
 use crate::config::{self, ArchConfig, WorkloadConfig};
 use crate::experiment::{self, DramKind};
 use crate::hw::{self, SimError};
@@ -30,6 +32,8 @@ pub struct Point {
     pub arch: ArchConfig,
     pub workload: WorkloadConfig,
     pub kind: TraceKind,
+    /// Also simulate the prompt (iteration 0) alone, to split a generation run by stage.
+    pub split_stages: bool,
 }
 
 /// What a finished point keeps (the trace and full statistics are dropped).
@@ -47,8 +51,11 @@ pub struct PointResult {
     pub traffic: TrafficSteps,
     pub area_mm2: f64,
     pub comparisons: Vec<Comparison>,
-    /// A change made to the design point to get around a simulator limitation, if any.
-    pub workaround: Option<String>,
+    /// Cycles of the prompt (iteration 0) simulated alone, when asked for and the run
+    /// generates tokens.
+    pub prompt_cycles: Option<u64>,
+    /// (device, summarization latency s, generation latency s) of each modelled baseline.
+    pub stage_latencies: Vec<(String, f64, Option<f64>)>,
 }
 
 /// A point either runs or is outside what the design point can hold (typed simulator
@@ -79,24 +86,40 @@ pub fn build_trace(workload: &WorkloadConfig, kind: TraceKind) -> anyhow::Result
     })
 }
 
-/// The simulator deadlocks when a local-V top-k call keeps more V rows than the probability
-/// FIFO in front of ProbxV holds (the engine emits the kept probabilities before it reports
-/// the call done, and the V fetch waits for that report). Until the simulator is fixed we
-/// deepen `softmax.fifo_depth` (which sizes that FIFO) to the next power of two above the
-/// largest kept row, and say so next to the result.
-pub fn deadlock_workaround(arch: &ArchConfig, trace: &AttentionTrace) -> Option<ArchConfig> {
-    let need = trace
+/// The prompt summarization (iteration 0) of a generation trace, as a trace of its own. Top-k
+/// calls are numbered in execution order, so those of iteration 0 are a prefix.
+pub fn prompt_only(trace: &AttentionTrace) -> AttentionTrace {
+    let head_calls: Vec<_> = trace
         .head_calls
         .iter()
-        .filter(|c| c.value_topk.is_some())
-        .map(|c| c.queries as u64 * c.values.len() as u64)
-        .max()?;
-    if need <= arch.softmax.fifo_depth as u64 {
-        return None;
+        .filter(|c| c.iteration == 0)
+        .cloned()
+        .collect();
+    let layers: Vec<_> = trace
+        .layers
+        .iter()
+        .filter(|l| l.iteration == 0)
+        .cloned()
+        .collect();
+    let used = head_calls
+        .iter()
+        .filter_map(|c| c.value_topk)
+        .chain(
+            layers
+                .iter()
+                .flat_map(|l| l.token_topk.into_iter().chain(l.head_topk)),
+        )
+        .max()
+        .map_or(0, |m| m as usize + 1);
+    let mut header = trace.header.clone();
+    header.generated_tokens = 0;
+    header.stage = StageKind::Summarization;
+    AttentionTrace {
+        header,
+        head_calls,
+        layers,
+        topk_calls: trace.topk_calls[..used.min(trace.topk_calls.len())].to_vec(),
     }
-    let mut a = arch.clone();
-    a.softmax.fifo_depth = need.next_power_of_two().min(u32::MAX as u64) as u32;
-    Some(a)
 }
 
 /// Runs one design point on a ready trace.
@@ -104,21 +127,12 @@ pub fn run_point(
     arch: &ArchConfig,
     w: &WorkloadConfig,
     trace: &AttentionTrace,
+    split_stages: bool,
 ) -> anyhow::Result<Outcome> {
-    let (arch_used, workaround) = match deadlock_workaround(arch, trace) {
-        Some(a) => {
-            let note = format!(
-                "softmax.fifo_depth {} -> {} (simulator deadlock workaround)",
-                arch.softmax.fifo_depth, a.softmax.fifo_depth
-            );
-            (a, Some(note))
-        }
-        None => (arch.clone(), None),
-    };
     let name = format!("{}-{}", arch.name, w.name);
     let result = experiment::evaluate(
         &name,
-        &arch_used,
+        arch,
         w,
         trace.clone(),
         "reproduce",
@@ -141,6 +155,25 @@ pub fn run_point(
         }
     };
     let traffic = TrafficSteps::of(&r.trace, r.arch.bitwidth_converter.output_bits);
+    let prompt_cycles = if split_stages && trace.header.generated_tokens > 0 {
+        let stats = experiment::simulate(arch, &prompt_only(trace), DramKind::Simple, false)
+            .map_err(|e| e.context(format!("prompt of {} on {}", w.name, arch.name)))?;
+        Some(stats.cycles)
+    } else {
+        None
+    };
+    let stage_latencies = r
+        .baselines
+        .iter()
+        .map(|b| {
+            (
+                b.device.clone(),
+                b.stage(StageKindLabel::Summarization)
+                    .map_or(0.0, |s| s.latency_s),
+                b.stage(StageKindLabel::Generation).map(|s| s.latency_s),
+            )
+        })
+        .collect();
     Ok(Outcome::Done(Box::new(PointResult {
         cycles: r.stats.cycles,
         seconds: r.stats.seconds,
@@ -152,7 +185,8 @@ pub fn run_point(
         traffic,
         area_mm2: r.area.total_mm2(),
         comparisons: comparisons(&r),
-        workaround,
+        prompt_cycles,
+        stage_latencies,
     })))
 }
 
@@ -182,7 +216,7 @@ pub fn run_all(points: &[Point], bar: &ProgressBar) -> anyhow::Result<Vec<Outcom
             ix.par_iter()
                 .map(|&i| {
                     let p = &points[i];
-                    let o = run_point(&p.arch, &p.workload, &trace)?;
+                    let o = run_point(&p.arch, &p.workload, &trace, p.split_stages)?;
                     bar.inc(1);
                     Ok((i, o))
                 })
@@ -205,24 +239,37 @@ mod tests {
     use crate::config::{load_arch, load_workload};
 
     #[test]
-    fn workaround_deepens_the_fifo_only_past_its_capacity() {
+    fn prompt_only_keeps_iteration_zero_and_simulates_faster() {
         let arch = load_arch("spatten").unwrap();
         let mut w = load_workload("gpt2-small").unwrap();
+        w.model.layers = 4;
+        w.stage.prompt_tokens = 48;
+        w.stage.generated_tokens = 3;
+        let full = build_trace(&w, TraceKind::Reference).unwrap();
+        let prompt = prompt_only(&full);
+        assert!(prompt.head_calls.iter().all(|c| c.iteration == 0));
+        assert_eq!(
+            prompt.head_calls.len(),
+            full.head_calls.iter().filter(|c| c.iteration == 0).count()
+        );
+        assert_eq!(prompt.layers.len(), 4);
+        assert_eq!(prompt.header.generated_tokens, 0);
+        let whole = experiment::simulate(&arch, &full, DramKind::Simple, false).unwrap();
+        let part = experiment::simulate(&arch, &prompt, DramKind::Simple, false).unwrap();
+        assert!(part.cycles > 0 && part.cycles < whole.cycles);
+        assert!(part.head_calls < whole.head_calls);
+    }
+
+    #[test]
+    fn a_head_too_large_for_the_sram_is_infeasible_not_an_error() {
+        let mut arch = load_arch("spatten").unwrap();
+        arch.qk.key_sram_bytes = 2 * 1024;
+        let mut w = load_workload("bert-base").unwrap();
         w.model.layers = 2;
-        w.stage.prompt_tokens = 64;
-        w.stage.generated_tokens = 2;
-        let small = build_trace(&w, TraceKind::Reference).unwrap();
-        // 66 keys at most, 30 % kept: well under the 128-deep FIFO.
-        assert_eq!(deadlock_workaround(&arch, &small), None);
-        let mut t = small.clone();
-        let c = t
-            .head_calls
-            .iter_mut()
-            .find(|c| c.value_topk.is_some())
-            .unwrap();
-        c.values = (0..300).collect();
-        let a = deadlock_workaround(&arch, &t).unwrap();
-        assert_eq!(a.softmax.fifo_depth, 512);
-        assert_eq!(deadlock_workaround(&arch, &hw::dense_trace(&w)), None);
+        let t = build_trace(&w, TraceKind::Dense).unwrap();
+        match run_point(&arch, &w, &t, false).unwrap() {
+            Outcome::Infeasible(why) => assert!(why.contains("key_sram_bytes"), "{why}"),
+            Outcome::Done(_) => panic!("128 keys cannot fit 1 KiB banks"),
+        }
     }
 }
