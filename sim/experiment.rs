@@ -10,9 +10,9 @@ use crate::config::workload::{
     LocalVConfig, ModelShape, PruningSchedule, QuantConfig, QuantMode, StageConfig,
 };
 use crate::config::{self, ArchConfig, WorkloadConfig};
-use crate::dram::Dram;
-use crate::dram::simple::SimpleDram;
-use crate::energy::{AreaBreakdown, EnergyReport, TraceActivity};
+pub use crate::dram::backend::DramKind;
+use crate::dram::backend::make_dram;
+use crate::energy::{AreaBreakdown, EnergyReport};
 use crate::hw::{self, SimOptions, SimStats};
 use crate::trace::{self, AttentionTrace, SynthKnobs, TraceHeader};
 
@@ -35,13 +35,6 @@ impl Input {
             Input::Trace(p) => format!("trace file {}", p.display()),
         }
     }
-}
-
-/// The memory model under the fetcher.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum DramKind {
-    /// Bandwidth + fixed latency per channel (no banks, rows or refresh).
-    Simple,
 }
 
 #[derive(Debug, Clone)]
@@ -151,8 +144,7 @@ pub fn evaluate(
     phase("simulating cycles");
     let stats = simulate(arch, &trace, dram, timeline)?;
     phase("energy and baselines");
-    let activity = TraceActivity::of(&trace, arch.bitwidth_converter.output_bits);
-    let energy = EnergyReport::compute(arch, &stats, activity);
+    let energy = EnergyReport::compute(arch, &stats);
     let (baselines, _unsupported) = baseline::roofline::model_presets(workload, Precision::Fp32)?;
     let provenance = Provenance {
         tool_version: env!("CARGO_PKG_VERSION").to_string(),
@@ -162,7 +154,7 @@ pub fn evaluate(
         workload_hash: config::config_hash(workload),
         seed: trace.header.seed,
         input: input.to_string(),
-        dram: format!("{dram:?}").to_lowercase(),
+        dram: dram.to_string(),
     };
     Ok(ExperimentResult {
         name: name.to_string(),
@@ -184,12 +176,7 @@ pub fn simulate(
     kind: DramKind,
     timeline: bool,
 ) -> anyhow::Result<SimStats> {
-    let mut dram: Box<dyn Dram> = match kind {
-        DramKind::Simple => Box::new(SimpleDram::from_config(
-            &arch.hbm,
-            arch.fetcher.transaction_bytes,
-        )),
-    };
+    let mut dram = make_dram(kind, &arch.hbm, arch.fetcher.transaction_bytes)?;
     let options = SimOptions {
         timeline,
         ..SimOptions::default()

@@ -34,7 +34,7 @@ pub fn run() -> anyhow::Result<ExitCode> {
             arch: arch.clone(),
             workload: Some(config::load_workload(&workload_file.to_string_lossy())?),
             input: Input::Values(values),
-            dram: DramKind::Simple,
+            dram: DramKind::Native,
             timeline: true,
         },
         Experiment {
@@ -42,7 +42,7 @@ pub fn run() -> anyhow::Result<ExitCode> {
             arch,
             workload: Some(config::load_workload("gpt2-small")?),
             input: Input::Synthetic,
-            dram: DramKind::Simple,
+            dram: DramKind::Native,
             timeline: false,
         },
     ];

@@ -25,8 +25,9 @@ pub struct RunArgs {
     /// Replay this attention trace (from `spatten trace reference` or an import).
     #[arg(long)]
     pub trace: Option<PathBuf>,
-    /// Memory model.
-    #[arg(long, value_enum, default_value = "simple")]
+    /// Memory model: native (command-level HBM model), simple (bandwidth + latency), or
+    /// dramsim3 (needs a build with --features dramsim3).
+    #[arg(long, default_value = "native")]
     pub dram: DramKind,
     /// Report directory [default: reports/<arch>-<workload>].
     #[arg(long)]
