@@ -336,3 +336,35 @@ fn reference_shape_mismatch_names_both_shapes() {
         &["bad.safetensors"],
     );
 }
+
+#[test]
+fn default_model_comes_from_the_shared_folder_or_is_explained() {
+    let dir = tempfile::tempdir().unwrap();
+    let txt = dir.path().join("t.txt");
+    std::fs::write(&txt, "Heads whose outputs stay small are pruned.").unwrap();
+    let out = dir.path().join("v.safetensors");
+    let args = ["trace", "capture", "--text", s(&txt), "--out", s(&out)];
+    // From a directory with no ../shared and no SPATTEN_SHARED: a clear error.
+    let empty = tempfile::tempdir().unwrap();
+    let cwd = empty.path().join("repo");
+    std::fs::create_dir(&cwd).unwrap();
+    let o = Command::new(env!("CARGO_BIN_EXE_spatten"))
+        .args(args)
+        .current_dir(&cwd)
+        .env_remove("SPATTEN_SHARED")
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert!(text(&o).contains("scripts/fetch-model.sh"), "{}", text(&o));
+    assert!(!out.exists());
+    // SPATTEN_SHARED points at the shared folder: the model is found there.
+    let root = shared("models");
+    let o = Command::new(env!("CARGO_BIN_EXE_spatten"))
+        .args(args)
+        .current_dir(&cwd)
+        .env("SPATTEN_SHARED", root.parent().unwrap())
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", text(&o));
+    assert_eq!(read_values(&out).unwrap().meta.model, "all-MiniLM-L6-v2");
+}
