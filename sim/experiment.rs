@@ -169,6 +169,54 @@ pub fn evaluate(
     })
 }
 
+/// Adds measured baseline files (from `spatten baseline measure-cpu` or
+/// scripts/gpu_baseline.py) to a result, after checking they timed the same shape.
+pub fn add_measured_baselines(
+    result: &mut ExperimentResult,
+    files: &[PathBuf],
+) -> anyhow::Result<()> {
+    let want = baseline::result::WorkloadShape::of(&result.workload);
+    for f in files {
+        let b = BaselineResult::read(f)?;
+        let got = &b.workload;
+        let same = (
+            got.layers,
+            got.heads,
+            got.head_dim,
+            got.stage,
+            got.prompt_tokens,
+            got.generated_tokens,
+        ) == (
+            want.layers,
+            want.heads,
+            want.head_dim,
+            want.stage,
+            want.prompt_tokens,
+            want.generated_tokens,
+        );
+        if !same {
+            anyhow::bail!(
+                "{}: baseline measured {} ({} layers x {} heads, D = {}, {} + {} tokens), but this run is {} ({} layers x {} heads, D = {}, {} + {} tokens)",
+                f.display(),
+                got.name,
+                got.layers,
+                got.heads,
+                got.head_dim,
+                got.prompt_tokens,
+                got.generated_tokens,
+                want.name,
+                want.layers,
+                want.heads,
+                want.head_dim,
+                want.prompt_tokens,
+                want.generated_tokens
+            );
+        }
+        result.baselines.push(b);
+    }
+    Ok(())
+}
+
 /// Builds the chosen DRAM model and simulates.
 pub fn simulate(
     arch: &ArchConfig,

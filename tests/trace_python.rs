@@ -23,7 +23,9 @@ fn python(code: &str) -> Option<String> {
             std::env::var_os("SPATTEN_REQUIRE_PYTHON").is_none(),
             "SPATTEN_REQUIRE_PYTHON is set but python3 with numpy and safetensors is missing"
         );
-        eprintln!("skipped: python3 with numpy and safetensors not found (pip install numpy safetensors)");
+        eprintln!(
+            "skipped: python3 with numpy and safetensors not found (pip install numpy safetensors)"
+        );
         return None;
     }
     let out = Command::new("python3")

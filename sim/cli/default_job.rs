@@ -48,7 +48,7 @@ pub fn run() -> anyhow::Result<ExitCode> {
     ];
     for e in &jobs {
         let out = PathBuf::from("reports").join(&e.name);
-        println!("{}\n", run_and_report(e, &out, false)?);
+        println!("{}\n", run_and_report(e, &[], &out, false)?);
     }
     println!("Open the summaries above; figures are in each report's figures/ folder.");
     Ok(ExitCode::SUCCESS)
