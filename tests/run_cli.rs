@@ -1,20 +1,8 @@
 //! `spatten run` end to end: the report a user gets, determinism, and bad input.
 
-use std::path::Path;
-use std::process::Command;
+mod common;
 
-fn spatten(args: &[&str], cwd: &Path) -> (i32, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_spatten"))
-        .args(args)
-        .current_dir(cwd)
-        .output()
-        .unwrap();
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
-}
+use common::spatten_in as spatten;
 
 /// A small BERT-like workload so the test runs in a second even in debug builds.
 const TINY: &str = r#"

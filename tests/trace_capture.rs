@@ -1,6 +1,9 @@
 //! `spatten trace capture` and `spatten trace reference` end to end, and the shipped real
 //! value file (traces/minilm-sts.values.safetensors) against its workload and its text.
 
+mod common;
+
+use common::shared;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
@@ -9,18 +12,6 @@ use spatten::model::{BertModel, WordPieceTokenizer, capture};
 use spatten::reference::run_workload;
 use spatten::trace::read_values;
 use spatten::trace::totals::totals;
-
-fn shared(rel: &str) -> PathBuf {
-    if let Ok(dir) = std::env::var("SPATTEN_SHARED") {
-        return PathBuf::from(dir).join(rel);
-    }
-    let beside = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared");
-    if beside.is_dir() {
-        beside.join(rel)
-    } else {
-        PathBuf::from("/work/shared").join(rel)
-    }
-}
 
 fn repo(rel: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join(rel)
