@@ -30,9 +30,9 @@ fn run(d: &mut dyn Dram, addrs: &[u64], skip: bool) -> u64 {
         }
         if skip
             && let Some(next) = d.next_event()
-            && next > d.cycle()
+            && next - 1 > d.cycle()
         {
-            d.advance_to(next, &mut done);
+            d.advance_to(next - 1, &mut done);
             continue;
         }
         d.tick(&mut done);

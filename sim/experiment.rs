@@ -10,9 +10,9 @@ use crate::config::workload::{
     LocalVConfig, ModelShape, PruningSchedule, QuantConfig, QuantMode, StageConfig,
 };
 use crate::config::{self, ArchConfig, WorkloadConfig};
-use crate::dram::Dram;
-use crate::dram::simple::SimpleDram;
-use crate::energy::{AreaBreakdown, EnergyReport, TraceActivity};
+pub use crate::dram::backend::DramKind;
+use crate::dram::backend::make_dram;
+use crate::energy::{AreaBreakdown, EnergyReport};
 use crate::hw::{self, SimOptions, SimStats};
 use crate::trace::{self, AttentionTrace, SynthKnobs, TraceHeader};
 
@@ -35,13 +35,6 @@ impl Input {
             Input::Trace(p) => format!("trace file {}", p.display()),
         }
     }
-}
-
-/// The memory model under the fetcher.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum DramKind {
-    /// Bandwidth + fixed latency per channel (no banks, rows or refresh).
-    Simple,
 }
 
 #[derive(Debug, Clone)]
@@ -151,8 +144,7 @@ pub fn evaluate(
     phase("simulating cycles");
     let stats = simulate(arch, &trace, dram, timeline)?;
     phase("energy and baselines");
-    let activity = TraceActivity::of(&trace, arch.bitwidth_converter.output_bits);
-    let energy = EnergyReport::compute(arch, &stats, activity);
+    let energy = EnergyReport::compute(arch, &stats);
     let (baselines, _unsupported) = baseline::roofline::model_presets(workload, Precision::Fp32)?;
     let provenance = Provenance {
         tool_version: env!("CARGO_PKG_VERSION").to_string(),
@@ -162,7 +154,7 @@ pub fn evaluate(
         workload_hash: config::config_hash(workload),
         seed: trace.header.seed,
         input: input.to_string(),
-        dram: format!("{dram:?}").to_lowercase(),
+        dram: dram.to_string(),
     };
     Ok(ExperimentResult {
         name: name.to_string(),
@@ -177,6 +169,54 @@ pub fn evaluate(
     })
 }
 
+/// Adds measured baseline files (from `spatten baseline measure-cpu` or
+/// scripts/gpu_baseline.py) to a result, after checking they timed the same shape.
+pub fn add_measured_baselines(
+    result: &mut ExperimentResult,
+    files: &[PathBuf],
+) -> anyhow::Result<()> {
+    let want = baseline::result::WorkloadShape::of(&result.workload);
+    for f in files {
+        let b = BaselineResult::read(f)?;
+        let got = &b.workload;
+        let same = (
+            got.layers,
+            got.heads,
+            got.head_dim,
+            got.stage,
+            got.prompt_tokens,
+            got.generated_tokens,
+        ) == (
+            want.layers,
+            want.heads,
+            want.head_dim,
+            want.stage,
+            want.prompt_tokens,
+            want.generated_tokens,
+        );
+        if !same {
+            anyhow::bail!(
+                "{}: baseline measured {} ({} layers x {} heads, D = {}, {} + {} tokens), but this run is {} ({} layers x {} heads, D = {}, {} + {} tokens)",
+                f.display(),
+                got.name,
+                got.layers,
+                got.heads,
+                got.head_dim,
+                got.prompt_tokens,
+                got.generated_tokens,
+                want.name,
+                want.layers,
+                want.heads,
+                want.head_dim,
+                want.prompt_tokens,
+                want.generated_tokens
+            );
+        }
+        result.baselines.push(b);
+    }
+    Ok(())
+}
+
 /// Builds the chosen DRAM model and simulates.
 pub fn simulate(
     arch: &ArchConfig,
@@ -184,12 +224,7 @@ pub fn simulate(
     kind: DramKind,
     timeline: bool,
 ) -> anyhow::Result<SimStats> {
-    let mut dram: Box<dyn Dram> = match kind {
-        DramKind::Simple => Box::new(SimpleDram::from_config(
-            &arch.hbm,
-            arch.fetcher.transaction_bytes,
-        )),
-    };
+    let mut dram = make_dram(kind, &arch.hbm, arch.fetcher.transaction_bytes)?;
     let options = SimOptions {
         timeline,
         ..SimOptions::default()

@@ -1,23 +1,13 @@
 //! `spatten baseline` end to end: list, show, model -> read, measure-cpu on a small workload,
 //! and bad input exiting 2 with a message naming the problem.
 
-use std::process::Command;
+mod common;
+
+use common::spatten;
 
 use spatten::baseline::result::BaselineResult;
 use spatten::baseline::{Precision, Provenance, StageKindLabel, attention_work};
 use spatten::config::load_workload;
-
-fn spatten(args: &[&str]) -> (i32, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_spatten"))
-        .args(args)
-        .output()
-        .unwrap();
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
-}
 
 #[test]
 fn list_and_show() {

@@ -1,19 +1,8 @@
 //! `spatten config` end to end: exit codes and messages a user sees.
 
-use std::process::Command;
+mod common;
 
-fn spatten(args: &[&str]) -> (i32, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_spatten"))
-        .args(args)
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .output()
-        .unwrap();
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
-}
+use common::spatten;
 
 #[test]
 fn check_accepts_every_shipped_file() {

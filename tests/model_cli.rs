@@ -1,21 +1,11 @@
 //! `spatten accuracy` end to end: output, agreement with the library, and bad input (exit 2).
 
-use std::path::PathBuf;
+mod common;
+
+use common::shared;
 use std::process::Command;
 
 use spatten::model::{BertModel, DenseAttention, evaluate, read_sts};
-
-fn shared(rel: &str) -> PathBuf {
-    if let Ok(dir) = std::env::var("SPATTEN_SHARED") {
-        return PathBuf::from(dir).join(rel);
-    }
-    let beside = PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../shared")).join(rel);
-    if beside.exists() {
-        beside
-    } else {
-        PathBuf::from("/work/shared").join(rel)
-    }
-}
 
 fn spatten() -> Command {
     Command::new(env!("CARGO_BIN_EXE_spatten"))

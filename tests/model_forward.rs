@@ -2,7 +2,9 @@
 //! (tests/golden/model/embeddings_f64.json, written by scripts/gen-embedding-golden.py), plus
 //! the kernel contract: determinism across thread counts and real token pruning.
 
-use std::path::PathBuf;
+mod common;
+
+use common::shared;
 use std::sync::OnceLock;
 
 use ndarray::{Array3, ArrayView3, Axis};
@@ -15,18 +17,6 @@ use spatten::model::{
 /// Embedding values are ~0.05; the measured f32-vs-f64 gap is ~1.5e-7, so this leaves a wide
 /// margin for other CPUs' matrix kernels while catching any real error.
 const EMBED_TOL: f32 = 1e-5;
-
-fn shared(rel: &str) -> PathBuf {
-    if let Ok(dir) = std::env::var("SPATTEN_SHARED") {
-        return PathBuf::from(dir).join(rel);
-    }
-    let beside = PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../shared")).join(rel);
-    if beside.exists() {
-        beside
-    } else {
-        PathBuf::from("/work/shared").join(rel)
-    }
-}
 
 fn model() -> &'static BertModel {
     static M: OnceLock<BertModel> = OnceLock::new();

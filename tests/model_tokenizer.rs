@@ -1,22 +1,12 @@
 //! The WordPiece tokenizer against ids from the real Hugging Face tokenizer
 //! (tests/golden/model/, written by scripts/gen-tokenizer-golden.py).
 
+mod common;
+
+use common::shared;
 use std::path::PathBuf;
 
 use spatten::model::{WordPieceTokenizer, read_sts};
-
-/// `$SPATTEN_SHARED`, else `../shared` beside the repository, else `/work/shared`.
-fn shared(rel: &str) -> PathBuf {
-    if let Ok(dir) = std::env::var("SPATTEN_SHARED") {
-        return PathBuf::from(dir).join(rel);
-    }
-    let beside = PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../shared")).join(rel);
-    if beside.exists() {
-        beside
-    } else {
-        PathBuf::from("/work/shared").join(rel)
-    }
-}
 
 fn golden(name: &str) -> String {
     let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))

@@ -1,20 +1,8 @@
 //! `spatten run` end to end: the report a user gets, determinism, and bad input.
 
-use std::path::Path;
-use std::process::Command;
+mod common;
 
-fn spatten(args: &[&str], cwd: &Path) -> (i32, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_spatten"))
-        .args(args)
-        .current_dir(cwd)
-        .output()
-        .unwrap();
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
-}
+use common::spatten_in as spatten;
 
 /// A small BERT-like workload so the test runs in a second even in debug builds.
 const TINY: &str = r#"
@@ -198,4 +186,60 @@ fn bad_input_exits_2_and_leaves_no_report() {
     assert_eq!(code, 2);
     assert!(err.contains("missing.safetensors"), "{err}");
     assert!(!dir.path().join("r").exists());
+}
+
+#[test]
+fn measured_baselines_join_the_report_and_must_match_the_shape() {
+    let dir = setup();
+    let (code, _, err) = spatten(
+        &[
+            "baseline",
+            "measure-cpu",
+            "--workload",
+            "tiny.toml",
+            "--repeats",
+            "3",
+            "--warmup",
+            "1",
+            "--out",
+            "cpu.json",
+        ],
+        dir.path(),
+    );
+    assert_eq!(code, 0, "{err}");
+    let (code, _, err) = spatten(
+        &[
+            "run",
+            "--workload",
+            "tiny.toml",
+            "--baseline",
+            "cpu.json",
+            "--out",
+            "r",
+            "--quiet",
+        ],
+        dir.path(),
+    );
+    assert_eq!(code, 0, "{err}");
+    let summary = std::fs::read_to_string(dir.path().join("r/summary.md")).unwrap();
+    assert!(
+        summary.lines().any(|l| l.contains("| measured |")),
+        "{summary}"
+    );
+    let (code, _, err) = spatten(
+        &[
+            "run",
+            "--workload",
+            "tiny-gen.toml",
+            "--baseline",
+            "cpu.json",
+            "--out",
+            "r2",
+            "--quiet",
+        ],
+        dir.path(),
+    );
+    assert_eq!(code, 2);
+    assert!(err.contains("cpu.json: baseline measured tiny"), "{err}");
+    assert!(!dir.path().join("r2").exists());
 }

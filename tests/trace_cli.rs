@@ -1,6 +1,7 @@
 //! `spatten trace ...` end to end: outputs, exit code 2 on bad input, no partial files.
 
-use std::path::{Path, PathBuf};
+mod common;
+
 use std::process::{Command, Output};
 
 fn spatten(args: &[&str]) -> Output {
@@ -16,18 +17,6 @@ fn text(o: &Output) -> String {
         String::from_utf8_lossy(&o.stdout),
         String::from_utf8_lossy(&o.stderr)
     )
-}
-
-fn shared_dir() -> PathBuf {
-    if let Ok(p) = std::env::var("SPATTEN_SHARED") {
-        return PathBuf::from(p);
-    }
-    let local = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared");
-    if local.is_dir() {
-        local
-    } else {
-        PathBuf::from("/work/shared")
-    }
 }
 
 const SMALL_WORKLOAD: &str = r#"
@@ -89,7 +78,7 @@ fn synth_then_info_with_stats() {
 fn import_then_info() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("t.safetensors");
-    let csv = shared_dir().join("data/spatten-traces/small.csv");
+    let csv = common::shared("").join("data/spatten-traces/small.csv");
     let o = spatten(&[
         "trace",
         "import-spatten-csv",

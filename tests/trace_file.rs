@@ -472,3 +472,30 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn a_reference_generation_trace_round_trips() {
+    // The newest token is kept without competing in its own iteration: the token top-k keeps
+    // one fewer than the layer (reference SPEC section 9); the file must accept that.
+    let mut w = spatten::config::load_workload("gpt2-small").unwrap();
+    w.model.layers = 4;
+    w.model.heads = 2;
+    w.model.hidden = 128;
+    w.stage.prompt_tokens = 60;
+    w.stage.generated_tokens = 3;
+    let values = spatten::trace::generate(&w, &spatten::trace::SynthKnobs::default(), 3);
+    let trace = spatten::reference::run_workload(&values, &w).unwrap();
+    let exempt = trace.layers.iter().any(|r| {
+        r.iteration > 0
+            && r.token_topk
+                .is_some_and(|i| trace.topk_calls[i as usize].k as usize + 1 == r.tokens_kept.len())
+    });
+    assert!(
+        exempt,
+        "the case should exercise the newest-token exemption"
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("t.trace");
+    spatten::trace::write_trace(&path, &trace).unwrap();
+    assert_eq!(spatten::trace::read_trace(&path).unwrap(), trace);
+}

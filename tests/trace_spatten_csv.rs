@@ -1,6 +1,8 @@
 //! Import of the public SpAtten CSV traces: all five shipped files, checked against sums
 //! taken independently from the raw CSV, plus the index rule, the round model and bad rows.
 
+mod common;
+
 use std::path::{Path, PathBuf};
 
 use rand::{Rng, SeedableRng};
@@ -9,20 +11,8 @@ use spatten::trace::spatten_csv::{self, modelled_rounds, token_ranks};
 use spatten::trace::totals::totals;
 use spatten::trace::{TopkPurpose, TraceError, read_trace, write_trace};
 
-fn shared_dir() -> PathBuf {
-    if let Ok(p) = std::env::var("SPATTEN_SHARED") {
-        return PathBuf::from(p);
-    }
-    let local = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared");
-    if local.is_dir() {
-        local
-    } else {
-        PathBuf::from("/work/shared")
-    }
-}
-
 fn trace_file(name: &str) -> PathBuf {
-    shared_dir().join("data/spatten-traces").join(name)
+    common::shared("").join("data/spatten-traces").join(name)
 }
 
 /// Sums over the raw CSV rows, parsed with the `csv` crate (independent of the importer).

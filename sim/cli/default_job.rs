@@ -34,7 +34,7 @@ pub fn run() -> anyhow::Result<ExitCode> {
             arch: arch.clone(),
             workload: Some(config::load_workload(&workload_file.to_string_lossy())?),
             input: Input::Values(values),
-            dram: DramKind::Simple,
+            dram: DramKind::Native,
             timeline: true,
         },
         Experiment {
@@ -42,13 +42,13 @@ pub fn run() -> anyhow::Result<ExitCode> {
             arch,
             workload: Some(config::load_workload("gpt2-small")?),
             input: Input::Synthetic,
-            dram: DramKind::Simple,
+            dram: DramKind::Native,
             timeline: false,
         },
     ];
     for e in &jobs {
         let out = PathBuf::from("reports").join(&e.name);
-        println!("{}\n", run_and_report(e, &out, false)?);
+        println!("{}\n", run_and_report(e, &[], &out, false)?);
     }
     println!("Open the summaries above; figures are in each report's figures/ folder.");
     Ok(ExitCode::SUCCESS)

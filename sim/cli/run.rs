@@ -8,7 +8,7 @@ use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
 
 use crate::config;
-use crate::experiment::{DramKind, Experiment, Input};
+use crate::experiment::{self, DramKind, Experiment, Input};
 use crate::report::run_report;
 
 #[derive(Debug, Args)]
@@ -25,8 +25,9 @@ pub struct RunArgs {
     /// Replay this attention trace (from `spatten trace reference` or an import).
     #[arg(long)]
     pub trace: Option<PathBuf>,
-    /// Memory model.
-    #[arg(long, value_enum, default_value = "simple")]
+    /// Memory model: native (command-level HBM model), simple (bandwidth + latency), or
+    /// dramsim3 (needs a build with --features dramsim3).
+    #[arg(long, default_value = "native")]
     pub dram: DramKind,
     /// Report directory [default: reports/<arch>-<workload>].
     #[arg(long)]
@@ -34,6 +35,10 @@ pub struct RunArgs {
     /// Also write timeline.json (per-module busy intervals for ui.perfetto.dev).
     #[arg(long)]
     pub timeline: bool,
+    /// A measured baseline to compare with (from `spatten baseline measure-cpu` or
+    /// scripts/gpu_baseline.py); repeatable. Modelled device profiles are always included.
+    #[arg(long = "baseline", value_name = "FILE")]
+    pub baselines: Vec<PathBuf>,
     /// No progress display.
     #[arg(long)]
     pub quiet: bool,
@@ -78,7 +83,7 @@ pub fn run(a: RunArgs) -> anyhow::Result<ExitCode> {
         dram: a.dram,
         timeline: a.timeline,
     };
-    let summary = run_and_report(&experiment, &out, a.quiet)?;
+    let summary = run_and_report(&experiment, &a.baselines, &out, a.quiet)?;
     println!("{summary}");
     Ok(ExitCode::SUCCESS)
 }
@@ -86,6 +91,7 @@ pub fn run(a: RunArgs) -> anyhow::Result<ExitCode> {
 /// Runs with a spinner naming the phase, writes the report, and returns a short summary.
 pub fn run_and_report(
     e: &Experiment,
+    measured: &[PathBuf],
     out: &std::path::Path,
     quiet: bool,
 ) -> anyhow::Result<String> {
@@ -100,7 +106,10 @@ pub fn run_and_report(
     spinner.set_prefix(e.name.clone());
     spinner.enable_steady_tick(Duration::from_millis(120));
     let result = e.run_with(&mut |phase| spinner.set_message(phase.to_string()));
-    let result = match result {
+    let result = match result.and_then(|mut r| {
+        experiment::add_measured_baselines(&mut r, measured)?;
+        Ok(r)
+    }) {
         Ok(r) => r,
         Err(err) => {
             spinner.finish_and_clear();

@@ -30,8 +30,9 @@ pub struct SweepArgs {
     /// Run only slice K of N (0 <= K < N): points whose id % N == K. Merge with `sweep merge`.
     #[arg(long, value_name = "K/N", value_parser = sweep::parse_shard)]
     pub shard: Option<(usize, usize)>,
-    /// Memory model.
-    #[arg(long, value_enum, default_value = "simple")]
+    /// Memory model: native (command-level HBM model), simple (bandwidth + latency), or
+    /// dramsim3 (needs a build with --features dramsim3).
+    #[arg(long, default_value = "native")]
     pub dram: DramKind,
     /// No progress bar.
     #[arg(long)]

@@ -6,13 +6,15 @@ use std::process::ExitCode;
 use anyhow::{Context, bail};
 use clap::Subcommand;
 
-use crate::config;
+use crate::config::{self, WorkloadConfig};
+use crate::model::{self, BertModel};
+use crate::reference::{check_values, run_workload};
 use crate::trace::container;
 use crate::trace::stats::{QUANTILE_LEVELS, attention_stats};
 use crate::trace::synth::{SynthKnobs, generate};
 use crate::trace::totals::totals;
 use crate::trace::trace_file::{TRACE_FORMAT, decode_trace, write_trace};
-use crate::trace::values_file::{VALUES_FORMAT, decode_values, write_values};
+use crate::trace::values_file::{VALUES_FORMAT, decode_values, read_values, write_values};
 use crate::trace::{AttentionTrace, ValueTensors, spatten_csv};
 
 #[derive(Debug, Subcommand)]
@@ -50,6 +52,36 @@ pub enum TraceCommand {
         /// TOML file overriding some generator knobs (keys as in traces/FORMAT.md).
         #[arg(long)]
         knobs: Option<PathBuf>,
+    },
+    /// Capture Q/K/V of every layer of a BERT model (dense forward pass) on a text file.
+    ///
+    /// The text is tokenized as the Hugging Face tokenizer does (`[CLS] ... [SEP]`, truncated
+    /// to the model's positions with a warning). The value file's `source` is the text file's
+    /// name.
+    Capture {
+        /// Model directory (config.json, vocab.txt, model.safetensors). Default:
+        /// $SPATTEN_SHARED/models/all-MiniLM-L6-v2 or ../shared/models/all-MiniLM-L6-v2 when
+        /// present; otherwise fetch it with scripts/fetch-model.sh.
+        #[arg(long)]
+        model: Option<PathBuf>,
+        /// UTF-8 text file.
+        #[arg(long)]
+        text: PathBuf,
+        /// Output value file (.safetensors); written atomically.
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// Run the bit-exact reference model over a value file and write the attention trace.
+    Reference {
+        /// Workload preset name or TOML file; its shape must match the value file.
+        #[arg(long)]
+        workload: String,
+        /// Value file (.safetensors), e.g. from `spatten trace capture` or `synth`.
+        #[arg(long)]
+        values: PathBuf,
+        /// Output trace file (.safetensors); written atomically.
+        #[arg(long)]
+        out: PathBuf,
     },
     /// Convert a public SpAtten CSV trace (17 columns) into an attention trace.
     ///
@@ -91,6 +123,12 @@ pub fn run(cmd: TraceCommand) -> anyhow::Result<ExitCode> {
             );
             Ok(ExitCode::SUCCESS)
         }
+        TraceCommand::Capture { model, text, out } => capture(model, &text, &out),
+        TraceCommand::Reference {
+            workload,
+            values,
+            out,
+        } => reference(&workload, &values, &out),
         TraceCommand::ImportSpattenCsv { input, out } => {
             let trace = spatten_csv::import(&input)?;
             write_trace(&out, &trace)?;
@@ -105,6 +143,166 @@ pub fn run(cmd: TraceCommand) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
     }
+}
+
+/// The default model directory, relative to the repository root (or under $SPATTEN_SHARED).
+const DEFAULT_MODEL: &str = "../shared/models/all-MiniLM-L6-v2";
+
+fn default_model() -> anyhow::Result<PathBuf> {
+    let mut candidates = Vec::new();
+    if let Some(shared) = std::env::var_os("SPATTEN_SHARED") {
+        candidates.push(PathBuf::from(shared).join("models/all-MiniLM-L6-v2"));
+    }
+    candidates.push(PathBuf::from(DEFAULT_MODEL));
+    match candidates.iter().find(|p| p.is_dir()) {
+        Some(p) => Ok(p.clone()),
+        None => bail!(
+            "no --model given and the default {DEFAULT_MODEL} does not exist here; \
+             run scripts/fetch-model.sh and pass --model DIR"
+        ),
+    }
+}
+
+/// Fails before the (slow) model run when the output cannot be created at all.
+fn check_output_dir(out: &Path) -> anyhow::Result<()> {
+    let parent = match out.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    };
+    if !parent.is_dir() {
+        bail!(
+            "{}: cannot write output: directory {} does not exist",
+            out.display(),
+            parent.display()
+        );
+    }
+    if out.is_dir() {
+        bail!("{}: cannot write output: it is a directory", out.display());
+    }
+    Ok(())
+}
+
+fn capture(model: Option<PathBuf>, text_path: &Path, out: &Path) -> anyhow::Result<ExitCode> {
+    let text = std::fs::read_to_string(text_path)
+        .with_context(|| format!("{}: cannot read text file", text_path.display()))?;
+    check_output_dir(out)?;
+    let dir = match model {
+        Some(d) => d,
+        None => default_model()?,
+    };
+    let bert =
+        BertModel::load(&dir).with_context(|| format!("loading model from {}", dir.display()))?;
+    let pieces = bert.tokenizer().tokenize(&text).len();
+    if pieces == 0 {
+        bail!(
+            "{}: text is empty: it holds no token after normalisation",
+            text_path.display()
+        );
+    }
+    let max = bert.config().max_position_embeddings;
+    if pieces + 2 > max {
+        eprintln!(
+            "warning: {}: {} tokens with [CLS] and [SEP] exceed the model's {max} positions; \
+             truncated to the first {max}, as the Hugging Face tokenizer does",
+            text_path.display(),
+            pieces + 2
+        );
+    }
+    let mut values = model::capture(&bert, &text)
+        .with_context(|| format!("{}: capturing with {}", text_path.display(), dir.display()))?;
+    values.meta.source = text_path.file_name().map_or_else(
+        || text_path.display().to_string(),
+        |n| n.to_string_lossy().into_owned(),
+    );
+    write_values(out, &values)?;
+    println!(
+        "wrote {}: {} ({}) on {}: {} layers x {} heads x {} tokens x {} dims",
+        out.display(),
+        values.meta.model,
+        dir.display(),
+        values.meta.source,
+        values.layers.len(),
+        values.heads(),
+        values.tokens(),
+        values.head_dim()
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+/// "6 layers x 12 heads x 32 dims x 120 tokens (prompt 120, causal false)".
+fn values_shape(v: &ValueTensors) -> String {
+    format!(
+        "{} layers x {} heads x {} dims x {} tokens (prompt {}, causal {})",
+        v.layers.len(),
+        v.heads(),
+        v.head_dim(),
+        v.tokens(),
+        v.meta.prompt_tokens,
+        v.meta.causal
+    )
+}
+
+fn workload_shape(w: &WorkloadConfig) -> String {
+    format!(
+        "{} layers x {} heads x {} dims x {} tokens (prompt {}, causal {})",
+        w.model.layers,
+        w.model.heads,
+        w.model.head_dim,
+        w.final_tokens(),
+        w.stage.prompt_tokens,
+        w.model.causal
+    )
+}
+
+fn reference(workload: &str, values_path: &Path, out: &Path) -> anyhow::Result<ExitCode> {
+    let w = config::load_workload(workload)?;
+    let values = read_values(values_path)?;
+    check_output_dir(out)?;
+    if let Err(e) = check_values(&values, &w) {
+        bail!(
+            "{}: values have {}, workload {} wants {}: {e}",
+            values_path.display(),
+            values_shape(&values),
+            w.name,
+            workload_shape(&w)
+        );
+    }
+    if values.meta.causal != w.model.causal {
+        eprintln!(
+            "warning: {}: values were captured with causal = {}, workload {} runs causal = {}",
+            values_path.display(),
+            values.meta.causal,
+            w.name,
+            w.model.causal
+        );
+    }
+    let trace = run_workload(&values, &w)
+        .with_context(|| format!("{}: reference run of {}", values_path.display(), w.name))?;
+    write_trace(out, &trace)?;
+    let t = totals(&trace);
+    println!(
+        "wrote {}: workload {} on {}",
+        out.display(),
+        w.name,
+        values_path.display()
+    );
+    println!(
+        "  head calls     {} over {} iterations ({} query rows)",
+        t.head_calls, t.iterations, t.queries
+    );
+    println!(
+        "  keys fetched   {} (values {})",
+        t.keys_fetched, t.values_fetched
+    );
+    println!(
+        "  LSB refetches  {} head calls ({} requant rows)",
+        t.lsb_refetches, t.requant_rows
+    );
+    println!(
+        "  top-k calls    {} token, {} head, {} local-V",
+        t.topk_token_calls, t.topk_head_calls, t.topk_local_value_calls
+    );
+    Ok(ExitCode::SUCCESS)
 }
 
 fn load_knobs(path: &Path) -> anyhow::Result<SynthKnobs> {

@@ -13,6 +13,7 @@ pub const WORKLOAD: &[(&str, &str)] = &[
         "bert-large",
         include_str!("../../workloads/bert-large.toml"),
     ),
+    ("minilm", include_str!("../../workloads/minilm.toml")),
     (
         "gpt2-small",
         include_str!("../../workloads/gpt2-small.toml"),

@@ -268,7 +268,7 @@ impl Dram for Dramsim3Dram {
 
     /// DRAMsim3 cannot say when it will next act: every cycle may.
     fn next_event(&self) -> Option<u64> {
-        (self.pending > 0).then_some(self.cycle)
+        (self.pending > 0).then_some(self.cycle + 1)
     }
 
     fn pending(&self) -> usize {

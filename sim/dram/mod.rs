@@ -67,9 +67,9 @@ pub trait Dram {
     fn tick(&mut self, done: &mut Vec<u64>);
     /// The current memory cycle.
     fn cycle(&self) -> u64;
-    /// The earliest future cycle at which `tick` could complete a request or change state
-    /// that matters to the caller, or `None` when nothing is in flight. Lets the simulator
-    /// skip idle cycles exactly.
+    /// The smallest cycle `c > cycle()` such that `advance_to(c)` may complete a request or
+    /// change state that matters to the caller, or `None` when nothing is in flight. Nothing
+    /// observable happens in `advance_to(c - 1)`, so the simulator can skip idle cycles exactly.
     fn next_event(&self) -> Option<u64>;
     /// Advances to `cycle` (>= the current one) as if `tick` were called repeatedly;
     /// back-ends may jump over cycles in which nothing happens.

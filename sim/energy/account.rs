@@ -6,43 +6,6 @@ use serde::Serialize;
 use super::area::AreaBreakdown;
 use crate::config::ArchConfig;
 use crate::hw::SimStats;
-use crate::trace::AttentionTrace;
-
-/// Actions the energy model charges that the cycle statistics do not count directly.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
-pub struct TraceActivity {
-    /// Elements through a comparator: each quick-select round streams its input through the
-    /// "greater" and the "less" arrays, and the filter pass streams all n once more.
-    pub topk_comparisons: u64,
-    /// Bits written into the key SRAM (12-bit words of every K row loaded, MSB and merged).
-    pub key_sram_write_bits: u64,
-    /// Bits written into the value SRAM.
-    pub value_sram_write_bits: u64,
-}
-
-impl TraceActivity {
-    pub fn of(trace: &AttentionTrace, word_bits: u32) -> Self {
-        let topk_comparisons = trace
-            .topk_calls
-            .iter()
-            .map(|c| 2 * c.rounds.iter().map(|&r| r as u64).sum::<u64>() + c.n as u64)
-            .sum();
-        let d = trace.header.head_dim as u64;
-        let mut key_rows = 0u64;
-        let mut value_rows = 0u64;
-        for h in &trace.head_calls {
-            // A refetch rewrites the rows with merged MSB+LSB words.
-            let passes = if h.lsb_refetch { 2 } else { 1 };
-            key_rows += passes * h.keys.len() as u64;
-            value_rows += passes * h.values.len() as u64;
-        }
-        Self {
-            topk_comparisons,
-            key_sram_write_bits: key_rows * d * word_bits as u64,
-            value_sram_write_bits: value_rows * d * word_bits as u64,
-        }
-    }
-}
 
 /// Dynamic and static energy of one module.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -80,11 +43,10 @@ pub struct EnergyReport {
     pub average_power_w: f64,
     pub modules: Vec<ModuleEnergy>,
     pub by_cause: CauseEnergy,
-    pub activity: TraceActivity,
 }
 
 impl EnergyReport {
-    pub fn compute(arch: &ArchConfig, stats: &SimStats, activity: TraceActivity) -> Self {
+    pub fn compute(arch: &ArchConfig, stats: &SimStats) -> Self {
         let e = &arch.energy;
         let pj = 1e-12;
         let area = AreaBreakdown::of(arch);
@@ -93,12 +55,12 @@ impl EnergyReport {
         let bytes_moved = stats.dram.backend.bytes_read + stats.dram.backend.bytes_written;
 
         let qk = stats.qk_macs as f64 * e.qk_mac_pj.value * pj
-            + activity.key_sram_write_bits as f64 * e.sram_write_bit_pj.value * pj;
+            + stats.sram.key_write_bits as f64 * e.sram_write_bit_pj.value * pj;
         let pv = stats.pv_macs as f64 * e.pv_mac_pj.value * pj
-            + activity.value_sram_write_bits as f64 * e.sram_write_bit_pj.value * pj;
+            + stats.sram.value_write_bits as f64 * e.sram_write_bit_pj.value * pj;
         let fetcher = stats.dram.bytes_read as f64 * e.fetcher_byte_pj.value * pj;
         let softmax = stats.scores as f64 * e.softmax_element_pj.value * pj;
-        let topk = activity.topk_comparisons as f64 * e.topk_comparison_pj.value * pj;
+        let topk = stats.topk.comparisons as f64 * e.topk_comparison_pj.value * pj;
         // The controller sequences the whole run; requant and importance share its budget.
         let other = stats.cycles as f64 * e.control_cycle_pj.value * pj;
         let dram_act = stats.dram.backend.activations as f64 * e.dram_activation_pj.value * pj;
@@ -121,7 +83,7 @@ impl EnergyReport {
         .collect();
         let on_chip_j: f64 = modules.iter().map(ModuleEnergy::total_j).sum();
         let dram_j = dram_act + dram_xfer;
-        let sram_writes = (activity.key_sram_write_bits + activity.value_sram_write_bits) as f64
+        let sram_writes = (stats.sram.key_write_bits + stats.sram.value_write_bits) as f64
             * e.sram_write_bit_pj.value
             * pj;
         let by_cause = CauseEnergy {
@@ -144,7 +106,6 @@ impl EnergyReport {
             },
             modules,
             by_cause,
-            activity,
         }
     }
 
@@ -164,7 +125,7 @@ mod tests {
     use crate::config::load_arch;
 
     /// One second of every module at the activity the paper's power figures assume.
-    fn full_activity(arch: &ArchConfig) -> (SimStats, TraceActivity) {
+    fn full_activity(arch: &ArchConfig) -> SimStats {
         let f = arch.clock.frequency_mhz * 1e6;
         let mut s = SimStats {
             cycles: f as u64,
@@ -177,18 +138,14 @@ mod tests {
         s.dram.bytes_read =
             (arch.hbm.channels as f64 * arch.fetcher.transaction_bytes as f64 * f) as u64;
         let comparators = 2 * (arch.topk_token.comparators + arch.topk_value.comparators);
-        let activity = TraceActivity {
-            topk_comparisons: (comparators as f64 * f) as u64,
-            ..TraceActivity::default()
-        };
-        (s, activity)
+        s.topk.comparisons = (comparators as f64 * f) as u64;
+        s
     }
 
     #[test]
     fn full_activity_reproduces_the_paper_module_powers() {
         let arch = load_arch("spatten").unwrap();
-        let (stats, activity) = full_activity(&arch);
-        let r = EnergyReport::compute(&arch, &stats, activity);
+        let r = EnergyReport::compute(&arch, &full_activity(&arch));
         let paper = [
             ("qk", 1.13),
             ("pv", 0.53),
@@ -219,7 +176,7 @@ mod tests {
         };
         s.dram.backend.activations = 10;
         s.dram.backend.bytes_read = 1000;
-        let r = EnergyReport::compute(&arch, &s, TraceActivity::default());
+        let r = EnergyReport::compute(&arch, &s);
         let want = (10.0 * 909.0 + 8000.0 * 3.48) * 1e-12;
         assert!((r.dram_j - want).abs() < 1e-18);
         assert!((r.by_cause.dram_activation_j + r.by_cause.dram_transfer_j - want).abs() < 1e-18);

@@ -3,5 +3,5 @@
 pub mod account;
 pub mod area;
 
-pub use account::{EnergyReport, TraceActivity};
+pub use account::EnergyReport;
 pub use area::AreaBreakdown;

@@ -115,9 +115,10 @@ pub fn drive(dram: &mut dyn Dram, reqs: &[Req], skip: bool, gap: u64) -> RunResu
             }
         }
         if skip {
-            // Jump to the first cycle in which the DRAM or this driver can act, then go round
-            // again so that requests due then are enqueued before that cycle's tick.
-            let mut target = dram.next_event().unwrap_or(u64::MAX);
+            // Jump to the first cycle in which the DRAM or this driver can act (the DRAM acts in
+            // the tick that `advance_to(next_event)` would run last), then go round again so that
+            // requests due then are enqueued before that cycle's tick.
+            let mut target = dram.next_event().map_or(u64::MAX, |c| c - 1);
             if i < reqs.len() {
                 target = target.min(resume_at.max(dram.cycle()));
             }

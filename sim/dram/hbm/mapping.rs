@@ -8,8 +8,8 @@
 //! bus-width columns). Bits above all fields are ignored (the address wraps).
 //!
 //! Example, `arch/spatten.toml` (16 channels, 128 bit, BL2 -> 32 B bursts, 64 columns, 4x4
-//! banks, 16384 rows, 1 rank) with `rorabgbacoch`: offset [4:0], ch [8:5], co [13:9],
-//! ba [15:14], bg [17:16], ra none, ro [31:18]. The same string is what DRAMsim3 reads.
+//! banks, 16384 rows, 1 rank) with `rorabacobgch`: offset [4:0], ch [8:5], bg [10:9],
+//! co [15:11], ba [17:16], ra none, ro [31:18]. The same string is what DRAMsim3 reads.
 
 use crate::config::HbmConfig;
 

@@ -199,7 +199,8 @@ impl Dram for HbmDram {
         if self.pending() == 0 {
             return None;
         }
-        Some(self.min_wake().max(self.cycle))
+        // The tick that processes the wake cycle is the one `advance_to(wake + 1)` runs.
+        Some(self.min_wake().max(self.cycle) + 1)
     }
 
     fn advance_to(&mut self, cycle: u64, done: &mut Vec<u64>) {
