@@ -3,6 +3,7 @@
 //! Points that replay the same attention trace are grouped so the reference runs once per
 //! trace; groups run in parallel (rayon), and each group's design points run in parallel
 //! too. Results come back in point order, so the output is the same at any thread count.
+//! Memory: the command-level HBM2 model (`DramKind::Native`, the default of `spatten run`).
 
 use std::collections::BTreeMap;
 
@@ -136,7 +137,7 @@ pub fn run_point(
         w,
         trace.clone(),
         "reproduce",
-        DramKind::Simple,
+        DramKind::Native,
         false,
         &mut |_| {},
     );
@@ -156,7 +157,7 @@ pub fn run_point(
     };
     let traffic = TrafficSteps::of(&r.trace, r.arch.bitwidth_converter.output_bits);
     let prompt_cycles = if split_stages && trace.header.generated_tokens > 0 {
-        let stats = experiment::simulate(arch, &prompt_only(trace), DramKind::Simple, false)
+        let stats = experiment::simulate(arch, &prompt_only(trace), DramKind::Native, false)
             .map_err(|e| e.context(format!("prompt of {} on {}", w.name, arch.name)))?;
         Some(stats.cycles)
     } else {
@@ -254,8 +255,8 @@ mod tests {
         );
         assert_eq!(prompt.layers.len(), 4);
         assert_eq!(prompt.header.generated_tokens, 0);
-        let whole = experiment::simulate(&arch, &full, DramKind::Simple, false).unwrap();
-        let part = experiment::simulate(&arch, &prompt, DramKind::Simple, false).unwrap();
+        let whole = experiment::simulate(&arch, &full, DramKind::Native, false).unwrap();
+        let part = experiment::simulate(&arch, &prompt, DramKind::Native, false).unwrap();
         assert!(part.cycles > 0 && part.cycles < whole.cycles);
         assert!(part.head_calls < whole.head_calls);
     }
