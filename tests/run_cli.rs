@@ -82,8 +82,23 @@ fn run_writes_a_complete_report() {
             "{fig}.svg missing"
         );
     }
-    let stats: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(r.join("stats.json")).unwrap()).unwrap();
+    let text = std::fs::read_to_string(r.join("stats.json")).unwrap();
+    let stats: serde_json::Value = serde_json::from_str(&text).unwrap();
+    // Flattened sections must not repeat a key (JSON readers would keep only one).
+    let top_keys: Vec<&str> = text
+        .lines()
+        .filter(|l| l.starts_with("  \"") && !l.starts_with("   "))
+        .filter_map(|l| l.trim().strip_prefix('"')?.split('"').next())
+        .collect();
+    let mut unique = top_keys.clone();
+    unique.sort_unstable();
+    unique.dedup();
+    assert_eq!(
+        unique.len(),
+        top_keys.len(),
+        "duplicate top-level keys in stats.json"
+    );
+    assert_eq!(stats["dram_model"], "native");
     for key in [
         "cycles",
         "seconds",

@@ -218,7 +218,14 @@ fn summary(
     let _ = writeln!(
         w,
         "Architecture **{}** (`{}`), workload **{}** (`{}`), seed {}, input: {}, DRAM model: {}; spatten-sim {}.\n",
-        p.arch, p.arch_hash, p.workload, p.workload_hash, p.seed, p.input, p.dram, p.tool_version
+        p.arch,
+        p.arch_hash,
+        p.workload,
+        p.workload_hash,
+        p.seed,
+        p.input,
+        p.dram_model,
+        p.tool_version
     );
     let _ = writeln!(w, "## Performance\n");
     let _ = writeln!(w, "| metric | value |\n|---|---|");
