@@ -258,3 +258,35 @@ fn measured_baselines_join_the_report_and_must_match_the_shape() {
     assert!(err.contains("cpu.json: baseline measured tiny"), "{err}");
     assert!(!dir.path().join("r2").exists());
 }
+
+#[test]
+fn plot_overlays_saved_reports() {
+    let dir = setup();
+    for (w, out) in [("tiny.toml", "a"), ("tiny-gen.toml", "b")] {
+        let (code, _, err) = spatten(
+            &["run", "--workload", w, "--out", out, "--quiet"],
+            dir.path(),
+        );
+        assert_eq!(code, 0, "{err}");
+    }
+    let (code, out, err) = spatten(&["plot", "a", "b", "--out", "ov"], dir.path());
+    assert_eq!(code, 0, "{err}");
+    for fig in [
+        "throughput",
+        "efficiency",
+        "energy",
+        "traffic",
+        "speedup",
+        "energy_saving",
+    ] {
+        assert!(out.contains(&format!("ov/{fig}.png")), "{out}");
+        assert!(dir.path().join("ov").join(format!("{fig}.svg")).is_file());
+    }
+    let first = std::fs::read(dir.path().join("ov/speedup.png")).unwrap();
+    let (code, _, _) = spatten(&["plot", "a", "b", "--out", "ov"], dir.path());
+    assert_eq!(code, 0);
+    assert!(first == std::fs::read(dir.path().join("ov/speedup.png")).unwrap());
+    let (code, _, err) = spatten(&["plot", "a", "nowhere"], dir.path());
+    assert_eq!(code, 2);
+    assert!(err.contains("nowhere/stats.json"), "{err}");
+}
