@@ -14,6 +14,7 @@ use std::time::Instant;
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use spatten::config;
+use spatten::dram::backend::{DramKind, make_dram};
 use spatten::dram::simple::SimpleDram;
 use spatten::dram::{Dram, DramRequest, DramStats};
 use spatten::hw::{SimOptions, dense_trace, simulate};
@@ -67,13 +68,39 @@ fn bench(c: &mut Criterion) {
     generation.head_calls.retain(|h| h.iteration > 0);
     generation.layers.retain(|r| r.iteration > 0);
     let new_dram = || SimpleDram::from_config(&arch.hbm, arch.fetcher.transaction_bytes);
-    for (name, trace) in [
-        ("gpt2-small dense, generation iterations", &generation),
-        ("gpt2-small dense, whole run", &full),
+    // What `spatten run --workload gpt2-small` replays: the reference's pruned trace.
+    let values = spatten::trace::generate(
+        &workload,
+        &spatten::trace::SynthKnobs::default(),
+        workload.seed,
+    );
+    let pruned = spatten::reference::run_workload(&values, &workload).expect("reference runs");
+    for (name, trace, kind) in [
+        (
+            "gpt2-small dense, generation iterations, simple DRAM",
+            &generation,
+            DramKind::Simple,
+        ),
+        (
+            "gpt2-small dense, whole run, simple DRAM",
+            &full,
+            DramKind::Simple,
+        ),
+        (
+            "gpt2-small pruned (reference trace), whole run, simple DRAM",
+            &pruned,
+            DramKind::Simple,
+        ),
+        (
+            "gpt2-small pruned (reference trace), whole run, native HBM",
+            &pruned,
+            DramKind::Native,
+        ),
     ] {
-        let mut dram = new_dram();
+        let mut dram = make_dram(kind, &arch.hbm, arch.fetcher.transaction_bytes).expect("dram");
         let start = Instant::now();
-        let stats = simulate(&arch, trace, &mut dram, &SimOptions::default()).expect("simulates");
+        let stats =
+            simulate(&arch, trace, dram.as_mut(), &SimOptions::default()).expect("simulates");
         let secs = start.elapsed().as_secs_f64();
         println!(
             "{name}: {} cycles, {} transactions in {secs:.3} s = {:.2} M simulated cycles/s, {:.1} ns per transaction",

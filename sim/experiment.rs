@@ -59,7 +59,7 @@ pub struct Provenance {
     pub workload_hash: String,
     pub seed: u64,
     pub input: String,
-    pub dram: String,
+    pub dram_model: String,
 }
 
 #[derive(Debug, Clone)]
@@ -154,7 +154,7 @@ pub fn evaluate(
         workload_hash: config::config_hash(workload),
         seed: trace.header.seed,
         input: input.to_string(),
-        dram: dram.to_string(),
+        dram_model: dram.to_string(),
     };
     Ok(ExperimentResult {
         name: name.to_string(),

@@ -82,8 +82,23 @@ fn run_writes_a_complete_report() {
             "{fig}.svg missing"
         );
     }
-    let stats: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(r.join("stats.json")).unwrap()).unwrap();
+    let text = std::fs::read_to_string(r.join("stats.json")).unwrap();
+    let stats: serde_json::Value = serde_json::from_str(&text).unwrap();
+    // Flattened sections must not repeat a key (JSON readers would keep only one).
+    let top_keys: Vec<&str> = text
+        .lines()
+        .filter(|l| l.starts_with("  \"") && !l.starts_with("   "))
+        .filter_map(|l| l.trim().strip_prefix('"')?.split('"').next())
+        .collect();
+    let mut unique = top_keys.clone();
+    unique.sort_unstable();
+    unique.dedup();
+    assert_eq!(
+        unique.len(),
+        top_keys.len(),
+        "duplicate top-level keys in stats.json"
+    );
+    assert_eq!(stats["dram_model"], "native");
     for key in [
         "cycles",
         "seconds",
@@ -242,4 +257,36 @@ fn measured_baselines_join_the_report_and_must_match_the_shape() {
     assert_eq!(code, 2);
     assert!(err.contains("cpu.json: baseline measured tiny"), "{err}");
     assert!(!dir.path().join("r2").exists());
+}
+
+#[test]
+fn plot_overlays_saved_reports() {
+    let dir = setup();
+    for (w, out) in [("tiny.toml", "a"), ("tiny-gen.toml", "b")] {
+        let (code, _, err) = spatten(
+            &["run", "--workload", w, "--out", out, "--quiet"],
+            dir.path(),
+        );
+        assert_eq!(code, 0, "{err}");
+    }
+    let (code, out, err) = spatten(&["plot", "a", "b", "--out", "ov"], dir.path());
+    assert_eq!(code, 0, "{err}");
+    for fig in [
+        "throughput",
+        "efficiency",
+        "energy",
+        "traffic",
+        "speedup",
+        "energy_saving",
+    ] {
+        assert!(out.contains(&format!("ov/{fig}.png")), "{out}");
+        assert!(dir.path().join("ov").join(format!("{fig}.svg")).is_file());
+    }
+    let first = std::fs::read(dir.path().join("ov/speedup.png")).unwrap();
+    let (code, _, _) = spatten(&["plot", "a", "b", "--out", "ov"], dir.path());
+    assert_eq!(code, 0);
+    assert!(first == std::fs::read(dir.path().join("ov/speedup.png")).unwrap());
+    let (code, _, err) = spatten(&["plot", "a", "nowhere"], dir.path());
+    assert_eq!(code, 2);
+    assert!(err.contains("nowhere/stats.json"), "{err}");
 }

@@ -5,6 +5,7 @@ mod baseline;
 mod config;
 mod default_job;
 mod golden;
+mod plot;
 mod reproduce;
 mod run;
 mod sweep;
@@ -44,6 +45,9 @@ pub struct Cli {
 pub enum Command {
     /// Simulate a workload on a design point and write a report (summary.md, stats.json, figures).
     Run(run::RunArgs),
+    /// Draw figures again from saved `run` reports, several runs overlaid (throughput,
+    /// efficiency, energy, traffic, speedup and energy saving over the baselines).
+    Plot(plot::PlotArgs),
     /// Design-space sweeps: run a spec in parallel (resumable, shardable), merge, plot.
     Sweep(sweep::SweepArgs),
     /// Check, show and list architecture and workload configurations.
@@ -70,6 +74,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     };
     match command {
         Command::Run(a) => run::run(a),
+        Command::Plot(a) => plot::run(a),
         Command::Sweep(a) => sweep::run(a),
         Command::Config(c) => config::run(c),
         Command::Baseline(c) => baseline::run(c),

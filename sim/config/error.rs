@@ -100,6 +100,16 @@ impl Checker {
     }
 }
 
+/// The reason in a deserialization error, without the "in `path`" suffix toml's value
+/// deserializer appends (errors report the key separately).
+pub fn deserialize_reason(full: &str) -> String {
+    full.split("\nin `")
+        .next()
+        .unwrap_or(full)
+        .trim()
+        .to_string()
+}
+
 /// Finds the 1-based line where a dotted key is set in a TOML document, by tracking table
 /// headers. Used to point errors found after deserialization (or after `base` merging) at the
 /// line a human should edit. A key inside an inline table is located by its parent.

@@ -162,14 +162,7 @@ fn finish<T: DeserializeOwned + Validate>(
 ) -> Result<T, ConfigError> {
     let config: T = serde_path_to_error::deserialize(toml::Value::Table(table)).map_err(|e| {
         let key = e.path().to_string();
-        let full = e.into_inner().to_string();
-        // toml's value deserializer appends "in `path`"; the key is reported separately.
-        let reason = full
-            .split("\nin `")
-            .next()
-            .unwrap_or(&full)
-            .trim()
-            .to_string();
+        let reason = error::deserialize_reason(&e.into_inner().to_string());
         located(&chain, (key != ".").then_some(key), reason)
     })?;
     if let Some(v) = config.violations().into_iter().next() {

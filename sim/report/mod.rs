@@ -2,6 +2,7 @@
 //! stats hold.
 
 pub mod font;
+pub mod overlay;
 pub mod plot;
 pub mod run_report;
 pub mod timeline;

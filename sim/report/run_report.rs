@@ -218,7 +218,14 @@ fn summary(
     let _ = writeln!(
         w,
         "Architecture **{}** (`{}`), workload **{}** (`{}`), seed {}, input: {}, DRAM model: {}; spatten-sim {}.\n",
-        p.arch, p.arch_hash, p.workload, p.workload_hash, p.seed, p.input, p.dram, p.tool_version
+        p.arch,
+        p.arch_hash,
+        p.workload,
+        p.workload_hash,
+        p.seed,
+        p.input,
+        p.dram_model,
+        p.tool_version
     );
     let _ = writeln!(w, "## Performance\n");
     let _ = writeln!(w, "| metric | value |\n|---|---|");
@@ -465,33 +472,22 @@ fn figures(
                 "fetched, by tensor".into(),
                 "dense K/V, where it went".into(),
             ],
-            components: vec![
-                Series {
-                    name: "Q".into(),
-                    values: vec![b.q as f64 * mb, 0.0],
-                },
-                Series {
-                    name: "K MSB".into(),
-                    values: vec![b.k_msb as f64 * mb, 0.0],
-                },
-                Series {
-                    name: "K LSB".into(),
-                    values: vec![b.k_lsb as f64 * mb, 0.0],
-                },
-                Series {
-                    name: "V MSB".into(),
-                    values: vec![b.v_msb as f64 * mb, 0.0],
-                },
-                Series {
-                    name: "V LSB".into(),
-                    values: vec![b.v_lsb as f64 * mb, 0.0],
-                },
-                Series {
-                    name: "K/V fetched".into(),
-                    values: vec![0.0, t.after_quantization_bits / 8.0 * mb],
-                },
+            components: [
+                ("Q", b.q),
+                ("K MSB", b.k_msb),
+                ("K LSB", b.k_lsb),
+                ("V MSB", b.v_msb),
+                ("V LSB", b.v_lsb),
             ]
             .into_iter()
+            .map(|(name, bytes)| Series {
+                name: name.into(),
+                values: vec![bytes as f64 * mb, 0.0],
+            })
+            .chain([Series {
+                name: "K/V fetched".into(),
+                values: vec![0.0, t.after_quantization_bits / 8.0 * mb],
+            }])
             .chain(savings.iter().map(|(name, bits)| Series {
                 name: format!("saved by {name}"),
                 values: vec![0.0, bits / 8.0 * mb],

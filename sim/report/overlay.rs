@@ -1,0 +1,221 @@
+//! Figures drawn again from saved reports: one or more `spatten run` directories (design
+//! points, workloads) overlaid in the same charts. Only numbers in their stats.json and
+//! baselines.csv are used.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+use super::plot::{self, Frame, GroupedBars, Series, StackedBars};
+
+/// The parts of a report that the overlay figures read.
+#[derive(Debug, Clone, Deserialize)]
+pub struct SavedRun {
+    pub name: String,
+    pub gops: f64,
+    pub effective_gops: f64,
+    pub seconds: f64,
+    pub area_mm2: f64,
+    pub energy: SavedEnergy,
+    pub dram: SavedDram,
+    #[serde(skip)]
+    pub baselines: Vec<SavedComparison>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct SavedEnergy {
+    pub total_j: f64,
+    pub dram_j: f64,
+    pub modules: Vec<SavedModuleEnergy>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct SavedModuleEnergy {
+    pub module: String,
+    pub dynamic_j: f64,
+    pub static_j: f64,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct SavedDram {
+    pub bytes_by_tensor: BTreeMap<String, u64>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct SavedComparison {
+    pub device: String,
+    pub provenance: String,
+    pub speedup: f64,
+    pub energy_saving: f64,
+}
+
+/// Reads `stats.json` and `baselines.csv` of a report directory.
+pub fn read_run(dir: &Path) -> anyhow::Result<SavedRun> {
+    let path = dir.join("stats.json");
+    let text = std::fs::read_to_string(&path).map_err(|e| {
+        anyhow::anyhow!("{}: {e} (is this a `spatten run` report?)", path.display())
+    })?;
+    let mut run: SavedRun = serde_json::from_str(&text)
+        .map_err(|e| anyhow::anyhow!("{}: not a spatten report's stats: {e}", path.display()))?;
+    let path = dir.join("baselines.csv");
+    let mut reader =
+        csv::Reader::from_path(&path).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+    for row in reader.deserialize() {
+        run.baselines
+            .push(row.map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?);
+    }
+    Ok(run)
+}
+
+/// Draws the overlay figures of `runs` into `out`; returns the files written.
+pub fn draw(runs: &[SavedRun], out: &Path) -> anyhow::Result<Vec<PathBuf>> {
+    std::fs::create_dir_all(out)?;
+    let names: Vec<String> = runs.iter().map(|r| r.name.clone()).collect();
+    let mut written = Vec::new();
+    let mut keep = |w: plot::Written| {
+        written.push(w.svg);
+        written.push(w.png);
+    };
+    keep(plot::grouped_bars(
+        &out.join("throughput"),
+        &GroupedBars {
+            frame: Frame::new("Throughput", "run", "GOP/s"),
+            categories: names.clone(),
+            series: vec![
+                Series {
+                    name: "executed".into(),
+                    values: runs.iter().map(|r| r.gops).collect(),
+                },
+                Series {
+                    name: "effective (dense, as the paper counts)".into(),
+                    values: runs.iter().map(|r| r.effective_gops).collect(),
+                },
+            ],
+            log_y: false,
+            value_labels: None,
+        },
+    )?);
+    keep(plot::grouped_bars(
+        &out.join("efficiency"),
+        &GroupedBars {
+            frame: Frame::new("Efficiency", "run", "effective GOP/J and GOP/s per mm2"),
+            categories: names.clone(),
+            series: vec![
+                Series {
+                    name: "GOP/J".into(),
+                    values: runs
+                        .iter()
+                        .map(|r| r.effective_gops * r.seconds / r.energy.total_j)
+                        .collect(),
+                },
+                Series {
+                    name: "GOP/s per mm2".into(),
+                    values: runs.iter().map(|r| r.effective_gops / r.area_mm2).collect(),
+                },
+            ],
+            log_y: true,
+            value_labels: None,
+        },
+    )?);
+    let modules: Vec<String> = runs
+        .first()
+        .map(|r| r.energy.modules.iter().map(|m| m.module.clone()).collect())
+        .unwrap_or_default();
+    let mut components: Vec<Series> = modules
+        .iter()
+        .map(|m| Series {
+            name: m.clone(),
+            values: runs
+                .iter()
+                .map(|r| {
+                    r.energy
+                        .modules
+                        .iter()
+                        .find(|x| &x.module == m)
+                        .map_or(0.0, |x| x.dynamic_j + x.static_j)
+                        * 1e3
+                })
+                .collect(),
+        })
+        .collect();
+    components.push(Series {
+        name: "DRAM".into(),
+        values: runs.iter().map(|r| r.energy.dram_j * 1e3).collect(),
+    });
+    keep(plot::stacked_bars(
+        &out.join("energy"),
+        &StackedBars {
+            frame: Frame::new("Energy by module", "run", "energy (mJ)"),
+            categories: names.clone(),
+            components,
+        },
+    )?);
+    let tensors = ["q", "k_msb", "k_lsb", "v_msb", "v_lsb"];
+    keep(plot::stacked_bars(
+        &out.join("traffic"),
+        &StackedBars {
+            frame: Frame::new("DRAM traffic by tensor", "run", "data (MB)"),
+            categories: names.clone(),
+            components: tensors
+                .iter()
+                .map(|t| Series {
+                    name: t.replace('_', " ").to_uppercase(),
+                    values: runs
+                        .iter()
+                        .map(|r| *r.dram.bytes_by_tensor.get(*t).unwrap_or(&0) as f64 / 1e6)
+                        .collect(),
+                })
+                .collect(),
+        },
+    )?);
+    let devices: Vec<String> = runs
+        .first()
+        .map(|r| r.baselines.iter().map(|b| b.device.clone()).collect())
+        .unwrap_or_default();
+    let lookup = |r: &SavedRun, d: &str, f: fn(&SavedComparison) -> f64| {
+        r.baselines.iter().find(|b| b.device == d).map_or(0.0, f)
+    };
+    for (stem, title, axis, field) in [
+        (
+            "speedup",
+            "Speedup over baselines",
+            "speedup (x)",
+            (|b: &SavedComparison| b.speedup) as fn(&SavedComparison) -> f64,
+        ),
+        (
+            "energy_saving",
+            "Energy saving over baselines",
+            "energy saving (x)",
+            |b: &SavedComparison| b.energy_saving,
+        ),
+    ] {
+        keep(plot::grouped_bars(
+            &out.join(stem),
+            &GroupedBars {
+                frame: Frame::new(title, "baseline", axis),
+                categories: devices
+                    .iter()
+                    .map(|d| {
+                        let p = runs[0]
+                            .baselines
+                            .iter()
+                            .find(|b| &b.device == d)
+                            .map_or("", |b| b.provenance.as_str());
+                        format!("{d} ({p})")
+                    })
+                    .collect(),
+                series: runs
+                    .iter()
+                    .map(|r| Series {
+                        name: r.name.clone(),
+                        values: devices.iter().map(|d| lookup(r, d, field)).collect(),
+                    })
+                    .collect(),
+                log_y: true,
+                value_labels: None,
+            },
+        )?);
+    }
+    Ok(written)
+}
