@@ -72,7 +72,13 @@ fn trace_follows_the_schedules() {
                 assert_eq!(tk.purpose, TopkPurpose::LocalValue);
                 assert_eq!((tk.n as usize, tk.k as usize), (c.keys.len(), want));
             }
-            assert_eq!((c.key_msb_bits, c.lsb_bits, c.query_bits), (8, 4, 12));
+            if rec.iteration == 0 {
+                // The prompt reads msb + lsb at once, no requant decision (SPEC section 2).
+                assert_eq!((c.key_msb_bits, c.lsb_bits, c.query_bits), (12, 0, 12));
+                assert!(!c.lsb_refetch && c.requant_rows == 0);
+            } else {
+                assert_eq!((c.key_msb_bits, c.lsb_bits, c.query_bits), (8, 4, 12));
+            }
             assert_eq!(c.lsb_refetch, c.requant_rows > 0);
         }
         // Token pruning against the sequence length; the newest token stays in generation.

@@ -14,7 +14,7 @@ use super::requant::{needs_refetch, threshold_register};
 use super::topk::call_seed;
 use super::{pv, qk, softmax};
 use crate::config::WorkloadConfig;
-use crate::config::workload::QuantMode;
+use crate::config::workload::{QuantMode, StageKind};
 use crate::trace::{HeadCall, LayerRecord, TopkCall, TopkPurpose};
 
 /// Top-k purposes as folded into the pivot seed.
@@ -404,8 +404,17 @@ impl HeadContext<'_> {
     ) -> Result<HeadOutcome, ReferenceError> {
         let w = self.workload;
         let d = w.model.head_dim as usize;
-        let progressive = w.quant.mode == QuantMode::Progressive;
+        // Progressive quantization serves the memory-bound generation iterations (spec
+        // section 5); a generation workload's prompt is compute-bound and reads both planes
+        // at once, as a static format of msb + lsb bits.
+        let progressive = w.quant.mode == QuantMode::Progressive
+            && (self.iteration > 0 || w.stage.kind == StageKind::Summarization);
         let fmt = kv_format(w);
+        let first_bits = if progressive {
+            fmt.msb_bits
+        } else {
+            fmt.msb_bits + fmt.lsb_bits
+        };
         let label = |t: &str| format!("layer {} head {head} {t}", self.layer);
         let q_rows = rows(&q, self.q_rows);
         let qq = quantize_rows(&q_rows, QuantFormat::single(WORD_BITS), &label("q"))?;
@@ -514,9 +523,9 @@ impl HeadContext<'_> {
             query_bits: WORD_BITS as u8,
             values: values_kept.unwrap_or_else(|| keys.clone()),
             keys,
-            key_msb_bits: fmt.msb_bits as u8,
-            value_msb_bits: fmt.msb_bits as u8,
-            lsb_bits: fmt.lsb_bits as u8,
+            key_msb_bits: first_bits as u8,
+            value_msb_bits: first_bits as u8,
+            lsb_bits: if progressive { fmt.lsb_bits as u8 } else { 0 },
             requant_rows,
             lsb_refetch,
             accumulate_importance: w.token_pruning.average_ratio > 0.0,
