@@ -119,6 +119,16 @@ pub(crate) struct Channel {
     bank_q: Vec<Vec<Txn>>,
     /// Bit q set when bank queue q is non-empty (channels with at most 64 bank queues).
     nonempty: u64,
+    /// Bit q set when bank queue q is full (channels with at most 64 bank queues).
+    full: u64,
+    /// Requests in the read queue / write buffer per bank queue, and bit q set when that count
+    /// is non-zero (so "can any request move" is a mask test instead of a queue scan).
+    read_per_bank: Vec<u16>,
+    write_per_bank: Vec<u16>,
+    read_banks: u64,
+    write_banks: u64,
+    /// At most 64 bank queues: the bit masks above are exact.
+    masks: bool,
     /// Lower bound on the cycle at which each bank queue could issue; only timing state that
     /// never decreases feeds it, so it stays a lower bound until the queue or bank changes.
     ready_lb: Vec<u64>,
@@ -167,6 +177,12 @@ impl Channel {
             write_q: VecDeque::with_capacity(p.queue_depth),
             bank_q: vec![Vec::with_capacity(p.bank_queue_depth); banks],
             nonempty: 0,
+            full: 0,
+            read_per_bank: vec![0; banks],
+            write_per_bank: vec![0; banks],
+            read_banks: 0,
+            write_banks: 0,
+            masks: banks <= 64,
             ready_lb: vec![0; banks],
             banks: (0..banks).map(bank).collect(),
             bg_next: vec![[0; KINDS]; p.ranks * p.bank_groups],
@@ -211,6 +227,7 @@ impl Channel {
             if let Entry::Vacant(e) = self.queued_writes.entry(t.addr) {
                 e.insert(1);
                 self.write_q.push_back(t);
+                Self::count_in(&mut self.write_per_bank, &mut self.write_banks, t.bank);
             }
             self.fast_returns.push_back((now + 1, t.id, now));
         } else if self.queued_writes.contains_key(&t.addr) {
@@ -223,10 +240,39 @@ impl Channel {
                 Entry::Vacant(e) => {
                     e.insert(1);
                     self.read_q.push_back(t);
+                    Self::count_in(&mut self.read_per_bank, &mut self.read_banks, t.bank);
                 }
             }
         }
         debug_assert!(self.read_q.len() <= p.queue_depth && self.write_q.len() <= p.queue_depth);
+    }
+
+    fn count_in(per_bank: &mut [u16], banks: &mut u64, b: usize) {
+        per_bank[b] += 1;
+        *banks |= 1u64 << (b & 63);
+    }
+
+    fn count_out(per_bank: &mut [u16], banks: &mut u64, b: usize) {
+        per_bank[b] -= 1;
+        if per_bank[b] == 0 {
+            *banks &= !(1u64 << (b & 63));
+        }
+    }
+
+    /// Whether some request of the write buffer (`writes`) or the read queue could move to
+    /// its bank queue.
+    fn any_movable(&self, p: &Params, writes: bool) -> bool {
+        if self.masks {
+            let banks = if writes {
+                self.write_banks
+            } else {
+                self.read_banks
+            };
+            return banks & !self.full != 0;
+        }
+        let q = if writes { &self.write_q } else { &self.read_q };
+        q.iter()
+            .any(|t| self.bank_q[t.bank].len() < p.bank_queue_depth)
     }
 
     fn bank_index(p: &Params, l: &Location) -> usize {
@@ -560,6 +606,7 @@ impl Channel {
             }
             _ => {
                 let t = self.bank_q[b].remove(pk.index);
+                self.full &= !(1u64 << (b & 63));
                 if self.bank_q[b].is_empty() {
                     self.nonempty &= !(1u64 << (b & 63));
                 }
@@ -689,15 +736,27 @@ impl Channel {
         }
         if self.write_draining == 0
             && (self.write_q.len() >= p.queue_depth
-                || (self.write_q.len() > WRITE_DRAIN_LOW && self.bank_q.iter().all(Vec::is_empty)))
+                || (self.write_q.len() > WRITE_DRAIN_LOW
+                    && if self.masks {
+                        self.nonempty == 0
+                    } else {
+                        self.bank_q.iter().all(Vec::is_empty)
+                    }))
         {
             self.write_draining = self.write_q.len() as i64;
         }
         let writes = self.write_draining > 0;
         let queue = if writes { &self.write_q } else { &self.read_q };
-        let found = queue
-            .iter()
-            .position(|t| self.bank_q[t.bank].len() < p.bank_queue_depth);
+        let found = if self.masks && !self.any_movable(p, writes) {
+            None
+        } else if self.masks {
+            let full = self.full;
+            queue.iter().position(|t| full & (1u64 << t.bank) == 0)
+        } else {
+            queue
+                .iter()
+                .position(|t| self.bank_q[t.bank].len() < p.bank_queue_depth)
+        };
         if let Some(i) = found {
             let t = queue[i];
             if writes {
@@ -709,21 +768,19 @@ impl Channel {
                 }
                 self.write_draining -= 1;
                 self.write_q.remove(i);
+                Self::count_out(&mut self.write_per_bank, &mut self.write_banks, t.bank);
             } else {
                 self.read_q.remove(i);
+                Self::count_out(&mut self.read_per_bank, &mut self.read_banks, t.bank);
             }
             self.bank_q[t.bank].push(t);
             self.nonempty |= 1u64 << (t.bank & 63);
+            if self.bank_q[t.bank].len() >= p.bank_queue_depth {
+                self.full |= 1u64 << (t.bank & 63);
+            }
             self.ready_lb[t.bank] = 0;
             // One request moves per cycle; stay awake only if another one could move next.
-            let next = if self.write_draining > 0 {
-                &self.write_q
-            } else {
-                &self.read_q
-            };
-            self.txn_dirty = next
-                .iter()
-                .any(|t| self.bank_q[t.bank].len() < p.bank_queue_depth);
+            self.txn_dirty = self.any_movable(p, self.write_draining > 0);
             return;
         }
         if self.write_draining < 0 {
