@@ -98,7 +98,9 @@ criterion_group!(benches, bench);
 
 fn main() {
     if let Ok(spec) = std::env::var("DRAM_BENCH_ONCE") {
-        let (backend, stream) = spec.split_once(':').expect("DRAM_BENCH_ONCE=backend:stream");
+        let (backend, stream) = spec
+            .split_once(':')
+            .expect("DRAM_BENCH_ONCE=backend:stream");
         let h = load_dram_preset("hbm2-8gb-dramsim3").expect("preset");
         let (_, addrs) = streams(&h)
             .into_iter()
