@@ -79,7 +79,9 @@ pub(crate) struct Txn {
     pub addr: u64,
     pub is_write: bool,
     pub arrival: u64,
-    pub loc: Location,
+    /// Row and column (in bursts) of its location; the bank is `bank`.
+    pub row: u32,
+    pub column: u32,
     /// Index of its bank queue (filled in by the channel).
     pub bank: usize,
 }
@@ -217,8 +219,8 @@ impl Channel {
     }
 
     /// Accepts a request at cycle `now` (before that cycle's step).
-    pub fn enqueue(&mut self, p: &Params, mut t: Txn, now: u64) {
-        t.bank = Self::bank_index(p, &t.loc);
+    pub fn enqueue(&mut self, p: &Params, mut t: Txn, loc: &Location, now: u64) {
+        t.bank = Self::bank_index(p, loc);
         self.txn_dirty = true;
         self.in_flight += 1;
         self.wake = self.wake.min(now);
@@ -303,7 +305,7 @@ impl Channel {
 
     fn required(bank: &Bank, t: &Txn) -> usize {
         match bank.open_row {
-            Some(row) if row == t.loc.row => {
+            Some(row) if row == t.row => {
                 if t.is_write {
                     WR
                 } else {
@@ -539,14 +541,14 @@ impl Channel {
                 let open = bank.open_row;
                 if i != 0
                     || (bank.hits < ROW_HIT_CAP
-                        && queue[i..].iter().any(|x| Some(x.loc.row) == open))
+                        && queue[i..].iter().any(|x| Some(x.row) == open))
                 {
                     continue;
                 }
             } else if kind == WR
                 && queue[..i]
                     .iter()
-                    .any(|x| !x.is_write && x.loc.row == t.loc.row && x.loc.column == t.loc.column)
+                    .any(|x| !x.is_write && x.row == t.row && x.column == t.column)
             {
                 continue;
             }
@@ -571,11 +573,11 @@ impl Channel {
     ) -> usize {
         let b = pk.queue;
         let d = &p.delays;
-        let (r, g) = (Self::rank_of(p, b), Self::bg_of(p, b));
+        let (r, g) = (self.banks[b].rank, self.banks[b].group);
         self.ready_lb[b] = 0;
         match pk.kind {
             ACT => {
-                let row = self.bank_q[b][pk.index].loc.row;
+                let row = self.bank_q[b][pk.index].row;
                 let bank = &mut self.banks[b];
                 bank.open_row = Some(row);
                 bank.hits = 0;
@@ -621,7 +623,7 @@ impl Channel {
                     stats.row_misses += 1;
                 }
                 let auto_pre =
-                    p.closed_page && !self.bank_q[b].iter().any(|x| x.loc.row == t.loc.row);
+                    p.closed_page && !self.bank_q[b].iter().any(|x| x.row == t.row);
                 if is_write {
                     stats.writes += 1;
                     stats.bytes_written += p.request_bytes;
@@ -688,7 +690,7 @@ impl Channel {
                     (true, false) => CommandKind::Write,
                     (true, true) => CommandKind::WriteAp,
                 };
-                self.log_to(log, clk, kind, p, b, t.loc.row, t.loc.column);
+                self.log_to(log, clk, kind, p, b, t.row, t.column);
             }
         }
         pk.kind
