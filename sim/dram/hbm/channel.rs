@@ -98,6 +98,11 @@ struct Bank {
     last_pre_conflict: bool,
     act_cycle: u64,
     next: [u64; KINDS],
+    /// Reads and writes in this bank's queue that hit the open row (0 when none is open):
+    /// with the queue length they say which command types the queue needs, so the earliest
+    /// cycle any of its commands can issue is known without scanning it.
+    hit_reads: u32,
+    hit_writes: u32,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -172,6 +177,8 @@ impl Channel {
             last_pre_conflict: false,
             act_cycle: 0,
             next: [0; KINDS],
+            hit_reads: 0,
+            hit_writes: 0,
         };
         Self {
             id,
@@ -301,6 +308,52 @@ impl Channel {
             at = at.max(self.faw[r][0] + p.delays.faw);
         }
         at
+    }
+
+    /// The earliest cycle at which some command of bank queue `q` (non-empty) meets its
+    /// timing constraints: the minimum of `ready_at` over the command types its entries need.
+    fn queue_lb(&self, p: &Params, q: usize) -> u64 {
+        let bank = &self.banks[q];
+        if bank.open_row.is_none() {
+            return self.ready_at(p, q, ACT);
+        }
+        let mut lb = u64::MAX;
+        if bank.hit_reads > 0 {
+            lb = lb.min(self.ready_at(p, q, RD));
+        }
+        if bank.hit_writes > 0 {
+            lb = lb.min(self.ready_at(p, q, WR));
+        }
+        if (bank.hit_reads + bank.hit_writes) as usize != self.bank_q[q].len() {
+            lb = lb.min(self.ready_at(p, q, PRE));
+        }
+        debug_assert_eq!(
+            lb,
+            self.bank_q[q]
+                .iter()
+                .map(|t| self.ready_at(p, q, Self::required(bank, t)))
+                .min()
+                .unwrap_or(u64::MAX),
+            "row-hit counts of bank queue {q} out of step"
+        );
+        lb
+    }
+
+    /// Recounts the queued row hits of bank `b` after its open row changed.
+    fn recount_hits(&mut self, b: usize) {
+        let bank = &mut self.banks[b];
+        let (mut r, mut w) = (0, 0);
+        if let Some(row) = bank.open_row {
+            for t in self.bank_q[b].iter().filter(|t| t.row == row) {
+                if t.is_write {
+                    w += 1;
+                } else {
+                    r += 1;
+                }
+            }
+        }
+        bank.hit_reads = r;
+        bank.hit_writes = w;
     }
 
     fn required(bank: &Bank, t: &Txn) -> usize {
@@ -520,6 +573,12 @@ impl Channel {
     }
 
     fn first_ready(&mut self, p: &Params, q: usize, clk: u64) -> Option<Pick> {
+        // Nothing ready: the scan below would find no command and the same bound.
+        let lb = self.queue_lb(p, q);
+        if lb > clk {
+            self.ready_lb[q] = lb;
+            return None;
+        }
         let bank = &self.banks[q];
         let queue = &self.bank_q[q];
         let mut lb = u64::MAX;
@@ -540,8 +599,7 @@ impl Channel {
                 // hits it (or the hit cap is reached).
                 let open = bank.open_row;
                 if i != 0
-                    || (bank.hits < ROW_HIT_CAP
-                        && queue[i..].iter().any(|x| Some(x.row) == open))
+                    || (bank.hits < ROW_HIT_CAP && queue[i..].iter().any(|x| Some(x.row) == open))
                 {
                     continue;
                 }
@@ -580,6 +638,8 @@ impl Channel {
                 let row = self.bank_q[b][pk.index].row;
                 let bank = &mut self.banks[b];
                 bank.open_row = Some(row);
+                self.recount_hits(b);
+                let bank = &mut self.banks[b];
                 bank.hits = 0;
                 bank.opened_by_conflict = bank.last_pre_conflict;
                 bank.act_cycle = clk;
@@ -608,6 +668,12 @@ impl Channel {
             }
             _ => {
                 let t = self.bank_q[b].remove(pk.index);
+                // A column command always hits the open row.
+                if t.is_write {
+                    self.banks[b].hit_writes -= 1;
+                } else {
+                    self.banks[b].hit_reads -= 1;
+                }
                 self.full &= !(1u64 << (b & 63));
                 if self.bank_q[b].is_empty() {
                     self.nonempty &= !(1u64 << (b & 63));
@@ -622,8 +688,7 @@ impl Channel {
                 } else {
                     stats.row_misses += 1;
                 }
-                let auto_pre =
-                    p.closed_page && !self.bank_q[b].iter().any(|x| x.row == t.row);
+                let auto_pre = p.closed_page && !self.bank_q[b].iter().any(|x| x.row == t.row);
                 if is_write {
                     stats.writes += 1;
                     stats.bytes_written += p.request_bytes;
@@ -677,6 +742,8 @@ impl Channel {
                     // The device precharges internally once tRTP / write recovery and tRAS allow.
                     let pre_at = bank.next[PRE].max(bank.act_cycle + d.act_pre);
                     bank.open_row = None;
+                    bank.hit_reads = 0;
+                    bank.hit_writes = 0;
                     bank.last_pre_conflict = false;
                     bump(
                         &mut bank.next,
@@ -699,6 +766,8 @@ impl Channel {
     fn precharge(&mut self, p: &Params, b: usize, clk: u64, conflict: bool) {
         let bank = &mut self.banks[b];
         bank.open_row = None;
+        bank.hit_reads = 0;
+        bank.hit_writes = 0;
         bank.last_pre_conflict = conflict;
         bump(
             &mut bank.next,
@@ -776,6 +845,14 @@ impl Channel {
                 Self::count_out(&mut self.read_per_bank, &mut self.read_banks, t.bank);
             }
             self.bank_q[t.bank].push(t);
+            let bank = &mut self.banks[t.bank];
+            if bank.open_row == Some(t.row) {
+                if t.is_write {
+                    bank.hit_writes += 1;
+                } else {
+                    bank.hit_reads += 1;
+                }
+            }
             self.nonempty |= 1u64 << (t.bank & 63);
             if self.bank_q[t.bank].len() >= p.bank_queue_depth {
                 self.full |= 1u64 << (t.bank & 63);
@@ -811,17 +888,7 @@ impl Channel {
             if self.ready_lb[q] > clk || self.bank_q[q].is_empty() {
                 continue;
             }
-            let bank = &self.banks[q];
-            let mut cached = [u64::MAX; KINDS];
-            let mut lb = u64::MAX;
-            for t in &self.bank_q[q] {
-                let kind = Self::required(bank, t);
-                if cached[kind] == u64::MAX {
-                    cached[kind] = self.ready_at(p, q, kind);
-                }
-                lb = lb.min(cached[kind]);
-            }
-            self.ready_lb[q] = lb;
+            self.ready_lb[q] = self.queue_lb(p, q);
         }
     }
 
