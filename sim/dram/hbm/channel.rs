@@ -239,7 +239,7 @@ impl Channel {
                 Self::count_in(&mut self.write_per_bank, &mut self.write_banks, t.bank);
             }
             self.fast_returns.push_back((now + 1, t.id, now));
-        } else if self.queued_writes.contains_key(&t.addr) {
+        } else if !self.queued_writes.is_empty() && self.queued_writes.contains_key(&t.addr) {
             // Served from the write buffer.
             self.fast_returns.push_back((now + 1, t.id, now));
         } else {
@@ -933,10 +933,10 @@ fn bump(next: &mut [u64; KINDS], updates: &[(usize, u64)]) {
 }
 
 fn remove_one(m: &mut AddrMap<u32>, addr: u64) {
-    if let Some(n) = m.get_mut(&addr) {
-        *n -= 1;
-        if *n == 0 {
-            m.remove(&addr);
+    if let Entry::Occupied(mut e) = m.entry(addr) {
+        *e.get_mut() -= 1;
+        if *e.get() == 0 {
+            e.remove();
         }
     }
 }
