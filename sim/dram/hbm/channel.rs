@@ -535,6 +535,9 @@ impl Channel {
                 }
             };
             let m = self.nonempty & !blocked;
+            if m == 0 {
+                return None;
+            }
             let mut rot = if start == 0 {
                 m
             } else {
