@@ -3,10 +3,14 @@
 //! cycle of the run). With `--features dramsim3` DRAMsim3 runs the same streams alongside.
 //!
 //! `cargo bench --bench dram --features dramsim3`
+//!
+//! For instruction counts (a loaded machine makes wall time noisy), one run of one stream on
+//! one back-end without criterion: `DRAM_BENCH_ONCE=native:sequential` (or `dramsim3:random`)
+//! with the bench binary, e.g. under `valgrind --tool=callgrind`.
 
 use std::hint::black_box;
 
-use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use criterion::{Criterion, Throughput, criterion_group};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use spatten::config::HbmConfig;
@@ -91,4 +95,34 @@ fn bench(c: &mut Criterion) {
 }
 
 criterion_group!(benches, bench);
-criterion_main!(benches);
+
+fn main() {
+    if let Ok(spec) = std::env::var("DRAM_BENCH_ONCE") {
+        let (backend, stream) = spec
+            .split_once(':')
+            .expect("DRAM_BENCH_ONCE=backend:stream");
+        let h = load_dram_preset("hbm2-8gb-dramsim3").expect("preset");
+        let (_, addrs) = streams(&h)
+            .into_iter()
+            .find(|(n, _)| *n == stream)
+            .expect("stream: sequential or random");
+        let cycles = match backend {
+            "native" => run(
+                &mut HbmDram::new(&h, h.burst_bytes()).unwrap(),
+                &addrs,
+                true,
+            ),
+            #[cfg(feature = "dramsim3")]
+            "dramsim3" => run(
+                &mut spatten::dram::dramsim3::Dramsim3Dram::new(&h, h.burst_bytes()).unwrap(),
+                &addrs,
+                false,
+            ),
+            other => panic!("unknown back-end {other}"),
+        };
+        println!("{backend} {stream}: {cycles} memory cycles");
+        return;
+    }
+    benches();
+    Criterion::default().configure_from_args().final_summary();
+}

@@ -21,6 +21,13 @@ pub struct SimpleDram {
     bus_free: Vec<u64>,
     /// (completion cycle, id, arrival) in issue order per channel; completions are monotone.
     in_flight: Vec<VecDeque<(u64, u64, u64)>>,
+    /// Bit `ch % 64` of word `ch / 64` set while channel `ch` has a queued or in-flight
+    /// request: `tick` visits only those channels (in ascending order, as a full scan would).
+    active: Vec<u64>,
+    /// Requests queued or in flight, over all channels.
+    pending: usize,
+    /// `channel_of` by shift and mask when both counts are powers of two (else division).
+    pow2: Option<(u32, u64)>,
     stats: DramStats,
 }
 
@@ -55,14 +62,34 @@ impl SimpleDram {
             queues: vec![VecDeque::new(); channels as usize],
             bus_free: vec![0; channels as usize],
             in_flight: vec![VecDeque::new(); channels as usize],
+            active: vec![0; (channels as usize).div_ceil(64)],
+            pending: 0,
+            pow2: (request_bytes.is_power_of_two() && channels.is_power_of_two())
+                .then(|| (request_bytes.trailing_zeros(), channels as u64 - 1)),
             stats: DramStats::default(),
         }
     }
 
+    /// Calls `f` with each active channel, in ascending order; `f` may clear its own bit.
+    fn for_active(&mut self, mut f: impl FnMut(&mut Self, usize)) {
+        for w in 0..self.active.len() {
+            let mut bits = self.active[w];
+            while bits != 0 {
+                let ch = w * 64 + bits.trailing_zeros() as usize;
+                bits &= bits - 1;
+                f(self, ch);
+            }
+        }
+    }
+
     fn issue(&mut self) {
-        for ch in 0..self.channels as usize {
+        self.for_active(Self::issue_channel);
+    }
+
+    fn issue_channel(&mut self, ch: usize) {
+        {
             if self.bus_free[ch] > self.cycle {
-                continue;
+                return;
             }
             if let Some((req, arrival)) = self.queues[ch].pop_front() {
                 self.bus_free[ch] = self.cycle + self.occupancy_cycles;
@@ -82,7 +109,10 @@ impl SimpleDram {
 
 impl Dram for SimpleDram {
     fn channel_of(&self, addr: u64) -> u32 {
-        ((addr / self.request_bytes as u64) % self.channels as u64) as u32
+        match self.pow2 {
+            Some((shift, mask)) => ((addr >> shift) & mask) as u32,
+            None => ((addr / self.request_bytes as u64) % self.channels as u64) as u32,
+        }
     }
 
     fn can_accept(&self, addr: u64, _is_write: bool) -> bool {
@@ -95,24 +125,30 @@ impl Dram for SimpleDram {
         }
         let ch = self.channel_of(req.addr) as usize;
         self.queues[ch].push_back((req, self.cycle));
+        self.active[ch / 64] |= 1u64 << (ch % 64);
+        self.pending += 1;
         Ok(())
     }
 
     fn tick(&mut self, done: &mut Vec<u64>) {
         self.issue();
         self.cycle += 1;
-        for ch in 0..self.channels as usize {
-            while let Some(&(at, id, arrival)) = self.in_flight[ch].front() {
-                if at > self.cycle {
+        self.for_active(|d, ch| {
+            while let Some(&(at, id, arrival)) = d.in_flight[ch].front() {
+                if at > d.cycle {
                     break;
                 }
-                self.in_flight[ch].pop_front();
+                d.in_flight[ch].pop_front();
+                d.pending -= 1;
                 let latency = at - arrival;
-                self.stats.total_latency_cycles += latency;
-                self.stats.max_latency_cycles = self.stats.max_latency_cycles.max(latency);
+                d.stats.total_latency_cycles += latency;
+                d.stats.max_latency_cycles = d.stats.max_latency_cycles.max(latency);
                 done.push(id);
             }
-        }
+            if d.in_flight[ch].is_empty() && d.queues[ch].is_empty() {
+                d.active[ch / 64] &= !(1u64 << (ch % 64));
+            }
+        });
         self.stats.cycles = self.cycle;
     }
 
@@ -122,13 +158,21 @@ impl Dram for SimpleDram {
 
     fn next_event(&self) -> Option<u64> {
         let mut next: Option<u64> = None;
-        for ch in 0..self.channels as usize {
-            if let Some(&(at, _, _)) = self.in_flight[ch].front() {
-                next = Some(next.map_or(at, |n| n.min(at)));
-            }
-            if !self.queues[ch].is_empty() {
-                let at = self.bus_free[ch].max(self.cycle) + 1;
-                next = Some(next.map_or(at, |n| n.min(at)));
+        if self.pending == 0 {
+            return None;
+        }
+        for (w, &word) in self.active.iter().enumerate() {
+            let mut bits = word;
+            while bits != 0 {
+                let ch = w * 64 + bits.trailing_zeros() as usize;
+                bits &= bits - 1;
+                if let Some(&(at, _, _)) = self.in_flight[ch].front() {
+                    next = Some(next.map_or(at, |n| n.min(at)));
+                }
+                if !self.queues[ch].is_empty() {
+                    let at = self.bus_free[ch].max(self.cycle) + 1;
+                    next = Some(next.map_or(at, |n| n.min(at)));
+                }
             }
         }
         next
@@ -150,8 +194,7 @@ impl Dram for SimpleDram {
     }
 
     fn pending(&self) -> usize {
-        self.queues.iter().map(VecDeque::len).sum::<usize>()
-            + self.in_flight.iter().map(VecDeque::len).sum::<usize>()
+        self.pending
     }
 
     fn stats(&self) -> DramStats {
@@ -215,5 +258,53 @@ mod tests {
             (done, d.stats())
         };
         assert_eq!(run(true), run(false));
+    }
+
+    #[test]
+    fn channel_of_is_the_division_formula_for_any_counts() {
+        for (channels, bytes) in [(4u32, 32u32), (3, 32), (4, 48), (70, 64), (1, 1)] {
+            let d = SimpleDram::new(channels, bytes, 1, 10, 4);
+            for addr in (0..5000u64).map(|k| k * 7 + (k << 20)) {
+                assert_eq!(
+                    d.channel_of(addr) as u64,
+                    (addr / bytes as u64) % channels as u64,
+                    "{channels} channels, {bytes} B, address {addr}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn advance_to_matches_ticking_on_many_channels() {
+        // 70 channels: the active-channel set spans two mask words.
+        let run = |jump: bool| {
+            let mut d = SimpleDram::new(70, 32, 3, 20, 2);
+            let mut done = Vec::new();
+            let mut order = Vec::new();
+            for i in 0..300u64 {
+                let _ = d.enqueue(DramRequest {
+                    id: i,
+                    addr: (i * 2654435761) % 100_000 * 32,
+                    is_write: i % 3 == 0,
+                });
+            }
+            let mut c = 0;
+            while c < 400 {
+                c += 7;
+                if jump {
+                    d.advance_to(c, &mut done);
+                } else {
+                    while d.cycle() < c {
+                        d.tick(&mut done);
+                    }
+                }
+                order.push(done.clone());
+            }
+            assert_eq!(d.pending(), 0);
+            (order, d.stats())
+        };
+        let (a, b) = (run(true), run(false));
+        assert!(a.1.reads + a.1.writes > 100);
+        assert_eq!(a, b);
     }
 }

@@ -79,7 +79,9 @@ pub(crate) struct Txn {
     pub addr: u64,
     pub is_write: bool,
     pub arrival: u64,
-    pub loc: Location,
+    /// Row and column (in bursts) of its location; the bank is `bank`.
+    pub row: u32,
+    pub column: u32,
     /// Index of its bank queue (filled in by the channel).
     pub bank: usize,
 }
@@ -96,6 +98,11 @@ struct Bank {
     last_pre_conflict: bool,
     act_cycle: u64,
     next: [u64; KINDS],
+    /// Reads and writes in this bank's queue that hit the open row (0 when none is open):
+    /// with the queue length they say which command types the queue needs, so the earliest
+    /// cycle any of its commands can issue is known without scanning it.
+    hit_reads: u32,
+    hit_writes: u32,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -119,6 +126,16 @@ pub(crate) struct Channel {
     bank_q: Vec<Vec<Txn>>,
     /// Bit q set when bank queue q is non-empty (channels with at most 64 bank queues).
     nonempty: u64,
+    /// Bit q set when bank queue q is full (channels with at most 64 bank queues).
+    full: u64,
+    /// Requests in the read queue / write buffer per bank queue, and bit q set when that count
+    /// is non-zero (so "can any request move" is a mask test instead of a queue scan).
+    read_per_bank: Vec<u16>,
+    write_per_bank: Vec<u16>,
+    read_banks: u64,
+    write_banks: u64,
+    /// At most 64 bank queues: the bit masks above are exact.
+    masks: bool,
     /// Lower bound on the cycle at which each bank queue could issue; only timing state that
     /// never decreases feeds it, so it stays a lower bound until the queue or bank changes.
     ready_lb: Vec<u64>,
@@ -160,6 +177,8 @@ impl Channel {
             last_pre_conflict: false,
             act_cycle: 0,
             next: [0; KINDS],
+            hit_reads: 0,
+            hit_writes: 0,
         };
         Self {
             id,
@@ -167,6 +186,12 @@ impl Channel {
             write_q: VecDeque::with_capacity(p.queue_depth),
             bank_q: vec![Vec::with_capacity(p.bank_queue_depth); banks],
             nonempty: 0,
+            full: 0,
+            read_per_bank: vec![0; banks],
+            write_per_bank: vec![0; banks],
+            read_banks: 0,
+            write_banks: 0,
+            masks: banks <= 64,
             ready_lb: vec![0; banks],
             banks: (0..banks).map(bank).collect(),
             bg_next: vec![[0; KINDS]; p.ranks * p.bank_groups],
@@ -201,8 +226,8 @@ impl Channel {
     }
 
     /// Accepts a request at cycle `now` (before that cycle's step).
-    pub fn enqueue(&mut self, p: &Params, mut t: Txn, now: u64) {
-        t.bank = Self::bank_index(p, &t.loc);
+    pub fn enqueue(&mut self, p: &Params, mut t: Txn, loc: &Location, now: u64) {
+        t.bank = Self::bank_index(p, loc);
         self.txn_dirty = true;
         self.in_flight += 1;
         self.wake = self.wake.min(now);
@@ -211,9 +236,10 @@ impl Channel {
             if let Entry::Vacant(e) = self.queued_writes.entry(t.addr) {
                 e.insert(1);
                 self.write_q.push_back(t);
+                Self::count_in(&mut self.write_per_bank, &mut self.write_banks, t.bank);
             }
             self.fast_returns.push_back((now + 1, t.id, now));
-        } else if self.queued_writes.contains_key(&t.addr) {
+        } else if !self.queued_writes.is_empty() && self.queued_writes.contains_key(&t.addr) {
             // Served from the write buffer.
             self.fast_returns.push_back((now + 1, t.id, now));
         } else {
@@ -223,10 +249,39 @@ impl Channel {
                 Entry::Vacant(e) => {
                     e.insert(1);
                     self.read_q.push_back(t);
+                    Self::count_in(&mut self.read_per_bank, &mut self.read_banks, t.bank);
                 }
             }
         }
         debug_assert!(self.read_q.len() <= p.queue_depth && self.write_q.len() <= p.queue_depth);
+    }
+
+    fn count_in(per_bank: &mut [u16], banks: &mut u64, b: usize) {
+        per_bank[b] += 1;
+        *banks |= 1u64 << (b & 63);
+    }
+
+    fn count_out(per_bank: &mut [u16], banks: &mut u64, b: usize) {
+        per_bank[b] -= 1;
+        if per_bank[b] == 0 {
+            *banks &= !(1u64 << (b & 63));
+        }
+    }
+
+    /// Whether some request of the write buffer (`writes`) or the read queue could move to
+    /// its bank queue.
+    fn any_movable(&self, p: &Params, writes: bool) -> bool {
+        if self.masks {
+            let banks = if writes {
+                self.write_banks
+            } else {
+                self.read_banks
+            };
+            return banks & !self.full != 0;
+        }
+        let q = if writes { &self.write_q } else { &self.read_q };
+        q.iter()
+            .any(|t| self.bank_q[t.bank].len() < p.bank_queue_depth)
     }
 
     fn bank_index(p: &Params, l: &Location) -> usize {
@@ -255,9 +310,55 @@ impl Channel {
         at
     }
 
+    /// The earliest cycle at which some command of bank queue `q` (non-empty) meets its
+    /// timing constraints: the minimum of `ready_at` over the command types its entries need.
+    fn queue_lb(&self, p: &Params, q: usize) -> u64 {
+        let bank = &self.banks[q];
+        if bank.open_row.is_none() {
+            return self.ready_at(p, q, ACT);
+        }
+        let mut lb = u64::MAX;
+        if bank.hit_reads > 0 {
+            lb = lb.min(self.ready_at(p, q, RD));
+        }
+        if bank.hit_writes > 0 {
+            lb = lb.min(self.ready_at(p, q, WR));
+        }
+        if (bank.hit_reads + bank.hit_writes) as usize != self.bank_q[q].len() {
+            lb = lb.min(self.ready_at(p, q, PRE));
+        }
+        debug_assert_eq!(
+            lb,
+            self.bank_q[q]
+                .iter()
+                .map(|t| self.ready_at(p, q, Self::required(bank, t)))
+                .min()
+                .unwrap_or(u64::MAX),
+            "row-hit counts of bank queue {q} out of step"
+        );
+        lb
+    }
+
+    /// Recounts the queued row hits of bank `b` after its open row changed.
+    fn recount_hits(&mut self, b: usize) {
+        let bank = &mut self.banks[b];
+        let (mut r, mut w) = (0, 0);
+        if let Some(row) = bank.open_row {
+            for t in self.bank_q[b].iter().filter(|t| t.row == row) {
+                if t.is_write {
+                    w += 1;
+                } else {
+                    r += 1;
+                }
+            }
+        }
+        bank.hit_reads = r;
+        bank.hit_writes = w;
+    }
+
     fn required(bank: &Bank, t: &Txn) -> usize {
         match bank.open_row {
-            Some(row) if row == t.loc.row => {
+            Some(row) if row == t.row => {
                 if t.is_write {
                     WR
                 } else {
@@ -434,6 +535,9 @@ impl Channel {
                 }
             };
             let m = self.nonempty & !blocked;
+            if m == 0 {
+                return None;
+            }
             let mut rot = if start == 0 {
                 m
             } else {
@@ -472,6 +576,12 @@ impl Channel {
     }
 
     fn first_ready(&mut self, p: &Params, q: usize, clk: u64) -> Option<Pick> {
+        // Nothing ready: the scan below would find no command and the same bound.
+        let lb = self.queue_lb(p, q);
+        if lb > clk {
+            self.ready_lb[q] = lb;
+            return None;
+        }
         let bank = &self.banks[q];
         let queue = &self.bank_q[q];
         let mut lb = u64::MAX;
@@ -492,15 +602,14 @@ impl Channel {
                 // hits it (or the hit cap is reached).
                 let open = bank.open_row;
                 if i != 0
-                    || (bank.hits < ROW_HIT_CAP
-                        && queue[i..].iter().any(|x| Some(x.loc.row) == open))
+                    || (bank.hits < ROW_HIT_CAP && queue[i..].iter().any(|x| Some(x.row) == open))
                 {
                     continue;
                 }
             } else if kind == WR
                 && queue[..i]
                     .iter()
-                    .any(|x| !x.is_write && x.loc.row == t.loc.row && x.loc.column == t.loc.column)
+                    .any(|x| !x.is_write && x.row == t.row && x.column == t.column)
             {
                 continue;
             }
@@ -525,13 +634,15 @@ impl Channel {
     ) -> usize {
         let b = pk.queue;
         let d = &p.delays;
-        let (r, g) = (Self::rank_of(p, b), Self::bg_of(p, b));
+        let (r, g) = (self.banks[b].rank, self.banks[b].group);
         self.ready_lb[b] = 0;
         match pk.kind {
             ACT => {
-                let row = self.bank_q[b][pk.index].loc.row;
+                let row = self.bank_q[b][pk.index].row;
                 let bank = &mut self.banks[b];
                 bank.open_row = Some(row);
+                self.recount_hits(b);
+                let bank = &mut self.banks[b];
                 bank.hits = 0;
                 bank.opened_by_conflict = bank.last_pre_conflict;
                 bank.act_cycle = clk;
@@ -560,6 +671,13 @@ impl Channel {
             }
             _ => {
                 let t = self.bank_q[b].remove(pk.index);
+                // A column command always hits the open row.
+                if t.is_write {
+                    self.banks[b].hit_writes -= 1;
+                } else {
+                    self.banks[b].hit_reads -= 1;
+                }
+                self.full &= !(1u64 << (b & 63));
                 if self.bank_q[b].is_empty() {
                     self.nonempty &= !(1u64 << (b & 63));
                 }
@@ -573,8 +691,7 @@ impl Channel {
                 } else {
                     stats.row_misses += 1;
                 }
-                let auto_pre =
-                    p.closed_page && !self.bank_q[b].iter().any(|x| x.loc.row == t.loc.row);
+                let auto_pre = p.closed_page && !self.bank_q[b].iter().any(|x| x.row == t.row);
                 if is_write {
                     stats.writes += 1;
                     stats.bytes_written += p.request_bytes;
@@ -628,6 +745,8 @@ impl Channel {
                     // The device precharges internally once tRTP / write recovery and tRAS allow.
                     let pre_at = bank.next[PRE].max(bank.act_cycle + d.act_pre);
                     bank.open_row = None;
+                    bank.hit_reads = 0;
+                    bank.hit_writes = 0;
                     bank.last_pre_conflict = false;
                     bump(
                         &mut bank.next,
@@ -641,7 +760,7 @@ impl Channel {
                     (true, false) => CommandKind::Write,
                     (true, true) => CommandKind::WriteAp,
                 };
-                self.log_to(log, clk, kind, p, b, t.loc.row, t.loc.column);
+                self.log_to(log, clk, kind, p, b, t.row, t.column);
             }
         }
         pk.kind
@@ -650,6 +769,8 @@ impl Channel {
     fn precharge(&mut self, p: &Params, b: usize, clk: u64, conflict: bool) {
         let bank = &mut self.banks[b];
         bank.open_row = None;
+        bank.hit_reads = 0;
+        bank.hit_writes = 0;
         bank.last_pre_conflict = conflict;
         bump(
             &mut bank.next,
@@ -689,15 +810,27 @@ impl Channel {
         }
         if self.write_draining == 0
             && (self.write_q.len() >= p.queue_depth
-                || (self.write_q.len() > WRITE_DRAIN_LOW && self.bank_q.iter().all(Vec::is_empty)))
+                || (self.write_q.len() > WRITE_DRAIN_LOW
+                    && if self.masks {
+                        self.nonempty == 0
+                    } else {
+                        self.bank_q.iter().all(Vec::is_empty)
+                    }))
         {
             self.write_draining = self.write_q.len() as i64;
         }
         let writes = self.write_draining > 0;
         let queue = if writes { &self.write_q } else { &self.read_q };
-        let found = queue
-            .iter()
-            .position(|t| self.bank_q[t.bank].len() < p.bank_queue_depth);
+        let found = if self.masks && !self.any_movable(p, writes) {
+            None
+        } else if self.masks {
+            let full = self.full;
+            queue.iter().position(|t| full & (1u64 << t.bank) == 0)
+        } else {
+            queue
+                .iter()
+                .position(|t| self.bank_q[t.bank].len() < p.bank_queue_depth)
+        };
         if let Some(i) = found {
             let t = queue[i];
             if writes {
@@ -709,21 +842,27 @@ impl Channel {
                 }
                 self.write_draining -= 1;
                 self.write_q.remove(i);
+                Self::count_out(&mut self.write_per_bank, &mut self.write_banks, t.bank);
             } else {
                 self.read_q.remove(i);
+                Self::count_out(&mut self.read_per_bank, &mut self.read_banks, t.bank);
             }
             self.bank_q[t.bank].push(t);
+            let bank = &mut self.banks[t.bank];
+            if bank.open_row == Some(t.row) {
+                if t.is_write {
+                    bank.hit_writes += 1;
+                } else {
+                    bank.hit_reads += 1;
+                }
+            }
             self.nonempty |= 1u64 << (t.bank & 63);
+            if self.bank_q[t.bank].len() >= p.bank_queue_depth {
+                self.full |= 1u64 << (t.bank & 63);
+            }
             self.ready_lb[t.bank] = 0;
             // One request moves per cycle; stay awake only if another one could move next.
-            let next = if self.write_draining > 0 {
-                &self.write_q
-            } else {
-                &self.read_q
-            };
-            self.txn_dirty = next
-                .iter()
-                .any(|t| self.bank_q[t.bank].len() < p.bank_queue_depth);
+            self.txn_dirty = self.any_movable(p, self.write_draining > 0);
             return;
         }
         if self.write_draining < 0 {
@@ -752,17 +891,7 @@ impl Channel {
             if self.ready_lb[q] > clk || self.bank_q[q].is_empty() {
                 continue;
             }
-            let bank = &self.banks[q];
-            let mut cached = [u64::MAX; KINDS];
-            let mut lb = u64::MAX;
-            for t in &self.bank_q[q] {
-                let kind = Self::required(bank, t);
-                if cached[kind] == u64::MAX {
-                    cached[kind] = self.ready_at(p, q, kind);
-                }
-                lb = lb.min(cached[kind]);
-            }
-            self.ready_lb[q] = lb;
+            self.ready_lb[q] = self.queue_lb(p, q);
         }
     }
 
@@ -807,10 +936,10 @@ fn bump(next: &mut [u64; KINDS], updates: &[(usize, u64)]) {
 }
 
 fn remove_one(m: &mut AddrMap<u32>, addr: u64) {
-    if let Some(n) = m.get_mut(&addr) {
-        *n -= 1;
-        if *n == 0 {
-            m.remove(&addr);
+    if let Entry::Occupied(mut e) = m.entry(addr) {
+        *e.get_mut() -= 1;
+        if *e.get() == 0 {
+            e.remove();
         }
     }
 }

@@ -48,6 +48,8 @@ pub struct HbmDram {
     cycle: u64,
     stats: DramStats,
     log: Option<Vec<Command>>,
+    /// Requests queued or in flight over all channels (the sum of the channels' counts).
+    pending: usize,
     /// Step every channel every cycle (for testing the idle-skipping bound).
     exhaustive: bool,
 }
@@ -104,6 +106,7 @@ impl HbmDram {
                 ..DramStats::default()
             },
             log: None,
+            pending: 0,
             exhaustive: false,
         })
     }
@@ -133,7 +136,9 @@ impl HbmDram {
         let c = self.cycle;
         for ch in &mut self.channels {
             if self.exhaustive || ch.wake <= c {
+                let before = ch.in_flight();
                 ch.step(&self.params, c, &mut self.stats, done, &mut self.log);
+                self.pending -= before - ch.in_flight();
             }
         }
         self.cycle += 1;
@@ -176,10 +181,12 @@ impl Dram for HbmDram {
             addr: req.addr,
             is_write: req.is_write,
             arrival: self.cycle,
-            loc,
+            row: loc.row,
+            column: loc.column,
             bank: 0,
         };
-        self.channels[loc.channel as usize].enqueue(&self.params, t, self.cycle);
+        self.channels[loc.channel as usize].enqueue(&self.params, t, &loc, self.cycle);
+        self.pending += 1;
         self.stats.max_queue_occupancy = self.stats.max_queue_occupancy.max(self.pending() as u64);
         Ok(())
     }
@@ -226,7 +233,11 @@ impl Dram for HbmDram {
     }
 
     fn pending(&self) -> usize {
-        self.channels.iter().map(Channel::in_flight).sum()
+        debug_assert_eq!(
+            self.pending,
+            self.channels.iter().map(Channel::in_flight).sum::<usize>()
+        );
+        self.pending
     }
 
     fn stats(&self) -> DramStats {
