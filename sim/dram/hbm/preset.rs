@@ -78,13 +78,7 @@ pub fn parse_dram_preset(text: &str, label: &Path) -> Result<HbmConfig, ConfigEr
         .ok_or_else(|| ConfigError::new(label, Some("hbm".into()), "missing [hbm] table"))?;
     let config: HbmConfig = serde_path_to_error::deserialize(hbm).map_err(|e| {
         let key = format!("hbm.{}", e.path());
-        let full = e.into_inner().to_string();
-        let reason = full
-            .split("\nin `")
-            .next()
-            .unwrap_or(&full)
-            .trim()
-            .to_string();
+        let reason = crate::config::error::deserialize_reason(&e.into_inner().to_string());
         ConfigError::new(label, Some(key.clone()), reason).at_line(locate_key(text, &key))
     })?;
     let mut c = Checker::default();
