@@ -2,7 +2,7 @@
 //! the Rust side (it cannot run its GPU part here). Needs python3 (3.8+); set
 //! SPATTEN_SKIP_PYTHON=1 to skip on machines without it.
 
-use std::process::Command;
+mod common;
 
 use spatten::baseline::stats::trimmed_mean;
 use spatten::baseline::{Precision, attention_work};
@@ -11,20 +11,7 @@ use spatten::config::load_workload;
 const SCRIPT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/gpu_baseline.py");
 
 fn python(code: &str) -> Option<String> {
-    if std::env::var_os("SPATTEN_SKIP_PYTHON").is_some() {
-        return None;
-    }
-    let out = Command::new("python3")
-        .args(["-c", code])
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .output()
-        .expect("python3 not found (set SPATTEN_SKIP_PYTHON=1 to skip)");
-    assert!(
-        out.status.success(),
-        "python failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    Some(String::from_utf8(out.stdout).unwrap())
+    common::python(code, &[])
 }
 
 #[test]

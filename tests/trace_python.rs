@@ -4,41 +4,14 @@
 //! pass, unless SPATTEN_REQUIRE_PYTHON is set (CI sets it, after installing both);
 //! SPATTEN_SKIP_PYTHON=1 skips them outright.
 
-use std::process::Command;
+mod common;
 
 use spatten::trace::read_values;
 
 const SCRIPT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/capture_values.py");
 
 fn python(code: &str) -> Option<String> {
-    if std::env::var_os("SPATTEN_SKIP_PYTHON").is_some() {
-        return None;
-    }
-    let available = Command::new("python3")
-        .args(["-c", "import numpy, safetensors"])
-        .output()
-        .is_ok_and(|o| o.status.success());
-    if !available {
-        assert!(
-            std::env::var_os("SPATTEN_REQUIRE_PYTHON").is_none(),
-            "SPATTEN_REQUIRE_PYTHON is set but python3 with numpy and safetensors is missing"
-        );
-        eprintln!(
-            "skipped: python3 with numpy and safetensors not found (pip install numpy safetensors)"
-        );
-        return None;
-    }
-    let out = Command::new("python3")
-        .args(["-c", code])
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .output()
-        .expect("python3 not found (set SPATTEN_SKIP_PYTHON=1 to skip)");
-    assert!(
-        out.status.success(),
-        "python failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    Some(String::from_utf8(out.stdout).unwrap())
+    common::python(code, &["numpy", "safetensors"])
 }
 
 #[test]

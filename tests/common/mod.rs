@@ -36,3 +36,39 @@ pub fn spatten_in(args: &[&str], cwd: &Path) -> (i32, String, String) {
 pub fn spatten(args: &[&str]) -> (i32, String, String) {
     spatten_in(args, Path::new(env!("CARGO_MANIFEST_DIR")))
 }
+
+/// Runs `python3 -c code` in the repository root and returns its stdout, or `None` (saying
+/// why) when python3 or one of the `modules` is missing. CI sets SPATTEN_REQUIRE_PYTHON so a
+/// missing interpreter fails there instead; SPATTEN_SKIP_PYTHON=1 skips outright.
+pub fn python(code: &str, modules: &[&str]) -> Option<String> {
+    if std::env::var_os("SPATTEN_SKIP_PYTHON").is_some() {
+        return None;
+    }
+    let probe = format!(
+        "import sys{}",
+        modules.iter().map(|m| format!(", {m}")).collect::<String>()
+    );
+    let available = Command::new("python3")
+        .args(["-c", &probe])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !available {
+        assert!(
+            std::env::var_os("SPATTEN_REQUIRE_PYTHON").is_none(),
+            "SPATTEN_REQUIRE_PYTHON is set but python3 with {modules:?} is missing"
+        );
+        eprintln!("skipped: python3 with {modules:?} not found");
+        return None;
+    }
+    let out = Command::new("python3")
+        .args(["-c", code])
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "python failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    Some(String::from_utf8(out.stdout).unwrap())
+}
