@@ -3,29 +3,12 @@
 
 mod hbm_common;
 
-use hbm_common::{drive, random, sequential};
+use hbm_common::{drive, preset_variants, random, sequential};
 use spatten::config::HbmConfig;
 use spatten::config::hbm::{PagePolicy, RefreshPolicy};
 use spatten::dram::checker::check_commands;
 use spatten::dram::command_log::{Command, CommandKind};
 use spatten::dram::hbm::{HbmDram, load_dram_preset};
-
-fn configs() -> Vec<(String, HbmConfig)> {
-    let mut out = Vec::new();
-    for name in ["hbm2-2gbps", "hbm2-8gb-dramsim3", "ddr4-3200-x64"] {
-        let h = load_dram_preset(name).unwrap();
-        let mut closed = h.clone();
-        closed.page_policy = PagePolicy::Closed;
-        let mut pb = h.clone();
-        pb.refresh = RefreshPolicy::PerBank;
-        pb.timing.trfcb = Some(h.timing.trfc / 2);
-        pb.timing.trefib = Some(h.timing.trefi / (h.banks() * h.ranks));
-        out.push((name.to_string(), h));
-        out.push((format!("{name} closed-page"), closed));
-        out.push((format!("{name} per-bank refresh"), pb));
-    }
-    out
-}
 
 fn logged_run(h: &HbmConfig, seed: u64) -> Vec<Command> {
     let b = h.burst_bytes() as u64;
@@ -42,7 +25,7 @@ fn logged_run(h: &HbmConfig, seed: u64) -> Vec<Command> {
 
 #[test]
 fn random_streams_are_legal() {
-    for (name, h) in configs() {
+    for (name, h) in preset_variants() {
         let log = logged_run(&h, 21);
         let kinds = |k: CommandKind| log.iter().filter(|c| c.kind == k).count();
         assert!(kinds(CommandKind::Activate) > 100, "{name}");

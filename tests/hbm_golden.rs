@@ -11,29 +11,18 @@ mod hbm_common;
 
 use std::collections::BTreeMap;
 
-use hbm_common::{Req, drive, random, sequential, spatten_like, strided};
+use hbm_common::{
+    Req, drive, per_bank_refresh, preset_variants, random, sequential, spatten_like, strided,
+};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 use spatten::config::HbmConfig;
-use spatten::config::hbm::{PagePolicy, RefreshPolicy};
 use spatten::dram::hbm::{HbmDram, load_dram_preset};
 
 const GOLDEN: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/golden/dram/native.json");
 
 fn configs() -> Vec<(String, HbmConfig)> {
-    let mut out = Vec::new();
-    for name in ["hbm2-2gbps", "hbm2-8gb-dramsim3", "ddr4-3200-x64"] {
-        let h = load_dram_preset(name).unwrap();
-        let mut closed = h.clone();
-        closed.page_policy = PagePolicy::Closed;
-        let mut pb = h.clone();
-        pb.refresh = RefreshPolicy::PerBank;
-        pb.timing.trfcb = Some(h.timing.trfc / 2);
-        pb.timing.trefib = Some(h.timing.trefi / (h.banks() * h.ranks));
-        out.push((name.to_string(), h));
-        out.push((format!("{name} closed-page"), closed));
-        out.push((format!("{name} per-bank refresh"), pb));
-    }
+    let mut out = preset_variants();
     // Several ranks (rank-to-rank delays, refresh in turn) and more than 64 bank queues (the
     // scheduler's path without bit masks).
     let ddr = load_dram_preset("ddr4-3200-x64").unwrap();
@@ -41,10 +30,10 @@ fn configs() -> Vec<(String, HbmConfig)> {
         let mut h = ddr.clone();
         h.ranks = ranks;
         out.push((format!("ddr4-3200-x64 {ranks} ranks"), h.clone()));
-        h.refresh = RefreshPolicy::PerBank;
-        h.timing.trfcb = Some(h.timing.trfc / 2);
-        h.timing.trefib = Some(h.timing.trefi / (h.banks() * h.ranks));
-        out.push((format!("ddr4-3200-x64 {ranks} ranks per-bank refresh"), h));
+        out.push((
+            format!("ddr4-3200-x64 {ranks} ranks per-bank refresh"),
+            per_bank_refresh(&h),
+        ));
     }
     let mut single = load_dram_preset("hbm2-2gbps").unwrap();
     single.dual_command_issue = false;

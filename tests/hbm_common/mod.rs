@@ -3,6 +3,9 @@
 
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
+use spatten::config::HbmConfig;
+use spatten::config::hbm::{PagePolicy, RefreshPolicy};
+use spatten::dram::hbm::load_dram_preset;
 use spatten::dram::{Dram, DramRequest, DramStats};
 
 #[derive(Debug, Clone, Copy)]
@@ -140,4 +143,28 @@ pub fn drive(dram: &mut dyn Dram, reqs: &[Req], skip: bool, gap: u64) -> RunResu
         stats: dram.stats(),
         done,
     }
+}
+
+/// Turns a preset into per-bank refresh (tRFCb = tRFC / 2, tREFIb spread over the banks).
+pub fn per_bank_refresh(h: &HbmConfig) -> HbmConfig {
+    let mut pb = h.clone();
+    pb.refresh = RefreshPolicy::PerBank;
+    pb.timing.trfcb = Some(h.timing.trfc / 2);
+    pb.timing.trefib = Some(h.timing.trefi / (h.banks() * h.ranks));
+    pb
+}
+
+/// Every DRAM preset as shipped, with closed pages, and with per-bank refresh.
+pub fn preset_variants() -> Vec<(String, HbmConfig)> {
+    let mut out = Vec::new();
+    for name in ["hbm2-2gbps", "hbm2-8gb-dramsim3", "ddr4-3200-x64"] {
+        let h = load_dram_preset(name).unwrap();
+        let mut closed = h.clone();
+        closed.page_policy = PagePolicy::Closed;
+        let pb = per_bank_refresh(&h);
+        out.push((name.to_string(), h));
+        out.push((format!("{name} closed-page"), closed));
+        out.push((format!("{name} per-bank refresh"), pb));
+    }
+    out
 }
