@@ -320,49 +320,26 @@ trait Figure {
     fn draw<DB: DrawingBackend>(&self, root: &Root<DB>) -> DrawResult;
 }
 
-impl Figure for GroupedBars {
-    fn frame(&self) -> &Frame {
-        &self.frame
-    }
-    fn draw<DB: DrawingBackend>(&self, root: &Root<DB>) -> DrawResult {
-        draw_grouped(root, self)
-    }
+/// Each chart type draws itself with its own function.
+macro_rules! figure {
+    ($($ty:ty => $draw:ident),* $(,)?) => {$(
+        impl Figure for $ty {
+            fn frame(&self) -> &Frame {
+                &self.frame
+            }
+            fn draw<DB: DrawingBackend>(&self, root: &Root<DB>) -> DrawResult {
+                $draw(root, self)
+            }
+        }
+    )*};
 }
 
-impl Figure for StackedBars {
-    fn frame(&self) -> &Frame {
-        &self.frame
-    }
-    fn draw<DB: DrawingBackend>(&self, root: &Root<DB>) -> DrawResult {
-        draw_stacked(root, self)
-    }
-}
-
-impl Figure for LinePlot {
-    fn frame(&self) -> &Frame {
-        &self.frame
-    }
-    fn draw<DB: DrawingBackend>(&self, root: &Root<DB>) -> DrawResult {
-        draw_lines(root, self)
-    }
-}
-
-impl Figure for ParetoScatter {
-    fn frame(&self) -> &Frame {
-        &self.frame
-    }
-    fn draw<DB: DrawingBackend>(&self, root: &Root<DB>) -> DrawResult {
-        draw_pareto(root, self)
-    }
-}
-
-impl Figure for Roofline {
-    fn frame(&self) -> &Frame {
-        &self.frame
-    }
-    fn draw<DB: DrawingBackend>(&self, root: &Root<DB>) -> DrawResult {
-        draw_roofline(root, self)
-    }
+figure! {
+    GroupedBars => draw_grouped,
+    StackedBars => draw_stacked,
+    LinePlot => draw_lines,
+    ParetoScatter => draw_pareto,
+    Roofline => draw_roofline,
 }
 
 /// Draws the figure once into an SVG string and once into a PNG file; both go through a
