@@ -146,32 +146,24 @@ fn bad_input_exits_2_without_output_files() {
         );
     }
     let knobs = dir.path().join("k.toml");
-    std::fs::write(&knobs, "logit_std_median = -1.0\n").unwrap();
-    let o = spatten(&[
-        "trace",
-        "synth",
-        "--workload",
-        "bert-base",
-        "--out",
-        o_,
-        "--knobs",
-        knobs.to_str().unwrap(),
-    ]);
-    assert_eq!(o.status.code(), Some(2));
-    assert!(text(&o).contains("logit_std_median"), "{}", text(&o));
-    std::fs::write(&knobs, "no_such_knob = 1.0\n").unwrap();
-    let o = spatten(&[
-        "trace",
-        "synth",
-        "--workload",
-        "bert-base",
-        "--out",
-        o_,
-        "--knobs",
-        knobs.to_str().unwrap(),
-    ]);
-    assert_eq!(o.status.code(), Some(2));
-    assert!(text(&o).contains("no_such_knob"), "{}", text(&o));
+    for (content, named) in [
+        ("logit_std_median = -1.0\n", "logit_std_median"),
+        ("no_such_knob = 1.0\n", "no_such_knob"),
+    ] {
+        std::fs::write(&knobs, content).unwrap();
+        let o = spatten(&[
+            "trace",
+            "synth",
+            "--workload",
+            "bert-base",
+            "--out",
+            o_,
+            "--knobs",
+            knobs.to_str().unwrap(),
+        ]);
+        assert_eq!(o.status.code(), Some(2));
+        assert!(text(&o).contains(named), "{}", text(&o));
+    }
     // Only the inputs remain: no output, no temporary file.
     let mut names: Vec<String> = std::fs::read_dir(dir.path())
         .unwrap()
