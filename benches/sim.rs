@@ -12,7 +12,7 @@
 
 use std::time::Instant;
 
-use criterion::{Criterion, criterion_group, criterion_main};
+use criterion::{Criterion, criterion_group};
 use spatten::config;
 use spatten::dram::backend::{DramKind, make_dram};
 use spatten::dram::simple::SimpleDram;
@@ -149,4 +149,48 @@ fn bench(c: &mut Criterion) {
 }
 
 criterion_group!(benches, bench);
-criterion_main!(benches);
+
+fn main() {
+    // One simulation without criterion (for callgrind): SIM_BENCH_ONCE=pruned-native,
+    // pruned-simple or dense-generation.
+    if let Ok(which) = std::env::var("SIM_BENCH_ONCE") {
+        let arch = config::load_arch("spatten").expect("spatten preset");
+        let workload = config::load_workload("gpt2-small").expect("gpt2-small preset");
+        let (trace, kind) = match which.as_str() {
+            "dense-generation" => {
+                let mut t = dense_trace(&workload);
+                t.head_calls.retain(|h| h.iteration > 0);
+                t.layers.retain(|r| r.iteration > 0);
+                (t, DramKind::Simple)
+            }
+            "pruned-native" | "pruned-simple" => {
+                let values = spatten::trace::generate(
+                    &workload,
+                    &spatten::trace::SynthKnobs::default(),
+                    workload.seed,
+                );
+                let t = spatten::reference::run_workload(&values, &workload).expect("reference");
+                let kind = if which == "pruned-native" {
+                    DramKind::Native
+                } else {
+                    DramKind::Simple
+                };
+                (t, kind)
+            }
+            other => panic!("unknown SIM_BENCH_ONCE {other}"),
+        };
+        let mut dram = make_dram(kind, &arch.hbm, arch.fetcher.transaction_bytes).expect("dram");
+        let start = Instant::now();
+        let stats =
+            simulate(&arch, &trace, dram.as_mut(), &SimOptions::default()).expect("simulates");
+        let secs = start.elapsed().as_secs_f64();
+        println!(
+            "{which}: {} cycles in {secs:.3} s = {:.2} M simulated cycles/s",
+            stats.cycles,
+            stats.cycles as f64 / secs / 1e6
+        );
+        return;
+    }
+    benches();
+    Criterion::default().configure_from_args().final_summary();
+}

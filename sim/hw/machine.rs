@@ -75,6 +75,17 @@ pub struct Machine<'a> {
     pub(super) topk_in: Fifo<Chunk>,
     pub(super) importance_in: Fifo<Chunk>,
     counters: Vec<ModuleCounters>,
+    /// The activities of the cycles since `run_start` (all alike), not yet in `counters`:
+    /// recording runs rather than cycles keeps the per-cycle cost to one comparison.
+    run_acts: [Activity; MODULES.len()],
+    run_start: u64,
+    run_cycles: u64,
+    /// Memory cycle before which the DRAM has nothing to do (its `next_event`), valid while
+    /// no request entered it since: until then stepping it would change nothing.
+    dram_due: u64,
+    /// Whether the controller's last step changed anything; if not, and no event arrives,
+    /// its next step cannot either.
+    controller_active: bool,
     events: Events,
     traffic: DramTraffic,
     completions: Vec<u64>,
@@ -130,6 +141,11 @@ impl<'a> Machine<'a> {
                 .iter()
                 .map(|_| ModuleCounters::new(options.timeline))
                 .collect(),
+            run_acts: [Activity::Idle; MODULES.len()],
+            run_start: 0,
+            run_cycles: 0,
+            dram_due: 0,
+            controller_active: true,
             events: Events::default(),
             traffic: DramTraffic::default(),
             completions: Vec::new(),
@@ -182,9 +198,8 @@ impl<'a> Machine<'a> {
         let calls = &self.trace.head_calls;
         let mut progress = false;
         let target = self.dram_cycle_at(now);
-        if target > dram.cycle() {
-            dram.advance_to(target, &mut self.completions);
-        }
+        let transactions = self.traffic.transactions;
+        self.sync_dram(target, dram);
         let drops = &self.options.drop_responses;
         for id in self.completions.drain(..) {
             if drops.is_empty() || !drops.contains(&id) {
@@ -245,15 +260,57 @@ impl<'a> Machine<'a> {
         progress |= p;
         (acts[TOPK_TOKEN], p) = self.token_topk.step(now, &mut ev.records_done);
         progress |= p;
-        let mut ports = Ports {
-            heads: &mut self.heads,
-            jobs: &mut self.jobs,
-            fetch_queue: &mut self.fetcher.queue,
-            qk_queue: &mut self.qk.queue,
-            token_topk: &mut self.token_topk,
-        };
-        progress |= self.controller.step(self.trace, &mut ports, ev);
+        if self.traffic.transactions != transactions {
+            // New requests may make the DRAM's next event earlier.
+            self.dram_due = 0;
+        }
+        if self.controller_active || !ev.is_empty() {
+            let mut ports = Ports {
+                heads: &mut self.heads,
+                jobs: &mut self.jobs,
+                fetch_queue: &mut self.fetcher.queue,
+                qk_queue: &mut self.qk.queue,
+                token_topk: &mut self.token_topk,
+            };
+            self.controller_active = self.controller.step(self.trace, &mut ports, ev);
+            progress |= self.controller_active;
+        }
         progress
+    }
+
+    /// Brings the DRAM to memory cycle `target` when that can matter: it has an event due, or
+    /// the fetcher may talk to it this cycle (requests carry their arrival cycle).
+    fn sync_dram(&mut self, target: u64, dram: &mut dyn Dram) {
+        if target <= dram.cycle() {
+            return;
+        }
+        // Without fast-forward every cycle is stepped: the reference the skipping is tested by.
+        let talking = self.fetcher.queued > 0 || !self.fetcher.queue.is_empty();
+        if talking || target >= self.dram_due || !self.options.fast_forward {
+            dram.advance_to(target, &mut self.completions);
+            self.dram_due = dram.next_event().unwrap_or(u64::MAX);
+        }
+    }
+
+    /// Adds `count` cycles with activities `acts`, starting at `now`, to the current run.
+    fn record(&mut self, now: u64, acts: &[Activity; MODULES.len()], count: u64) {
+        if *acts == self.run_acts {
+            self.run_cycles += count;
+            return;
+        }
+        self.flush_run();
+        self.run_acts = *acts;
+        self.run_start = now;
+        self.run_cycles = count;
+    }
+
+    fn flush_run(&mut self) {
+        if self.run_cycles > 0 {
+            for (c, &a) in self.counters.iter_mut().zip(&self.run_acts) {
+                c.record(self.run_start, a, self.run_cycles);
+            }
+        }
+        self.run_cycles = 0;
     }
 
     /// The earliest cycle after `now` at which a pipeline, timer or the DRAM can change
@@ -283,9 +340,7 @@ impl<'a> Machine<'a> {
         let watchdog = self.options.watchdog_cycles;
         let end = loop {
             let progress = self.step(now, dram, &mut acts);
-            for (c, &a) in self.counters.iter_mut().zip(&acts) {
-                c.record(now, a, 1);
-            }
+            self.record(now, &acts, 1);
             if self.controller.finished(self.trace.head_calls.len()) && self.drained(dram) {
                 break now + 1;
             }
@@ -299,9 +354,7 @@ impl<'a> Machine<'a> {
                 let limit = last_progress + watchdog;
                 let target = self.next_event(now, dram).map_or(limit, |e| e.min(limit));
                 if target > next {
-                    for (c, &a) in self.counters.iter_mut().zip(&acts) {
-                        c.record(next, a, target - next);
-                    }
+                    self.record(next, &acts, target - next);
                     next = target;
                 }
             }
@@ -310,7 +363,13 @@ impl<'a> Machine<'a> {
         Ok(self.finish(end, dram))
     }
 
-    fn finish(mut self, end: u64, dram: &dyn Dram) -> SimStats {
+    fn finish(mut self, end: u64, dram: &mut dyn Dram) -> SimStats {
+        self.flush_run();
+        // Where stepping every cycle would have left the DRAM (idle cycles are caught up).
+        let last = self.dram_cycle_at(end - 1);
+        if last > dram.cycle() {
+            dram.advance_to(last, &mut self.completions);
+        }
         let h = &self.trace.header;
         let cycle_ns = self.arch.cycle_ns();
         let seconds = end as f64 * cycle_ns * 1e-9;

@@ -31,7 +31,6 @@ pub struct ModuleStats {
 #[derive(Debug, Clone, Default)]
 pub struct ModuleCounters {
     pub stats: ModuleStats,
-    pub last: Option<Activity>,
     timeline: Option<Vec<(u64, u64)>>,
     busy_since: Option<u64>,
 }
@@ -52,7 +51,6 @@ impl ModuleCounters {
             Activity::StalledInput => self.stats.stalled_input_cycles += count,
             Activity::StalledOutput => self.stats.stalled_output_cycles += count,
         }
-        self.last = Some(activity);
         if let Some(timeline) = &mut self.timeline {
             match (activity == Activity::Busy, self.busy_since) {
                 (true, None) => self.busy_since = Some(now),
