@@ -379,3 +379,60 @@ fn fast_forward_is_exact_on_pruned_traces() {
         assert!(run(true) == run(false), "{}", case.name);
     }
 }
+
+/// The steady-stream skip (`hw::stride`) predicts each unit's next cycles from its rates and
+/// row boundaries: vary every rate so that beats are short at row ends, units run at
+/// different speeds and FIFOs fill, and check that skipping changes nothing.
+#[test]
+fn fast_forward_is_exact_across_unit_rates() {
+    type Change = fn(&mut ArchConfig);
+    let variants: [(&str, Change); 6] = [
+        ("slow softmax", |a| a.softmax.lanes = 3),
+        ("fast qk, narrow requant", |a| {
+            a.qk.multipliers = 1024;
+            a.requant.tree_inputs = 5;
+        }),
+        ("odd qk and pv rates", |a| {
+            a.qk.multipliers = 192;
+            a.pv.multipliers = 320;
+            a.importance.adders = 3;
+        }),
+        ("wide softmax, shallow fifo", |a| {
+            a.softmax.lanes = 16;
+            a.softmax.fifo_depth = 20;
+            a.topk_value.comparators = 5;
+        }),
+        ("long latencies", |a| {
+            a.softmax.exp_latency_cycles = 90;
+            a.softmax.divide_latency_cycles = 70;
+            a.requant.tree_latency_cycles = 40;
+            a.pv.accumulate_latency_cycles = 9;
+        }),
+        ("single-buffered", |a| {
+            a.qk.double_buffered = false;
+            a.pv.double_buffered = false;
+        }),
+    ];
+    let traces = [
+        pruned_random(11, 2, 2, 70, 2),
+        pruned_random(12, 2, 3, 131, 1),
+        dense_generation(1, 2, 77, 2, false),
+    ];
+    for (name, change) in variants {
+        let mut a = arch();
+        change(&mut a);
+        for (i, trace) in traces.iter().enumerate() {
+            let run = |fast_forward| {
+                let mut dram = SimpleDram::from_config(&a.hbm, a.fetcher.transaction_bytes);
+                let options = SimOptions {
+                    fast_forward,
+                    timeline: true,
+                    ..SimOptions::default()
+                };
+                let s = simulate(&a, trace, &mut dram, &options).unwrap();
+                serde_json::to_string(&s).unwrap()
+            };
+            assert!(run(true) == run(false), "{name}, trace {i}");
+        }
+    }
+}

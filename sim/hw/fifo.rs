@@ -147,6 +147,15 @@ impl<T> Fifo<T> {
     }
 }
 
+impl<T: PartialEq> Fifo<T> {
+    /// Whether the FIFO holds at least one item and every item is `item` of `n` elements: a
+    /// consumer taking one whole item per cycle while the producer pushes the same one leaves
+    /// it unchanged.
+    pub fn holds_only(&self, item: &T, n: u32) -> bool {
+        !self.items.is_empty() && self.items.iter().all(|(t, m)| t == item && *m == n)
+    }
+}
+
 impl<T: Split> Fifo<T> {
     /// Takes up to `n` elements of the front item.
     pub fn take(&mut self, now: u64, n: u32) -> Option<(T, u32)> {
@@ -213,5 +222,26 @@ impl<T> DelayLine<T> {
 
     pub fn len(&self) -> usize {
         self.items.len()
+    }
+
+    /// Delays every item by `cycles` (the pipeline repeated `cycles` identical cycles: one
+    /// item left and an equal one entered per cycle).
+    pub fn delay(&mut self, cycles: u64) {
+        for (r, _) in &mut self.items {
+            *r += cycles;
+        }
+    }
+}
+
+impl<T: PartialEq> DelayLine<T> {
+    /// Whether the line is a full conveyor after cycle `now`: exactly `len` items, all equal
+    /// to `item`, ready in cycles `now + 1`, `now + 2`, ... (one leaves every cycle).
+    pub fn is_conveyor(&self, now: u64, item: &T, len: u64) -> bool {
+        self.items.len() as u64 == len
+            && self
+                .items
+                .iter()
+                .zip(now + 1..)
+                .all(|((r, t), at)| *r == at && t == item)
     }
 }

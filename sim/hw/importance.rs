@@ -5,6 +5,7 @@
 use super::Chunk;
 use super::fifo::Fifo;
 use super::stats::Activity;
+use super::stride::{Stride, cycles_below};
 use crate::trace::attention::HeadCall;
 
 #[derive(Debug)]
@@ -25,6 +26,34 @@ impl Importance {
 
     pub fn is_drained(&self) -> bool {
         self.consumed == 0
+    }
+
+    /// What each of the next cycles does while the head's probabilities are not all added
+    /// (see `stride`).
+    pub fn stride(&self, calls: &[HeadCall], input: &Fifo<Chunk>) -> Option<Stride> {
+        let Some((&chunk, have)) = input.front() else {
+            let activity = if self.consumed > 0 {
+                Activity::StalledInput
+            } else {
+                Activity::Idle
+            };
+            return Some(Stride::still(u64::MAX, activity));
+        };
+        if have > self.adders {
+            return None;
+        }
+        let hc = &calls[chunk.call as usize];
+        let total = hc.queries as u64 * hc.keys.len() as u64;
+        let cycles = cycles_below(self.consumed, have as u64, total);
+        Stride::moving(cycles, Some((chunk, have)), [None; 3]).nonzero()
+    }
+
+    /// Applies `cycles` cycles of `stride`.
+    pub fn repeat(&mut self, s: &Stride, cycles: u64) {
+        if let Some((_, n)) = s.take {
+            self.consumed += n as u64 * cycles;
+            self.additions += n as u64 * cycles;
+        }
     }
 
     pub fn step(

@@ -18,6 +18,7 @@ use super::softmax::Softmax;
 use super::stats::{
     Activity, BusyInterval, DramTraffic, ModuleCounters, SimStats, SramStats, TopkStats,
 };
+use super::stride::{Stride, fifo_steady};
 use super::topk::{TokenTopk, ValueTopk};
 use super::{Chunk, SimOptions, watchdog};
 use crate::config::ArchConfig;
@@ -333,6 +334,59 @@ impl<'a> Machine<'a> {
         .min()
     }
 
+    /// When only the streaming units work and each will repeat its last step unchanged for a
+    /// while (see `stride`), applies those cycles after `now` and returns how many there were
+    /// with the units' activity in them.
+    fn stride(&mut self, now: u64, dram: &dyn Dram) -> Option<(u64, [Activity; MODULES.len()])> {
+        let f = &self.fetcher;
+        let still = f.queue.is_empty()
+            && f.queued == 0
+            && self.converter.next_seq == f.next_seq
+            && self.converter.pending() == 0
+            && self.data_xbar.pending() == 0
+            && dram.pending() == 0
+            && !self.controller_active
+            && self.events.is_empty();
+        if !still {
+            return None;
+        }
+        let calls = &self.trace.head_calls;
+        let qk = self.qk.stride(now, calls, &self.heads, &self.jobs)?;
+        let softmax = self.softmax.stride(now, calls, &self.scores)?;
+        let requant = self.requant.stride(now, calls, &self.probs)?;
+        let pv = self
+            .pv
+            .stride(now, calls, &self.heads, &self.jobs, &self.pv_in)?;
+        let importance = self.importance.stride(calls, &self.importance_in)?;
+        let value_topk = self.value_topk.stride(now, calls, &self.topk_in)?;
+        let token_topk = self.token_topk.stride(now)?;
+        let steady = fifo_steady(&self.scores, qk.push[0], softmax.take)
+            && fifo_steady(&self.probs, softmax.push[0], requant.take)
+            && fifo_steady(&self.pv_in, requant.push[0], pv.take)
+            && fifo_steady(&self.topk_in, requant.push[1], value_topk.take)
+            && fifo_steady(&self.importance_in, requant.push[2], importance.take);
+        let units = [qk, softmax, requant, pv, importance, value_topk, token_topk];
+        if !steady || !units.iter().any(Stride::moves) {
+            return None;
+        }
+        let cycles = units.iter().map(|s| s.cycles).min().expect("units");
+        self.qk.repeat(&qk, cycles);
+        self.softmax.repeat(&softmax, cycles);
+        self.requant.repeat(&requant, cycles);
+        self.pv.repeat(&pv, cycles);
+        self.importance.repeat(&importance, cycles);
+        self.value_topk.repeat(&value_topk, cycles);
+        let mut acts = [Activity::Idle; MODULES.len()];
+        acts[QK] = qk.activity;
+        acts[SOFTMAX] = softmax.activity;
+        acts[REQUANT] = requant.activity;
+        acts[PV] = pv.activity;
+        acts[IMPORTANCE] = importance.activity;
+        acts[TOPK_VALUE] = value_topk.activity;
+        acts[TOPK_TOKEN] = token_topk.activity;
+        Some((cycles, acts))
+    }
+
     pub fn run(mut self, dram: &mut dyn Dram) -> Result<SimStats, SimError> {
         let mut now = 0u64;
         let mut last_progress = 0u64;
@@ -350,6 +404,14 @@ impl<'a> Machine<'a> {
                 return Err(watchdog::stalled(&self, now, now - last_progress, &acts));
             }
             let mut next = now + 1;
+            if progress
+                && self.options.fast_forward
+                && let Some((cycles, repeated)) = self.stride(now, dram)
+            {
+                self.record(next, &repeated, cycles);
+                next += cycles;
+                last_progress = next - 1;
+            }
             if !progress && self.options.fast_forward {
                 let limit = last_progress + watchdog;
                 let target = self.next_event(now, dram).map_or(limit, |e| e.min(limit));

@@ -48,6 +48,7 @@ pub mod qk;
 pub mod requant;
 pub mod softmax;
 pub mod stats;
+pub mod stride;
 pub mod topk;
 pub mod validate;
 pub mod watchdog;

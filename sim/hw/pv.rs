@@ -9,6 +9,7 @@ use super::controller::HeadRt;
 use super::fetcher::FetchJob;
 use super::fifo::{DelayLine, Fifo};
 use super::stats::Activity;
+use super::stride::{Stride, cycles_before, cycles_below};
 use crate::trace::attention::HeadCall;
 
 #[derive(Debug)]
@@ -46,6 +47,57 @@ impl PvUnit {
 
     pub fn describe(&self) -> String {
         format!("pv consumed {} of the current head", self.consumed)
+    }
+
+    /// What each of the next cycles does while the beats stay within the V row, their V
+    /// rows are in SRAM and the head does not finish (see `stride`).
+    pub fn stride(
+        &self,
+        now: u64,
+        calls: &[HeadCall],
+        heads: &[HeadRt],
+        jobs: &[FetchJob],
+        input: &Fifo<Chunk>,
+    ) -> Option<Stride> {
+        let due = cycles_before(now, self.done.next_ready());
+        let Some((&chunk, have)) = input.front() else {
+            let activity = if self.consumed > 0 {
+                Activity::StalledInput
+            } else if self.done.is_empty() {
+                Activity::Idle
+            } else {
+                Activity::Busy
+            };
+            return Stride::still(due, activity).nonzero();
+        };
+        let hc = &calls[chunk.call as usize];
+        let h = &heads[chunk.call as usize];
+        let row = hc.values.len() as u64;
+        let pos = self.consumed % row;
+        let n = (self.probs_per_cycle as u64)
+            .min(have as u64)
+            .min(row - pos);
+        if n != have as u64 {
+            return None;
+        }
+        let rows = |j: Option<usize>| j.map_or(0, |j| jobs[j].rows_ready as u64);
+        // Beat k covers V rows up to pos + k n: within the row, loaded, and not the head's last.
+        let mut cycles = cycles_below(pos, n, row + 1)
+            .min(cycles_below(self.consumed, n, hc.queries as u64 * row))
+            .min(rows(h.v_job).saturating_sub(pos) / n)
+            .min(due);
+        if hc.lsb_refetch {
+            cycles = cycles.min(rows(h.v_lsb_job).saturating_sub(pos) / n);
+        }
+        Stride::moving(cycles, Some((chunk, have)), [None; 3]).nonzero()
+    }
+
+    /// Applies `cycles` cycles of `stride`.
+    pub fn repeat(&mut self, s: &Stride, cycles: u64) {
+        if let Some((_, n)) = s.take {
+            self.consumed += n as u64 * cycles;
+            self.macs += n as u64 * cycles * self.head_dim;
+        }
     }
 
     pub fn step(

@@ -11,6 +11,7 @@ use super::controller::HeadRt;
 use super::fetcher::FetchJob;
 use super::fifo::{DelayLine, Fifo};
 use super::stats::Activity;
+use super::stride::{Stride, cycles_below};
 use crate::trace::attention::HeadCall;
 
 #[derive(Debug)]
@@ -69,6 +70,58 @@ impl QkUnit {
                 p.key_pos
             ),
             None => format!("qk idle, {} passes queued", self.queue.len()),
+        }
+    }
+
+    /// The beat pushed into the score FIFO in each of the next cycles while the pass stays in
+    /// its query row with its key rows in SRAM and the pipeline is a full conveyor of equal
+    /// beats (see `stride`).
+    pub fn stride(
+        &self,
+        now: u64,
+        calls: &[HeadCall],
+        heads: &[HeadRt],
+        jobs: &[FetchJob],
+    ) -> Option<Stride> {
+        let Some(p) = &self.cur else {
+            let idle = self.queue.is_empty() && self.pipe.is_empty();
+            return idle.then(|| Stride::still(u64::MAX, Activity::Idle));
+        };
+        let hc = &calls[p.call as usize];
+        let h = &heads[p.call as usize];
+        let n = self.scores_per_cycle as u64;
+        let key_pos = p.key_pos as u64;
+        let rows = |j: Option<usize>| j.map_or(0, |j| jobs[j].rows_ready as u64);
+        if self.latency_cycles == 0 || rows(h.q_job) <= p.query as u64 {
+            return None;
+        }
+        // Full beats that leave the query row unfinished, each with its key rows loaded.
+        let mut cycles = cycles_below(key_pos, n, hc.keys.len() as u64)
+            .min(rows(h.k_job).saturating_sub(key_pos) / n);
+        if p.lsb {
+            cycles = cycles.min(rows(h.k_lsb_job).saturating_sub(key_pos) / n);
+        }
+        let beat = (
+            Chunk {
+                call: p.call,
+                lsb: p.lsb,
+            },
+            n as u32,
+        );
+        if !self.pipe.is_conveyor(now, &beat, self.latency_cycles) {
+            return None;
+        }
+        Stride::moving(cycles, None, [Some(beat), None, None]).nonzero()
+    }
+
+    /// Applies `cycles` cycles of `stride`.
+    pub fn repeat(&mut self, s: &Stride, cycles: u64) {
+        if let (Some(p), Some((_, n))) = (&mut self.cur, s.push[0]) {
+            let n = n as u64 * cycles;
+            p.key_pos += n as u32;
+            self.scores += n;
+            self.macs += n * self.head_dim;
+            self.pipe.delay(cycles);
         }
     }
 

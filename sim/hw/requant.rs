@@ -13,6 +13,7 @@
 use super::Chunk;
 use super::fifo::{DelayLine, Fifo};
 use super::stats::Activity;
+use super::stride::{Stride, cycles_before, cycles_below};
 use crate::trace::attention::HeadCall;
 
 #[derive(Debug)]
@@ -49,6 +50,58 @@ impl Requant {
 
     pub fn is_drained(&self) -> bool {
         self.decisions.is_empty() && self.in_row == 0 && self.in_pass == 0
+    }
+
+    /// What each of the next cycles does while the row stays unfinished, no decision comes
+    /// due and the zero eliminator's cut is not reached (see `stride`). Pushes are
+    /// [ProbxV, local-V top-k, importance].
+    pub fn stride(&self, now: u64, calls: &[HeadCall], input: &Fifo<Chunk>) -> Option<Stride> {
+        let due = cycles_before(now, self.decisions.next_ready());
+        let Some((&chunk, have)) = input.front() else {
+            let activity = if self.in_row > 0 {
+                Activity::StalledInput
+            } else if self.decisions.is_empty() {
+                Activity::Idle
+            } else {
+                Activity::Busy
+            };
+            return Stride::still(due, activity).nonzero();
+        };
+        let hc = &calls[chunk.call as usize];
+        let keys = hc.keys.len() as u32;
+        let n = self.inputs_per_cycle.min(have).min(keys - self.in_row);
+        if n != have {
+            return None;
+        }
+        let mut cycles = cycles_below(self.in_row as u64, n as u64, keys as u64).min(due);
+        let mut push = [None; 3];
+        if chunk.lsb == hc.lsb_refetch {
+            if hc.value_topk.is_some() {
+                push[1] = Some((chunk, n));
+            } else {
+                let left = (hc.values.len() as u32).saturating_sub(self.forwarded_in_row);
+                let to_pv = n.min(left);
+                if to_pv == n {
+                    cycles = cycles.min((left / n) as u64);
+                } else if to_pv > 0 {
+                    cycles = cycles.min(1);
+                }
+                push[0] = (to_pv > 0).then_some((chunk, to_pv));
+            }
+            if hc.accumulate_importance {
+                push[2] = Some((chunk, n));
+            }
+        }
+        Stride::moving(cycles, Some((chunk, n)), push).nonzero()
+    }
+
+    /// Applies `cycles` cycles of `stride`.
+    pub fn repeat(&mut self, s: &Stride, cycles: u64) {
+        if let Some((_, n)) = s.take {
+            self.in_row += n * cycles as u32;
+            self.in_pass += n as u64 * cycles;
+            self.forwarded_in_row += s.push[0].map_or(0, |(_, m)| m) * cycles as u32;
+        }
     }
 
     /// Steps one cycle; head calls whose decision became known are appended to `decided`.

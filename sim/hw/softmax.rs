@@ -11,6 +11,7 @@ use std::collections::VecDeque;
 use super::Chunk;
 use super::fifo::{DelayLine, Fifo};
 use super::stats::Activity;
+use super::stride::{Stride, cycles_before, cycles_below};
 use crate::trace::attention::HeadCall;
 
 #[derive(Debug)]
@@ -65,6 +66,68 @@ impl Softmax {
             self.pending.len(),
             self.out_row.map(|(c, n)| (c.call, n))
         )
+    }
+
+    /// What each of the next cycles does while the output row and the input row both stay
+    /// unfinished (or idle) and the output pipeline is a full conveyor (see `stride`).
+    pub fn stride(&self, now: u64, calls: &[HeadCall], input: &Fifo<Chunk>) -> Option<Stride> {
+        let lanes = self.lanes as u64;
+        let row_of = |c: &Chunk| calls[c.call as usize].keys.len() as u64;
+        let (out_cycles, push) = match self.out_row {
+            Some((chunk, emitted)) => {
+                let beat = (chunk, self.lanes);
+                if self.out_latency_cycles == 0
+                    || !self.pipe.is_conveyor(now, &beat, self.out_latency_cycles)
+                {
+                    return None;
+                }
+                (
+                    cycles_below(emitted as u64, lanes, row_of(&chunk)),
+                    Some(beat),
+                )
+            }
+            None if self.pipe.is_empty() => (
+                cycles_before(now, self.pending.front().map(|(r, _)| *r)),
+                None,
+            ),
+            None => return None,
+        };
+        let (in_cycles, take) = match input.front() {
+            Some((&chunk, b)) if b <= self.lanes => {
+                let have = self.in_row.map_or(0, |(_, n)| n) as u64;
+                (
+                    cycles_below(have, b as u64, row_of(&chunk)),
+                    Some((chunk, b)),
+                )
+            }
+            Some(_) => return None,
+            None => (u64::MAX, None),
+        };
+        let activity = if push.is_some() || take.is_some() {
+            Activity::Busy
+        } else if self.in_row.is_some() {
+            Activity::StalledInput
+        } else if !self.pending.is_empty() {
+            Activity::Busy
+        } else {
+            Activity::Idle
+        };
+        let mut s = Stride::moving(out_cycles.min(in_cycles), take, [push, None, None]);
+        s.activity = activity;
+        s.nonzero()
+    }
+
+    /// Applies `cycles` cycles of `stride`.
+    pub fn repeat(&mut self, s: &Stride, cycles: u64) {
+        if let (Some((_, emitted)), Some((_, n))) = (&mut self.out_row, s.push[0]) {
+            *emitted += n * cycles as u32;
+            self.elements += n as u64 * cycles;
+            self.pipe.delay(cycles);
+        }
+        if let Some((chunk, b)) = s.take {
+            let have = self.in_row.map_or(0, |(_, n)| n);
+            self.in_row = Some((chunk, have + b * cycles as u32));
+        }
     }
 
     pub fn step(

@@ -19,6 +19,7 @@ use std::collections::VecDeque;
 use super::Chunk;
 use super::fifo::Fifo;
 use super::stats::Activity;
+use super::stride::{Stride, cycles_before, cycles_below};
 use crate::config::arch::TopkConfig;
 use crate::trace::attention::{HeadCall, TopkCall};
 
@@ -78,6 +79,53 @@ impl ValueTopk {
 
     pub fn describe(&self) -> String {
         format!("topk_value {:?}", self.state)
+    }
+
+    /// What each of the next cycles does: nothing while idle or counting down, taking the
+    /// same beat while the first round's input streams in (see `stride`). The filter pass is
+    /// always stepped.
+    pub fn stride(&self, now: u64, calls: &[HeadCall], input: &Fifo<Chunk>) -> Option<Stride> {
+        match self.state {
+            ValueState::Idle => input
+                .is_empty()
+                .then(|| Stride::still(u64::MAX, Activity::Idle)),
+            ValueState::Input { call, got } => match input.front() {
+                Some((&chunk, b)) if b <= self.cfg.comparators => {
+                    let hc = &calls[call as usize];
+                    let need = hc.queries as u64 * hc.keys.len() as u64;
+                    Stride::moving(
+                        cycles_below(got, b as u64, need),
+                        Some((chunk, b)),
+                        [None; 3],
+                    )
+                    .nonzero()
+                }
+                Some(_) => None,
+                None => Some(Stride::still(u64::MAX, Activity::StalledInput)),
+            },
+            ValueState::Rounds { until, .. } => {
+                Stride::still(cycles_before(now, Some(until)), Activity::Busy).nonzero()
+            }
+            ValueState::Filter {
+                call,
+                emitted,
+                until,
+            } => {
+                let hc = &calls[call as usize];
+                let done = emitted >= hc.queries as u64 * hc.values.len() as u64;
+                if !done {
+                    return None;
+                }
+                Stride::still(cycles_before(now, Some(until)), Activity::Busy).nonzero()
+            }
+        }
+    }
+
+    /// Applies `cycles` cycles of `stride`.
+    pub fn repeat(&mut self, s: &Stride, cycles: u64) {
+        if let (ValueState::Input { got, .. }, Some((_, n))) = (&mut self.state, s.take) {
+            *got += n as u64 * cycles;
+        }
     }
 
     pub fn step(
@@ -221,6 +269,19 @@ impl TokenTopk {
 
     pub fn is_drained(&self) -> bool {
         self.running.is_none() && self.queue.is_empty()
+    }
+
+    /// Nothing changes before the running job's end (see `stride`).
+    pub fn stride(&self, now: u64) -> Option<Stride> {
+        match self.running {
+            Some((_, until)) => {
+                Stride::still(cycles_before(now, Some(until)), Activity::Busy).nonzero()
+            }
+            None => self
+                .queue
+                .is_empty()
+                .then(|| Stride::still(u64::MAX, Activity::Idle)),
+        }
     }
 
     pub fn step(&mut self, now: u64, finished: &mut Vec<u32>) -> (Activity, bool) {
