@@ -224,24 +224,123 @@ impl<T> DelayLine<T> {
         self.items.len()
     }
 
-    /// Delays every item by `cycles` (the pipeline repeated `cycles` identical cycles: one
-    /// item left and an equal one entered per cycle).
-    pub fn delay(&mut self, cycles: u64) {
+    /// Delays every item by `cycles`.
+    fn delay(&mut self, cycles: u64) {
         for (r, _) in &mut self.items {
             *r += cycles;
         }
     }
 }
 
-impl<T: PartialEq> DelayLine<T> {
-    /// Whether the line is a full conveyor after cycle `now`: exactly `len` items, all equal
-    /// to `item`, ready in cycles `now + 1`, `now + 2`, ... (one leaves every cycle).
-    pub fn is_conveyor(&self, now: u64, item: &T, len: u64) -> bool {
-        self.items.len() as u64 == len
-            && self
-                .items
-                .iter()
-                .zip(now + 1..)
-                .all(|((r, t), at)| *r == at && t == item)
+impl<T: PartialEq + Clone> DelayLine<T> {
+    /// For a pipeline of `latency` cycles whose unit pushes `push` (or nothing) every cycle,
+    /// seen after cycle `now`: the item that leaves it in each of the next cycles (or none),
+    /// and for how many cycles that stays so. Items leave one per cycle while their ready
+    /// cycles follow each other; a full line of equal items fed the same item leaves one such
+    /// item every cycle for ever.
+    pub fn steady_output(&self, now: u64, push: Option<&T>, latency: u64) -> (Option<T>, u64) {
+        if latency == 0 {
+            return (None, 0);
+        }
+        let Some((first, item)) = self.items.front() else {
+            let cycles = if push.is_some() { latency } else { u64::MAX };
+            return (None, cycles);
+        };
+        if *first > now + 1 {
+            return (None, first - now - 1);
+        }
+        if *first <= now {
+            // Held back by a full output: not a steady flow.
+            return (None, 0);
+        }
+        let run = self
+            .items
+            .iter()
+            .zip(now + 1..)
+            .take_while(|((r, t), at)| r == at && t == item)
+            .count() as u64;
+        let len = self.items.len() as u64;
+        let cycles = if run == latency && run == len && push == Some(item) {
+            u64::MAX
+        } else if run == len && push.is_none() {
+            // The cycle that empties the line is stepped: units report busy while it holds
+            // anything.
+            run - 1
+        } else {
+            run
+        };
+        (Some(item.clone()), cycles)
+    }
+
+    /// Applies `cycles` cycles after `now` in which one item left (when `pops`) and `push`
+    /// entered (when some), as `steady_output` predicted.
+    pub fn repeat(&mut self, now: u64, cycles: u64, pops: bool, push: Option<&T>, latency: u64) {
+        let conveyor = pops
+            && self.items.len() as u64 == latency
+            && self.items.iter().all(|(_, t)| Some(t) == push);
+        if conveyor {
+            // The same items, later.
+            self.delay(cycles);
+            return;
+        }
+        for t in now + 1..=now + cycles {
+            if pops {
+                self.items.pop_front();
+            }
+            if let Some(item) = push {
+                self.items.push_back((t + latency, item.clone()));
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Steps a pipeline cycle by cycle as the units do: the ready item leaves, then `push`
+    /// enters with `latency`; returns what left in each cycle.
+    fn step(line: &mut DelayLine<u8>, now: u64, push: Option<u8>, latency: u64) -> Option<u8> {
+        let out = line.pop_ready(now);
+        if let Some(p) = push {
+            line.push(now + latency, p);
+        }
+        out
+    }
+
+    #[test]
+    fn steady_output_predicts_what_stepping_does() {
+        let mut cases = 0;
+        for latency in 1..5u64 {
+            for start in 0..(1u32 << 6) {
+                // Build a line by stepping a unit that pushes item (bit & 1) + 1 or nothing.
+                let mut line = DelayLine::default();
+                let mut now = 0;
+                for bit in 0..6 {
+                    let b = (start >> bit) & 3;
+                    let push = (b != 0).then_some(if b == 1 { 1 } else { 2 });
+                    step(&mut line, now, push, latency);
+                    now += 1;
+                }
+                let now = now - 1;
+                for push in [None, Some(1u8), Some(2)] {
+                    let (out, cycles) = line.steady_output(now, push.as_ref(), latency);
+                    let k = cycles.min(12);
+                    let mut stepped = DelayLine {
+                        items: line.items.clone(),
+                    };
+                    for t in now + 1..=now + k {
+                        assert_eq!(step(&mut stepped, t, push, latency), out, "cycle {t}");
+                    }
+                    let mut jumped = DelayLine {
+                        items: line.items.clone(),
+                    };
+                    jumped.repeat(now, k, out.is_some(), push.as_ref(), latency);
+                    assert_eq!(jumped.items, stepped.items);
+                    cases += (k > 0) as u32;
+                }
+            }
+        }
+        assert!(cases > 100);
     }
 }

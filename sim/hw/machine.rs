@@ -370,8 +370,8 @@ impl<'a> Machine<'a> {
             return None;
         }
         let cycles = units.iter().map(|s| s.cycles).min().expect("units");
-        self.qk.repeat(&qk, cycles);
-        self.softmax.repeat(&softmax, cycles);
+        self.qk.repeat(now, &qk, cycles);
+        self.softmax.repeat(now, &softmax, cycles);
         self.requant.repeat(&requant, cycles);
         self.pv.repeat(&pv, cycles);
         self.importance.repeat(&importance, cycles);

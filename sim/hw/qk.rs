@@ -73,9 +73,9 @@ impl QkUnit {
         }
     }
 
-    /// The beat pushed into the score FIFO in each of the next cycles while the pass stays in
-    /// its query row with its key rows in SRAM and the pipeline is a full conveyor of equal
-    /// beats (see `stride`).
+    /// What each of the next cycles does while the pass stays in its query row with its key
+    /// rows in SRAM and the pipeline's output keeps its pace (see `stride`). The push is the
+    /// beat leaving the pipeline for the score FIFO.
     pub fn stride(
         &self,
         now: u64,
@@ -83,46 +83,61 @@ impl QkUnit {
         heads: &[HeadRt],
         jobs: &[FetchJob],
     ) -> Option<Stride> {
-        let Some(p) = &self.cur else {
-            let idle = self.queue.is_empty() && self.pipe.is_empty();
-            return idle.then(|| Stride::still(u64::MAX, Activity::Idle));
+        let (beat, mut cycles) = match &self.cur {
+            None if !self.queue.is_empty() => return None,
+            None => (None, u64::MAX),
+            Some(p) => {
+                let hc = &calls[p.call as usize];
+                let h = &heads[p.call as usize];
+                let n = self.scores_per_cycle as u64;
+                let key_pos = p.key_pos as u64;
+                let rows = |j: Option<usize>| j.map_or(0, |j| jobs[j].rows_ready as u64);
+                if rows(h.q_job) <= p.query as u64 {
+                    return None;
+                }
+                // Full beats that leave the query row unfinished, each with its key rows loaded.
+                let mut cycles = cycles_below(key_pos, n, hc.keys.len() as u64)
+                    .min(rows(h.k_job).saturating_sub(key_pos) / n);
+                if p.lsb {
+                    cycles = cycles.min(rows(h.k_lsb_job).saturating_sub(key_pos) / n);
+                }
+                let chunk = Chunk {
+                    call: p.call,
+                    lsb: p.lsb,
+                };
+                (Some((chunk, n as u32)), cycles)
+            }
         };
-        let hc = &calls[p.call as usize];
-        let h = &heads[p.call as usize];
-        let n = self.scores_per_cycle as u64;
-        let key_pos = p.key_pos as u64;
-        let rows = |j: Option<usize>| j.map_or(0, |j| jobs[j].rows_ready as u64);
-        if self.latency_cycles == 0 || rows(h.q_job) <= p.query as u64 {
-            return None;
-        }
-        // Full beats that leave the query row unfinished, each with its key rows loaded.
-        let mut cycles = cycles_below(key_pos, n, hc.keys.len() as u64)
-            .min(rows(h.k_job).saturating_sub(key_pos) / n);
-        if p.lsb {
-            cycles = cycles.min(rows(h.k_lsb_job).saturating_sub(key_pos) / n);
-        }
-        let beat = (
-            Chunk {
-                call: p.call,
-                lsb: p.lsb,
-            },
-            n as u32,
-        );
-        if !self.pipe.is_conveyor(now, &beat, self.latency_cycles) {
-            return None;
-        }
-        Stride::moving(cycles, None, [Some(beat), None, None]).nonzero()
+        let (out, pipe_cycles) = self
+            .pipe
+            .steady_output(now, beat.as_ref(), self.latency_cycles);
+        cycles = cycles.min(pipe_cycles);
+        let activity = if beat.is_some() || !self.pipe.is_empty() {
+            Activity::Busy
+        } else {
+            Activity::Idle
+        };
+        let mut s = Stride::moving(cycles, None, [out, None, None]);
+        s.activity = activity;
+        s.pipe = beat;
+        s.nonzero()
     }
 
-    /// Applies `cycles` cycles of `stride`.
-    pub fn repeat(&mut self, s: &Stride, cycles: u64) {
-        if let (Some(p), Some((_, n))) = (&mut self.cur, s.push[0]) {
+    /// Applies `cycles` cycles of `stride` after `now`.
+    pub fn repeat(&mut self, now: u64, s: &Stride, cycles: u64) {
+        if let (Some(p), Some((_, n))) = (&mut self.cur, s.pipe) {
             let n = n as u64 * cycles;
             p.key_pos += n as u32;
             self.scores += n;
             self.macs += n * self.head_dim;
-            self.pipe.delay(cycles);
         }
+        self.pipe.repeat(
+            now,
+            cycles,
+            s.push[0].is_some(),
+            s.pipe.as_ref(),
+            self.latency_cycles,
+        );
     }
 
     pub fn step(

@@ -69,29 +69,23 @@ impl Softmax {
     }
 
     /// What each of the next cycles does while the output row and the input row both stay
-    /// unfinished (or idle) and the output pipeline is a full conveyor (see `stride`).
+    /// unfinished (or idle) and the output pipeline keeps its pace (see `stride`).
     pub fn stride(&self, now: u64, calls: &[HeadCall], input: &Fifo<Chunk>) -> Option<Stride> {
         let lanes = self.lanes as u64;
         let row_of = |c: &Chunk| calls[c.call as usize].keys.len() as u64;
-        let (out_cycles, push) = match self.out_row {
-            Some((chunk, emitted)) => {
-                let beat = (chunk, self.lanes);
-                if self.out_latency_cycles == 0
-                    || !self.pipe.is_conveyor(now, &beat, self.out_latency_cycles)
-                {
-                    return None;
-                }
-                (
-                    cycles_below(emitted as u64, lanes, row_of(&chunk)),
-                    Some(beat),
-                )
-            }
-            None if self.pipe.is_empty() => (
-                cycles_before(now, self.pending.front().map(|(r, _)| *r)),
-                None,
+        let (beat, out_cycles) = match self.out_row {
+            Some((chunk, emitted)) => (
+                Some((chunk, self.lanes)),
+                cycles_below(emitted as u64, lanes, row_of(&chunk)),
             ),
-            None => return None,
+            None => (
+                None,
+                cycles_before(now, self.pending.front().map(|(r, _)| *r)),
+            ),
         };
+        let (out, pipe_cycles) =
+            self.pipe
+                .steady_output(now, beat.as_ref(), self.out_latency_cycles);
         let (in_cycles, take) = match input.front() {
             Some((&chunk, b)) if b <= self.lanes => {
                 let have = self.in_row.map_or(0, |(_, n)| n) as u64;
@@ -103,27 +97,35 @@ impl Softmax {
             Some(_) => return None,
             None => (u64::MAX, None),
         };
-        let activity = if push.is_some() || take.is_some() {
+        let activity = if beat.is_some() || take.is_some() {
             Activity::Busy
         } else if self.in_row.is_some() {
             Activity::StalledInput
-        } else if !self.pending.is_empty() {
+        } else if !self.pending.is_empty() || !self.pipe.is_empty() {
             Activity::Busy
         } else {
             Activity::Idle
         };
-        let mut s = Stride::moving(out_cycles.min(in_cycles), take, [push, None, None]);
+        let cycles = out_cycles.min(pipe_cycles).min(in_cycles);
+        let mut s = Stride::moving(cycles, take, [out, None, None]);
         s.activity = activity;
+        s.pipe = beat;
         s.nonzero()
     }
 
-    /// Applies `cycles` cycles of `stride`.
-    pub fn repeat(&mut self, s: &Stride, cycles: u64) {
-        if let (Some((_, emitted)), Some((_, n))) = (&mut self.out_row, s.push[0]) {
+    /// Applies `cycles` cycles of `stride` after `now`.
+    pub fn repeat(&mut self, now: u64, s: &Stride, cycles: u64) {
+        if let (Some((_, emitted)), Some((_, n))) = (&mut self.out_row, s.pipe) {
             *emitted += n * cycles as u32;
             self.elements += n as u64 * cycles;
-            self.pipe.delay(cycles);
         }
+        self.pipe.repeat(
+            now,
+            cycles,
+            s.push[0].is_some(),
+            s.pipe.as_ref(),
+            self.out_latency_cycles,
+        );
         if let Some((chunk, b)) = s.take {
             let have = self.in_row.map_or(0, |(_, n)| n);
             self.in_row = Some((chunk, have + b * cycles as u32));

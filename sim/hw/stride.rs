@@ -24,6 +24,8 @@ pub struct Stride {
     pub take: Option<Beat>,
     /// The beats pushed to the unit's output FIFOs each cycle, in the unit's own order.
     pub push: [Option<Beat>; 3],
+    /// The beat entering the unit's internal pipeline each cycle.
+    pub pipe: Option<Beat>,
 }
 
 impl Stride {
@@ -34,6 +36,7 @@ impl Stride {
             activity,
             take: None,
             push: [None; 3],
+            pipe: None,
         }
     }
 
@@ -43,6 +46,7 @@ impl Stride {
             activity: Activity::Busy,
             take,
             push,
+            pipe: None,
         }
     }
 
