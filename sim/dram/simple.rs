@@ -7,6 +7,12 @@ use std::collections::VecDeque;
 use super::{Dram, DramRequest, DramStats};
 use crate::config::HbmConfig;
 
+/// A bandwidth / latency DRAM model.
+///
+/// A channel serves its requests in arrival order, so a request's issue cycle is known when
+/// it arrives: the later of its arrival and the bus becoming free after the one before.
+/// Requests are therefore scheduled on arrival, and a cycle only returns completions; the
+/// queue a caller sees (for `can_accept`) is the requests whose issue cycle has not passed.
 #[derive(Debug, Clone)]
 pub struct SimpleDram {
     channels: u32,
@@ -16,18 +22,21 @@ pub struct SimpleDram {
     latency_cycles: u64,
     queue_depth: usize,
     cycle: u64,
-    queues: Vec<VecDeque<(DramRequest, u64)>>,
-    /// Cycle at which each channel's bus is next free.
+    /// (issue cycle, is write) of each channel's requests, in order; those before `cycle`
+    /// have issued and are dropped lazily.
+    issues: Vec<VecDeque<(u64, bool)>>,
+    /// Cycle at which each channel's bus is free after its last scheduled request.
     bus_free: Vec<u64>,
-    /// (completion cycle, id, arrival) in issue order per channel; completions are monotone.
+    /// (completion cycle, id, arrival) per channel; completions are monotone.
     in_flight: Vec<VecDeque<(u64, u64, u64)>>,
-    /// Bit `ch % 64` of word `ch / 64` set while channel `ch` has a queued or in-flight
-    /// request: `tick` visits only those channels (in ascending order, as a full scan would).
+    /// Bit `ch % 64` of word `ch / 64` set while channel `ch` has a request in flight:
+    /// `tick` visits only those channels (in ascending order, as a full scan would).
     active: Vec<u64>,
     /// Requests queued or in flight, over all channels.
     pending: usize,
     /// `channel_of` by shift and mask when both counts are powers of two (else division).
     pow2: Option<(u32, u64)>,
+    /// Counters, with every scheduled request counted as issued (see `stats`).
     stats: DramStats,
 }
 
@@ -59,7 +68,7 @@ impl SimpleDram {
             latency_cycles,
             queue_depth,
             cycle: 0,
-            queues: vec![VecDeque::new(); channels as usize],
+            issues: vec![VecDeque::new(); channels as usize],
             bus_free: vec![0; channels as usize],
             in_flight: vec![VecDeque::new(); channels as usize],
             active: vec![0; (channels as usize).div_ceil(64)],
@@ -70,40 +79,11 @@ impl SimpleDram {
         }
     }
 
-    /// Calls `f` with each active channel, in ascending order; `f` may clear its own bit.
-    fn for_active(&mut self, mut f: impl FnMut(&mut Self, usize)) {
-        for w in 0..self.active.len() {
-            let mut bits = self.active[w];
-            while bits != 0 {
-                let ch = w * 64 + bits.trailing_zeros() as usize;
-                bits &= bits - 1;
-                f(self, ch);
-            }
-        }
-    }
-
-    fn issue(&mut self) {
-        self.for_active(Self::issue_channel);
-    }
-
-    fn issue_channel(&mut self, ch: usize) {
-        {
-            if self.bus_free[ch] > self.cycle {
-                return;
-            }
-            if let Some((req, arrival)) = self.queues[ch].pop_front() {
-                self.bus_free[ch] = self.cycle + self.occupancy_cycles;
-                let done_at = self.cycle + self.occupancy_cycles + self.latency_cycles;
-                self.in_flight[ch].push_back((done_at, req.id, arrival));
-                if req.is_write {
-                    self.stats.writes += 1;
-                    self.stats.bytes_written += self.request_bytes as u64;
-                } else {
-                    self.stats.reads += 1;
-                    self.stats.bytes_read += self.request_bytes as u64;
-                }
-            }
-        }
+    /// Requests of channel `ch` that have not issued by the current cycle (they issue in
+    /// this cycle's tick or later).
+    fn queued(&self, ch: usize) -> usize {
+        let q = &self.issues[ch];
+        q.len() - q.partition_point(|&(at, _)| at < self.cycle)
     }
 }
 
@@ -116,39 +96,59 @@ impl Dram for SimpleDram {
     }
 
     fn can_accept(&self, addr: u64, _is_write: bool) -> bool {
-        self.queues[self.channel_of(addr) as usize].len() < self.queue_depth
+        self.queued(self.channel_of(addr) as usize) < self.queue_depth
     }
 
     fn enqueue(&mut self, req: DramRequest) -> Result<(), DramRequest> {
-        if !self.can_accept(req.addr, req.is_write) {
+        let ch = self.channel_of(req.addr) as usize;
+        let q = &mut self.issues[ch];
+        while q.front().is_some_and(|&(at, _)| at < self.cycle) {
+            q.pop_front();
+        }
+        if q.len() >= self.queue_depth {
             return Err(req);
         }
-        let ch = self.channel_of(req.addr) as usize;
-        self.queues[ch].push_back((req, self.cycle));
+        let issue = self.bus_free[ch].max(self.cycle);
+        self.bus_free[ch] = issue + self.occupancy_cycles;
+        q.push_back((issue, req.is_write));
+        let done_at = issue + self.occupancy_cycles + self.latency_cycles;
+        self.in_flight[ch].push_back((done_at, req.id, self.cycle));
         self.active[ch / 64] |= 1u64 << (ch % 64);
         self.pending += 1;
+        if req.is_write {
+            self.stats.writes += 1;
+            self.stats.bytes_written += self.request_bytes as u64;
+        } else {
+            self.stats.reads += 1;
+            self.stats.bytes_read += self.request_bytes as u64;
+        }
         Ok(())
     }
 
     fn tick(&mut self, done: &mut Vec<u64>) {
-        self.issue();
         self.cycle += 1;
-        self.for_active(|d, ch| {
-            while let Some(&(at, id, arrival)) = d.in_flight[ch].front() {
-                if at > d.cycle {
-                    break;
+        for w in 0..self.active.len() {
+            let mut bits = self.active[w];
+            while bits != 0 {
+                let ch = w * 64 + bits.trailing_zeros() as usize;
+                bits &= bits - 1;
+                let q = &mut self.in_flight[ch];
+                while let Some(&(at, id, arrival)) = q.front() {
+                    if at > self.cycle {
+                        break;
+                    }
+                    q.pop_front();
+                    self.pending -= 1;
+                    let latency = at - arrival;
+                    self.stats.total_latency_cycles += latency;
+                    self.stats.max_latency_cycles = self.stats.max_latency_cycles.max(latency);
+                    done.push(id);
                 }
-                d.in_flight[ch].pop_front();
-                d.pending -= 1;
-                let latency = at - arrival;
-                d.stats.total_latency_cycles += latency;
-                d.stats.max_latency_cycles = d.stats.max_latency_cycles.max(latency);
-                done.push(id);
+                if q.is_empty() {
+                    self.active[w] &= !(1u64 << (ch % 64));
+                }
             }
-            if d.in_flight[ch].is_empty() && d.queues[ch].is_empty() {
-                d.active[ch / 64] &= !(1u64 << (ch % 64));
-            }
-        });
+        }
         self.stats.cycles = self.cycle;
     }
 
@@ -156,32 +156,37 @@ impl Dram for SimpleDram {
         self.cycle
     }
 
+    /// The next completion, or the cycle after the next issue (which frees a queue slot).
     fn next_event(&self) -> Option<u64> {
-        let mut next: Option<u64> = None;
         if self.pending == 0 {
             return None;
         }
+        let mut next = u64::MAX;
         for (w, &word) in self.active.iter().enumerate() {
             let mut bits = word;
             while bits != 0 {
                 let ch = w * 64 + bits.trailing_zeros() as usize;
                 bits &= bits - 1;
                 if let Some(&(at, _, _)) = self.in_flight[ch].front() {
-                    next = Some(next.map_or(at, |n| n.min(at)));
+                    next = next.min(at);
                 }
-                if !self.queues[ch].is_empty() {
-                    let at = self.bus_free[ch].max(self.cycle) + 1;
-                    next = Some(next.map_or(at, |n| n.min(at)));
+                let q = &self.issues[ch];
+                if let Some(&(at, _)) = q.get(q.partition_point(|&(at, _)| at < self.cycle)) {
+                    next = next.min(at + 1);
                 }
             }
         }
-        next
+        Some(next)
     }
 
     fn advance_to(&mut self, cycle: u64, done: &mut Vec<u64>) {
+        if cycle == self.cycle + 1 {
+            // One cycle: ticking it is exact and cheaper than looking for the next event.
+            self.tick(done);
+            return;
+        }
         while self.cycle < cycle {
             match self.next_event() {
-                // Nothing can happen before `next`: jump to the cycle before it.
                 Some(next) if next > self.cycle + 1 => self.cycle = (next - 1).min(cycle),
                 None => self.cycle = cycle,
                 _ => {}
@@ -197,8 +202,23 @@ impl Dram for SimpleDram {
         self.pending
     }
 
+    /// Reads and writes count the requests issued by now (scheduled ones that have not are
+    /// taken off).
     fn stats(&self) -> DramStats {
-        self.stats.clone()
+        let mut s = self.stats.clone();
+        let bytes = self.request_bytes as u64;
+        for (ch, q) in self.issues.iter().enumerate() {
+            for &(_, is_write) in q.iter().skip(q.len() - self.queued(ch)) {
+                if is_write {
+                    s.writes -= 1;
+                    s.bytes_written -= bytes;
+                } else {
+                    s.reads -= 1;
+                    s.bytes_read -= bytes;
+                }
+            }
+        }
+        s
     }
 
     fn request_bytes(&self) -> u32 {
@@ -306,5 +326,87 @@ mod tests {
         let (a, b) = (run(true), run(false));
         assert!(a.1.reads + a.1.writes > 100);
         assert_eq!(a, b);
+    }
+    /// The model as first written, stepping queues every cycle: requests wait in a FIFO per
+    /// channel and issue when the bus is free. Scheduling on arrival must match it exactly.
+    struct Stepped {
+        occupancy: u64,
+        latency: u64,
+        depth: usize,
+        cycle: u64,
+        queues: Vec<VecDeque<(u64, u64)>>,
+        bus_free: Vec<u64>,
+        in_flight: Vec<VecDeque<(u64, u64)>>,
+        issued: u64,
+    }
+
+    impl Stepped {
+        fn tick(&mut self, done: &mut Vec<u64>) {
+            for ch in 0..self.queues.len() {
+                if self.bus_free[ch] <= self.cycle
+                    && let Some((id, _)) = self.queues[ch].pop_front()
+                {
+                    self.bus_free[ch] = self.cycle + self.occupancy;
+                    let at = self.cycle + self.occupancy + self.latency;
+                    self.in_flight[ch].push_back((at, id));
+                    self.issued += 1;
+                }
+            }
+            self.cycle += 1;
+            for q in &mut self.in_flight {
+                while q.front().is_some_and(|&(at, _)| at <= self.cycle) {
+                    done.push(q.pop_front().unwrap().1);
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn scheduling_on_arrival_matches_stepping_queues() {
+        use rand::{Rng, SeedableRng};
+        for seed in 0..20u64 {
+            let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
+            let (channels, occupancy, latency, depth) = (
+                rng.gen_range(1..6u32),
+                rng.gen_range(1..4u64),
+                rng.gen_range(0..30u64),
+                rng.gen_range(1..6usize),
+            );
+            let mut fast = SimpleDram::new(channels, 32, occupancy, latency, depth);
+            let mut slow = Stepped {
+                occupancy,
+                latency,
+                depth,
+                cycle: 0,
+                queues: vec![VecDeque::new(); channels as usize],
+                bus_free: vec![0; channels as usize],
+                in_flight: vec![VecDeque::new(); channels as usize],
+                issued: 0,
+            };
+            let (mut a, mut b) = (Vec::new(), Vec::new());
+            let mut id = 0;
+            for _ in 0..400 {
+                for _ in 0..rng.gen_range(0..4) {
+                    let addr = rng.gen_range(0..1000u64) * 32;
+                    let ch = fast.channel_of(addr) as usize;
+                    let room = slow.queues[ch].len() < slow.depth;
+                    assert_eq!(fast.can_accept(addr, false), room, "seed {seed}");
+                    let req = DramRequest {
+                        id,
+                        addr,
+                        is_write: false,
+                    };
+                    assert_eq!(fast.enqueue(req).is_ok(), room, "seed {seed}");
+                    if room {
+                        slow.queues[ch].push_back((id, slow.cycle));
+                    }
+                    id += 1;
+                }
+                fast.tick(&mut a);
+                slow.tick(&mut b);
+                assert_eq!(a, b, "seed {seed}");
+                assert_eq!(fast.stats().reads, slow.issued, "seed {seed}");
+            }
+        }
     }
 }

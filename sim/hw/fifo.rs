@@ -172,28 +172,45 @@ impl<T: Split> Fifo<T> {
 }
 
 /// A fixed-latency pipeline: items leave in order once their ready cycle has come.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct DelayLine<T> {
     items: VecDeque<(u64, T)>,
+    /// Whether ready cycles have strictly increased (at most one item enters per cycle).
+    strict: bool,
+    /// At most the number of items at the back equal to the last one (at least 1 when not
+    /// empty): equal to the length when all items are alike, which `steady_output` then sees
+    /// without a scan.
+    alike: usize,
 }
 
 impl<T> Default for DelayLine<T> {
     fn default() -> Self {
         Self {
             items: VecDeque::new(),
+            strict: true,
+            alike: 0,
         }
     }
 }
 
-impl<T> DelayLine<T> {
+impl<T: PartialEq> DelayLine<T> {
     pub fn push(&mut self, ready: u64, item: T) {
         debug_assert!(self.items.back().is_none_or(|(r, _)| *r <= ready));
+        self.alike = match self.items.back() {
+            Some((r, last)) => {
+                self.strict &= *r < ready;
+                if *last == item { self.alike + 1 } else { 1 }
+            }
+            None => 1,
+        };
         self.items.push_back((ready, item));
     }
 
     pub fn pop_ready(&mut self, now: u64) -> Option<T> {
         if self.items.front().is_some_and(|(r, _)| *r <= now) {
-            self.items.pop_front().map(|(_, t)| t)
+            let item = self.items.pop_front().map(|(_, t)| t);
+            self.alike = self.alike.min(self.items.len());
+            item
         } else {
             None
         }
@@ -208,6 +225,7 @@ impl<T> DelayLine<T> {
 
     /// The newest item and its ready cycle.
     pub fn back_mut(&mut self) -> Option<(&u64, &mut T)> {
+        self.alike = self.alike.min(1);
         self.items.back_mut().map(|(r, t)| (&*r, t))
     }
 
@@ -253,13 +271,18 @@ impl<T: PartialEq + Clone> DelayLine<T> {
             // Held back by a full output: not a steady flow.
             return (None, 0);
         }
-        let run = self
-            .items
-            .iter()
-            .zip(now + 1..)
-            .take_while(|((r, t), at)| r == at && t == item)
-            .count() as u64;
         let len = self.items.len() as u64;
+        let back = self.items.back().map_or(0, |(r, _)| *r);
+        // Ready cycles strictly increase, so first and last tell whether they follow each other.
+        let run = if self.strict && self.alike as u64 == len && back == now + len {
+            len
+        } else {
+            self.items
+                .iter()
+                .zip(now + 1..)
+                .take_while(|((r, t), at)| r == at && t == item)
+                .count() as u64
+        };
         let cycles = if run == latency && run == len && push == Some(item) {
             u64::MAX
         } else if run == len && push.is_none() {
@@ -283,13 +306,23 @@ impl<T: PartialEq + Clone> DelayLine<T> {
             self.delay(cycles);
             return;
         }
-        for t in now + 1..=now + cycles {
-            if pops {
-                self.items.pop_front();
+        // Outside a full conveyor `steady_output` allows at most as many cycles as there are
+        // items, so every item leaving is one that is here now.
+        if pops {
+            debug_assert!(cycles as usize <= self.items.len());
+            self.items.drain(..cycles as usize);
+            self.alike = self.alike.min(self.items.len());
+        }
+        if let Some(item) = push {
+            if cycles > 0 {
+                self.alike = match self.items.back() {
+                    Some((_, last)) if last == item => self.alike + cycles as usize,
+                    _ => cycles as usize,
+                };
             }
-            if let Some(item) = push {
-                self.items.push_back((t + latency, item.clone()));
-            }
+            let first = now + 1 + latency;
+            self.items
+                .extend((first..first + cycles).map(|r| (r, item.clone())));
         }
     }
 }
@@ -326,15 +359,11 @@ mod tests {
                 for push in [None, Some(1u8), Some(2)] {
                     let (out, cycles) = line.steady_output(now, push.as_ref(), latency);
                     let k = cycles.min(12);
-                    let mut stepped = DelayLine {
-                        items: line.items.clone(),
-                    };
+                    let mut stepped = line.clone();
                     for t in now + 1..=now + k {
                         assert_eq!(step(&mut stepped, t, push, latency), out, "cycle {t}");
                     }
-                    let mut jumped = DelayLine {
-                        items: line.items.clone(),
-                    };
+                    let mut jumped = line.clone();
                     jumped.repeat(now, k, out.is_some(), push.as_ref(), latency);
                     assert_eq!(jumped.items, stepped.items);
                     cases += (k > 0) as u32;

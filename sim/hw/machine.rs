@@ -289,7 +289,12 @@ impl<'a> Machine<'a> {
         let talking = self.fetcher.queued > 0 || !self.fetcher.queue.is_empty();
         if talking || target >= self.dram_due || !self.options.fast_forward {
             dram.advance_to(target, &mut self.completions);
-            self.dram_due = dram.next_event().unwrap_or(u64::MAX);
+            // While the fetcher talks to it the DRAM is brought along every cycle anyway.
+            self.dram_due = if talking {
+                0
+            } else {
+                dram.next_event().unwrap_or(u64::MAX)
+            };
         }
     }
 
