@@ -1,6 +1,6 @@
 //! The clocked loop: steps every module once per cycle, consumer first, advances the DRAM in
-//! its own clock, fast-forwards over cycles in which nothing can change, and assembles the
-//! statistics.
+//! its own clock, fast-forwards over cycles in which nothing can change and over runs of
+//! identical streaming cycles, and assembles the statistics.
 
 use std::collections::{BTreeMap, BTreeSet};
 

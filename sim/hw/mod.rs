@@ -7,7 +7,9 @@
 //! responses. When a whole cycle changes nothing, the simulator jumps to the next cycle in
 //! which something can change (a pipeline output, a timer, a DRAM event): every skipped
 //! cycle would have been identical, so statistics are exact (`fast_forward` on or off gives
-//! identical results, which a test checks).
+//! identical results, which a test checks). Likewise, when only the streaming units work and
+//! each would repeat its last cycle's beat, the run of identical cycles up to the first
+//! boundary is applied at once ([`stride`]).
 //!
 //! Granularity: one 32 B transaction, one score / probability beat, one SRAM row.
 //!
