@@ -11,8 +11,10 @@ use crate::config::HbmConfig;
 ///
 /// A channel serves its requests in arrival order, so a request's issue cycle is known when
 /// it arrives: the later of its arrival and the bus becoming free after the one before.
-/// Requests are therefore scheduled on arrival, and a cycle only returns completions; the
-/// queue a caller sees (for `can_accept`) is the requests whose issue cycle has not passed.
+/// Requests are therefore scheduled on arrival, and a cycle only returns completions. The
+/// queue a caller sees (for `can_accept`) is the requests whose issue cycle has not passed:
+/// they issue back to back up to the cycle the bus is free again, so they number
+/// `(bus_free - cycle) / occupancy`.
 #[derive(Debug, Clone)]
 pub struct SimpleDram {
     channels: u32,
@@ -22,13 +24,11 @@ pub struct SimpleDram {
     latency_cycles: u64,
     queue_depth: usize,
     cycle: u64,
-    /// (issue cycle, is write) of each channel's requests, in order; those before `cycle`
-    /// have issued and are dropped lazily.
-    issues: Vec<VecDeque<(u64, bool)>>,
     /// Cycle at which each channel's bus is free after its last scheduled request.
     bus_free: Vec<u64>,
-    /// (completion cycle, id, arrival) per channel; completions are monotone.
-    in_flight: Vec<VecDeque<(u64, u64, u64)>>,
+    /// (completion cycle, id, arrival, is write) per channel, in issue order (so completions
+    /// are monotone and the queued requests are the last ones).
+    in_flight: Vec<VecDeque<(u64, u64, u64, bool)>>,
     /// Bit `ch % 64` of word `ch / 64` set while channel `ch` has a request in flight:
     /// `tick` visits only those channels (in ascending order, as a full scan would).
     active: Vec<u64>,
@@ -54,6 +54,8 @@ impl SimpleDram {
         )
     }
 
+    /// A channel takes at least one cycle per transaction (`occupancy_cycles` below 1 counts
+    /// as 1).
     pub fn new(
         channels: u32,
         request_bytes: u32,
@@ -64,11 +66,10 @@ impl SimpleDram {
         Self {
             channels,
             request_bytes,
-            occupancy_cycles,
+            occupancy_cycles: occupancy_cycles.max(1),
             latency_cycles,
             queue_depth,
             cycle: 0,
-            issues: vec![VecDeque::new(); channels as usize],
             bus_free: vec![0; channels as usize],
             in_flight: vec![VecDeque::new(); channels as usize],
             active: vec![0; (channels as usize).div_ceil(64)],
@@ -82,8 +83,7 @@ impl SimpleDram {
     /// Requests of channel `ch` that have not issued by the current cycle (they issue in
     /// this cycle's tick or later).
     fn queued(&self, ch: usize) -> usize {
-        let q = &self.issues[ch];
-        q.len() - q.partition_point(|&(at, _)| at < self.cycle)
+        (self.bus_free[ch].saturating_sub(self.cycle) / self.occupancy_cycles) as usize
     }
 }
 
@@ -101,18 +101,13 @@ impl Dram for SimpleDram {
 
     fn enqueue(&mut self, req: DramRequest) -> Result<(), DramRequest> {
         let ch = self.channel_of(req.addr) as usize;
-        let q = &mut self.issues[ch];
-        while q.front().is_some_and(|&(at, _)| at < self.cycle) {
-            q.pop_front();
-        }
-        if q.len() >= self.queue_depth {
+        if self.queued(ch) >= self.queue_depth {
             return Err(req);
         }
         let issue = self.bus_free[ch].max(self.cycle);
         self.bus_free[ch] = issue + self.occupancy_cycles;
-        q.push_back((issue, req.is_write));
         let done_at = issue + self.occupancy_cycles + self.latency_cycles;
-        self.in_flight[ch].push_back((done_at, req.id, self.cycle));
+        self.in_flight[ch].push_back((done_at, req.id, self.cycle, req.is_write));
         self.active[ch / 64] |= 1u64 << (ch % 64);
         self.pending += 1;
         if req.is_write {
@@ -133,7 +128,7 @@ impl Dram for SimpleDram {
                 let ch = w * 64 + bits.trailing_zeros() as usize;
                 bits &= bits - 1;
                 let q = &mut self.in_flight[ch];
-                while let Some(&(at, id, arrival)) = q.front() {
+                while let Some(&(at, id, arrival, _)) = q.front() {
                     if at > self.cycle {
                         break;
                     }
@@ -167,12 +162,13 @@ impl Dram for SimpleDram {
             while bits != 0 {
                 let ch = w * 64 + bits.trailing_zeros() as usize;
                 bits &= bits - 1;
-                if let Some(&(at, _, _)) = self.in_flight[ch].front() {
+                if let Some(&(at, _, _, _)) = self.in_flight[ch].front() {
                     next = next.min(at);
                 }
-                let q = &self.issues[ch];
-                if let Some(&(at, _)) = q.get(q.partition_point(|&(at, _)| at < self.cycle)) {
-                    next = next.min(at + 1);
+                let queued = self.queued(ch) as u64;
+                if queued > 0 {
+                    // The tick of the first queued request's issue cycle.
+                    next = next.min(self.bus_free[ch] - queued * self.occupancy_cycles + 1);
                 }
             }
         }
@@ -207,8 +203,8 @@ impl Dram for SimpleDram {
     fn stats(&self) -> DramStats {
         let mut s = self.stats.clone();
         let bytes = self.request_bytes as u64;
-        for (ch, q) in self.issues.iter().enumerate() {
-            for &(_, is_write) in q.iter().skip(q.len() - self.queued(ch)) {
+        for (ch, q) in self.in_flight.iter().enumerate() {
+            for &(_, _, _, is_write) in q.iter().skip(q.len() - self.queued(ch)) {
                 if is_write {
                     s.writes -= 1;
                     s.bytes_written -= bytes;
