@@ -9,6 +9,10 @@
 //! `channel_of`, `enqueue`, `advance_to`) into a fresh back-end with nothing else running.
 //! That is the part of every simulated cycle the `Dram` trait's per-request interface costs,
 //! so it bounds what any change inside the accelerator model can reach.
+//!
+//! For instruction counts (wall time is noisy on a shared machine), one simulation without
+//! criterion: `SIM_BENCH_ONCE=pruned-native` (or `pruned-simple`, `dense-generation`) with the
+//! bench binary, e.g. under `valgrind --tool=callgrind --toggle-collect='spatten::hw::simulate*'`.
 
 use std::time::Instant;
 

@@ -86,6 +86,8 @@ impl AddressCrossbar {
                 is_write: false,
             };
             if dram.enqueue(req).is_err() {
+                // The channel's queue is full for the rest of this cycle: skip its other lanes.
+                self.grants[ch] = self.requests_per_channel;
                 continue;
             }
             self.grants[ch] += 1;
