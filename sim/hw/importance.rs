@@ -32,11 +32,7 @@ impl Importance {
     /// (see `stride`).
     pub fn stride(&self, calls: &[HeadCall], input: &Fifo<Chunk>) -> Option<Stride> {
         let Some((&chunk, have)) = input.front() else {
-            let activity = if self.consumed > 0 {
-                Activity::StalledInput
-            } else {
-                Activity::Idle
-            };
+            let activity = Activity::without_input(self.consumed > 0, false);
             return Some(Stride::still(u64::MAX, activity));
         };
         if have > self.adders {
@@ -64,11 +60,7 @@ impl Importance {
         finished: &mut Vec<u32>,
     ) -> (Activity, bool) {
         let Some((&chunk, _)) = input.front() else {
-            let a = if self.consumed > 0 {
-                Activity::StalledInput
-            } else {
-                Activity::Idle
-            };
+            let a = Activity::without_input(self.consumed > 0, false);
             return (a, false);
         };
         let hc = &calls[chunk.call as usize];

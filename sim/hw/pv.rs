@@ -61,13 +61,7 @@ impl PvUnit {
     ) -> Option<Stride> {
         let due = cycles_before(now, self.done.next_ready());
         let Some((&chunk, have)) = input.front() else {
-            let activity = if self.consumed > 0 {
-                Activity::StalledInput
-            } else if self.done.is_empty() {
-                Activity::Idle
-            } else {
-                Activity::Busy
-            };
+            let activity = Activity::without_input(self.consumed > 0, !self.done.is_empty());
             return Stride::still(due, activity).nonzero();
         };
         let hc = &calls[chunk.call as usize];
@@ -115,13 +109,7 @@ impl PvUnit {
             progress = true;
         }
         let Some((&chunk, have)) = input.front() else {
-            let a = if self.consumed > 0 {
-                Activity::StalledInput
-            } else if self.done.is_empty() {
-                Activity::Idle
-            } else {
-                Activity::Busy
-            };
+            let a = Activity::without_input(self.consumed > 0, !self.done.is_empty());
             return (a, progress);
         };
         let hc = &calls[chunk.call as usize];

@@ -58,13 +58,7 @@ impl Requant {
     pub fn stride(&self, now: u64, calls: &[HeadCall], input: &Fifo<Chunk>) -> Option<Stride> {
         let due = cycles_before(now, self.decisions.next_ready());
         let Some((&chunk, have)) = input.front() else {
-            let activity = if self.in_row > 0 {
-                Activity::StalledInput
-            } else if self.decisions.is_empty() {
-                Activity::Idle
-            } else {
-                Activity::Busy
-            };
+            let activity = Activity::without_input(self.in_row > 0, !self.decisions.is_empty());
             return Stride::still(due, activity).nonzero();
         };
         let hc = &calls[chunk.call as usize];
@@ -119,13 +113,7 @@ impl Requant {
             progress = true;
         }
         let Some((&chunk, have)) = input.front() else {
-            let a = if self.in_row > 0 {
-                Activity::StalledInput
-            } else if self.decisions.is_empty() {
-                Activity::Idle
-            } else {
-                Activity::Busy
-            };
+            let a = Activity::without_input(self.in_row > 0, !self.decisions.is_empty());
             return (a, progress);
         };
         let hc = &calls[chunk.call as usize];

@@ -19,6 +19,20 @@ pub enum Activity {
     StalledOutput,
 }
 
+impl Activity {
+    /// A unit whose input is empty: stalled when it is partway through its work, busy while
+    /// its pipeline still holds results, idle otherwise.
+    pub fn without_input(partway: bool, holding: bool) -> Self {
+        if partway {
+            Activity::StalledInput
+        } else if holding {
+            Activity::Busy
+        } else {
+            Activity::Idle
+        }
+    }
+}
+
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct ModuleStats {
     pub busy_cycles: u64,
