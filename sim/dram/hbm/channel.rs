@@ -123,7 +123,9 @@ pub(crate) struct Channel {
     id: u32,
     read_q: VecDeque<Txn>,
     write_q: VecDeque<Txn>,
-    bank_q: Vec<Vec<Txn>>,
+    /// Ring buffers: the command picked is mostly the oldest, which `pop_front` removes
+    /// without shifting the rest.
+    bank_q: Vec<VecDeque<Txn>>,
     /// Bit q set when bank queue q is non-empty (channels with at most 64 bank queues).
     nonempty: u64,
     /// Bit q set when bank queue q is full (channels with at most 64 bank queues).
@@ -161,6 +163,8 @@ pub(crate) struct Channel {
     /// entry or a bank queue loses one; cleared when a scan finds nothing movable).
     txn_dirty: bool,
     in_flight: usize,
+    /// Smallest `ready_lb` of the non-empty bank queues after the last full step.
+    min_lb: u64,
     /// Earliest cycle at which `step` may do anything.
     pub wake: u64,
 }
@@ -184,7 +188,7 @@ impl Channel {
             id,
             read_q: VecDeque::with_capacity(p.queue_depth),
             write_q: VecDeque::with_capacity(p.queue_depth),
-            bank_q: vec![Vec::with_capacity(p.bank_queue_depth); banks],
+            bank_q: vec![VecDeque::with_capacity(p.bank_queue_depth); banks],
             nonempty: 0,
             full: 0,
             read_per_bank: vec![0; banks],
@@ -201,14 +205,15 @@ impl Channel {
             next_refresh_at: p.refresh_interval,
             refresh_cursor: 0,
             rr: 0,
-            read_returns: VecDeque::new(),
-            fast_returns: VecDeque::new(),
+            read_returns: VecDeque::with_capacity(2 * p.queue_depth),
+            fast_returns: VecDeque::with_capacity(2 * p.queue_depth),
             queued_writes: AddrMap::default(),
             queued_reads: AddrMap::default(),
             riders: AddrMap::default(),
             write_draining: 0,
             txn_dirty: false,
             in_flight: 0,
+            min_lb: u64::MAX,
             wake: p.refresh_interval,
         }
     }
@@ -379,6 +384,18 @@ impl Channel {
         done: &mut Vec<u64>,
         log: &mut Option<Vec<Command>>,
     ) {
+        if !p.exhaustive
+            && clk < self.min_lb
+            && clk != self.next_refresh_at
+            && self.refresh_q.is_empty()
+            && !self.txn_dirty
+        {
+            // No bank queue can issue, no request can move and no refresh is due (only steps
+            // change the bounds or the bank queues): the full step would only complete.
+            self.complete(clk, stats, done);
+            self.wake = self.compute_wake(clk);
+            return;
+        }
         self.complete(clk, stats, done);
         if clk == self.next_refresh_at {
             self.schedule_refresh(p);
@@ -403,7 +420,7 @@ impl Channel {
             }
         }
         self.schedule_transaction(p);
-        self.tighten_bounds(p, clk);
+        self.min_lb = self.tighten_bounds(p, clk);
         self.wake = self.compute_wake(clk);
     }
 
@@ -534,7 +551,19 @@ impl Channel {
                     }) << (r * per)
                 }
             };
-            let m = self.nonempty & !blocked;
+            let mut m = self.nonempty & !blocked;
+            if !p.exhaustive {
+                // Drop the queues whose bound says they cannot issue yet, without a branch per
+                // queue (all bits at once, then the survivors in round-robin order).
+                let mut ready = 0u64;
+                let mut bits = m;
+                while bits != 0 {
+                    let q = bits.trailing_zeros() as usize;
+                    bits &= bits - 1;
+                    ready |= ((self.ready_lb[q] <= clk) as u64) << q;
+                }
+                m = ready;
+            }
             if m == 0 {
                 return None;
             }
@@ -551,9 +580,6 @@ impl Channel {
                 } else {
                     start + k
                 };
-                if !p.exhaustive && self.ready_lb[q] > clk {
-                    continue;
-                }
                 if let Some(pk) = self.first_ready(p, q, clk) {
                     self.rr = q;
                     return Some(pk);
@@ -601,14 +627,13 @@ impl Channel {
                 // Only the oldest command may close the row, and only when no queued command
                 // hits it (or the hit cap is reached).
                 let open = bank.open_row;
-                if i != 0
-                    || (bank.hits < ROW_HIT_CAP && queue[i..].iter().any(|x| Some(x.row) == open))
+                if i != 0 || (bank.hits < ROW_HIT_CAP && queue.iter().any(|x| Some(x.row) == open))
                 {
                     continue;
                 }
             } else if kind == WR
-                && queue[..i]
-                    .iter()
+                && queue
+                    .range(..i)
                     .any(|x| !x.is_write && x.row == t.row && x.column == t.column)
             {
                 continue;
@@ -635,7 +660,6 @@ impl Channel {
         let b = pk.queue;
         let d = &p.delays;
         let (r, g) = (self.banks[b].rank, self.banks[b].group);
-        self.ready_lb[b] = 0;
         match pk.kind {
             ACT => {
                 let row = self.bank_q[b][pk.index].row;
@@ -670,7 +694,9 @@ impl Channel {
                 self.log_to(log, clk, CommandKind::Precharge, p, b, 0, 0);
             }
             _ => {
-                let t = self.bank_q[b].remove(pk.index);
+                let t = self.bank_q[b]
+                    .remove(pk.index)
+                    .expect("picked command is queued");
                 // A column command always hits the open row.
                 if t.is_write {
                     self.banks[b].hit_writes -= 1;
@@ -763,6 +789,13 @@ impl Channel {
                 self.log_to(log, clk, kind, p, b, t.row, t.column);
             }
         }
+        // The bank's timing and queue are final for this cycle: its exact bound now spares
+        // the second pick and the next steps a rescan of this queue.
+        self.ready_lb[b] = if self.bank_q[b].is_empty() {
+            0
+        } else {
+            self.queue_lb(p, b)
+        };
         pk.kind
     }
 
@@ -814,7 +847,7 @@ impl Channel {
                     && if self.masks {
                         self.nonempty == 0
                     } else {
-                        self.bank_q.iter().all(Vec::is_empty)
+                        self.bank_q.iter().all(VecDeque::is_empty)
                     }))
         {
             self.write_draining = self.write_q.len() as i64;
@@ -847,7 +880,7 @@ impl Channel {
                 self.read_q.remove(i);
                 Self::count_out(&mut self.read_per_bank, &mut self.read_banks, t.bank);
             }
-            self.bank_q[t.bank].push(t);
+            self.bank_q[t.bank].push_back(t);
             let bank = &mut self.banks[t.bank];
             if bank.open_row == Some(t.row) {
                 if t.is_write {
@@ -860,7 +893,13 @@ impl Channel {
             if self.bank_q[t.bank].len() >= p.bank_queue_depth {
                 self.full |= 1u64 << (t.bank & 63);
             }
-            self.ready_lb[t.bank] = 0;
+            // The queue's earliest command is its old one's or the new one's.
+            let at = self.ready_at(p, t.bank, Self::required(&self.banks[t.bank], &t));
+            self.ready_lb[t.bank] = if self.bank_q[t.bank].len() == 1 {
+                at
+            } else {
+                self.ready_lb[t.bank].min(at)
+            };
             // One request moves per cycle; stay awake only if another one could move next.
             self.txn_dirty = self.any_movable(p, self.write_draining > 0);
             return;
@@ -872,55 +911,43 @@ impl Channel {
     }
 
     /// Recomputes the readiness bound of every non-empty queue whose bound was reset this
-    /// cycle (or is due), so that the channel sleeps until a command can really be ready.
-    fn tighten_bounds(&mut self, p: &Params, clk: u64) {
-        // Non-empty queues from the bit mask, or every queue when there are more than 64.
-        let n = self.bank_q.len();
-        let mut bits = if n <= 64 { self.nonempty } else { u64::MAX };
-        let mut next = 0;
-        while bits != 0 && next < n {
-            let q = if n <= 64 {
-                bits.trailing_zeros() as usize
-            } else {
-                next
-            };
-            if n <= 64 {
-                bits &= bits - 1;
-            }
-            next = q + 1;
-            if self.ready_lb[q] > clk || self.bank_q[q].is_empty() {
-                continue;
-            }
-            self.ready_lb[q] = self.queue_lb(p, q);
-        }
-    }
-
-    fn compute_wake(&self, clk: u64) -> u64 {
-        let soon = clk + 1;
-        let mut w = self.next_refresh_at;
-        if !self.refresh_q.is_empty() {
-            return soon;
-        }
-        for q in [&self.fast_returns, &self.read_returns] {
-            if let Some(&(at, _, _)) = q.front() {
-                w = w.min(at);
-            }
-        }
-        if self.txn_dirty {
-            return soon;
-        }
-        if self.bank_q.len() <= 64 {
+    /// cycle (or is due), so that the channel sleeps until a command can really be ready;
+    /// returns the smallest bound.
+    fn tighten_bounds(&mut self, p: &Params, clk: u64) -> u64 {
+        let mut min_lb = u64::MAX;
+        if self.masks {
             let mut bits = self.nonempty;
             while bits != 0 {
                 let q = bits.trailing_zeros() as usize;
                 bits &= bits - 1;
-                w = w.min(self.ready_lb[q]);
+                if self.ready_lb[q] <= clk {
+                    self.ready_lb[q] = self.queue_lb(p, q);
+                }
+                min_lb = min_lb.min(self.ready_lb[q]);
             }
         } else {
-            for (q, lb) in self.bank_q.iter().zip(&self.ready_lb) {
-                if !q.is_empty() {
-                    w = w.min(*lb);
+            for q in 0..self.bank_q.len() {
+                if self.bank_q[q].is_empty() {
+                    continue;
                 }
+                if self.ready_lb[q] <= clk {
+                    self.ready_lb[q] = self.queue_lb(p, q);
+                }
+                min_lb = min_lb.min(self.ready_lb[q]);
+            }
+        }
+        min_lb
+    }
+
+    fn compute_wake(&self, clk: u64) -> u64 {
+        let soon = clk + 1;
+        if !self.refresh_q.is_empty() || self.txn_dirty {
+            return soon;
+        }
+        let mut w = self.next_refresh_at.min(self.min_lb);
+        for q in [&self.fast_returns, &self.read_returns] {
+            if let Some(&(at, _, _)) = q.front() {
+                w = w.min(at);
             }
         }
         w.max(soon)
