@@ -12,6 +12,7 @@ use std::collections::hash_map::Entry;
 use std::collections::{HashMap, VecDeque};
 
 use super::mapping::Location;
+use super::request_queue::RequestQueue;
 use super::timing::{ACT, Delays, KINDS, PRE, RD, REF, WR};
 use crate::dram::DramStats;
 use crate::dram::command_log::{Command, CommandKind};
@@ -121,8 +122,8 @@ struct Pick {
 #[derive(Debug, Clone)]
 pub(crate) struct Channel {
     id: u32,
-    read_q: VecDeque<Txn>,
-    write_q: VecDeque<Txn>,
+    read_q: RequestQueue,
+    write_q: RequestQueue,
     /// Ring buffers: the command picked is mostly the oldest, which `pop_front` removes
     /// without shifting the rest.
     bank_q: Vec<VecDeque<Txn>>,
@@ -130,12 +131,8 @@ pub(crate) struct Channel {
     nonempty: u64,
     /// Bit q set when bank queue q is full (channels with at most 64 bank queues).
     full: u64,
-    /// Requests in the read queue / write buffer per bank queue, and bit q set when that count
-    /// is non-zero (so "can any request move" is a mask test instead of a queue scan).
-    read_per_bank: Vec<u16>,
-    write_per_bank: Vec<u16>,
-    read_banks: u64,
-    write_banks: u64,
+    /// Bit q set when bank q has no open row (its queue can only activate).
+    closed: u64,
     /// At most 64 bank queues: the bit masks above are exact.
     masks: bool,
     /// Lower bound on the cycle at which each bank queue could issue; only timing state that
@@ -186,16 +183,17 @@ impl Channel {
         };
         Self {
             id,
-            read_q: VecDeque::with_capacity(p.queue_depth),
-            write_q: VecDeque::with_capacity(p.queue_depth),
+            read_q: RequestQueue::new(banks),
+            write_q: RequestQueue::new(banks),
             bank_q: vec![VecDeque::with_capacity(p.bank_queue_depth); banks],
             nonempty: 0,
             full: 0,
-            read_per_bank: vec![0; banks],
-            write_per_bank: vec![0; banks],
-            read_banks: 0,
-            write_banks: 0,
             masks: banks <= 64,
+            closed: if banks >= 64 {
+                u64::MAX
+            } else {
+                (1u64 << banks) - 1
+            },
             ready_lb: vec![0; banks],
             banks: (0..banks).map(bank).collect(),
             bg_next: vec![[0; KINDS]; p.ranks * p.bank_groups],
@@ -240,8 +238,7 @@ impl Channel {
             // A write to an address already buffered merges into it.
             if let Entry::Vacant(e) = self.queued_writes.entry(t.addr) {
                 e.insert(1);
-                self.write_q.push_back(t);
-                Self::count_in(&mut self.write_per_bank, &mut self.write_banks, t.bank);
+                self.write_q.push(t);
             }
             self.fast_returns.push_back((now + 1, t.id, now));
         } else if !self.queued_writes.is_empty() && self.queued_writes.contains_key(&t.addr) {
@@ -253,40 +250,21 @@ impl Channel {
                 Entry::Occupied(_) => self.riders.entry(t.addr).or_default().push((t.id, now)),
                 Entry::Vacant(e) => {
                     e.insert(1);
-                    self.read_q.push_back(t);
-                    Self::count_in(&mut self.read_per_bank, &mut self.read_banks, t.bank);
+                    self.read_q.push(t);
                 }
             }
         }
         debug_assert!(self.read_q.len() <= p.queue_depth && self.write_q.len() <= p.queue_depth);
     }
 
-    fn count_in(per_bank: &mut [u16], banks: &mut u64, b: usize) {
-        per_bank[b] += 1;
-        *banks |= 1u64 << (b & 63);
-    }
-
-    fn count_out(per_bank: &mut [u16], banks: &mut u64, b: usize) {
-        per_bank[b] -= 1;
-        if per_bank[b] == 0 {
-            *banks &= !(1u64 << (b & 63));
-        }
-    }
-
     /// Whether some request of the write buffer (`writes`) or the read queue could move to
     /// its bank queue.
     fn any_movable(&self, p: &Params, writes: bool) -> bool {
-        if self.masks {
-            let banks = if writes {
-                self.write_banks
-            } else {
-                self.read_banks
-            };
-            return banks & !self.full != 0;
-        }
         let q = if writes { &self.write_q } else { &self.read_q };
-        q.iter()
-            .any(|t| self.bank_q[t.bank].len() < p.bank_queue_depth)
+        if self.masks {
+            return q.banks() & !self.full != 0;
+        }
+        (0..self.bank_q.len()).any(|b| q.has(b) && self.bank_q[b].len() < p.bank_queue_depth)
     }
 
     fn bank_index(p: &Params, l: &Location) -> usize {
@@ -302,7 +280,7 @@ impl Channel {
         b / p.banks_per_group
     }
 
-    #[inline]
+    #[inline(always)]
     fn ready_at(&self, p: &Params, b: usize, kind: usize) -> u64 {
         let bank = &self.banks[b];
         let r = bank.rank;
@@ -553,6 +531,11 @@ impl Channel {
             };
             let mut m = self.nonempty & !blocked;
             if !p.exhaustive {
+                // Queues that can only activate, in ranks that may not activate yet (all of
+                // them right after an activation).
+                if m & self.closed != 0 {
+                    m &= !(self.closed & self.act_gated(p, clk));
+                }
                 // Drop the queues whose bound says they cannot issue yet, without a branch per
                 // queue (all bits at once, then the survivors in round-robin order).
                 let mut ready = 0u64;
@@ -599,6 +582,28 @@ impl Channel {
             }
         }
         None
+    }
+
+    /// The banks of the ranks whose rank-wide activation constraints (tRRD_S, tFAW) forbid an
+    /// activation at `clk`, as a mask (at most 64 banks).
+    fn act_gated(&self, p: &Params, clk: u64) -> u64 {
+        let per = p.banks_per_rank();
+        let rank_mask = if per >= 64 {
+            u64::MAX
+        } else {
+            (1u64 << per) - 1
+        };
+        let mut gated = 0;
+        for r in 0..p.ranks {
+            let mut at = self.rank_next[r][ACT];
+            if self.faw[r].len() == 4 {
+                at = at.max(self.faw[r][0] + p.delays.faw);
+            }
+            if at > clk {
+                gated |= rank_mask << (r * per);
+            }
+        }
+        gated
     }
 
     fn first_ready(&mut self, p: &Params, q: usize, clk: u64) -> Option<Pick> {
@@ -665,6 +670,7 @@ impl Channel {
                 let row = self.bank_q[b][pk.index].row;
                 let bank = &mut self.banks[b];
                 bank.open_row = Some(row);
+                self.closed &= !(1u64 << (b & 63));
                 self.recount_hits(b);
                 let bank = &mut self.banks[b];
                 bank.hits = 0;
@@ -771,6 +777,7 @@ impl Channel {
                     // The device precharges internally once tRTP / write recovery and tRAS allow.
                     let pre_at = bank.next[PRE].max(bank.act_cycle + d.act_pre);
                     bank.open_row = None;
+                    self.closed |= 1u64 << (b & 63);
                     bank.hit_reads = 0;
                     bank.hit_writes = 0;
                     bank.last_pre_conflict = false;
@@ -800,6 +807,7 @@ impl Channel {
     }
 
     fn precharge(&mut self, p: &Params, b: usize, clk: u64, conflict: bool) {
+        self.closed |= 1u64 << (b & 63);
         let bank = &mut self.banks[b];
         bank.open_row = None;
         bank.hit_reads = 0;
@@ -854,18 +862,22 @@ impl Channel {
         }
         let writes = self.write_draining > 0;
         let queue = if writes { &self.write_q } else { &self.read_q };
-        let found = if self.masks && !self.any_movable(p, writes) {
-            None
-        } else if self.masks {
-            let full = self.full;
-            queue.iter().position(|t| full & (1u64 << t.bank) == 0)
+        let found = if self.masks {
+            let mut bits = queue.banks() & !self.full;
+            queue.oldest_of(std::iter::from_fn(|| {
+                (bits != 0).then(|| {
+                    let b = bits.trailing_zeros() as usize;
+                    bits &= bits - 1;
+                    b
+                })
+            }))
         } else {
-            queue
-                .iter()
-                .position(|t| self.bank_q[t.bank].len() < p.bank_queue_depth)
+            queue.oldest_of(
+                (0..self.bank_q.len()).filter(|&b| self.bank_q[b].len() < p.bank_queue_depth),
+            )
         };
-        if let Some(i) = found {
-            let t = queue[i];
+        if let Some(qb) = found {
+            let t = *queue.front(qb);
             if writes {
                 // A write may not overtake a read of the same address.
                 // Hand the turn to the reads until none can move (-1), or the two livelock.
@@ -874,11 +886,9 @@ impl Channel {
                     return;
                 }
                 self.write_draining -= 1;
-                self.write_q.remove(i);
-                Self::count_out(&mut self.write_per_bank, &mut self.write_banks, t.bank);
+                self.write_q.pop(qb);
             } else {
-                self.read_q.remove(i);
-                Self::count_out(&mut self.read_per_bank, &mut self.read_banks, t.bank);
+                self.read_q.pop(qb);
             }
             self.bank_q[t.bank].push_back(t);
             let bank = &mut self.banks[t.bank];

@@ -25,6 +25,7 @@
 pub mod channel;
 pub mod mapping;
 pub mod preset;
+mod request_queue;
 pub mod timing;
 
 use std::path::Path;
