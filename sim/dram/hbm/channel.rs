@@ -366,11 +366,18 @@ impl Channel {
             && clk < self.min_lb
             && clk != self.next_refresh_at
             && self.refresh_q.is_empty()
-            && !self.txn_dirty
         {
-            // No bank queue can issue, no request can move and no refresh is due (only steps
-            // change the bounds or the bank queues): the full step would only complete.
+            // No bank queue can issue and no refresh is due (only steps change the bounds or
+            // the bank queues), so the full step would issue nothing and leave every bound but
+            // that of a queue receiving a request as it is: complete, move, and re-bound that
+            // one queue.
             self.complete(clk, stats, done);
+            if let Some(b) = self.schedule_transaction(p) {
+                if self.ready_lb[b] <= clk {
+                    self.ready_lb[b] = self.queue_lb(p, b);
+                }
+                self.min_lb = self.min_lb.min(self.ready_lb[b]);
+            }
             self.wake = self.compute_wake(clk);
             return;
         }
@@ -845,9 +852,10 @@ impl Channel {
         }
     }
 
-    fn schedule_transaction(&mut self, p: &Params) {
+    /// Moves the oldest movable request to its bank queue; returns that queue.
+    fn schedule_transaction(&mut self, p: &Params) -> Option<usize> {
         if !self.txn_dirty {
-            return;
+            return None;
         }
         if self.write_draining == 0
             && (self.write_q.len() >= p.queue_depth
@@ -883,7 +891,7 @@ impl Channel {
                 // Hand the turn to the reads until none can move (-1), or the two livelock.
                 if self.queued_reads.contains_key(&t.addr) {
                     self.write_draining = -1;
-                    return;
+                    return None;
                 }
                 self.write_draining -= 1;
                 self.write_q.pop(qb);
@@ -912,12 +920,13 @@ impl Channel {
             };
             // One request moves per cycle; stay awake only if another one could move next.
             self.txn_dirty = self.any_movable(p, self.write_draining > 0);
-            return;
+            return Some(t.bank);
         }
         if self.write_draining < 0 {
             self.write_draining = 0;
         }
         self.txn_dirty = false;
+        None
     }
 
     /// Recomputes the readiness bound of every non-empty queue whose bound was reset this
