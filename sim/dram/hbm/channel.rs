@@ -8,8 +8,7 @@
 //! (complete one cycle after arrival) and drained in batches, refresh takes precedence over
 //! requests and blocks the refreshed rank's (or bank's) queues until it issues.
 
-use std::collections::hash_map::Entry;
-use std::collections::{HashMap, VecDeque};
+use std::collections::{HashMap, HashSet, VecDeque};
 
 use super::mapping::Location;
 use super::request_queue::RequestQueue;
@@ -41,6 +40,9 @@ impl std::hash::Hasher for AddrHasher {
 }
 
 type AddrMap<V> = HashMap<u64, V, std::hash::BuildHasherDefault<AddrHasher>>;
+/// Addresses with a queued request: a second read of one rides on the first and a second
+/// write merges into it, so each address is queued at most once per direction.
+type AddrSet = HashSet<u64, std::hash::BuildHasherDefault<AddrHasher>>;
 
 /// A write buffer fuller than this drains when the bank queues run empty (DRAMsim3's value).
 const WRITE_DRAIN_LOW: usize = 8;
@@ -151,8 +153,7 @@ pub(crate) struct Channel {
     read_returns: VecDeque<(u64, u64, u64)>,
     /// Posted writes and forwarded reads, completing one cycle after arrival.
     fast_returns: VecDeque<(u64, u64, u64)>,
-    queued_writes: AddrMap<u32>,
-    queued_reads: AddrMap<u32>,
+    queued_writes: AddrSet,
     /// Reads of an address that already has a queued read ride on it: (id, arrival).
     riders: AddrMap<Vec<(u64, u64)>>,
     write_draining: i64,
@@ -205,8 +206,7 @@ impl Channel {
             rr: 0,
             read_returns: VecDeque::with_capacity(2 * p.queue_depth),
             fast_returns: VecDeque::with_capacity(2 * p.queue_depth),
-            queued_writes: AddrMap::default(),
-            queued_reads: AddrMap::default(),
+            queued_writes: AddrSet::default(),
             riders: AddrMap::default(),
             write_draining: 0,
             txn_dirty: false,
@@ -236,25 +236,30 @@ impl Channel {
         self.wake = self.wake.min(now);
         if t.is_write {
             // A write to an address already buffered merges into it.
-            if let Entry::Vacant(e) = self.queued_writes.entry(t.addr) {
-                e.insert(1);
+            if self.queued_writes.insert(t.addr) {
                 self.write_q.push(t);
             }
             self.fast_returns.push_back((now + 1, t.id, now));
-        } else if !self.queued_writes.is_empty() && self.queued_writes.contains_key(&t.addr) {
+        } else if !self.queued_writes.is_empty() && self.queued_writes.contains(&t.addr) {
             // Served from the write buffer.
             self.fast_returns.push_back((now + 1, t.id, now));
         } else {
-            match self.queued_reads.entry(t.addr) {
+            if !self.read_queued(t.bank, t.addr) {
+                self.read_q.push(t);
+            } else {
                 // Served by the queued read of the same address, when it issues.
-                Entry::Occupied(_) => self.riders.entry(t.addr).or_default().push((t.id, now)),
-                Entry::Vacant(e) => {
-                    e.insert(1);
-                    self.read_q.push(t);
-                }
+                self.riders.entry(t.addr).or_default().push((t.id, now));
             }
         }
         debug_assert!(self.read_q.len() <= p.queue_depth && self.write_q.len() <= p.queue_depth);
+    }
+
+    /// Whether a read of `addr` (which maps to bank queue `b`) is queued and not yet issued:
+    /// it is in the read queue or in that bank queue (scanning both is cheaper than keeping
+    /// a hash set of queued addresses).
+    fn read_queued(&self, b: usize, addr: u64) -> bool {
+        self.read_q.has_addr(b, addr)
+            || self.bank_q[b].iter().any(|t| !t.is_write && t.addr == addr)
     }
 
     /// Whether some request of the write buffer (`writes`) or the read queue could move to
@@ -295,6 +300,7 @@ impl Channel {
 
     /// The earliest cycle at which some command of bank queue `q` (non-empty) meets its
     /// timing constraints: the minimum of `ready_at` over the command types its entries need.
+    #[inline]
     fn queue_lb(&self, p: &Params, q: usize) -> u64 {
         let bank = &self.banks[q];
         if bank.open_row.is_none() {
@@ -707,9 +713,12 @@ impl Channel {
                 self.log_to(log, clk, CommandKind::Precharge, p, b, 0, 0);
             }
             _ => {
-                let t = self.bank_q[b]
-                    .remove(pk.index)
-                    .expect("picked command is queued");
+                let t = if pk.index == 0 {
+                    self.bank_q[b].pop_front()
+                } else {
+                    self.bank_q[b].remove(pk.index)
+                }
+                .expect("picked command is queued");
                 // A column command always hits the open row.
                 if t.is_write {
                     self.banks[b].hit_writes -= 1;
@@ -734,7 +743,7 @@ impl Channel {
                 if is_write {
                     stats.writes += 1;
                     stats.bytes_written += p.request_bytes;
-                    remove_one(&mut self.queued_writes, t.addr);
+                    self.queued_writes.remove(&t.addr);
                     bump(&mut self.banks[b].next, &[(PRE, clk + d.wr_pre)]);
                     bump(
                         &mut self.bg_next[g],
@@ -753,7 +762,6 @@ impl Channel {
                 } else {
                     stats.reads += 1;
                     stats.bytes_read += p.request_bytes;
-                    remove_one(&mut self.queued_reads, t.addr);
                     let at = clk + d.rl + d.burst;
                     self.read_returns.push_back((at, t.id, t.arrival));
                     if !self.riders.is_empty()
@@ -889,7 +897,7 @@ impl Channel {
             if writes {
                 // A write may not overtake a read of the same address.
                 // Hand the turn to the reads until none can move (-1), or the two livelock.
-                if self.queued_reads.contains_key(&t.addr) {
+                if self.read_queued(t.bank, t.addr) {
                     self.write_draining = -1;
                     return None;
                 }
@@ -977,15 +985,6 @@ fn bump(next: &mut [u64; KINDS], updates: &[(usize, u64)]) {
     for &(k, at) in updates {
         if next[k] < at {
             next[k] = at;
-        }
-    }
-}
-
-fn remove_one(m: &mut AddrMap<u32>, addr: u64) {
-    if let Entry::Occupied(mut e) = m.entry(addr) {
-        *e.get_mut() -= 1;
-        if *e.get() == 0 {
-            e.remove();
         }
     }
 }

@@ -29,15 +29,18 @@ impl RequestQueue {
         }
     }
 
+    #[inline]
     pub fn len(&self) -> usize {
         self.len
     }
 
     /// Banks with a queued request, as a bit mask (for at most 64 banks).
+    #[inline]
     pub fn banks(&self) -> u64 {
         self.banks
     }
 
+    #[inline]
     pub fn push(&mut self, t: Txn) {
         self.per_bank[t.bank].push_back((self.next_seq, t));
         self.next_seq += 1;
@@ -46,11 +49,13 @@ impl RequestQueue {
     }
 
     /// Whether bank `b` has a queued request.
+    #[inline]
     pub fn has(&self, b: usize) -> bool {
         !self.per_bank[b].is_empty()
     }
 
     /// The bank of the oldest request among those of the banks in `candidates`.
+    #[inline]
     pub fn oldest_of(&self, candidates: impl Iterator<Item = usize>) -> Option<usize> {
         candidates
             .filter_map(|b| self.per_bank[b].front().map(|&(seq, _)| (seq, b)))
@@ -58,11 +63,19 @@ impl RequestQueue {
             .map(|(_, b)| b)
     }
 
+    /// Whether bank `b` has a queued request for `addr`.
+    #[inline]
+    pub fn has_addr(&self, b: usize, addr: u64) -> bool {
+        self.per_bank[b].iter().any(|(_, t)| t.addr == addr)
+    }
+
     /// The oldest request of bank `b` (which has one).
+    #[inline]
     pub fn front(&self, b: usize) -> &Txn {
         &self.per_bank[b].front().expect("bank has a request").1
     }
 
+    #[inline]
     pub fn pop(&mut self, b: usize) -> Txn {
         let (_, t) = self.per_bank[b].pop_front().expect("bank has a request");
         self.len -= 1;
