@@ -943,13 +943,21 @@ impl Channel {
     fn tighten_bounds(&mut self, p: &Params, clk: u64) -> u64 {
         let mut min_lb = u64::MAX;
         if self.masks {
-            let mut bits = self.nonempty;
+            // Which queues are due is unpredictable: collect them as a mask (and the minimum
+            // of the others) with selects instead of a branch per queue.
+            let (mut bits, mut stale) = (self.nonempty, 0u64);
             while bits != 0 {
                 let q = bits.trailing_zeros() as usize;
                 bits &= bits - 1;
-                if self.ready_lb[q] <= clk {
-                    self.ready_lb[q] = self.queue_lb(p, q);
-                }
+                let lb = self.ready_lb[q];
+                let due = lb <= clk;
+                stale |= (due as u64) << q;
+                min_lb = min_lb.min(if due { u64::MAX } else { lb });
+            }
+            while stale != 0 {
+                let q = stale.trailing_zeros() as usize;
+                stale &= stale - 1;
+                self.ready_lb[q] = self.queue_lb(p, q);
                 min_lb = min_lb.min(self.ready_lb[q]);
             }
         } else {
