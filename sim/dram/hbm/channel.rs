@@ -161,6 +161,8 @@ pub(crate) struct Channel {
     /// entry or a bank queue loses one; cleared when a scan finds nothing movable).
     txn_dirty: bool,
     in_flight: usize,
+    /// Queues the last successful pick had not visited yet (at most 64 queues).
+    pick_rest: u64,
     /// Smallest `ready_lb` of the non-empty bank queues after the last full step.
     min_lb: u64,
     /// Earliest cycle at which `step` may do anything.
@@ -212,6 +214,7 @@ impl Channel {
             txn_dirty: false,
             in_flight: 0,
             min_lb: u64::MAX,
+            pick_rest: 0,
             wake: p.refresh_interval,
         }
     }
@@ -396,14 +399,21 @@ impl Channel {
         if !self.refresh_q.is_empty() {
             first = self.refresh_command(p, clk, stats, log);
         }
+        let mut picked = false;
         let first = match first {
             Some(c) => Some(c),
-            None => self
-                .pick(p, clk)
-                .map(|pk| self.issue(p, pk, clk, stats, log)),
+            None => self.pick(p, clk, None).map(|pk| {
+                picked = true;
+                self.issue(p, pk, clk, stats, log)
+            }),
         };
+        // After a pick, the second one need only look at the queues the first did not visit
+        // and the one it issued from: a visited queue had no command ready, and an issue only
+        // delays other queues' commands (it changes no other queue's contents or row).
+        let within = (picked && !p.exhaustive && self.masks)
+            .then(|| self.pick_rest | (1u64 << (self.rr & 63)));
         if let (Some(kind), true) = (first, p.dual_command_issue)
-            && let Some(pk) = self.pick(p, clk)
+            && let Some(pk) = self.pick(p, clk, within)
         {
             let col = |k: usize| k == RD || k == WR;
             if col(pk.kind) != col(kind) {
@@ -522,7 +532,9 @@ impl Channel {
         Some(REF)
     }
 
-    fn pick(&mut self, p: &Params, clk: u64) -> Option<Pick> {
+    /// The first ready command in round-robin order. `within`, when given, holds every queue
+    /// that may have one (fewer than all for the second pick of a cycle); at most 64 queues.
+    fn pick(&mut self, p: &Params, clk: u64, within: Option<u64>) -> Option<Pick> {
         let n = self.bank_q.len();
         if n <= 64 {
             // Visit the non-empty queues in round-robin order from rr + 1: the same order
@@ -542,7 +554,7 @@ impl Channel {
                     }) << (r * per)
                 }
             };
-            let mut m = self.nonempty & !blocked;
+            let mut m = self.nonempty & !blocked & within.unwrap_or(u64::MAX);
             if !p.exhaustive {
                 // Queues that can only activate, in ranks that may not activate yet (all of
                 // them right after an activation).
@@ -578,6 +590,12 @@ impl Channel {
                 };
                 if let Some(pk) = self.first_ready(p, q, clk) {
                     self.rr = q;
+                    // The candidates this pick has not visited yet, back in queue numbering.
+                    self.pick_rest = if start == 0 {
+                        rot
+                    } else {
+                        ((rot << start) | (rot >> (n - start))) & full
+                    };
                     return Some(pk);
                 }
             }
