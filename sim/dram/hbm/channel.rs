@@ -8,10 +8,10 @@
 //! (complete one cycle after arrival) and drained in batches, refresh takes precedence over
 //! requests and blocks the refreshed rank's (or bank's) queues until it issues.
 
-use std::collections::hash_map::Entry;
-use std::collections::{HashMap, VecDeque};
+use std::collections::{HashMap, HashSet, VecDeque};
 
 use super::mapping::Location;
+use super::request_queue::RequestQueue;
 use super::timing::{ACT, Delays, KINDS, PRE, RD, REF, WR};
 use crate::dram::DramStats;
 use crate::dram::command_log::{Command, CommandKind};
@@ -40,6 +40,9 @@ impl std::hash::Hasher for AddrHasher {
 }
 
 type AddrMap<V> = HashMap<u64, V, std::hash::BuildHasherDefault<AddrHasher>>;
+/// Addresses with a queued request: a second read of one rides on the first and a second
+/// write merges into it, so each address is queued at most once per direction.
+type AddrSet = HashSet<u64, std::hash::BuildHasherDefault<AddrHasher>>;
 
 /// A write buffer fuller than this drains when the bank queues run empty (DRAMsim3's value).
 const WRITE_DRAIN_LOW: usize = 8;
@@ -121,19 +124,17 @@ struct Pick {
 #[derive(Debug, Clone)]
 pub(crate) struct Channel {
     id: u32,
-    read_q: VecDeque<Txn>,
-    write_q: VecDeque<Txn>,
-    bank_q: Vec<Vec<Txn>>,
+    read_q: RequestQueue,
+    write_q: RequestQueue,
+    /// Ring buffers: the command picked is mostly the oldest, which `pop_front` removes
+    /// without shifting the rest.
+    bank_q: Vec<VecDeque<Txn>>,
     /// Bit q set when bank queue q is non-empty (channels with at most 64 bank queues).
     nonempty: u64,
     /// Bit q set when bank queue q is full (channels with at most 64 bank queues).
     full: u64,
-    /// Requests in the read queue / write buffer per bank queue, and bit q set when that count
-    /// is non-zero (so "can any request move" is a mask test instead of a queue scan).
-    read_per_bank: Vec<u16>,
-    write_per_bank: Vec<u16>,
-    read_banks: u64,
-    write_banks: u64,
+    /// Bit q set when bank q has no open row (its queue can only activate).
+    closed: u64,
     /// At most 64 bank queues: the bit masks above are exact.
     masks: bool,
     /// Lower bound on the cycle at which each bank queue could issue; only timing state that
@@ -152,8 +153,7 @@ pub(crate) struct Channel {
     read_returns: VecDeque<(u64, u64, u64)>,
     /// Posted writes and forwarded reads, completing one cycle after arrival.
     fast_returns: VecDeque<(u64, u64, u64)>,
-    queued_writes: AddrMap<u32>,
-    queued_reads: AddrMap<u32>,
+    queued_writes: AddrSet,
     /// Reads of an address that already has a queued read ride on it: (id, arrival).
     riders: AddrMap<Vec<(u64, u64)>>,
     write_draining: i64,
@@ -161,6 +161,10 @@ pub(crate) struct Channel {
     /// entry or a bank queue loses one; cleared when a scan finds nothing movable).
     txn_dirty: bool,
     in_flight: usize,
+    /// Queues the last successful pick had not visited yet (at most 64 queues).
+    pick_rest: u64,
+    /// Smallest `ready_lb` of the non-empty bank queues after the last full step.
+    min_lb: u64,
     /// Earliest cycle at which `step` may do anything.
     pub wake: u64,
 }
@@ -182,16 +186,17 @@ impl Channel {
         };
         Self {
             id,
-            read_q: VecDeque::with_capacity(p.queue_depth),
-            write_q: VecDeque::with_capacity(p.queue_depth),
-            bank_q: vec![Vec::with_capacity(p.bank_queue_depth); banks],
+            read_q: RequestQueue::new(banks),
+            write_q: RequestQueue::new(banks),
+            bank_q: vec![VecDeque::with_capacity(p.bank_queue_depth); banks],
             nonempty: 0,
             full: 0,
-            read_per_bank: vec![0; banks],
-            write_per_bank: vec![0; banks],
-            read_banks: 0,
-            write_banks: 0,
             masks: banks <= 64,
+            closed: if banks >= 64 {
+                u64::MAX
+            } else {
+                (1u64 << banks) - 1
+            },
             ready_lb: vec![0; banks],
             banks: (0..banks).map(bank).collect(),
             bg_next: vec![[0; KINDS]; p.ranks * p.bank_groups],
@@ -201,14 +206,15 @@ impl Channel {
             next_refresh_at: p.refresh_interval,
             refresh_cursor: 0,
             rr: 0,
-            read_returns: VecDeque::new(),
-            fast_returns: VecDeque::new(),
-            queued_writes: AddrMap::default(),
-            queued_reads: AddrMap::default(),
+            read_returns: VecDeque::with_capacity(2 * p.queue_depth),
+            fast_returns: VecDeque::with_capacity(2 * p.queue_depth),
+            queued_writes: AddrSet::default(),
             riders: AddrMap::default(),
             write_draining: 0,
             txn_dirty: false,
             in_flight: 0,
+            min_lb: u64::MAX,
+            pick_rest: 0,
             wake: p.refresh_interval,
         }
     }
@@ -233,55 +239,40 @@ impl Channel {
         self.wake = self.wake.min(now);
         if t.is_write {
             // A write to an address already buffered merges into it.
-            if let Entry::Vacant(e) = self.queued_writes.entry(t.addr) {
-                e.insert(1);
-                self.write_q.push_back(t);
-                Self::count_in(&mut self.write_per_bank, &mut self.write_banks, t.bank);
+            if self.queued_writes.insert(t.addr) {
+                self.write_q.push(t);
             }
             self.fast_returns.push_back((now + 1, t.id, now));
-        } else if !self.queued_writes.is_empty() && self.queued_writes.contains_key(&t.addr) {
+        } else if !self.queued_writes.is_empty() && self.queued_writes.contains(&t.addr) {
             // Served from the write buffer.
             self.fast_returns.push_back((now + 1, t.id, now));
         } else {
-            match self.queued_reads.entry(t.addr) {
+            if !self.read_queued(t.bank, t.addr) {
+                self.read_q.push(t);
+            } else {
                 // Served by the queued read of the same address, when it issues.
-                Entry::Occupied(_) => self.riders.entry(t.addr).or_default().push((t.id, now)),
-                Entry::Vacant(e) => {
-                    e.insert(1);
-                    self.read_q.push_back(t);
-                    Self::count_in(&mut self.read_per_bank, &mut self.read_banks, t.bank);
-                }
+                self.riders.entry(t.addr).or_default().push((t.id, now));
             }
         }
         debug_assert!(self.read_q.len() <= p.queue_depth && self.write_q.len() <= p.queue_depth);
     }
 
-    fn count_in(per_bank: &mut [u16], banks: &mut u64, b: usize) {
-        per_bank[b] += 1;
-        *banks |= 1u64 << (b & 63);
-    }
-
-    fn count_out(per_bank: &mut [u16], banks: &mut u64, b: usize) {
-        per_bank[b] -= 1;
-        if per_bank[b] == 0 {
-            *banks &= !(1u64 << (b & 63));
-        }
+    /// Whether a read of `addr` (which maps to bank queue `b`) is queued and not yet issued:
+    /// it is in the read queue or in that bank queue (scanning both is cheaper than keeping
+    /// a hash set of queued addresses).
+    fn read_queued(&self, b: usize, addr: u64) -> bool {
+        self.read_q.has_addr(b, addr)
+            || self.bank_q[b].iter().any(|t| !t.is_write && t.addr == addr)
     }
 
     /// Whether some request of the write buffer (`writes`) or the read queue could move to
     /// its bank queue.
     fn any_movable(&self, p: &Params, writes: bool) -> bool {
-        if self.masks {
-            let banks = if writes {
-                self.write_banks
-            } else {
-                self.read_banks
-            };
-            return banks & !self.full != 0;
-        }
         let q = if writes { &self.write_q } else { &self.read_q };
-        q.iter()
-            .any(|t| self.bank_q[t.bank].len() < p.bank_queue_depth)
+        if self.masks {
+            return q.banks() & !self.full != 0;
+        }
+        (0..self.bank_q.len()).any(|b| q.has(b) && self.bank_q[b].len() < p.bank_queue_depth)
     }
 
     fn bank_index(p: &Params, l: &Location) -> usize {
@@ -297,7 +288,7 @@ impl Channel {
         b / p.banks_per_group
     }
 
-    #[inline]
+    #[inline(always)]
     fn ready_at(&self, p: &Params, b: usize, kind: usize) -> u64 {
         let bank = &self.banks[b];
         let r = bank.rank;
@@ -312,6 +303,7 @@ impl Channel {
 
     /// The earliest cycle at which some command of bank queue `q` (non-empty) meets its
     /// timing constraints: the minimum of `ready_at` over the command types its entries need.
+    #[inline]
     fn queue_lb(&self, p: &Params, q: usize) -> u64 {
         let bank = &self.banks[q];
         if bank.open_row.is_none() {
@@ -379,6 +371,25 @@ impl Channel {
         done: &mut Vec<u64>,
         log: &mut Option<Vec<Command>>,
     ) {
+        if !p.exhaustive
+            && clk < self.min_lb
+            && clk != self.next_refresh_at
+            && self.refresh_q.is_empty()
+        {
+            // No bank queue can issue and no refresh is due (only steps change the bounds or
+            // the bank queues), so the full step would issue nothing and leave every bound but
+            // that of a queue receiving a request as it is: complete, move, and re-bound that
+            // one queue.
+            self.complete(clk, stats, done);
+            if let Some(b) = self.schedule_transaction(p) {
+                if self.ready_lb[b] <= clk {
+                    self.ready_lb[b] = self.queue_lb(p, b);
+                }
+                self.min_lb = self.min_lb.min(self.ready_lb[b]);
+            }
+            self.wake = self.compute_wake(clk);
+            return;
+        }
         self.complete(clk, stats, done);
         if clk == self.next_refresh_at {
             self.schedule_refresh(p);
@@ -388,14 +399,21 @@ impl Channel {
         if !self.refresh_q.is_empty() {
             first = self.refresh_command(p, clk, stats, log);
         }
+        let mut picked = false;
         let first = match first {
             Some(c) => Some(c),
-            None => self
-                .pick(p, clk)
-                .map(|pk| self.issue(p, pk, clk, stats, log)),
+            None => self.pick(p, clk, None).map(|pk| {
+                picked = true;
+                self.issue(p, pk, clk, stats, log)
+            }),
         };
+        // After a pick, the second one need only look at the queues the first did not visit
+        // and the one it issued from: a visited queue had no command ready, and an issue only
+        // delays other queues' commands (it changes no other queue's contents or row).
+        let within = (picked && !p.exhaustive && self.masks)
+            .then(|| self.pick_rest | (1u64 << (self.rr & 63)));
         if let (Some(kind), true) = (first, p.dual_command_issue)
-            && let Some(pk) = self.pick(p, clk)
+            && let Some(pk) = self.pick(p, clk, within)
         {
             let col = |k: usize| k == RD || k == WR;
             if col(pk.kind) != col(kind) {
@@ -403,7 +421,7 @@ impl Channel {
             }
         }
         self.schedule_transaction(p);
-        self.tighten_bounds(p, clk);
+        self.min_lb = self.tighten_bounds(p, clk);
         self.wake = self.compute_wake(clk);
     }
 
@@ -514,7 +532,9 @@ impl Channel {
         Some(REF)
     }
 
-    fn pick(&mut self, p: &Params, clk: u64) -> Option<Pick> {
+    /// The first ready command in round-robin order. `within`, when given, holds every queue
+    /// that may have one (fewer than all for the second pick of a cycle); at most 64 queues.
+    fn pick(&mut self, p: &Params, clk: u64, within: Option<u64>) -> Option<Pick> {
         let n = self.bank_q.len();
         if n <= 64 {
             // Visit the non-empty queues in round-robin order from rr + 1: the same order
@@ -534,7 +554,24 @@ impl Channel {
                     }) << (r * per)
                 }
             };
-            let m = self.nonempty & !blocked;
+            let mut m = self.nonempty & !blocked & within.unwrap_or(u64::MAX);
+            if !p.exhaustive {
+                // Queues that can only activate, in ranks that may not activate yet (all of
+                // them right after an activation).
+                if m & self.closed != 0 {
+                    m &= !(self.closed & self.act_gated(p, clk));
+                }
+                // Drop the queues whose bound says they cannot issue yet, without a branch per
+                // queue (all bits at once, then the survivors in round-robin order).
+                let mut ready = 0u64;
+                let mut bits = m;
+                while bits != 0 {
+                    let q = bits.trailing_zeros() as usize;
+                    bits &= bits - 1;
+                    ready |= ((self.ready_lb[q] <= clk) as u64) << q;
+                }
+                m = ready;
+            }
             if m == 0 {
                 return None;
             }
@@ -551,11 +588,14 @@ impl Channel {
                 } else {
                     start + k
                 };
-                if !p.exhaustive && self.ready_lb[q] > clk {
-                    continue;
-                }
                 if let Some(pk) = self.first_ready(p, q, clk) {
                     self.rr = q;
+                    // The candidates this pick has not visited yet, back in queue numbering.
+                    self.pick_rest = if start == 0 {
+                        rot
+                    } else {
+                        ((rot << start) | (rot >> (n - start))) & full
+                    };
                     return Some(pk);
                 }
             }
@@ -573,6 +613,28 @@ impl Channel {
             }
         }
         None
+    }
+
+    /// The banks of the ranks whose rank-wide activation constraints (tRRD_S, tFAW) forbid an
+    /// activation at `clk`, as a mask (at most 64 banks).
+    fn act_gated(&self, p: &Params, clk: u64) -> u64 {
+        let per = p.banks_per_rank();
+        let rank_mask = if per >= 64 {
+            u64::MAX
+        } else {
+            (1u64 << per) - 1
+        };
+        let mut gated = 0;
+        for r in 0..p.ranks {
+            let mut at = self.rank_next[r][ACT];
+            if self.faw[r].len() == 4 {
+                at = at.max(self.faw[r][0] + p.delays.faw);
+            }
+            if at > clk {
+                gated |= rank_mask << (r * per);
+            }
+        }
+        gated
     }
 
     fn first_ready(&mut self, p: &Params, q: usize, clk: u64) -> Option<Pick> {
@@ -601,14 +663,13 @@ impl Channel {
                 // Only the oldest command may close the row, and only when no queued command
                 // hits it (or the hit cap is reached).
                 let open = bank.open_row;
-                if i != 0
-                    || (bank.hits < ROW_HIT_CAP && queue[i..].iter().any(|x| Some(x.row) == open))
+                if i != 0 || (bank.hits < ROW_HIT_CAP && queue.iter().any(|x| Some(x.row) == open))
                 {
                     continue;
                 }
             } else if kind == WR
-                && queue[..i]
-                    .iter()
+                && queue
+                    .range(..i)
                     .any(|x| !x.is_write && x.row == t.row && x.column == t.column)
             {
                 continue;
@@ -635,12 +696,12 @@ impl Channel {
         let b = pk.queue;
         let d = &p.delays;
         let (r, g) = (self.banks[b].rank, self.banks[b].group);
-        self.ready_lb[b] = 0;
         match pk.kind {
             ACT => {
                 let row = self.bank_q[b][pk.index].row;
                 let bank = &mut self.banks[b];
                 bank.open_row = Some(row);
+                self.closed &= !(1u64 << (b & 63));
                 self.recount_hits(b);
                 let bank = &mut self.banks[b];
                 bank.hits = 0;
@@ -670,7 +731,12 @@ impl Channel {
                 self.log_to(log, clk, CommandKind::Precharge, p, b, 0, 0);
             }
             _ => {
-                let t = self.bank_q[b].remove(pk.index);
+                let t = if pk.index == 0 {
+                    self.bank_q[b].pop_front()
+                } else {
+                    self.bank_q[b].remove(pk.index)
+                }
+                .expect("picked command is queued");
                 // A column command always hits the open row.
                 if t.is_write {
                     self.banks[b].hit_writes -= 1;
@@ -695,7 +761,7 @@ impl Channel {
                 if is_write {
                     stats.writes += 1;
                     stats.bytes_written += p.request_bytes;
-                    remove_one(&mut self.queued_writes, t.addr);
+                    self.queued_writes.remove(&t.addr);
                     bump(&mut self.banks[b].next, &[(PRE, clk + d.wr_pre)]);
                     bump(
                         &mut self.bg_next[g],
@@ -714,7 +780,6 @@ impl Channel {
                 } else {
                     stats.reads += 1;
                     stats.bytes_read += p.request_bytes;
-                    remove_one(&mut self.queued_reads, t.addr);
                     let at = clk + d.rl + d.burst;
                     self.read_returns.push_back((at, t.id, t.arrival));
                     if !self.riders.is_empty()
@@ -745,6 +810,7 @@ impl Channel {
                     // The device precharges internally once tRTP / write recovery and tRAS allow.
                     let pre_at = bank.next[PRE].max(bank.act_cycle + d.act_pre);
                     bank.open_row = None;
+                    self.closed |= 1u64 << (b & 63);
                     bank.hit_reads = 0;
                     bank.hit_writes = 0;
                     bank.last_pre_conflict = false;
@@ -763,10 +829,18 @@ impl Channel {
                 self.log_to(log, clk, kind, p, b, t.row, t.column);
             }
         }
+        // The bank's timing and queue are final for this cycle: its exact bound now spares
+        // the second pick and the next steps a rescan of this queue.
+        self.ready_lb[b] = if self.bank_q[b].is_empty() {
+            0
+        } else {
+            self.queue_lb(p, b)
+        };
         pk.kind
     }
 
     fn precharge(&mut self, p: &Params, b: usize, clk: u64, conflict: bool) {
+        self.closed |= 1u64 << (b & 63);
         let bank = &mut self.banks[b];
         bank.open_row = None;
         bank.hit_reads = 0;
@@ -804,9 +878,10 @@ impl Channel {
         }
     }
 
-    fn schedule_transaction(&mut self, p: &Params) {
+    /// Moves the oldest movable request to its bank queue; returns that queue.
+    fn schedule_transaction(&mut self, p: &Params) -> Option<usize> {
         if !self.txn_dirty {
-            return;
+            return None;
         }
         if self.write_draining == 0
             && (self.write_q.len() >= p.queue_depth
@@ -814,40 +889,42 @@ impl Channel {
                     && if self.masks {
                         self.nonempty == 0
                     } else {
-                        self.bank_q.iter().all(Vec::is_empty)
+                        self.bank_q.iter().all(VecDeque::is_empty)
                     }))
         {
             self.write_draining = self.write_q.len() as i64;
         }
         let writes = self.write_draining > 0;
         let queue = if writes { &self.write_q } else { &self.read_q };
-        let found = if self.masks && !self.any_movable(p, writes) {
-            None
-        } else if self.masks {
-            let full = self.full;
-            queue.iter().position(|t| full & (1u64 << t.bank) == 0)
+        let found = if self.masks {
+            let mut bits = queue.banks() & !self.full;
+            queue.oldest_of(std::iter::from_fn(|| {
+                (bits != 0).then(|| {
+                    let b = bits.trailing_zeros() as usize;
+                    bits &= bits - 1;
+                    b
+                })
+            }))
         } else {
-            queue
-                .iter()
-                .position(|t| self.bank_q[t.bank].len() < p.bank_queue_depth)
+            queue.oldest_of(
+                (0..self.bank_q.len()).filter(|&b| self.bank_q[b].len() < p.bank_queue_depth),
+            )
         };
-        if let Some(i) = found {
-            let t = queue[i];
+        if let Some(qb) = found {
+            let t = *queue.front(qb);
             if writes {
                 // A write may not overtake a read of the same address.
                 // Hand the turn to the reads until none can move (-1), or the two livelock.
-                if self.queued_reads.contains_key(&t.addr) {
+                if self.read_queued(t.bank, t.addr) {
                     self.write_draining = -1;
-                    return;
+                    return None;
                 }
                 self.write_draining -= 1;
-                self.write_q.remove(i);
-                Self::count_out(&mut self.write_per_bank, &mut self.write_banks, t.bank);
+                self.write_q.pop(qb);
             } else {
-                self.read_q.remove(i);
-                Self::count_out(&mut self.read_per_bank, &mut self.read_banks, t.bank);
+                self.read_q.pop(qb);
             }
-            self.bank_q[t.bank].push(t);
+            self.bank_q[t.bank].push_back(t);
             let bank = &mut self.banks[t.bank];
             if bank.open_row == Some(t.row) {
                 if t.is_write {
@@ -860,67 +937,70 @@ impl Channel {
             if self.bank_q[t.bank].len() >= p.bank_queue_depth {
                 self.full |= 1u64 << (t.bank & 63);
             }
-            self.ready_lb[t.bank] = 0;
+            // The queue's earliest command is its old one's or the new one's.
+            let at = self.ready_at(p, t.bank, Self::required(&self.banks[t.bank], &t));
+            self.ready_lb[t.bank] = if self.bank_q[t.bank].len() == 1 {
+                at
+            } else {
+                self.ready_lb[t.bank].min(at)
+            };
             // One request moves per cycle; stay awake only if another one could move next.
             self.txn_dirty = self.any_movable(p, self.write_draining > 0);
-            return;
+            return Some(t.bank);
         }
         if self.write_draining < 0 {
             self.write_draining = 0;
         }
         self.txn_dirty = false;
+        None
     }
 
     /// Recomputes the readiness bound of every non-empty queue whose bound was reset this
-    /// cycle (or is due), so that the channel sleeps until a command can really be ready.
-    fn tighten_bounds(&mut self, p: &Params, clk: u64) {
-        // Non-empty queues from the bit mask, or every queue when there are more than 64.
-        let n = self.bank_q.len();
-        let mut bits = if n <= 64 { self.nonempty } else { u64::MAX };
-        let mut next = 0;
-        while bits != 0 && next < n {
-            let q = if n <= 64 {
-                bits.trailing_zeros() as usize
-            } else {
-                next
-            };
-            if n <= 64 {
+    /// cycle (or is due), so that the channel sleeps until a command can really be ready;
+    /// returns the smallest bound.
+    fn tighten_bounds(&mut self, p: &Params, clk: u64) -> u64 {
+        let mut min_lb = u64::MAX;
+        if self.masks {
+            // Which queues are due is unpredictable: collect them as a mask (and the minimum
+            // of the others) with selects instead of a branch per queue.
+            let (mut bits, mut stale) = (self.nonempty, 0u64);
+            while bits != 0 {
+                let q = bits.trailing_zeros() as usize;
                 bits &= bits - 1;
+                let lb = self.ready_lb[q];
+                let due = lb <= clk;
+                stale |= (due as u64) << q;
+                min_lb = min_lb.min(if due { u64::MAX } else { lb });
             }
-            next = q + 1;
-            if self.ready_lb[q] > clk || self.bank_q[q].is_empty() {
-                continue;
+            while stale != 0 {
+                let q = stale.trailing_zeros() as usize;
+                stale &= stale - 1;
+                self.ready_lb[q] = self.queue_lb(p, q);
+                min_lb = min_lb.min(self.ready_lb[q]);
             }
-            self.ready_lb[q] = self.queue_lb(p, q);
+        } else {
+            for q in 0..self.bank_q.len() {
+                if self.bank_q[q].is_empty() {
+                    continue;
+                }
+                if self.ready_lb[q] <= clk {
+                    self.ready_lb[q] = self.queue_lb(p, q);
+                }
+                min_lb = min_lb.min(self.ready_lb[q]);
+            }
         }
+        min_lb
     }
 
     fn compute_wake(&self, clk: u64) -> u64 {
         let soon = clk + 1;
-        let mut w = self.next_refresh_at;
-        if !self.refresh_q.is_empty() {
+        if !self.refresh_q.is_empty() || self.txn_dirty {
             return soon;
         }
+        let mut w = self.next_refresh_at.min(self.min_lb);
         for q in [&self.fast_returns, &self.read_returns] {
             if let Some(&(at, _, _)) = q.front() {
                 w = w.min(at);
-            }
-        }
-        if self.txn_dirty {
-            return soon;
-        }
-        if self.bank_q.len() <= 64 {
-            let mut bits = self.nonempty;
-            while bits != 0 {
-                let q = bits.trailing_zeros() as usize;
-                bits &= bits - 1;
-                w = w.min(self.ready_lb[q]);
-            }
-        } else {
-            for (q, lb) in self.bank_q.iter().zip(&self.ready_lb) {
-                if !q.is_empty() {
-                    w = w.min(*lb);
-                }
             }
         }
         w.max(soon)
@@ -931,15 +1011,6 @@ fn bump(next: &mut [u64; KINDS], updates: &[(usize, u64)]) {
     for &(k, at) in updates {
         if next[k] < at {
             next[k] = at;
-        }
-    }
-}
-
-fn remove_one(m: &mut AddrMap<u32>, addr: u64) {
-    if let Entry::Occupied(mut e) = m.entry(addr) {
-        *e.get_mut() -= 1;
-        if *e.get() == 0 {
-            e.remove();
         }
     }
 }

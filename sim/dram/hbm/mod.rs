@@ -25,6 +25,7 @@
 pub mod channel;
 pub mod mapping;
 pub mod preset;
+mod request_queue;
 pub mod timing;
 
 use std::path::Path;
@@ -172,10 +173,10 @@ impl Dram for HbmDram {
     }
 
     fn enqueue(&mut self, req: DramRequest) -> Result<(), DramRequest> {
-        if !self.can_accept(req.addr, req.is_write) {
+        let loc = self.mapping.locate(req.addr);
+        if !self.channels[loc.channel as usize].can_accept(&self.params, req.is_write) {
             return Err(req);
         }
-        let loc = self.mapping.locate(req.addr);
         let t = Txn {
             id: req.id,
             addr: req.addr,
