@@ -156,6 +156,9 @@ pub(crate) struct Channel {
     queued_writes: AddrSet,
     /// Reads of an address that already has a queued read ride on it: (id, arrival).
     riders: AddrMap<Vec<(u64, u64)>>,
+    /// Queued (not yet issued) reads per address hash: a zero proves no read of any address
+    /// with that hash is queued, so `read_queued` scans only on a possible match.
+    read_hashes: Vec<u16>,
     write_draining: i64,
     /// Whether a request might move to a bank queue (set when the request queues gain an
     /// entry or a bank queue loses one; cleared when a scan finds nothing movable).
@@ -210,6 +213,7 @@ impl Channel {
             fast_returns: VecDeque::with_capacity(2 * p.queue_depth),
             queued_writes: AddrSet::default(),
             riders: AddrMap::default(),
+            read_hashes: vec![0; READ_HASHES],
             write_draining: 0,
             txn_dirty: false,
             in_flight: 0,
@@ -248,6 +252,7 @@ impl Channel {
             self.fast_returns.push_back((now + 1, t.id, now));
         } else {
             if !self.read_queued(t.bank, t.addr) {
+                self.read_hashes[read_hash(t.addr)] += 1;
                 self.read_q.push(t);
             } else {
                 // Served by the queued read of the same address, when it issues.
@@ -261,8 +266,9 @@ impl Channel {
     /// it is in the read queue or in that bank queue (scanning both is cheaper than keeping
     /// a hash set of queued addresses).
     fn read_queued(&self, b: usize, addr: u64) -> bool {
-        self.read_q.has_addr(b, addr)
-            || self.bank_q[b].iter().any(|t| !t.is_write && t.addr == addr)
+        self.read_hashes[read_hash(addr)] > 0
+            && (self.read_q.has_addr(b, addr)
+                || self.bank_q[b].iter().any(|t| !t.is_write && t.addr == addr))
     }
 
     /// Whether some request of the write buffer (`writes`) or the read queue could move to
@@ -780,6 +786,7 @@ impl Channel {
                 } else {
                     stats.reads += 1;
                     stats.bytes_read += p.request_bytes;
+                    self.read_hashes[read_hash(t.addr)] -= 1;
                     let at = clk + d.rl + d.burst;
                     self.read_returns.push_back((at, t.id, t.arrival));
                     if !self.riders.is_empty()
@@ -1005,6 +1012,13 @@ impl Channel {
         }
         w.max(soon)
     }
+}
+
+/// Buckets of `Channel::read_hashes`.
+const READ_HASHES: usize = 256;
+
+fn read_hash(addr: u64) -> usize {
+    (addr.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 56) as usize % READ_HASHES
 }
 
 fn bump(next: &mut [u64; KINDS], updates: &[(usize, u64)]) {
