@@ -18,6 +18,7 @@ use rand_chacha::ChaCha8Rng;
 use serde_json::Value;
 use spatten::config::workload::StageKind;
 use spatten::config::{self, ArchConfig};
+use spatten::dram::backend::{DramKind, make_dram};
 use spatten::dram::simple::SimpleDram;
 use spatten::hw::{SimOptions, dense_trace, simulate};
 use spatten::trace::attention::{
@@ -422,17 +423,20 @@ fn fast_forward_is_exact_across_unit_rates() {
         let mut a = arch();
         change(&mut a);
         for (i, trace) in traces.iter().enumerate() {
-            let run = |fast_forward| {
-                let mut dram = SimpleDram::from_config(&a.hbm, a.fetcher.transaction_bytes);
-                let options = SimOptions {
-                    fast_forward,
-                    timeline: true,
-                    ..SimOptions::default()
+            // The command-level HBM model too: its refresh runs on while the units stream.
+            for kind in [DramKind::Simple, DramKind::Native] {
+                let run = |fast_forward| {
+                    let mut dram = make_dram(kind, &a.hbm, a.fetcher.transaction_bytes).unwrap();
+                    let options = SimOptions {
+                        fast_forward,
+                        timeline: true,
+                        ..SimOptions::default()
+                    };
+                    let s = simulate(&a, trace, dram.as_mut(), &options).unwrap();
+                    serde_json::to_string(&s).unwrap()
                 };
-                let s = simulate(&a, trace, &mut dram, &options).unwrap();
-                serde_json::to_string(&s).unwrap()
-            };
-            assert!(run(true) == run(false), "{name}, trace {i}");
+                assert!(run(true) == run(false), "{name}, trace {i}, {kind}");
+            }
         }
     }
 }
