@@ -175,7 +175,7 @@ impl Controller {
         cause: Cause,
         rows: Rows<'a>,
         bits: u8,
-    ) -> Option<usize> {
+    ) -> usize {
         let base = self.layout.base(hc.layer, hc.head, tensor);
         let job = FetchJob::new(
             tensor,
@@ -188,7 +188,34 @@ impl Controller {
         ports.jobs.push(job);
         let id = ports.jobs.len() - 1;
         ports.fetch_queue.push_back(id);
-        Some(id)
+        id
+    }
+
+    /// Requests the trace's K or V rows of head call `call` in `tensor`'s bits (MSB fetch or
+    /// LSB refetch) and records the job in the head's state.
+    fn fetch_kv<'a>(
+        &self,
+        ports: &mut Ports<'_, 'a>,
+        call: usize,
+        hc: &'a HeadCall,
+        tensor: Tensor,
+    ) {
+        let (cause, rows, bits) = match tensor {
+            Tensor::KMsb => (Cause::MsbFetch, &hc.keys, hc.key_msb_bits),
+            Tensor::KLsb => (Cause::LsbRefetch, &hc.keys, hc.lsb_bits),
+            Tensor::VMsb => (Cause::MsbFetch, &hc.values, hc.value_msb_bits),
+            Tensor::VLsb => (Cause::LsbRefetch, &hc.values, hc.lsb_bits),
+            Tensor::Q => unreachable!("queries are fetched by row range"),
+        };
+        let id = Some(self.job(ports, hc, tensor, cause, Rows::List(rows), bits));
+        let h = &mut ports.heads[call];
+        match tensor {
+            Tensor::KMsb => h.k_job = id,
+            Tensor::KLsb => h.k_lsb_job = id,
+            Tensor::VMsb => h.v_job = id,
+            Tensor::VLsb => h.v_lsb_job = id,
+            Tensor::Q => {}
+        }
     }
 
     /// One cycle of sequencing; returns whether anything changed.
@@ -205,50 +232,18 @@ impl Controller {
             ports.heads[call as usize].decided = true;
             if hc.lsb_refetch {
                 self.lsb_refetches += 1;
-                let k = self.job(
-                    ports,
-                    hc,
-                    Tensor::KLsb,
-                    Cause::LsbRefetch,
-                    Rows::List(&hc.keys),
-                    hc.lsb_bits,
-                );
-                ports.heads[call as usize].k_lsb_job = k;
+                self.fetch_kv(ports, call as usize, hc, Tensor::KLsb);
                 if hc.value_topk.is_none() {
-                    let v = self.job(
-                        ports,
-                        hc,
-                        Tensor::VLsb,
-                        Cause::LsbRefetch,
-                        Rows::List(&hc.values),
-                        hc.lsb_bits,
-                    );
-                    ports.heads[call as usize].v_lsb_job = v;
+                    self.fetch_kv(ports, call as usize, hc, Tensor::VLsb);
                 }
                 ports.qk_queue.push_back((call, true));
             }
         }
         for call in ev.value_topk_selected.drain(..) {
             let hc = &calls[call as usize];
-            let v = self.job(
-                ports,
-                hc,
-                Tensor::VMsb,
-                Cause::MsbFetch,
-                Rows::List(&hc.values),
-                hc.value_msb_bits,
-            );
-            ports.heads[call as usize].v_job = v;
+            self.fetch_kv(ports, call as usize, hc, Tensor::VMsb);
             if hc.lsb_refetch {
-                let v = self.job(
-                    ports,
-                    hc,
-                    Tensor::VLsb,
-                    Cause::LsbRefetch,
-                    Rows::List(&hc.values),
-                    hc.lsb_bits,
-                );
-                ports.heads[call as usize].v_lsb_job = v;
+                self.fetch_kv(ports, call as usize, hc, Tensor::VLsb);
             }
         }
         for call in ev.pv_done.drain(..) {
@@ -317,24 +312,10 @@ impl Controller {
             };
             let h = self.next_open;
             ports.heads[h].q_job =
-                self.job(ports, hc, Tensor::Q, Cause::Query, q_rows, hc.query_bits);
-            ports.heads[h].k_job = self.job(
-                ports,
-                hc,
-                Tensor::KMsb,
-                Cause::MsbFetch,
-                Rows::List(&hc.keys),
-                hc.key_msb_bits,
-            );
+                Some(self.job(ports, hc, Tensor::Q, Cause::Query, q_rows, hc.query_bits));
+            self.fetch_kv(ports, h, hc, Tensor::KMsb);
             if hc.value_topk.is_none() {
-                ports.heads[h].v_job = self.job(
-                    ports,
-                    hc,
-                    Tensor::VMsb,
-                    Cause::MsbFetch,
-                    Rows::List(&hc.values),
-                    hc.value_msb_bits,
-                );
+                self.fetch_kv(ports, h, hc, Tensor::VMsb);
             }
             self.open += 1;
             self.next_open += 1;
