@@ -186,53 +186,62 @@ pub fn pareto_front(points: &[(f64, f64)], x_goal: Goal, y_goal: Goal) -> Vec<us
 }
 
 pub fn grouped_bars(stem: &Path, c: &GroupedBars) -> Result<Written, PlotError> {
-    let err = |reason: String| PlotError::Data {
-        title: c.frame.title.clone(),
-        reason,
-    };
-    if c.categories.is_empty() || c.series.is_empty() {
-        return Err(err("needs at least one category and one series".into()));
-    }
-    for s in &c.series {
-        if s.values.len() != c.categories.len() {
-            return Err(err(format!(
-                "series {:?} has {} values for {} categories",
-                s.name,
-                s.values.len(),
-                c.categories.len()
-            )));
-        }
-        check_values(&c.frame.title, &s.name, &s.values, c.log_y)?;
-    }
+    check_bar_table(&c.frame.title, &c.categories, "series", &c.series, c.log_y)?;
     write_both(stem, c)
 }
 
 pub fn stacked_bars(stem: &Path, c: &StackedBars) -> Result<Written, PlotError> {
-    let err = |reason: String| PlotError::Data {
-        title: c.frame.title.clone(),
-        reason,
-    };
-    if c.categories.is_empty() || c.components.is_empty() {
-        return Err(err("needs at least one category and one component".into()));
-    }
-    for s in &c.components {
-        if s.values.len() != c.categories.len() {
-            return Err(err(format!(
-                "component {:?} has {} values for {} categories",
-                s.name,
-                s.values.len(),
-                c.categories.len()
-            )));
-        }
-        check_values(&c.frame.title, &s.name, &s.values, false)?;
-        if s.values.iter().any(|v| *v < 0.0) {
-            return Err(err(format!(
+    check_bar_table(
+        &c.frame.title,
+        &c.categories,
+        "component",
+        &c.components,
+        false,
+    )?;
+    if let Some(s) = c
+        .components
+        .iter()
+        .find(|s| s.values.iter().any(|v| *v < 0.0))
+    {
+        return Err(PlotError::Data {
+            title: c.frame.title.clone(),
+            reason: format!(
                 "component {:?} has a negative value; stacks need values >= 0",
                 s.name
-            )));
-        }
+            ),
+        });
     }
     write_both(stem, c)
+}
+
+/// Bars need a category and a `kind` (series, component), one value per category in each,
+/// and values the axis can show.
+fn check_bar_table(
+    title: &str,
+    categories: &[String],
+    kind: &str,
+    rows: &[Series],
+    log_y: bool,
+) -> Result<(), PlotError> {
+    let err = |reason: String| PlotError::Data {
+        title: title.to_string(),
+        reason,
+    };
+    if categories.is_empty() || rows.is_empty() {
+        return Err(err(format!("needs at least one category and one {kind}")));
+    }
+    for s in rows {
+        if s.values.len() != categories.len() {
+            return Err(err(format!(
+                "{kind} {:?} has {} values for {} categories",
+                s.name,
+                s.values.len(),
+                categories.len()
+            )));
+        }
+        check_values(title, &s.name, &s.values, log_y)?;
+    }
+    Ok(())
 }
 
 pub fn line_plot(stem: &Path, c: &LinePlot) -> Result<Written, PlotError> {
