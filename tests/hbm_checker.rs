@@ -123,4 +123,23 @@ fn corrupted_logs_are_caught() {
         v.iter().any(|v| v.rule == "tFAW"),
         "a 200-cycle tFAW should be violated"
     );
+
+    // Likewise the closed-bank rules of activations and refreshes.
+    for (rule, tighten) in [
+        (
+            "tRP (PRE->ACT)",
+            (|t| t.trp = 400) as fn(&mut spatten::config::hbm::HbmTiming),
+        ),
+        ("tRC (ACT->ACT same bank)", |t| t.trc = 2000),
+        ("tRC (ACT->REF)", |t| t.trc = 2000),
+        ("tRFC (REF->ACT)", |t| t.trfc = 1000),
+    ] {
+        let mut strict = h.clone();
+        tighten(&mut strict.timing);
+        let v = check_commands(&strict, &log);
+        assert!(
+            v.iter().any(|v| v.rule == rule),
+            "{rule} should be violated"
+        );
+    }
 }

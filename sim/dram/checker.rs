@@ -60,7 +60,6 @@ pub fn check_commands(hbm: &HbmConfig, log: &[Command]) -> Vec<Violation> {
     let mut banks: HashMap<(u32, u32, u32, u32), BankTrack> = HashMap::new();
     let mut ranks: HashMap<(u32, u32), RankTrack> = HashMap::new();
     let mut chans: HashMap<u32, ChannelTrack> = HashMap::new();
-    let banks_per_rank = hbm.bank_groups * hbm.banks_per_group;
     let mut last_cycle_seen = 0u64;
 
     for (index, c) in log.iter().enumerate() {
@@ -116,6 +115,15 @@ pub fn check_commands(hbm: &HbmConfig, log: &[Command]) -> Vec<Violation> {
                 );
             }
         };
+        // ACT, REF and REFb need a precharged bank: tRP after its PRE, tRC after its ACT and
+        // tRFCb after its own refresh (rules named for the command).
+        let closed_bank = |fail: &mut dyn FnMut(&'static str, String),
+                           b: &BankTrack,
+                           [rp, rc, rfcb]: [&'static str; 3]| {
+            need(fail, rp, b.last_pre, u(t.trp));
+            need(fail, rc, b.last_act, u(t.trc));
+            need(fail, rfcb, b.last_refb, u(t.trfcb.unwrap_or(t.trfc)));
+        };
 
         let rank = ranks.entry((c.channel, c.rank)).or_default();
         match c.kind {
@@ -129,13 +137,10 @@ pub fn check_commands(hbm: &HbmConfig, log: &[Command]) -> Vec<Violation> {
                                 format!("bank group {bg} bank {ba} is open"),
                             );
                         }
-                        need(&mut fail, "tRP (PRE->REF)", b.last_pre, u(t.trp));
-                        need(&mut fail, "tRC (ACT->REF)", b.last_act, u(t.trc));
-                        need(
+                        closed_bank(
                             &mut fail,
-                            "tRFCb (REFb->REF)",
-                            b.last_refb,
-                            u(t.trfcb.unwrap_or(t.trfc)),
+                            b,
+                            ["tRP (PRE->REF)", "tRC (ACT->REF)", "tRFCb (REFb->REF)"],
                         );
                     }
                 }
@@ -149,7 +154,6 @@ pub fn check_commands(hbm: &HbmConfig, log: &[Command]) -> Vec<Violation> {
                     );
                 }
                 rank.last_ref = Some(now);
-                let _ = banks_per_rank;
             }
             _ => {
                 let key = (c.channel, c.rank, c.bank_group, c.bank);
@@ -159,15 +163,16 @@ pub fn check_commands(hbm: &HbmConfig, log: &[Command]) -> Vec<Violation> {
                         if b.open_row.is_some() {
                             fail("ACT to an open bank", String::new());
                         }
-                        need(&mut fail, "tRP (PRE->ACT)", b.last_pre, u(t.trp));
-                        need(&mut fail, "tRC (ACT->ACT same bank)", b.last_act, u(t.trc));
-                        need(&mut fail, "tRFC (REF->ACT)", rank.last_ref, u(t.trfc));
-                        need(
+                        closed_bank(
                             &mut fail,
-                            "tRFCb (REFb->ACT)",
-                            b.last_refb,
-                            u(t.trfcb.unwrap_or(t.trfc)),
+                            b,
+                            [
+                                "tRP (PRE->ACT)",
+                                "tRC (ACT->ACT same bank)",
+                                "tRFCb (REFb->ACT)",
+                            ],
                         );
+                        need(&mut fail, "tRFC (REF->ACT)", rank.last_ref, u(t.trfc));
                         for (&bg, &(at, bank)) in &rank.bg_act {
                             if bg == c.bank_group && bank == c.bank {
                                 continue;
@@ -209,13 +214,10 @@ pub fn check_commands(hbm: &HbmConfig, log: &[Command]) -> Vec<Violation> {
                         if b.open_row.is_some() {
                             fail("REFb to an open bank", String::new());
                         }
-                        need(&mut fail, "tRP (PRE->REFb)", b.last_pre, u(t.trp));
-                        need(&mut fail, "tRC (ACT->REFb)", b.last_act, u(t.trc));
-                        need(
+                        closed_bank(
                             &mut fail,
-                            "tRFCb (REFb->REFb)",
-                            b.last_refb,
-                            u(t.trfcb.unwrap_or(t.trfc)),
+                            b,
+                            ["tRP (PRE->REFb)", "tRC (ACT->REFb)", "tRFCb (REFb->REFb)"],
                         );
                         need(&mut fail, "tRFC (REF->REFb)", rank.last_ref, u(t.trfc));
                         b.last_refb = Some(now);
