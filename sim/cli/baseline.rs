@@ -146,8 +146,7 @@ pub fn run(cmd: BaselineCommand) -> anyhow::Result<ExitCode> {
                 );
             }
             if let Some(dir) = out {
-                std::fs::create_dir_all(&dir)
-                    .map_err(|e| anyhow::anyhow!("{}: {e}", dir.display()))?;
+                make_dir(&dir)?;
                 for r in &results {
                     r.write(&dir.join(format!("{}.json", r.device)))?;
                 }
@@ -158,8 +157,7 @@ pub fn run(cmd: BaselineCommand) -> anyhow::Result<ExitCode> {
                 );
             }
             if let Some(dir) = figures {
-                std::fs::create_dir_all(&dir)
-                    .map_err(|e| anyhow::anyhow!("{}: {e}", dir.display()))?;
+                make_dir(&dir)?;
                 for written in baseline_figures(&dir, &w.name, &results)? {
                     println!(
                         "wrote {} and {}",
@@ -316,4 +314,8 @@ fn baseline_figures(
         &energy,
     )?);
     Ok(written)
+}
+
+fn make_dir(dir: &std::path::Path) -> anyhow::Result<()> {
+    std::fs::create_dir_all(dir).map_err(|e| anyhow::anyhow!("{}: {e}", dir.display()))
 }

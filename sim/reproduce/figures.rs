@@ -102,28 +102,23 @@ pub fn dram_split(dir: &Path, rows: &[BenchRow]) -> anyhow::Result<Written> {
             .map(|r| (f(r) / r.dense_kv_bytes).max(0.0))
             .collect()
     };
-    let components = vec![
-        Series {
-            name: "fetched".into(),
-            values: frac(|r| r.fetched_kv_bytes),
-        },
-        Series {
-            name: "saved: token pruning".into(),
-            values: frac(|r| r.saved_token_pruning_bytes),
-        },
-        Series {
-            name: "saved: head pruning".into(),
-            values: frac(|r| r.saved_head_pruning_bytes),
-        },
-        Series {
-            name: "saved: local V pruning".into(),
-            values: frac(|r| r.saved_local_v_bytes),
-        },
-        Series {
-            name: "saved: progressive quantization".into(),
-            values: frac(|r| r.saved_quantization_bytes),
-        },
+    type Part = (&'static str, fn(&BenchRow) -> f64);
+    let parts: [Part; 5] = [
+        ("fetched", |r| r.fetched_kv_bytes),
+        ("saved: token pruning", |r| r.saved_token_pruning_bytes),
+        ("saved: head pruning", |r| r.saved_head_pruning_bytes),
+        ("saved: local V pruning", |r| r.saved_local_v_bytes),
+        ("saved: progressive quantization", |r| {
+            r.saved_quantization_bytes
+        }),
     ];
+    let components = parts
+        .into_iter()
+        .map(|(name, f)| Series {
+            name: name.into(),
+            values: frac(f),
+        })
+        .collect();
     Ok(plot::stacked_bars(
         &dir.join("dram_reduction"),
         &StackedBars {
