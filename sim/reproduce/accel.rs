@@ -6,9 +6,8 @@ use serde::Serialize;
 
 use super::bench::{geomean, versus};
 use super::benchmarks::Benchmark;
-use super::runner::{Outcome, Point, TraceKind};
+use super::runner::Outcome;
 use crate::baseline::load_profile;
-use crate::config::ArchConfig;
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct AccelRow {
@@ -42,18 +41,6 @@ pub fn selected(benches: &[Benchmark]) -> Vec<Benchmark> {
         .iter()
         .filter(|b| b.workload.stage.generated_tokens == 0)
         .cloned()
-        .collect()
-}
-
-pub fn points(arch: &ArchConfig, benches: &[Benchmark]) -> Vec<Point> {
-    benches
-        .iter()
-        .map(|b| Point {
-            arch: arch.clone(),
-            workload: b.workload.clone(),
-            kind: TraceKind::Reference,
-            split_stages: false,
-        })
         .collect()
 }
 

@@ -54,14 +54,16 @@ pub struct BenchRow {
     pub generation_speedup_raspberry_pi_4: Option<f64>,
 }
 
-pub fn points(arch: &ArchConfig, benches: &[Benchmark]) -> Vec<Point> {
+/// Each benchmark's reference trace on `arch`; `split_stages` also simulates a generation
+/// run's prompt alone (for the generation-stage speedups).
+pub fn points(arch: &ArchConfig, benches: &[Benchmark], split_stages: bool) -> Vec<Point> {
     benches
         .iter()
         .map(|b| Point {
             arch: arch.clone(),
             workload: b.workload.clone(),
             kind: TraceKind::Reference,
-            split_stages: true,
+            split_stages,
         })
         .collect()
 }

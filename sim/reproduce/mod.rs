@@ -74,8 +74,8 @@ fn plan(quick: bool) -> anyhow::Result<Plan> {
         &[squad.workload.clone(), gpt2.workload.clone()],
     ));
     variants.extend(design::breakdown_variants(&spatten, &gpt2.workload));
-    let mut points = bench::points(&spatten, &benches);
-    points.extend(accel::points(&small, &accel_benches));
+    let mut points = bench::points(&spatten, &benches, true);
+    points.extend(bench::points(&small, &accel_benches, false));
     points.extend(variants.iter().map(|v| v.point.clone()));
     Ok(Plan {
         benches,
