@@ -117,10 +117,14 @@ impl QkUnit {
         } else {
             Activity::Idle
         };
-        let mut s = Stride::moving(cycles, None, [out, None, None]);
-        s.activity = activity;
-        s.pipe = beat;
-        s.nonzero()
+        Stride {
+            cycles,
+            activity,
+            take: None,
+            push: [out, None, None],
+            pipe: beat,
+        }
+        .nonzero()
     }
 
     /// Applies `cycles` cycles of `stride` after `now`.

@@ -107,10 +107,14 @@ impl Softmax {
             Activity::Idle
         };
         let cycles = out_cycles.min(pipe_cycles).min(in_cycles);
-        let mut s = Stride::moving(cycles, take, [out, None, None]);
-        s.activity = activity;
-        s.pipe = beat;
-        s.nonzero()
+        Stride {
+            cycles,
+            activity,
+            take,
+            push: [out, None, None],
+            pipe: beat,
+        }
+        .nonzero()
     }
 
     /// Applies `cycles` cycles of `stride` after `now`.
