@@ -1,26 +1,17 @@
 //! `spatten reproduce --quick` end to end: the files, EXPERIMENTS.md against the CSVs,
 //! independent cross-checks of the CSV numbers, determinism across thread counts, bad input.
 
+mod common;
+
 use std::collections::BTreeMap;
 use std::path::Path;
-use std::process::Command;
+
+use common::spatten;
 
 use spatten::baseline::{Precision, StageKindLabel, load_profile, model_workload};
 use spatten::reproduce::bench::geomean;
 use spatten::reproduce::benchmarks;
 use spatten::reproduce::markdown::fmt3;
-
-fn spatten(args: &[&str]) -> (i32, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_spatten"))
-        .args(args)
-        .output()
-        .unwrap();
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
-}
 
 type Table = Vec<BTreeMap<String, String>>;
 

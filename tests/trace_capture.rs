@@ -3,9 +3,9 @@
 
 mod common;
 
-use common::shared;
+use common::{shared, spatten_output as spatten, text};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Command;
 
 use spatten::config::load_workload;
 use spatten::model::{BertModel, WordPieceTokenizer, capture};
@@ -15,22 +15,6 @@ use spatten::trace::totals::totals;
 
 fn repo(rel: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join(rel)
-}
-
-fn spatten(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_spatten"))
-        .args(args)
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .output()
-        .unwrap()
-}
-
-fn text(o: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    )
 }
 
 fn s(p: &Path) -> &str {

@@ -2,22 +2,7 @@
 
 mod common;
 
-use std::process::{Command, Output};
-
-fn spatten(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_spatten"))
-        .args(args)
-        .output()
-        .unwrap()
-}
-
-fn text(o: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    )
-}
+use common::{spatten_output as spatten, text};
 
 const SMALL_WORKLOAD: &str = r#"
 base = "gpt2-small"

@@ -2,7 +2,7 @@
 #![allow(dead_code)]
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::process::{Command, Output};
 
 /// A path under the shared data folder: `$SPATTEN_SHARED`, else `../shared` beside the
 /// repository, else `/work/shared`.
@@ -35,6 +35,24 @@ pub fn spatten_in(args: &[&str], cwd: &Path) -> (i32, String, String) {
 /// Runs the `spatten` binary in the repository root.
 pub fn spatten(args: &[&str]) -> (i32, String, String) {
     spatten_in(args, Path::new(env!("CARGO_MANIFEST_DIR")))
+}
+
+/// Runs the `spatten` binary in the repository root and returns its whole output.
+pub fn spatten_output(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_spatten"))
+        .args(args)
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .unwrap()
+}
+
+/// Standard output followed by standard error.
+pub fn text(o: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
 }
 
 /// Runs `python3 -c code` in the repository root and returns its stdout, or `None` (saying
