@@ -419,6 +419,7 @@ impl Channel {
         let within = (picked && !p.exhaustive && self.masks)
             .then(|| self.pick_rest | (1u64 << (self.rr & 63)));
         if let (Some(kind), true) = (first, p.dual_command_issue)
+            && within.is_none_or(|w| w & self.nonempty != 0)
             && let Some(pk) = self.pick(p, clk, within)
         {
             let col = |k: usize| k == RD || k == WR;
@@ -643,7 +644,49 @@ impl Channel {
         gated
     }
 
+    /// After an activation in rank `r`, bank group `g`: the other closed banks' queues can only
+    /// activate, and their activations now wait at least for the rank's and the group's
+    /// activation gates. Raising their bounds now keeps them from waking the channel early.
+    fn raise_act_bounds(&mut self, p: &Params, r: usize, g: usize) {
+        let per = p.banks_per_rank();
+        let mut rank_gate = self.rank_next[r][ACT];
+        if self.faw[r].len() == 4 {
+            rank_gate = rank_gate.max(self.faw[r][0] + p.delays.faw);
+        }
+        let low = |n: usize| if n >= 64 { u64::MAX } else { (1u64 << n) - 1 };
+        let waiting = self.closed & self.nonempty;
+        let mut bits = waiting & (low(per) << (r * per));
+        while bits != 0 {
+            let q = bits.trailing_zeros() as usize;
+            bits &= bits - 1;
+            self.ready_lb[q] = self.ready_lb[q].max(rank_gate);
+        }
+        let group_gate = self.bg_next[g][ACT];
+        let mut bits = waiting & (low(p.banks_per_group) << (g * p.banks_per_group));
+        while bits != 0 {
+            let q = bits.trailing_zeros() as usize;
+            bits &= bits - 1;
+            self.ready_lb[q] = self.ready_lb[q].max(group_gate);
+        }
+    }
+
     fn first_ready(&mut self, p: &Params, q: usize, clk: u64) -> Option<Pick> {
+        // Queues mostly drain in order: the head alone settles most picks. It may always
+        // close the row unless a queued command hits it (the hit counts say so) under the cap.
+        let bank = &self.banks[q];
+        let head = self.bank_q[q].front()?;
+        let kind = Self::required(bank, head);
+        let at = self.ready_at(p, q, kind);
+        if at <= clk
+            && (kind != PRE || bank.hits >= ROW_HIT_CAP || bank.hit_reads + bank.hit_writes == 0)
+        {
+            self.ready_lb[q] = at;
+            return Some(Pick {
+                queue: q,
+                index: 0,
+                kind,
+            });
+        }
         // Nothing ready: the scan below would find no command and the same bound.
         let lb = self.queue_lb(p, q);
         if lb > clk {
@@ -728,6 +771,9 @@ impl Channel {
                     self.faw[r].pop_front();
                 }
                 self.faw[r].push_back(clk);
+                if self.masks {
+                    self.raise_act_bounds(p, r, g);
+                }
                 stats.activations += 1;
                 self.log_to(log, clk, CommandKind::Activate, p, b, row, 0);
             }
