@@ -541,73 +541,93 @@ impl Channel {
 
     /// The first ready command in round-robin order. `within`, when given, holds every queue
     /// that may have one (fewer than all for the second pick of a cycle); at most 64 queues.
+    #[inline(always)]
     fn pick(&mut self, p: &Params, clk: u64, within: Option<u64>) -> Option<Pick> {
-        let n = self.bank_q.len();
-        if n <= 64 {
-            // Visit the non-empty queues in round-robin order from rr + 1: the same order
-            // as the scan below, skipping the empty queues it would skip.
-            let start = if self.rr + 1 == n { 0 } else { self.rr + 1 };
-            let full = if n == 64 { u64::MAX } else { (1u64 << n) - 1 };
-            // Queues a pending refresh holds back, as a mask.
-            let blocked = match self.refresh_q.front() {
-                None => 0,
-                Some(Refresh::Bank(b)) => 1u64 << b,
-                Some(Refresh::Rank(r)) => {
-                    let per = p.banks_per_rank();
-                    (if per == 64 {
-                        u64::MAX
-                    } else {
-                        (1u64 << per) - 1
-                    }) << (r * per)
-                }
-            };
-            let mut m = self.nonempty & !blocked & within.unwrap_or(u64::MAX);
-            if !p.exhaustive {
-                // Queues that can only activate, in ranks that may not activate yet (all of
-                // them right after an activation).
-                if m & self.closed != 0 {
-                    m &= !(self.closed & self.act_gated(p, clk));
-                }
-                // Drop the queues whose bound says they cannot issue yet, without a branch per
-                // queue (all bits at once, then the survivors in round-robin order).
-                let mut ready = 0u64;
-                let mut bits = m;
-                while bits != 0 {
-                    let q = bits.trailing_zeros() as usize;
-                    bits &= bits - 1;
-                    ready |= ((self.ready_lb[q] <= clk) as u64) << q;
-                }
-                m = ready;
+        if !self.masks {
+            return self.pick_scan(p, clk);
+        }
+        // Most picks find no candidate: settle those without a call.
+        let mut m = self.nonempty & within.unwrap_or(u64::MAX);
+        if !self.refresh_q.is_empty() {
+            m &= !self.refresh_blocked(p);
+        }
+        if !p.exhaustive {
+            // Queues that can only activate, in ranks that may not activate yet (all of
+            // them right after an activation).
+            if m & self.closed != 0 {
+                m &= !(self.closed & self.act_gated(p, clk));
             }
-            if m == 0 {
-                return None;
+            // Drop the queues whose bound says they cannot issue yet, without a branch per
+            // queue (all bits at once, then the survivors in round-robin order).
+            let mut ready = 0u64;
+            let mut bits = m;
+            while bits != 0 {
+                let q = bits.trailing_zeros() as usize;
+                bits &= bits - 1;
+                ready |= ((self.ready_lb[q] <= clk) as u64) << q;
             }
-            let mut rot = if start == 0 {
-                m
-            } else {
-                ((m >> start) | (m << (n - start))) & full
-            };
-            while rot != 0 {
-                let k = rot.trailing_zeros() as usize;
-                rot &= rot - 1;
-                let q = if start + k >= n {
-                    start + k - n
-                } else {
-                    start + k
-                };
-                if let Some(pk) = self.first_ready(p, q, clk) {
-                    self.rr = q;
-                    // The candidates this pick has not visited yet, back in queue numbering.
-                    self.pick_rest = if start == 0 {
-                        rot
-                    } else {
-                        ((rot << start) | (rot >> (n - start))) & full
-                    };
-                    return Some(pk);
-                }
-            }
+            m = ready;
+        }
+        if m == 0 {
             return None;
         }
+        self.pick_round_robin(p, clk, m)
+    }
+
+    /// The queues a pending refresh holds back, as a mask (at most 64 queues).
+    fn refresh_blocked(&self, p: &Params) -> u64 {
+        match self.refresh_q.front() {
+            None => 0,
+            Some(Refresh::Bank(b)) => 1u64 << b,
+            Some(Refresh::Rank(r)) => {
+                let per = p.banks_per_rank();
+                (if per == 64 {
+                    u64::MAX
+                } else {
+                    (1u64 << per) - 1
+                }) << (r * per)
+            }
+        }
+    }
+
+    /// The first ready command of the candidate queues `m` (non-empty, at most 64 queues),
+    /// visited in round-robin order from `rr + 1`: the order of `pick_scan`, skipping the
+    /// queues it would skip.
+    #[inline(never)]
+    fn pick_round_robin(&mut self, p: &Params, clk: u64, m: u64) -> Option<Pick> {
+        let n = self.bank_q.len();
+        let start = if self.rr + 1 == n { 0 } else { self.rr + 1 };
+        let full = if n == 64 { u64::MAX } else { (1u64 << n) - 1 };
+        let mut rot = if start == 0 {
+            m
+        } else {
+            ((m >> start) | (m << (n - start))) & full
+        };
+        while rot != 0 {
+            let k = rot.trailing_zeros() as usize;
+            rot &= rot - 1;
+            let q = if start + k >= n {
+                start + k - n
+            } else {
+                start + k
+            };
+            if let Some(pk) = self.first_ready(p, q, clk) {
+                self.rr = q;
+                // The candidates this pick has not visited yet, back in queue numbering.
+                self.pick_rest = if start == 0 {
+                    rot
+                } else {
+                    ((rot << start) | (rot >> (n - start))) & full
+                };
+                return Some(pk);
+            }
+        }
+        None
+    }
+
+    /// `pick` for channels with more than 64 bank queues: every queue in round-robin order.
+    fn pick_scan(&mut self, p: &Params, clk: u64) -> Option<Pick> {
+        let n = self.bank_q.len();
         for _ in 0..n {
             self.rr = if self.rr + 1 == n { 0 } else { self.rr + 1 };
             let q = self.rr;
