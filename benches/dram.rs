@@ -6,7 +6,8 @@
 //!
 //! For instruction counts (a loaded machine makes wall time noisy), one run of one stream on
 //! one back-end without criterion: `DRAM_BENCH_ONCE=native:sequential` (or `dramsim3:random`)
-//! with the bench binary, e.g. under `valgrind --tool=callgrind`.
+//! with the bench binary, e.g. under `valgrind --tool=callgrind`; `DRAM_BENCH_ONCE=native:random:50`
+//! repeats the run 50 times and prints the best wall time (a quick A/B of two builds).
 
 use std::hint::black_box;
 
@@ -98,31 +99,44 @@ criterion_group!(benches, bench);
 
 fn main() {
     if let Ok(spec) = std::env::var("DRAM_BENCH_ONCE") {
-        let (backend, stream) = spec
-            .split_once(':')
-            .expect("DRAM_BENCH_ONCE=backend:stream");
+        let mut parts = spec.split(':');
+        let (Some(backend), Some(stream)) = (parts.next(), parts.next()) else {
+            panic!("DRAM_BENCH_ONCE=backend:stream[:repeats]");
+        };
+        let repeats: u32 = parts.next().map_or(1, |n| n.parse().expect("repeats"));
         let h = load_dram_preset("hbm2-8gb-dramsim3").expect("preset");
         let (_, addrs) = streams(&h)
             .into_iter()
             .find(|(n, _)| *n == stream)
             .expect("stream: sequential or random");
-        let cycles = match backend {
-            "native" => run(
-                &mut HbmDram::new(&h, h.burst_bytes()).unwrap(),
-                &addrs,
-                true,
-            ),
-            #[cfg(feature = "dramsim3")]
-            "dramsim3" => run(
-                &mut spatten::dram::dramsim3::Dramsim3Dram::new(&h, h.burst_bytes()).unwrap(),
-                &addrs,
-                false,
-            ),
-            other => panic!("unknown back-end {other}"),
-        };
-        println!("{backend} {stream}: {cycles} memory cycles");
+        let mut best = std::time::Duration::MAX;
+        let mut cycles = 0;
+        for _ in 0..repeats {
+            let start = std::time::Instant::now();
+            cycles = run_once(backend, &h, &addrs);
+            best = best.min(start.elapsed());
+        }
+        println!(
+            "{backend} {stream}: {cycles} memory cycles, best of {repeats}: {:.3} ms ({:.2} M cycles/s)",
+            best.as_secs_f64() * 1e3,
+            cycles as f64 / best.as_secs_f64() / 1e6
+        );
         return;
     }
     benches();
     Criterion::default().configure_from_args().final_summary();
+}
+
+/// One run of `addrs` on the named back-end; returns the memory cycles simulated.
+fn run_once(backend: &str, h: &HbmConfig, addrs: &[u64]) -> u64 {
+    match backend {
+        "native" => run(&mut HbmDram::new(h, h.burst_bytes()).unwrap(), addrs, true),
+        #[cfg(feature = "dramsim3")]
+        "dramsim3" => run(
+            &mut spatten::dram::dramsim3::Dramsim3Dram::new(h, h.burst_bytes()).unwrap(),
+            addrs,
+            false,
+        ),
+        other => panic!("unknown back-end {other}"),
+    }
 }
