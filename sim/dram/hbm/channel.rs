@@ -984,21 +984,21 @@ impl Channel {
             )
         };
         if let Some(qb) = found {
-            let t = *queue.front(qb);
-            if writes {
+            let t = if writes {
                 // A write may not overtake a read of the same address.
                 // Hand the turn to the reads until none can move (-1), or the two livelock.
-                if self.read_queued(t.bank, t.addr) {
+                if self.read_queued(qb, queue.front(qb).addr) {
                     self.write_draining = -1;
                     return None;
                 }
                 self.write_draining -= 1;
-                self.write_q.pop(qb);
+                self.write_q.pop(qb)
             } else {
-                self.read_q.pop(qb);
-            }
-            self.bank_q[t.bank].push_back(t);
-            let bank = &mut self.banks[t.bank];
+                self.read_q.pop(qb)
+            };
+            let b = t.bank;
+            self.bank_q[b].push_back(t);
+            let bank = &mut self.banks[b];
             if bank.open_row == Some(t.row) {
                 if t.is_write {
                     bank.hit_writes += 1;
@@ -1006,20 +1006,20 @@ impl Channel {
                     bank.hit_reads += 1;
                 }
             }
-            self.nonempty |= 1u64 << (t.bank & 63);
-            if self.bank_q[t.bank].len() >= p.bank_queue_depth {
-                self.full |= 1u64 << (t.bank & 63);
+            self.nonempty |= 1u64 << (b & 63);
+            if self.bank_q[b].len() >= p.bank_queue_depth {
+                self.full |= 1u64 << (b & 63);
             }
             // The queue's earliest command is its old one's or the new one's.
-            let at = self.ready_at(p, t.bank, Self::required(&self.banks[t.bank], &t));
-            self.ready_lb[t.bank] = if self.bank_q[t.bank].len() == 1 {
+            let at = self.ready_at(p, b, Self::required(&self.banks[b], &t));
+            self.ready_lb[b] = if self.bank_q[b].len() == 1 {
                 at
             } else {
-                self.ready_lb[t.bank].min(at)
+                self.ready_lb[b].min(at)
             };
             // One request moves per cycle; stay awake only if another one could move next.
             self.txn_dirty = self.any_movable(p, self.write_draining > 0);
-            return Some(t.bank);
+            return Some(b);
         }
         if self.write_draining < 0 {
             self.write_draining = 0;
