@@ -1081,10 +1081,10 @@ impl Channel {
 }
 
 /// Buckets of `Channel::read_hashes`.
-const READ_HASHES: usize = 256;
+const READ_HASHES: usize = 1024;
 
 fn read_hash(addr: u64) -> usize {
-    (addr.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 56) as usize % READ_HASHES
+    (addr.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 54) as usize % READ_HASHES
 }
 
 fn bump(next: &mut [u64; KINDS], updates: &[(usize, u64)]) {
