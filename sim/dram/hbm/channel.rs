@@ -143,7 +143,7 @@ pub(crate) struct Channel {
     banks: Vec<Bank>,
     bg_next: Vec<[u64; KINDS]>,
     rank_next: Vec<[u64; KINDS]>,
-    /// Issue cycles of the last four activations per rank (tFAW).
+    /// Issue cycles of the last four activations per rank (tFAW; folded into `rank_next`).
     faw: Vec<VecDeque<u64>>,
     refresh_q: VecDeque<Refresh>,
     next_refresh_at: u64,
@@ -295,41 +295,37 @@ impl Channel {
     }
 
     #[inline(always)]
-    fn ready_at(&self, p: &Params, b: usize, kind: usize) -> u64 {
+    fn ready_at(&self, b: usize, kind: usize) -> u64 {
         let bank = &self.banks[b];
         let r = bank.rank;
-        let mut at = bank.next[kind]
+        bank.next[kind]
             .max(self.bg_next[bank.group][kind])
-            .max(self.rank_next[r][kind]);
-        if kind == ACT && self.faw[r].len() == 4 {
-            at = at.max(self.faw[r][0] + p.delays.faw);
-        }
-        at
+            .max(self.rank_next[r][kind])
     }
 
     /// The earliest cycle at which some command of bank queue `q` (non-empty) meets its
     /// timing constraints: the minimum of `ready_at` over the command types its entries need.
     #[inline]
-    fn queue_lb(&self, p: &Params, q: usize) -> u64 {
+    fn queue_lb(&self, q: usize) -> u64 {
         let bank = &self.banks[q];
         if bank.open_row.is_none() {
-            return self.ready_at(p, q, ACT);
+            return self.ready_at(q, ACT);
         }
         let mut lb = u64::MAX;
         if bank.hit_reads > 0 {
-            lb = lb.min(self.ready_at(p, q, RD));
+            lb = lb.min(self.ready_at(q, RD));
         }
         if bank.hit_writes > 0 {
-            lb = lb.min(self.ready_at(p, q, WR));
+            lb = lb.min(self.ready_at(q, WR));
         }
         if (bank.hit_reads + bank.hit_writes) as usize != self.bank_q[q].len() {
-            lb = lb.min(self.ready_at(p, q, PRE));
+            lb = lb.min(self.ready_at(q, PRE));
         }
         debug_assert_eq!(
             lb,
             self.bank_q[q]
                 .iter()
-                .map(|t| self.ready_at(p, q, Self::required(bank, t)))
+                .map(|t| self.ready_at(q, Self::required(bank, t)))
                 .min()
                 .unwrap_or(u64::MAX),
             "row-hit counts of bank queue {q} out of step"
@@ -389,7 +385,7 @@ impl Channel {
             self.complete(clk, stats, done);
             if let Some(b) = self.schedule_transaction(p) {
                 if self.ready_lb[b] <= clk {
-                    self.ready_lb[b] = self.queue_lb(p, b);
+                    self.ready_lb[b] = self.queue_lb(b);
                 }
                 self.min_lb = self.min_lb.min(self.ready_lb[b]);
             }
@@ -428,7 +424,7 @@ impl Channel {
             }
         }
         self.schedule_transaction(p);
-        self.min_lb = self.tighten_bounds(p, clk);
+        self.min_lb = self.tighten_bounds(clk);
         self.wake = self.compute_wake(clk);
     }
 
@@ -492,13 +488,13 @@ impl Channel {
         let mut ready = 0;
         for b in range.clone() {
             if self.banks[b].open_row.is_some() {
-                if self.ready_at(p, b, PRE) <= clk {
+                if self.ready_at(b, PRE) <= clk {
                     self.precharge(p, b, clk, false);
                     stats.precharges += 1;
                     self.log_to(log, clk, CommandKind::Precharge, p, b, 0, 0);
                     return Some(PRE);
                 }
-            } else if self.ready_at(p, b, REF) <= clk {
+            } else if self.ready_at(b, REF) <= clk {
                 ready += 1;
             }
         }
@@ -571,7 +567,7 @@ impl Channel {
         if m == 0 {
             return None;
         }
-        self.pick_round_robin(p, clk, m)
+        self.pick_round_robin(clk, m)
     }
 
     /// The queues a pending refresh holds back, as a mask (at most 64 queues).
@@ -594,7 +590,7 @@ impl Channel {
     /// visited in round-robin order from `rr + 1`: the order of `pick_scan`, skipping the
     /// queues it would skip.
     #[inline(never)]
-    fn pick_round_robin(&mut self, p: &Params, clk: u64, m: u64) -> Option<Pick> {
+    fn pick_round_robin(&mut self, clk: u64, m: u64) -> Option<Pick> {
         let n = self.bank_q.len();
         let start = if self.rr + 1 == n { 0 } else { self.rr + 1 };
         let full = if n == 64 { u64::MAX } else { (1u64 << n) - 1 };
@@ -611,7 +607,7 @@ impl Channel {
             } else {
                 start + k
             };
-            if let Some(pk) = self.first_ready(p, q, clk) {
+            if let Some(pk) = self.first_ready(q, clk) {
                 self.rr = q;
                 // The candidates this pick has not visited yet, back in queue numbering.
                 self.pick_rest = if start == 0 {
@@ -635,7 +631,7 @@ impl Channel {
             if self.bank_q[q].is_empty() || skip_lb || self.blocked_by_refresh(q) {
                 continue;
             }
-            if let Some(pk) = self.first_ready(p, q, clk) {
+            if let Some(pk) = self.first_ready(q, clk) {
                 return Some(pk);
             }
         }
@@ -653,11 +649,7 @@ impl Channel {
         };
         let mut gated = 0;
         for r in 0..p.ranks {
-            let mut at = self.rank_next[r][ACT];
-            if self.faw[r].len() == 4 {
-                at = at.max(self.faw[r][0] + p.delays.faw);
-            }
-            if at > clk {
+            if self.rank_next[r][ACT] > clk {
                 gated |= rank_mask << (r * per);
             }
         }
@@ -669,10 +661,7 @@ impl Channel {
     /// activation gates. Raising their bounds now keeps them from waking the channel early.
     fn raise_act_bounds(&mut self, p: &Params, r: usize, g: usize) {
         let per = p.banks_per_rank();
-        let mut rank_gate = self.rank_next[r][ACT];
-        if self.faw[r].len() == 4 {
-            rank_gate = rank_gate.max(self.faw[r][0] + p.delays.faw);
-        }
+        let rank_gate = self.rank_next[r][ACT];
         let low = |n: usize| if n >= 64 { u64::MAX } else { (1u64 << n) - 1 };
         let waiting = self.closed & self.nonempty;
         let mut bits = waiting & (low(per) << (r * per));
@@ -690,13 +679,13 @@ impl Channel {
         }
     }
 
-    fn first_ready(&mut self, p: &Params, q: usize, clk: u64) -> Option<Pick> {
+    fn first_ready(&mut self, q: usize, clk: u64) -> Option<Pick> {
         // Queues mostly drain in order: the head alone settles most picks. It may always
         // close the row unless a queued command hits it (the hit counts say so) under the cap.
         let bank = &self.banks[q];
         let head = self.bank_q[q].front()?;
         let kind = Self::required(bank, head);
-        let at = self.ready_at(p, q, kind);
+        let at = self.ready_at(q, kind);
         if at <= clk
             && (kind != PRE || bank.hits >= ROW_HIT_CAP || bank.hit_reads + bank.hit_writes == 0)
         {
@@ -708,7 +697,7 @@ impl Channel {
             });
         }
         // Nothing ready: the scan below would find no command and the same bound.
-        let lb = self.queue_lb(p, q);
+        let lb = self.queue_lb(q);
         if lb > clk {
             self.ready_lb[q] = lb;
             return None;
@@ -721,7 +710,7 @@ impl Channel {
         for (i, t) in queue.iter().enumerate() {
             let kind = Self::required(bank, t);
             if cached[kind] == u64::MAX {
-                cached[kind] = self.ready_at(p, q, kind);
+                cached[kind] = self.ready_at(q, kind);
             }
             let at = cached[kind];
             lb = lb.min(at);
@@ -791,6 +780,12 @@ impl Channel {
                     self.faw[r].pop_front();
                 }
                 self.faw[r].push_back(clk);
+                if self.faw[r].len() == 4 {
+                    // tFAW: the rank's next activation waits for the fourth-last one's window
+                    // (which only moves later, so it folds into the rank's ACT time).
+                    let window = self.faw[r][0] + d.faw;
+                    bump(&mut self.rank_next[r], &[(ACT, window)]);
+                }
                 if self.masks {
                     self.raise_act_bounds(p, r, g);
                 }
@@ -907,7 +902,7 @@ impl Channel {
         self.ready_lb[b] = if self.bank_q[b].is_empty() {
             0
         } else {
-            self.queue_lb(p, b)
+            self.queue_lb(b)
         };
         pk.kind
     }
@@ -1011,7 +1006,7 @@ impl Channel {
                 self.full |= 1u64 << (b & 63);
             }
             // The queue's earliest command is its old one's or the new one's.
-            let at = self.ready_at(p, b, Self::required(&self.banks[b], &t));
+            let at = self.ready_at(b, Self::required(&self.banks[b], &t));
             self.ready_lb[b] = if self.bank_q[b].len() == 1 {
                 at
             } else {
@@ -1031,7 +1026,7 @@ impl Channel {
     /// Recomputes the readiness bound of every non-empty queue whose bound was reset this
     /// cycle (or is due), so that the channel sleeps until a command can really be ready;
     /// returns the smallest bound.
-    fn tighten_bounds(&mut self, p: &Params, clk: u64) -> u64 {
+    fn tighten_bounds(&mut self, clk: u64) -> u64 {
         let mut min_lb = u64::MAX;
         if self.masks {
             // Which queues are due is unpredictable: collect them as a mask (and the minimum
@@ -1048,7 +1043,7 @@ impl Channel {
             while stale != 0 {
                 let q = stale.trailing_zeros() as usize;
                 stale &= stale - 1;
-                self.ready_lb[q] = self.queue_lb(p, q);
+                self.ready_lb[q] = self.queue_lb(q);
                 min_lb = min_lb.min(self.ready_lb[q]);
             }
         } else {
@@ -1057,7 +1052,7 @@ impl Channel {
                     continue;
                 }
                 if self.ready_lb[q] <= clk {
-                    self.ready_lb[q] = self.queue_lb(p, q);
+                    self.ready_lb[q] = self.queue_lb(q);
                 }
                 min_lb = min_lb.min(self.ready_lb[q]);
             }
