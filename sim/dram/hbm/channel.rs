@@ -679,6 +679,7 @@ impl Channel {
         }
     }
 
+    #[inline(always)]
     fn first_ready(&mut self, q: usize, clk: u64) -> Option<Pick> {
         // Queues mostly drain in order: the head alone settles most picks. It may always
         // close the row unless a queued command hits it (the hit counts say so) under the cap.
