@@ -948,6 +948,7 @@ impl Channel {
     }
 
     /// Moves the oldest movable request to its bank queue; returns that queue.
+    #[inline(always)]
     fn schedule_transaction(&mut self, p: &Params) -> Option<usize> {
         if !self.txn_dirty {
             return None;
