@@ -1086,8 +1086,6 @@ fn read_hash(addr: u64) -> usize {
 
 fn bump(next: &mut [u64; KINDS], updates: &[(usize, u64)]) {
     for &(k, at) in updates {
-        if next[k] < at {
-            next[k] = at;
-        }
+        next[k] = next[k].max(at);
     }
 }
