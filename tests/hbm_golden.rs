@@ -7,6 +7,7 @@
 //! an intended behaviour change) with
 //! `SPATTEN_UPDATE_GOLDEN=1 cargo test --release --test hbm_golden`.
 
+mod common;
 mod hbm_common;
 
 use std::collections::BTreeMap;
@@ -94,25 +95,6 @@ fn capture() -> BTreeMap<String, Value> {
     out
 }
 
-/// Paths in `golden` whose value differs from (or is missing in) `actual`.
-fn diff(path: &str, golden: &Value, actual: &Value, out: &mut Vec<String>) {
-    match (golden, actual) {
-        (Value::Object(g), Value::Object(a)) => {
-            for (k, gv) in g {
-                match a.get(k) {
-                    Some(av) => diff(&format!("{path}.{k}"), gv, av, out),
-                    None => out.push(format!("{path}.{k}: missing now")),
-                }
-            }
-            for k in a.keys().filter(|k| !g.contains_key(*k)) {
-                out.push(format!("{path}.{k}: not in the golden file"));
-            }
-        }
-        _ if golden != actual => out.push(format!("{path}: golden {golden} != now {actual}")),
-        _ => {}
-    }
-}
-
 #[test]
 fn native_model_matches_the_golden_results() {
     let now = capture();
@@ -126,7 +108,7 @@ fn native_model_matches_the_golden_results() {
     let mut bad = Vec::new();
     for (k, g) in &golden {
         match now.get(k) {
-            Some(a) => diff(k, g, a, &mut bad),
+            Some(a) => common::golden_diff(k, g, a, true, &mut bad),
             None => bad.push(format!("{k}: run missing now")),
         }
     }

@@ -13,6 +13,8 @@
 //! old order deadlocked when more values were kept than the ProbxV FIFO holds; see
 //! tests/hw_local_value.rs). The dense files are the original captures.
 
+mod common;
+
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use serde_json::Value;
@@ -258,32 +260,6 @@ fn cases() -> Vec<Case> {
     ]
 }
 
-/// Paths in `golden` whose value differs from (or is missing in) `actual`.
-fn diff(path: &str, golden: &Value, actual: &Value, out: &mut Vec<String>) {
-    match (golden, actual) {
-        (Value::Object(g), Value::Object(a)) => {
-            for (k, gv) in g {
-                match a.get(k) {
-                    Some(av) => diff(&format!("{path}.{k}"), gv, av, out),
-                    None => out.push(format!("{path}.{k} missing")),
-                }
-            }
-        }
-        (g, a) if g == a => {}
-        (g, a) => {
-            let show = |v: &Value| {
-                let s = v.to_string();
-                if s.len() > 200 {
-                    format!("{}...", &s[..200])
-                } else {
-                    s
-                }
-            };
-            out.push(format!("{path}: golden {} != now {}", show(g), show(a)));
-        }
-    }
-}
-
 #[test]
 fn statistics_match_the_golden_files() {
     let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/golden/hw");
@@ -303,7 +279,7 @@ fn statistics_match_the_golden_files() {
         let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
         let golden: Value = serde_json::from_str(&text).unwrap();
         let mut out = Vec::new();
-        diff(case.name, &golden, &actual, &mut out);
+        common::golden_diff(case.name, &golden, &actual, false, &mut out);
         failures.extend(out);
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));

@@ -90,3 +90,40 @@ pub fn python(code: &str, modules: &[&str]) -> Option<String> {
     );
     Some(String::from_utf8(out.stdout).unwrap())
 }
+
+/// Appends to `out` each path in `golden` whose value differs from `actual` or is missing
+/// from it, and with `new_keys` each key `actual` has and `golden` lacks (long values
+/// shortened). Golden files written before a field existed pass `new_keys = false`.
+pub fn golden_diff(
+    path: &str,
+    golden: &serde_json::Value,
+    actual: &serde_json::Value,
+    new_keys: bool,
+    out: &mut Vec<String>,
+) {
+    use serde_json::Value;
+    match (golden, actual) {
+        (Value::Object(g), Value::Object(a)) => {
+            for (k, gv) in g {
+                match a.get(k) {
+                    Some(av) => golden_diff(&format!("{path}.{k}"), gv, av, new_keys, out),
+                    None => out.push(format!("{path}.{k}: missing now")),
+                }
+            }
+            for k in a.keys().filter(|k| new_keys && !g.contains_key(*k)) {
+                out.push(format!("{path}.{k}: not in the golden file"));
+            }
+        }
+        (g, a) if g == a => {}
+        (g, a) => {
+            let show = |v: &Value| {
+                let s = v.to_string();
+                match s.char_indices().nth(200) {
+                    Some((cut, _)) => format!("{}...", &s[..cut]),
+                    None => s,
+                }
+            };
+            out.push(format!("{path}: golden {} != now {}", show(g), show(a)));
+        }
+    }
+}
