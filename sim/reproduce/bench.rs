@@ -174,13 +174,8 @@ pub struct GeomeanRow {
 
 /// Geometric means over all benchmarks, then per model (in first-seen order).
 pub fn geomeans(rows: &[BenchRow]) -> Vec<GeomeanRow> {
-    let mut groups: Vec<String> = vec!["all".into()];
-    for r in rows {
-        if !groups.contains(&r.model) {
-            groups.push(r.model.clone());
-        }
-    }
-    groups
+    let groups = std::iter::once("all".to_string()).chain(rows.iter().map(|r| r.model.clone()));
+    super::first_seen(groups)
         .into_iter()
         .filter_map(|g| {
             let sel: Vec<&BenchRow> = rows.iter().filter(|r| g == "all" || r.model == g).collect();

@@ -217,12 +217,7 @@ pub fn sweep(
     x_label: &str,
     rows: &[DesignRow],
 ) -> anyhow::Result<Written> {
-    let mut names: Vec<String> = Vec::new();
-    for r in rows {
-        if !names.contains(&r.workload) {
-            names.push(r.workload.clone());
-        }
-    }
+    let names = super::first_seen(rows.iter().map(|r| r.workload.clone()));
     let series = names
         .iter()
         .map(|n| Curve {
@@ -267,12 +262,7 @@ pub fn breakdown(dir: &Path, rows: &[DesignRow], cumulative: &[f64]) -> anyhow::
 }
 
 pub fn accuracy(dir: &Path, rows: &[AccuracyRow]) -> anyhow::Result<Written> {
-    let mut studies: Vec<String> = Vec::new();
-    for r in rows {
-        if !studies.contains(&r.study) {
-            studies.push(r.study.clone());
-        }
-    }
+    let studies = super::first_seen(rows.iter().map(|r| r.study.clone()));
     let series = studies
         .iter()
         .map(|s| {

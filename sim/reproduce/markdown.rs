@@ -150,18 +150,14 @@ pub fn render(i: &Inputs) -> String {
         );
     }
     let _ = writeln!(w, "\n### Why the numbers differ\n");
-    let mut seen: Vec<&str> = Vec::new();
-    for c in i.claims {
-        if !seen.contains(&c.reason) {
-            seen.push(c.reason);
-            let whats: Vec<&str> = i
-                .claims
-                .iter()
-                .filter(|d| d.reason == c.reason)
-                .map(|d| d.what)
-                .collect();
-            let _ = writeln!(w, "- **{}**: {}", whats.join("; "), c.reason);
-        }
+    for reason in super::first_seen(i.claims.iter().map(|c| c.reason)) {
+        let whats: Vec<&str> = i
+            .claims
+            .iter()
+            .filter(|d| d.reason == reason)
+            .map(|d| d.what)
+            .collect();
+        let _ = writeln!(w, "- **{}**: {}", whats.join("; "), reason);
     }
     let _ = writeln!(
         w,

@@ -90,6 +90,18 @@ pub fn point_count(quick: bool) -> anyhow::Result<usize> {
     Ok(plan(quick)?.points.len())
 }
 
+/// The distinct values of `items`, in the order they first appear (the order rows, series
+/// and table groups follow).
+pub(crate) fn first_seen<T: PartialEq>(items: impl IntoIterator<Item = T>) -> Vec<T> {
+    let mut out = Vec::new();
+    for x in items {
+        if !out.contains(&x) {
+            out.push(x);
+        }
+    }
+    out
+}
+
 fn csv_text<T: Serialize>(rows: &[T]) -> anyhow::Result<String> {
     let mut w = csv::Writer::from_writer(Vec::new());
     for r in rows {
