@@ -195,11 +195,7 @@ impl Channel {
             nonempty: 0,
             full: 0,
             masks: banks <= 64,
-            closed: if banks >= 64 {
-                u64::MAX
-            } else {
-                (1u64 << banks) - 1
-            },
+            closed: low_bits(banks),
             ready_lb: vec![0; banks],
             banks: (0..banks).map(bank).collect(),
             bg_next: vec![[0; KINDS]; p.ranks * p.bank_groups],
@@ -415,7 +411,6 @@ impl Channel {
         let within = (picked && !p.exhaustive && self.masks)
             .then(|| self.pick_rest | (1u64 << (self.rr & 63)));
         if let (Some(kind), true) = (first, p.dual_command_issue)
-            && within.is_none_or(|w| w & self.nonempty != 0)
             && let Some(pk) = self.pick(p, clk, within)
         {
             let col = |k: usize| k == RD || k == WR;
@@ -577,11 +572,7 @@ impl Channel {
             Some(Refresh::Bank(b)) => 1u64 << b,
             Some(Refresh::Rank(r)) => {
                 let per = p.banks_per_rank();
-                (if per == 64 {
-                    u64::MAX
-                } else {
-                    (1u64 << per) - 1
-                }) << (r * per)
+                low_bits(per) << (r * per)
             }
         }
     }
@@ -593,7 +584,7 @@ impl Channel {
     fn pick_round_robin(&mut self, clk: u64, m: u64) -> Option<Pick> {
         let n = self.bank_q.len();
         let start = if self.rr + 1 == n { 0 } else { self.rr + 1 };
-        let full = if n == 64 { u64::MAX } else { (1u64 << n) - 1 };
+        let full = low_bits(n);
         let mut rot = if start == 0 {
             m
         } else {
@@ -642,11 +633,7 @@ impl Channel {
     /// activation at `clk`, as a mask (at most 64 banks).
     fn act_gated(&self, p: &Params, clk: u64) -> u64 {
         let per = p.banks_per_rank();
-        let rank_mask = if per >= 64 {
-            u64::MAX
-        } else {
-            (1u64 << per) - 1
-        };
+        let rank_mask = low_bits(per);
         let mut gated = 0;
         for r in 0..p.ranks {
             if self.rank_next[r][ACT] > clk {
@@ -662,20 +649,19 @@ impl Channel {
     fn raise_act_bounds(&mut self, p: &Params, r: usize, g: usize) {
         let per = p.banks_per_rank();
         let rank_gate = self.rank_next[r][ACT];
-        let low = |n: usize| if n >= 64 { u64::MAX } else { (1u64 << n) - 1 };
-        let waiting = self.closed & self.nonempty;
-        let mut bits = waiting & (low(per) << (r * per));
+        let group_gate = rank_gate.max(self.bg_next[g][ACT]);
+        // The group's banks lie inside the rank's.
+        let group = low_bits(p.banks_per_group) << (g * p.banks_per_group);
+        let mut bits = self.closed & self.nonempty & (low_bits(per) << (r * per));
         while bits != 0 {
             let q = bits.trailing_zeros() as usize;
             bits &= bits - 1;
-            self.ready_lb[q] = self.ready_lb[q].max(rank_gate);
-        }
-        let group_gate = self.bg_next[g][ACT];
-        let mut bits = waiting & (low(p.banks_per_group) << (g * p.banks_per_group));
-        while bits != 0 {
-            let q = bits.trailing_zeros() as usize;
-            bits &= bits - 1;
-            self.ready_lb[q] = self.ready_lb[q].max(group_gate);
+            let gate = if (group >> q) & 1 != 0 {
+                group_gate
+            } else {
+                rank_gate
+            };
+            self.ready_lb[q] = self.ready_lb[q].max(gate);
         }
     }
 
@@ -1075,6 +1061,11 @@ impl Channel {
         }
         w.max(soon)
     }
+}
+
+/// A mask of the `n` lowest bits (all 64 when `n >= 64`).
+fn low_bits(n: usize) -> u64 {
+    if n >= 64 { u64::MAX } else { (1u64 << n) - 1 }
 }
 
 /// Buckets of `Channel::read_hashes`.
