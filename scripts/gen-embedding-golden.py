@@ -29,9 +29,10 @@ from safetensors.numpy import load_file
 from tokenizers import Tokenizer
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-SHARED = os.environ.get("SPATTEN_SHARED", "/work/shared")
-MODEL = sys.argv[1] if len(sys.argv) > 1 else os.path.join(SHARED, "models/all-MiniLM-L6-v2")
-STS = sys.argv[2] if len(sys.argv) > 2 else os.path.join(SHARED, "data/stsb/sts-dev.tsv")
+# The data root, as the Rust side finds it (sim/data_dir.rs): $SPATTEN_DATA, else data/.
+DATA = os.environ.get("SPATTEN_DATA") or os.path.join(ROOT, "data")
+MODEL = sys.argv[1] if len(sys.argv) > 1 else os.path.join(DATA, "models/all-MiniLM-L6-v2")
+STS = sys.argv[2] if len(sys.argv) > 2 else os.path.join(DATA, "data/stsb/sts-dev.tsv")
 OUT = os.path.join(ROOT, "tests/golden/model/embeddings_f64.json")
 PAIRS = 40
 

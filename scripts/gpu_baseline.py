@@ -4,7 +4,7 @@
 Writes a baseline result file (format "spatten-baseline", version 1; the schema is documented
 in sim/baseline/result.rs) that `spatten baseline read FILE` validates and reports use.
 
-Method (spec section 7):
+Method (the SpAtten paper's evaluation):
   * The same dense attention the Rust side counts (sim/baseline/work.rs): per layer, all heads
     batched, S = Q K^T / sqrt(D) (causal mask for decoder models), P = softmax(S), O = P V, in
     PyTorch eager mode. Summarization: L x L for the prompt. Generation: per generated token i

@@ -145,7 +145,9 @@ pub fn evaluate(
     let stats = simulate(arch, &trace, dram, timeline)?;
     phase("energy and baselines");
     let energy = EnergyReport::compute(arch, &stats);
-    let (baselines, _unsupported) = baseline::roofline::model_presets(workload, Precision::Fp32)?;
+    let (mut baselines, _unsupported) =
+        baseline::roofline::model_presets(workload, Precision::Fp32)?;
+    match_trace_stages(&mut baselines, &trace);
     let provenance = Provenance {
         tool_version: env!("CARGO_PKG_VERSION").to_string(),
         arch: arch.name.clone(),
@@ -167,6 +169,30 @@ pub fn evaluate(
         energy,
         baselines,
     })
+}
+
+/// Keeps only the baseline stages the trace ran: an imported generation trace has no prompt
+/// pass (iteration 0) and a prompt-only trace no generation iterations, so charging the
+/// baselines for the missing stage would skew every speedup.
+fn match_trace_stages(baselines: &mut [BaselineResult], trace: &AttentionTrace) {
+    use baseline::work::StageKindLabel;
+    let has_prompt = trace.head_calls.iter().any(|c| c.iteration == 0);
+    let has_generation = trace.head_calls.iter().any(|c| c.iteration > 0);
+    for b in baselines {
+        let before = b.stages.len();
+        b.stages.retain(|s| match s.stage {
+            StageKindLabel::Summarization => has_prompt,
+            StageKindLabel::Generation => has_generation,
+        });
+        if b.stages.len() < before {
+            b.notes.push(if has_prompt {
+                "generation stage left out: the trace is the prompt pass only".into()
+            } else {
+                "prompt stage left out: the trace has no prompt pass (generation iterations only)"
+                    .into()
+            });
+        }
+    }
 }
 
 /// Adds measured baseline files (from `spatten baseline measure-cpu` or

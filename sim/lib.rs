@@ -7,6 +7,7 @@
 pub mod baseline;
 pub mod cli;
 pub mod config;
+pub mod data_dir;
 pub mod dram;
 pub mod energy;
 pub mod experiment;

@@ -59,7 +59,7 @@ fn paper_design_point_numbers() {
     assert_eq!(a.qk.key_sram_bytes, 2 * 1024 * 64 * 12 / 8);
     assert_eq!(a.hbm.burst_bytes(), a.fetcher.transaction_bytes);
     let t = &a.hbm.timing;
-    // Refresh-limited streaming efficiency from spec section 8: 1 - 292 / 3900.
+    // Refresh-limited streaming efficiency from the DRAMsim3 / Ramulator 2.1 HBM2 configs and FGDRAM, O'Connor et al., MICRO 2017: 1 - 292 / 3900.
     let eff = 1.0 - (t.trtp + t.trp + t.trfc + t.trcd) as f64 / t.trefi as f64;
     assert!((eff - (1.0 - 292.0 / 3900.0)).abs() < 1e-12, "{eff}");
 }

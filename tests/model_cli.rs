@@ -2,7 +2,7 @@
 
 mod common;
 
-use common::shared;
+use common::data;
 use std::process::Command;
 
 use spatten::model::{BertModel, DenseAttention, evaluate, read_sts};
@@ -12,9 +12,13 @@ fn spatten() -> Command {
 }
 
 #[test]
+#[cfg_attr(
+    not(all(data_minilm, data_stsb)),
+    ignore = "needs the MiniLM model and STS-B dev (see data/README.md)"
+)]
 fn prints_the_dense_spearman_of_the_library() {
-    let model_dir = shared("models/all-MiniLM-L6-v2");
-    let data = shared("data/stsb/sts-dev.tsv");
+    let model_dir = data("models/all-MiniLM-L6-v2");
+    let data = data("data/stsb/sts-dev.tsv");
     let out = spatten()
         .args(["accuracy", "--limit", "16", "--model"])
         .arg(&model_dir)
@@ -49,7 +53,7 @@ fn prints_the_dense_spearman_of_the_library() {
 
 fn fails_with(args: &[&str], cwd: Option<&std::path::Path>, needle: &str) {
     let mut cmd = spatten();
-    cmd.args(args);
+    cmd.args(args).env_remove("SPATTEN_DATA");
     if let Some(dir) = cwd {
         cmd.current_dir(dir);
     }
@@ -61,7 +65,9 @@ fn fails_with(args: &[&str], cwd: Option<&std::path::Path>, needle: &str) {
 
 #[test]
 fn missing_model_directory_exits_2() {
-    let data = shared("data/stsb/sts-dev.tsv");
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("one.tsv");
+    std::fs::write(&data, "g\tf\t2012\t1\t3.0\tA cat.\tA dog.\n").unwrap();
     fails_with(
         &[
             "accuracy",
@@ -76,13 +82,22 @@ fn missing_model_directory_exits_2() {
 }
 
 #[test]
-fn missing_default_data_asks_for_data_flag() {
+fn missing_default_data_names_the_flag_and_the_data_root() {
     let dir = tempfile::tempdir().unwrap();
-    let model = shared("models/all-MiniLM-L6-v2");
+    for needle in ["--data", "SPATTEN_DATA", "data/stsb/sts-dev.tsv"] {
+        fails_with(
+            &["accuracy", "--model", "/nonexistent/model"],
+            Some(dir.path()),
+            needle,
+        );
+    }
+    // With the data given, the missing default model names the fetch script.
+    let data = dir.path().join("one.tsv");
+    std::fs::write(&data, "g\tf\t2012\t1\t3.0\tA cat.\tA dog.\n").unwrap();
     fails_with(
-        &["accuracy", "--model", model.to_str().unwrap()],
+        &["accuracy", "--data", data.to_str().unwrap()],
         Some(dir.path()),
-        "--data",
+        "scripts/fetch-model.sh",
     );
 }
 
@@ -95,12 +110,12 @@ fn malformed_data_line_is_reported_with_its_number() {
         "g\tf\t2012\t1\t3.0\tA.\tB.\ng\tf\t2012\t2\tnope\tA.\tB.\n",
     )
     .unwrap();
-    let model = shared("models/all-MiniLM-L6-v2");
+    // The STS file is read before the model is loaded.
     fails_with(
         &[
             "accuracy",
             "--model",
-            model.to_str().unwrap(),
+            "/nonexistent/model",
             "--data",
             file.to_str().unwrap(),
         ],

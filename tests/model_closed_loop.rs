@@ -11,13 +11,17 @@ use spatten::model::{
 use spatten::reference::prune::keep_count;
 
 fn model() -> BertModel {
-    BertModel::load(&common::shared("models/all-MiniLM-L6-v2")).unwrap()
+    BertModel::load(&common::data("models/all-MiniLM-L6-v2")).unwrap()
 }
 
 #[test]
+#[cfg_attr(
+    not(all(data_minilm, data_stsb)),
+    ignore = "needs the MiniLM model and STS-B dev (see data/README.md)"
+)]
 fn quantization_alone_keeps_embeddings() {
     let bert = model();
-    let pairs = read_sts(&common::shared("data/stsb/sts-dev.tsv")).unwrap();
+    let pairs = read_sts(&common::data("data/stsb/sts-dev.tsv")).unwrap();
     let pairs = &pairs[..12];
     let mut w = load_workload("bert-base").unwrap();
     w.token_pruning.average_ratio = 0.0;
@@ -33,6 +37,10 @@ fn quantization_alone_keeps_embeddings() {
 }
 
 #[test]
+#[cfg_attr(
+    not(data_minilm),
+    ignore = "needs the MiniLM model (see data/README.md)"
+)]
 fn token_pruning_keeps_the_scheduled_count() {
     let bert = model();
     let w = load_workload("bert-base").unwrap();

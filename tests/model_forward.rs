@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::shared;
+use common::data;
 use std::sync::OnceLock;
 
 use ndarray::{Array3, ArrayView3, Axis};
@@ -20,7 +20,7 @@ const EMBED_TOL: f32 = 1e-5;
 
 fn model() -> &'static BertModel {
     static M: OnceLock<BertModel> = OnceLock::new();
-    M.get_or_init(|| BertModel::load(&shared("models/all-MiniLM-L6-v2")).unwrap())
+    M.get_or_init(|| BertModel::load(&data("models/all-MiniLM-L6-v2")).unwrap())
 }
 
 fn golden() -> &'static Value {
@@ -43,6 +43,10 @@ fn floats(v: &Value) -> Vec<f64> {
 }
 
 #[test]
+#[cfg_attr(
+    not(data_minilm),
+    ignore = "needs the MiniLM model (see data/README.md)"
+)]
 fn embeddings_match_numpy_f64() {
     let m = model();
     let sentences = golden()["sentences"].as_array().unwrap();
@@ -65,6 +69,10 @@ fn embeddings_match_numpy_f64() {
 }
 
 #[test]
+#[cfg_attr(
+    not(data_minilm),
+    ignore = "needs the MiniLM model (see data/README.md)"
+)]
 fn capture_matches_numpy_qkv() {
     let cap = &golden()["capture"];
     let text = cap["text"].as_str().unwrap();
@@ -99,10 +107,14 @@ fn capture_matches_numpy_qkv() {
 }
 
 #[test]
+#[cfg_attr(
+    not(all(data_minilm, data_stsb)),
+    ignore = "needs the MiniLM model and STS-B dev (see data/README.md)"
+)]
 fn stsb_pairs_match_numpy_cosines_and_spearman() {
     let st = &golden()["stsb"];
     let n = st["pairs"].as_u64().unwrap() as usize;
-    let pairs = read_sts(&shared("data/stsb/sts-dev.tsv")).unwrap();
+    let pairs = read_sts(&data("data/stsb/sts-dev.tsv")).unwrap();
     assert_eq!(pairs.len(), st["all_pairs"].as_u64().unwrap() as usize);
     let report = evaluate(model(), &pairs[..n], || DenseAttention, &|| ()).unwrap();
     for (i, (&g, w)) in report
@@ -123,8 +135,12 @@ fn stsb_pairs_match_numpy_cosines_and_spearman() {
 }
 
 #[test]
+#[cfg_attr(
+    not(all(data_minilm, data_stsb)),
+    ignore = "needs the MiniLM model and STS-B dev (see data/README.md)"
+)]
 fn evaluation_is_bit_identical_at_any_thread_count() {
-    let pairs = read_sts(&shared("data/stsb/sts-dev.tsv")).unwrap();
+    let pairs = read_sts(&data("data/stsb/sts-dev.tsv")).unwrap();
     let run = |threads| {
         rayon::ThreadPoolBuilder::new()
             .num_threads(threads)
@@ -166,6 +182,10 @@ impl AttentionKernel for DropLastAtLayer0 {
 }
 
 #[test]
+#[cfg_attr(
+    not(data_minilm),
+    ignore = "needs the MiniLM model (see data/README.md)"
+)]
 fn pruned_token_disappears_from_later_layers_and_pooling() {
     // Dropping [SEP] before it is ever attended to equals never having had it: the other
     // tokens keep their positions, so the dense run on the ids without [SEP] is the reference.
@@ -212,6 +232,10 @@ impl AttentionKernel for KeepNothing {
 }
 
 #[test]
+#[cfg_attr(
+    not(data_minilm),
+    ignore = "needs the MiniLM model (see data/README.md)"
+)]
 fn a_kernel_that_keeps_nothing_is_an_error() {
     let e = model()
         .embed_with("two words", &mut KeepNothing)
@@ -220,8 +244,12 @@ fn a_kernel_that_keeps_nothing_is_an_error() {
 }
 
 #[test]
+#[cfg_attr(
+    not(all(data_minilm, data_stsb)),
+    ignore = "needs the MiniLM model and STS-B dev (see data/README.md)"
+)]
 fn drift_is_one_against_itself_and_below_one_when_pruned() {
-    let pairs = read_sts(&shared("data/stsb/sts-dev.tsv")).unwrap();
+    let pairs = read_sts(&data("data/stsb/sts-dev.tsv")).unwrap();
     let dense = evaluate(model(), &pairs[..6], || DenseAttention, &|| ()).unwrap();
     let pruned = evaluate(model(), &pairs[..6], || DropLastAtLayer0, &|| ()).unwrap();
     let same = embedding_drift(&dense, &dense).unwrap();

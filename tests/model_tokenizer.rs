@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::shared;
+use common::data;
 use std::path::PathBuf;
 
 use spatten::model::{WordPieceTokenizer, read_sts};
@@ -16,10 +16,14 @@ fn golden(name: &str) -> String {
 }
 
 fn tokenizer() -> WordPieceTokenizer {
-    WordPieceTokenizer::from_vocab_file(&shared("models/all-MiniLM-L6-v2/vocab.txt")).unwrap()
+    WordPieceTokenizer::from_vocab_file(&data("models/all-MiniLM-L6-v2/vocab.txt")).unwrap()
 }
 
 #[test]
+#[cfg_attr(
+    not(data_minilm),
+    ignore = "needs the MiniLM model (see data/README.md)"
+)]
 fn edge_cases_match_hugging_face() {
     let tok = tokenizer();
     let mut checked = 0;
@@ -42,9 +46,13 @@ fn edge_cases_match_hugging_face() {
 }
 
 #[test]
+#[cfg_attr(
+    not(all(data_minilm, data_stsb)),
+    ignore = "needs the MiniLM model and STS-B dev (see data/README.md)"
+)]
 fn every_stsb_dev_sentence_matches_hugging_face() {
     let tok = tokenizer();
-    let pairs = read_sts(&shared("data/stsb/sts-dev.tsv")).unwrap();
+    let pairs = read_sts(&data("data/stsb/sts-dev.tsv")).unwrap();
     let golden = golden("tokenizer_stsb_dev.tsv");
     let parse = |s: &str| -> Vec<u32> { s.split(' ').map(|x| x.parse().unwrap()).collect() };
     let mut lines = golden.lines();

@@ -1,31 +1,22 @@
 //! The STS-B input length of the benchmark workloads is recomputed from the dev set with the
 //! real BERT WordPiece tokenizer, and the median is checked against the published median.
 
-use std::path::{Path, PathBuf};
+mod common;
 
+use common::data;
 use spatten::model::{WordPieceTokenizer, read_sts};
 use spatten::reproduce::{benchmarks, lengths};
 
-/// `$SPATTEN_SHARED`, else `../shared` beside the repository, else `/work/shared`.
-fn shared(rel: &str) -> PathBuf {
-    if let Ok(dir) = std::env::var("SPATTEN_SHARED") {
-        return Path::new(&dir).join(rel);
-    }
-    let beside = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../shared")
-        .join(rel);
-    if beside.exists() {
-        return beside;
-    }
-    Path::new("/work/shared").join(rel)
-}
-
 #[test]
+#[cfg_attr(
+    not(all(data_minilm, data_stsb)),
+    ignore = "needs the MiniLM model and STS-B dev (see data/README.md)"
+)]
 fn stsb_length_is_the_dev_set_mean() {
-    let pairs = read_sts(&shared("data/stsb/sts-dev.tsv")).unwrap();
+    let pairs = read_sts(&data("data/stsb/sts-dev.tsv")).unwrap();
     assert_eq!(pairs.len(), 1500);
     let tok =
-        WordPieceTokenizer::from_vocab_file(&shared("models/all-MiniLM-L6-v2/vocab.txt")).unwrap();
+        WordPieceTokenizer::from_vocab_file(&data("models/all-MiniLM-L6-v2/vocab.txt")).unwrap();
     let lens = lengths::pair_lengths(&tok, &pairs);
     let (mean, median) = lengths::mean_median(&lens).unwrap();
     eprintln!("STS-B dev: mean {mean}, median {median}");

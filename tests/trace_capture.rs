@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{shared, spatten_output as spatten, text};
+use common::{data, spatten_output as spatten, text};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -51,9 +51,13 @@ fn shipped_values_match_the_minilm_workload_and_run_through_the_reference() {
 }
 
 #[test]
+#[cfg_attr(
+    not(data_minilm),
+    ignore = "needs the MiniLM model (see data/README.md)"
+)]
 fn shipped_token_count_is_the_text_token_count() {
     let tok =
-        WordPieceTokenizer::from_vocab_file(&shared("models/all-MiniLM-L6-v2/vocab.txt")).unwrap();
+        WordPieceTokenizer::from_vocab_file(&data("models/all-MiniLM-L6-v2/vocab.txt")).unwrap();
     let text = std::fs::read_to_string(repo("traces/minilm-text.txt")).unwrap();
     let n = tok.encode(&text, 512).unwrap().len();
     assert_eq!(
@@ -63,8 +67,12 @@ fn shipped_token_count_is_the_text_token_count() {
 }
 
 #[test]
+#[cfg_attr(
+    not(data_minilm),
+    ignore = "needs the MiniLM model (see data/README.md)"
+)]
 fn recapturing_the_shipped_text_reproduces_the_shipped_values() {
-    let model = BertModel::load(&shared("models/all-MiniLM-L6-v2")).unwrap();
+    let model = BertModel::load(&data("models/all-MiniLM-L6-v2")).unwrap();
     let text = std::fs::read_to_string(repo("traces/minilm-text.txt")).unwrap();
     let fresh = capture(&model, &text).unwrap();
     let shipped = read_values(&repo("traces/minilm-sts.values.safetensors")).unwrap();
@@ -82,6 +90,10 @@ fn recapturing_the_shipped_text_reproduces_the_shipped_values() {
 }
 
 #[test]
+#[cfg_attr(
+    not(data_minilm),
+    ignore = "needs the MiniLM model (see data/README.md)"
+)]
 fn capture_cli_writes_the_library_capture_with_the_file_name_as_source() {
     let dir = tempfile::tempdir().unwrap();
     let txt = dir.path().join("two.txt");
@@ -91,7 +103,7 @@ fn capture_cli_writes_the_library_capture_with_the_file_name_as_source() {
     )
     .unwrap();
     let out = dir.path().join("v.safetensors");
-    let model = shared("models/all-MiniLM-L6-v2");
+    let model = data("models/all-MiniLM-L6-v2");
     let o = spatten(&[
         "trace",
         "capture",
@@ -150,6 +162,10 @@ fn capture_cli_writes_the_library_capture_with_the_file_name_as_source() {
 }
 
 #[test]
+#[cfg_attr(
+    not(data_minilm),
+    ignore = "needs the MiniLM model (see data/README.md)"
+)]
 fn long_text_is_truncated_to_512_tokens_with_a_warning() {
     let dir = tempfile::tempdir().unwrap();
     let txt = dir.path().join("long.txt");
@@ -159,7 +175,7 @@ fn long_text_is_truncated_to_512_tokens_with_a_warning() {
         "trace",
         "capture",
         "--model",
-        s(&shared("models/all-MiniLM-L6-v2")),
+        s(&data("models/all-MiniLM-L6-v2")),
         "--text",
         s(&txt),
         "--out",
@@ -192,9 +208,13 @@ fn fails_cleanly(args: &[&str], out: &Path, needles: &[&str]) {
 }
 
 #[test]
+#[cfg_attr(
+    not(data_minilm),
+    ignore = "needs the MiniLM model (see data/README.md)"
+)]
 fn capture_bad_input_exits_2_without_output() {
     let dir = tempfile::tempdir().unwrap();
-    let model = shared("models/all-MiniLM-L6-v2");
+    let model = data("models/all-MiniLM-L6-v2");
     let good = dir.path().join("good.txt");
     std::fs::write(&good, "A short sentence.").unwrap();
     let out_dir = dir.path().join("out");
@@ -313,33 +333,44 @@ fn reference_shape_mismatch_names_both_shapes() {
 }
 
 #[test]
-fn default_model_comes_from_the_shared_folder_or_is_explained() {
+#[cfg_attr(
+    not(data_minilm),
+    ignore = "needs the MiniLM model (see data/README.md)"
+)]
+fn default_model_comes_from_the_data_root_or_is_explained() {
     let dir = tempfile::tempdir().unwrap();
     let txt = dir.path().join("t.txt");
     std::fs::write(&txt, "Heads whose outputs stay small are pruned.").unwrap();
     let out = dir.path().join("v.safetensors");
     let args = ["trace", "capture", "--text", s(&txt), "--out", s(&out)];
-    // From a directory with no ../shared and no SPATTEN_SHARED: a clear error.
+    // From a directory with no data/ and no SPATTEN_DATA: a clear error.
     let empty = tempfile::tempdir().unwrap();
     let cwd = empty.path().join("repo");
     std::fs::create_dir(&cwd).unwrap();
-    let o = Command::new(env!("CARGO_BIN_EXE_spatten"))
-        .args(args)
-        .current_dir(&cwd)
-        .env_remove("SPATTEN_SHARED")
-        .output()
-        .unwrap();
+    let run = |data_env: Option<&Path>| {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_spatten"));
+        c.args(args).current_dir(&cwd).env_remove("SPATTEN_DATA");
+        if let Some(d) = data_env {
+            c.env("SPATTEN_DATA", d);
+        }
+        c.output().unwrap()
+    };
+    let o = run(None);
     assert_eq!(o.status.code(), Some(2), "{}", text(&o));
     assert!(text(&o).contains("scripts/fetch-model.sh"), "{}", text(&o));
+    assert!(text(&o).contains("SPATTEN_DATA"), "{}", text(&o));
     assert!(!out.exists());
-    // SPATTEN_SHARED points at the shared folder: the model is found there.
-    let root = shared("models");
-    let o = Command::new(env!("CARGO_BIN_EXE_spatten"))
-        .args(args)
-        .current_dir(&cwd)
-        .env("SPATTEN_SHARED", root.parent().unwrap())
-        .output()
-        .unwrap();
+    // SPATTEN_DATA names the data root: the model is found below it.
+    let model = std::fs::canonicalize(data("models/all-MiniLM-L6-v2")).unwrap();
+    let root = model.parent().unwrap().parent().unwrap();
+    let o = run(Some(root));
+    assert!(o.status.success(), "{}", text(&o));
+    assert_eq!(read_values(&out).unwrap().meta.model, "all-MiniLM-L6-v2");
+    // Without the variable, data/ in the working directory is the root.
+    std::fs::remove_file(&out).unwrap();
+    std::fs::create_dir_all(cwd.join("data/models")).unwrap();
+    std::os::unix::fs::symlink(&model, cwd.join("data/models/all-MiniLM-L6-v2")).unwrap();
+    let o = run(None);
     assert!(o.status.success(), "{}", text(&o));
     assert_eq!(read_values(&out).unwrap().meta.model, "all-MiniLM-L6-v2");
 }

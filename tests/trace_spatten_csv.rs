@@ -12,7 +12,7 @@ use spatten::trace::totals::totals;
 use spatten::trace::{TopkPurpose, TraceError, read_trace, write_trace};
 
 fn trace_file(name: &str) -> PathBuf {
-    common::shared("").join("data/spatten-traces").join(name)
+    common::data("data/spatten-traces").join(name)
 }
 
 /// Sums over the raw CSV rows, parsed with the `csv` crate (independent of the importer).
@@ -43,11 +43,13 @@ fn raw_sums(path: &Path) -> RawSums {
         s.rows += 1;
         s.keys += n(5) as u64;
         s.values += n(11) as u64;
-        s.requant += (&rec[9] == "True") as u64;
+        let unquantized_kv = n(6) == -1 || n(12) == -1;
+        // An unquantized K/V is the 12-bit word as 8 MSBs + 4 LSBs, always refetched.
+        s.requant += (&rec[9] == "True" || unquantized_kv) as u64;
         s.topk += (&rec[15] == "True") as u64;
         s.local_v += (n(11) < n(5)) as u64;
         s.accumulate += (&rec[13] == "True") as u64;
-        s.unquantized_key_rows += (n(6) == -1) as u64;
+        s.unquantized_key_rows += unquantized_kv as u64;
     }
     s
 }
@@ -69,7 +71,13 @@ fn check_file(name: &str) -> spatten::trace::AttentionTrace {
             .iter()
             .filter(|c| c.accumulate_importance)
             .count() as u64,
-        unquantized_key_rows: t.head_calls.iter().filter(|c| c.key_msb_bits == 16).count() as u64,
+        unquantized_key_rows: t
+            .head_calls
+            .iter()
+            .filter(|c| {
+                (c.key_msb_bits, c.value_msb_bits, c.lsb_bits) == (8, 8, 4) && c.lsb_refetch
+            })
+            .count() as u64,
     };
     assert_eq!(got, raw, "{name}");
     // Every call fetches the newest token, and its keys are the best-ranked ones.
@@ -87,6 +95,10 @@ fn check_file(name: &str) -> spatten::trace::AttentionTrace {
 }
 
 #[test]
+#[cfg_attr(
+    not(data_spatten_traces),
+    ignore = "needs the SpAtten CSV traces (see data/README.md)"
+)]
 fn small_csv() {
     let t = spatten_csv::import(&trace_file("small.csv")).unwrap();
     assert_eq!(t.head_calls.len(), 1);
@@ -96,21 +108,31 @@ fn small_csv() {
         (992, 1)
     );
     assert_eq!((c.iteration, c.keys.len(), c.values.len()), (1, 993, 993));
-    // -1 bit widths are unquantized, carried as 16 bits.
+    // -1 bit widths are unquantized: Q is the 12-bit word, K and V the word as 8 MSBs and 4
+    // LSBs that are always refetched, so nothing exceeds the datapath.
     assert_eq!(
         (c.query_bits, c.key_msb_bits, c.value_msb_bits, c.lsb_bits),
-        (16, 16, 16, 0)
+        (12, 8, 8, 4)
     );
+    assert!(c.lsb_refetch);
     assert!(t.header.source.contains("medium_baseline_train+eval.yml"));
     assert_eq!(check_file("small.csv"), t);
 }
 
 #[test]
+#[cfg_attr(
+    not(data_spatten_traces),
+    ignore = "needs the SpAtten CSV traces (see data/README.md)"
+)]
 fn gpt2_medium_ptb() {
     check_file("summary-gpt2-medium-ptb-per0.csv");
 }
 
 #[test]
+#[cfg_attr(
+    not(data_spatten_traces),
+    ignore = "needs the SpAtten CSV traces (see data/README.md)"
+)]
 fn gpt2_medium_pruned_quantized() {
     let name = "summary-gpt2-medium-wikitext2-per0-hp-step5+dedic+glob_p+local_p+hp+topk+quant.csv";
     let t = check_file(name);
@@ -131,11 +153,19 @@ fn gpt2_medium_pruned_quantized() {
 }
 
 #[test]
+#[cfg_attr(
+    not(data_spatten_traces),
+    ignore = "needs the SpAtten CSV traces (see data/README.md)"
+)]
 fn gpt2_small_dense() {
     check_file("summary-gpt2-small-wikitext2-per8-step1+dedic.csv");
 }
 
 #[test]
+#[cfg_attr(
+    not(data_spatten_traces),
+    ignore = "needs the SpAtten CSV traces (see data/README.md)"
+)]
 fn gpt2_small_pruned_progressive() {
     let name = "summary-gpt2-small-wikitext2-per8.csv";
     let t = check_file(name);
@@ -279,6 +309,60 @@ fn config_line_is_tolerated_only_at_the_end() {
 }
 
 #[test]
+fn unquantized_widths_fit_the_datapath_word() {
+    // Regression: -1 used to import as 16 bits, above the 12-bit word, and the negative
+    // "saved by quantization" then aborted `spatten run --trace` after the simulation.
+    let row = "0,0,0,64.0,9,9,-1,-1,-1,False,-1,9,-1,True,False,False,-1";
+    let t = import_text(&format!("{HEADER}\n{row}\n")).unwrap();
+    let c = &t.head_calls[0];
+    assert_eq!(
+        (
+            c.query_bits,
+            c.key_msb_bits,
+            c.value_msb_bits,
+            c.lsb_bits,
+            c.lsb_refetch
+        ),
+        (12, 8, 8, 4, true)
+    );
+    let steps = spatten::trace::savings::TrafficSteps::of(&t, 12);
+    // Regression: dense counts only the iterations the trace has (here iteration 1, 9 keys,
+    // one head, one layer), not a prompt pass that an imported trace never ran.
+    assert_eq!(steps.dense_bits, 9.0 * 64.0 * 12.0 * 2.0);
+    for (technique, saved) in steps.savings() {
+        assert!(saved >= 0.0, "{technique}: {saved}");
+    }
+}
+
+#[test]
+fn baselines_of_an_imported_trace_leave_out_the_prompt_it_never_ran() {
+    // Regression: the baselines of a generation trace without iteration 0 were charged the
+    // whole 992-token prompt, inflating trace speedups 1.7x-7.5x.
+    let row = "0,0,0,64.0,993,993,8,16,-1,False,-1,993,8,True,False,False,-1";
+    let t = import_text(&format!("{HEADER}\n{row}\n")).unwrap();
+    let w = spatten::experiment::dense_workload_for(&t.header);
+    let arch = spatten::config::load_arch("spatten").unwrap();
+    let r = spatten::experiment::evaluate(
+        "t",
+        &arch,
+        &w,
+        t,
+        "test",
+        spatten::dram::backend::DramKind::Simple,
+        false,
+        &mut |_| {},
+    )
+    .unwrap();
+    assert!(!r.baselines.is_empty());
+    for b in &r.baselines {
+        let stages: Vec<_> = b.stages.iter().map(|s| s.stage.label()).collect();
+        assert_eq!(stages, ["generation"], "{}", b.device);
+        // One generated token attending to 993 keys, one layer, one head: QxK, softmax, PxV.
+        assert_eq!(b.total_ops(), 2 * 2 * 993 * 64 + 4 * 993, "{}", b.device);
+    }
+}
+
+#[test]
 fn malformed_rows_name_their_line() {
     let bad = |row: &str| csv_error(&format!("{HEADER}\n{GOOD}\n{row}\n"));
     let cases = [
@@ -290,6 +374,14 @@ fn malformed_rows_name_their_line() {
         (
             "0,0,1,64.0,9,9,17,16,0.1,True,4,3,8,True,False,False,-1",
             "quant_key_bit",
+        ),
+        (
+            "0,0,1,64.0,9,9,16,16,0.1,False,-1,3,8,True,False,False,-1",
+            "quant_key_bit = \"16\": expected a bit width in 1..=12",
+        ),
+        (
+            "0,0,1,64.0,9,9,10,16,0.1,True,4,3,8,True,False,False,-1",
+            "MSB 10 + LSB 4 bits exceed the 12-bit datapath word",
         ),
         (
             "0,0,1,64.0,9,9,8,16,0.1,True,4,10,8,True,False,False,-1",

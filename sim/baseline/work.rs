@@ -32,7 +32,9 @@ pub const KERNELS_PER_STEP: u64 = 3;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
 #[serde(rename_all = "kebab-case")]
 pub enum Precision {
+    /// 32-bit floats, as the paper's CPU/GPU baselines ran.
     Fp32,
+    /// 16-bit floats.
     Fp16,
 }
 

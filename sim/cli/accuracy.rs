@@ -1,6 +1,6 @@
 //! `spatten accuracy`: sentence-similarity accuracy of the model on an STS file.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::{Context, bail};
@@ -8,19 +8,18 @@ use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
 
 use crate::config;
+use crate::data_dir::Dataset;
 use crate::model::{self, AccuracyReport, BertModel, DenseAttention, ReferenceAttention, StsPair};
-
-/// STS-B dev, relative to the directory the command runs in (the repository root).
-const DEFAULT_DATA: &str = "../shared/data/stsb/sts-dev.tsv";
 
 #[derive(Debug, Args)]
 pub struct AccuracyArgs {
-    /// Model directory (config.json, vocab.txt, model.safetensors); scripts/fetch-model.sh
-    /// downloads all-MiniLM-L6-v2.
+    /// Model directory (config.json, vocab.txt, model.safetensors). Default:
+    /// models/all-MiniLM-L6-v2 under $SPATTEN_DATA (else ./data), where
+    /// scripts/fetch-model.sh puts it.
     #[arg(long)]
-    pub model: PathBuf,
+    pub model: Option<PathBuf>,
     /// Tab-separated STS file (genre, file, year, id, score, sentence1, sentence2).
-    /// Default: ../shared/data/stsb/sts-dev.tsv.
+    /// Default: data/stsb/sts-dev.tsv under $SPATTEN_DATA (else ./data).
     #[arg(long)]
     pub data: Option<PathBuf>,
     /// Use only the first N pairs.
@@ -33,14 +32,8 @@ pub struct AccuracyArgs {
 }
 
 pub fn run(args: AccuracyArgs) -> anyhow::Result<ExitCode> {
-    let data = match args.data {
-        Some(p) => p,
-        None if Path::new(DEFAULT_DATA).is_file() => PathBuf::from(DEFAULT_DATA),
-        None => bail!(
-            "no STS file given and the default {DEFAULT_DATA} does not exist here; \
-             pass --data FILE"
-        ),
-    };
+    let data = or_default(args.data, Dataset::StsbDev, "--data FILE")?;
+    let model_dir = or_default(args.model, Dataset::MiniLm, "--model DIR")?;
     let mut pairs = model::read_sts(&data)?;
     if let Some(n) = args.limit {
         pairs.truncate(n);
@@ -50,11 +43,11 @@ pub fn run(args: AccuracyArgs) -> anyhow::Result<ExitCode> {
         .as_deref()
         .map(config::load_workload)
         .transpose()?;
-    let bert = BertModel::load(&args.model)
-        .with_context(|| format!("loading model from {}", args.model.display()))?;
+    let bert = BertModel::load(&model_dir)
+        .with_context(|| format!("loading model from {}", model_dir.display()))?;
 
     let dense = evaluate_with_progress(&bert, &pairs, "dense", || DenseAttention)?;
-    println!("model: {} ({})", bert.name(), args.model.display());
+    println!("model: {} ({})", bert.name(), model_dir.display());
     println!("data: {} ({} pairs)", data.display(), pairs.len());
     println!("Spearman (dense): {:.4}", dense.spearman);
     if let Some(w) = settings {
@@ -84,6 +77,15 @@ pub fn run(args: AccuracyArgs) -> anyhow::Result<ExitCode> {
         );
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// The path given on the command line, else the data set's place under the data root.
+fn or_default(given: Option<PathBuf>, dataset: Dataset, flag: &str) -> anyhow::Result<PathBuf> {
+    match given {
+        Some(p) => Ok(p),
+        None if dataset.is_present() => Ok(dataset.path()),
+        None => bail!("no {flag} given and {}", dataset.missing_message()),
+    }
 }
 
 /// Runs [`model::evaluate`] with a progress bar on stderr (hidden when not a terminal).

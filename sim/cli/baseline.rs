@@ -22,7 +22,10 @@ pub enum BaselineCommand {
     /// List the device profiles with their key numbers.
     List,
     /// Print a device profile (preset name or TOML path) with every source.
-    Show { name: String },
+    Show {
+        /// Device profile: preset name (see `baseline list`) or TOML path.
+        name: String,
+    },
     /// Model a device profile on a workload (roofline or published figures).
     Model {
         /// Device profile: preset name, TOML path, or `all` for every shipped profile.
@@ -31,6 +34,7 @@ pub enum BaselineCommand {
         /// Workload preset name or TOML path.
         #[arg(long)]
         workload: String,
+        /// Arithmetic precision the device computes the attention in.
         #[arg(long, value_enum, default_value = "fp32")]
         precision: Precision,
         /// Write the result (JSON, format spatten-baseline v1) here; with `--device all`, a
@@ -63,7 +67,10 @@ pub enum BaselineCommand {
         out: Option<PathBuf>,
     },
     /// Validate and summarize a baseline result file (e.g. from scripts/gpu_baseline.py).
-    Read { file: PathBuf },
+    Read {
+        /// Baseline result JSON (format spatten-baseline v1).
+        file: PathBuf,
+    },
 }
 
 pub fn run(cmd: BaselineCommand) -> anyhow::Result<ExitCode> {

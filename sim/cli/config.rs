@@ -17,6 +17,7 @@ pub enum ConfigCommand {
         /// Files or preset names.
         #[arg(required = true)]
         files: Vec<String>,
+        /// Read the files as this kind instead of guessing it from their tables.
         #[arg(long, value_enum)]
         kind: Option<Kind>,
     },
@@ -24,6 +25,7 @@ pub enum ConfigCommand {
     Show {
         /// Preset name or file.
         name: String,
+        /// Read the files as this kind instead of guessing it from their tables.
         #[arg(long, value_enum)]
         kind: Option<Kind>,
     },
@@ -33,7 +35,9 @@ pub enum ConfigCommand {
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
 pub enum Kind {
+    /// An architecture (arch/*.toml).
     Arch,
+    /// A workload (workloads/*.toml).
     Workload,
 }
 

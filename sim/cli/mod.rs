@@ -6,6 +6,7 @@ mod config;
 mod default_job;
 mod golden;
 mod plot;
+mod progress;
 mod reproduce;
 mod run;
 mod sweep;

@@ -6,8 +6,9 @@ use std::process::ExitCode;
 use std::time::Instant;
 
 use clap::Args;
-use indicatif::{ProgressBar, ProgressStyle};
+use indicatif::ProgressBar;
 
+use super::progress;
 use crate::reproduce::{self, Options};
 
 #[derive(Debug, Args)]
@@ -41,21 +42,14 @@ pub fn run(a: ReproduceArgs) -> anyhow::Result<ExitCode> {
     let bar = if a.quiet {
         ProgressBar::hidden()
     } else {
-        ProgressBar::new(0)
+        progress::bar("reproduce", 0, "runs")
     };
-    bar.set_style(
-        ProgressStyle::with_template(
-            "{prefix} [{bar:40}] {pos}/{len} points ({elapsed}, ETA {eta})",
-        )
-        .expect("static template")
-        .progress_chars("=> "),
-    );
-    bar.set_prefix("reproduce");
     let command = format!("spatten reproduce{}", if a.quick { " --quick" } else { "" });
     let opts = Options {
         out: a.out.clone(),
         quick: a.quick,
         command,
+        revision: source_revision(),
         accuracy: if a.no_accuracy {
             None
         } else {
@@ -79,4 +73,31 @@ pub fn run(a: ReproduceArgs) -> anyhow::Result<ExitCode> {
     );
     println!("  report: {}", a.out.join("EXPERIMENTS.md").display());
     Ok(ExitCode::SUCCESS)
+}
+
+/// The commit (and its date) of the checkout the command runs in, so EXPERIMENTS.md says what
+/// it was made from; the commit date rather than today's keeps reruns byte-identical.
+fn source_revision() -> String {
+    let git = |args: &[&str]| -> Option<String> {
+        let o = std::process::Command::new("git").args(args).output().ok()?;
+        o.status
+            .success()
+            .then(|| String::from_utf8_lossy(&o.stdout).trim().to_string())
+    };
+    let version = env!("CARGO_PKG_VERSION");
+    match git(&["log", "-1", "--format=%h, %cs"]) {
+        Some(rev) if !rev.is_empty() => {
+            let dirty = git(&["status", "--porcelain", "--untracked-files=no"])
+                .is_some_and(|s| !s.is_empty());
+            format!(
+                "spatten-sim {version}, commit {rev}{}",
+                if dirty {
+                    ", with uncommitted changes"
+                } else {
+                    ""
+                }
+            )
+        }
+        _ => format!("spatten-sim {version} (not a git checkout)"),
+    }
 }

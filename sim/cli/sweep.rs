@@ -43,13 +43,17 @@ pub struct SweepArgs {
 pub enum SweepCommand {
     /// Merge shard directories; fails naming any point that is missing or duplicated.
     Merge {
+        /// Shard output directories (each holds the sweep.json and results.csv of one
+        /// `sweep --shard K/N` run).
         #[arg(required = true)]
         dirs: Vec<PathBuf>,
+        /// Directory for the merged sweep.json and results.csv.
         #[arg(long)]
         out: PathBuf,
     },
     /// Draw Pareto fronts and METRIC against every numeric axis (SVG + PNG).
     Plot {
+        /// Sweep output directory (with results.csv).
         dir: PathBuf,
         /// Metric column for the line plots.
         #[arg(long, default_value = "effective_gops")]

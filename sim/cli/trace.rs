@@ -6,9 +6,11 @@ use std::process::ExitCode;
 use anyhow::{Context, bail};
 use clap::Subcommand;
 
+use super::progress;
 use crate::config::{self, WorkloadConfig};
+use crate::data_dir::Dataset;
 use crate::model::{self, BertModel};
-use crate::reference::{check_values, run_workload};
+use crate::reference::{check_values, run_workload_with_progress};
 use crate::trace::container;
 use crate::trace::stats::{QUANTILE_LEVELS, attention_stats};
 use crate::trace::synth::{SynthKnobs, generate};
@@ -60,8 +62,8 @@ pub enum TraceCommand {
     /// name.
     Capture {
         /// Model directory (config.json, vocab.txt, model.safetensors). Default:
-        /// $SPATTEN_SHARED/models/all-MiniLM-L6-v2 or ../shared/models/all-MiniLM-L6-v2 when
-        /// present; otherwise fetch it with scripts/fetch-model.sh.
+        /// models/all-MiniLM-L6-v2 under $SPATTEN_DATA (else ./data), where
+        /// scripts/fetch-model.sh puts it.
         #[arg(long)]
         model: Option<PathBuf>,
         /// UTF-8 text file.
@@ -111,8 +113,11 @@ pub fn run(cmd: TraceCommand) -> anyhow::Result<ExitCode> {
                 None => SynthKnobs::default(),
             };
             let seed = seed.unwrap_or(w.seed);
+            let spin = progress::spinner(format!("synthesizing values for {}", w.name));
             let values = generate(&w, &knobs, seed);
+            spin.set_message(format!("writing {}", out.display()));
             write_values(&out, &values)?;
+            spin.finish_and_clear();
             println!(
                 "wrote {}: {} layers x {} heads x {} tokens x {} dims (seed {seed})",
                 out.display(),
@@ -145,21 +150,13 @@ pub fn run(cmd: TraceCommand) -> anyhow::Result<ExitCode> {
     }
 }
 
-/// The default model directory, relative to the repository root (or under $SPATTEN_SHARED).
-const DEFAULT_MODEL: &str = "../shared/models/all-MiniLM-L6-v2";
-
+/// The default model: all-MiniLM-L6-v2 under the data root, or an error saying how to get it.
 fn default_model() -> anyhow::Result<PathBuf> {
-    let mut candidates = Vec::new();
-    if let Some(shared) = std::env::var_os("SPATTEN_SHARED") {
-        candidates.push(PathBuf::from(shared).join("models/all-MiniLM-L6-v2"));
-    }
-    candidates.push(PathBuf::from(DEFAULT_MODEL));
-    match candidates.iter().find(|p| p.is_dir()) {
-        Some(p) => Ok(p.clone()),
-        None => bail!(
-            "no --model given and the default {DEFAULT_MODEL} does not exist here; \
-             run scripts/fetch-model.sh and pass --model DIR"
-        ),
+    let model = Dataset::MiniLm;
+    if model.is_present() {
+        Ok(model.path())
+    } else {
+        bail!("no --model given and {}", model.missing_message())
     }
 }
 
@@ -276,9 +273,17 @@ fn reference(workload: &str, values_path: &Path, out: &Path) -> anyhow::Result<E
             w.model.causal
         );
     }
-    let trace = run_workload(&values, &w)
-        .with_context(|| format!("{}: reference run of {}", values_path.display(), w.name))?;
+    let bar = progress::bar(format!("reference {}", w.name), 0, "layer passes");
+    let trace = run_workload_with_progress(&values, &w, &|done, total| {
+        bar.set_length(total);
+        bar.set_position(done);
+    })
+    .with_context(|| format!("{}: reference run of {}", values_path.display(), w.name));
+    bar.finish_and_clear();
+    let trace = trace?;
+    let spin = progress::spinner(format!("writing {}", out.display()));
     write_trace(out, &trace)?;
+    spin.finish_and_clear();
     let t = totals(&trace);
     println!(
         "wrote {}: workload {} on {}",
@@ -337,7 +342,12 @@ fn info(path: &Path, stats: bool, json: bool) -> anyhow::Result<ExitCode> {
 }
 
 fn value_info(v: &ValueTensors, path: &Path, stats: bool, json: bool) -> anyhow::Result<ExitCode> {
-    let s = stats.then(|| attention_stats(v));
+    let s = stats.then(|| {
+        let spin = progress::spinner(format!("attention statistics of {}", path.display()));
+        let s = attention_stats(v);
+        spin.finish_and_clear();
+        s
+    });
     if json {
         let out = serde_json::json!({
             "format": VALUES_FORMAT,

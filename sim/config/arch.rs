@@ -28,6 +28,9 @@ pub struct ArchConfig {
     pub importance: ImportanceConfig,
     pub energy: EnergyConfig,
     pub area: AreaConfig,
+    /// The files this design point was loaded from (not part of its value).
+    #[serde(skip)]
+    pub origin: super::Origin,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

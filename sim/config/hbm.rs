@@ -62,7 +62,7 @@ pub struct HbmConfig {
     pub timing: HbmTiming,
 }
 
-/// Command timing constraints, all in memory clock cycles (spec section 8).
+/// Command timing constraints, all in memory clock cycles (the DRAMsim3 / Ramulator 2.1 HBM2 configs and FGDRAM, O'Connor et al., MICRO 2017).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct HbmTiming {

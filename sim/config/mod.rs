@@ -48,6 +48,8 @@ impl ConfigKind {
 /// Configurations that can be validated after deserialization.
 pub trait Validate {
     fn violations(&self) -> Vec<Violation>;
+    /// Keeps the files the configuration was loaded from, for errors found later.
+    fn set_origin(&mut self, _origin: Origin) {}
 }
 
 impl Validate for ArchConfig {
@@ -55,6 +57,9 @@ impl Validate for ArchConfig {
         let mut c = Checker::default();
         self.check(&mut c);
         c.violations
+    }
+    fn set_origin(&mut self, origin: Origin) {
+        self.origin = origin;
     }
 }
 
@@ -67,9 +72,37 @@ impl Validate for WorkloadConfig {
 }
 
 /// One file (or embedded preset) in a `base` chain, kept to locate keys for error lines.
+#[derive(Debug, Clone)]
 struct Source {
     label: PathBuf,
     text: String,
+}
+
+/// The `base` chain a configuration was loaded from, most derived file first, so that a check
+/// made after loading (a workload that does not fit the design point) names the file and line
+/// that set the key, not the configuration's `name`. Not part of the configuration's value:
+/// two configurations compare equal whatever files they came from.
+#[derive(Debug, Clone, Default)]
+pub struct Origin {
+    chain: Vec<Source>,
+}
+
+impl PartialEq for Origin {
+    fn eq(&self, _: &Self) -> bool {
+        true
+    }
+}
+
+impl Origin {
+    /// An error about `key`, at the most derived file that sets it; `fallback` names the
+    /// configuration when it was not loaded from files.
+    pub fn error(&self, fallback: &str, key: &str, reason: String) -> ConfigError {
+        if self.chain.is_empty() {
+            ConfigError::new(Path::new(fallback), Some(key.into()), reason)
+        } else {
+            located(&self.chain, Some(key.into()), reason)
+        }
+    }
 }
 
 const MAX_BASE_DEPTH: usize = 8;
@@ -160,14 +193,16 @@ fn finish<T: DeserializeOwned + Validate>(
     table: toml::Table,
     chain: Vec<Source>,
 ) -> Result<T, ConfigError> {
-    let config: T = serde_path_to_error::deserialize(toml::Value::Table(table)).map_err(|e| {
-        let key = e.path().to_string();
-        let reason = error::deserialize_reason(&e.into_inner().to_string());
-        located(&chain, (key != ".").then_some(key), reason)
-    })?;
+    let mut config: T =
+        serde_path_to_error::deserialize(toml::Value::Table(table)).map_err(|e| {
+            let key = e.path().to_string();
+            let reason = error::deserialize_reason(&e.into_inner().to_string());
+            located(&chain, (key != ".").then_some(key), reason)
+        })?;
     if let Some(v) = config.violations().into_iter().next() {
         return Err(located(&chain, Some(v.key), v.reason));
     }
+    config.set_origin(Origin { chain });
     Ok(config)
 }
 
@@ -306,9 +341,9 @@ pub fn check_pair(arch: &ArchConfig, workload: &WorkloadConfig) -> Result<(), Co
         ("pv.multipliers", arch.pv.multipliers),
     ] {
         if m % d != 0 {
-            return Err(ConfigError::new(
-                Path::new(&arch.name),
-                Some(key.into()),
+            return Err(arch.origin.error(
+                &arch.name,
+                key,
                 format!(
                     "{m} multipliers is not a multiple of workload {}'s head_dim {d}",
                     workload.name
@@ -317,9 +352,9 @@ pub fn check_pair(arch: &ArchConfig, workload: &WorkloadConfig) -> Result<(), Co
         }
     }
     if workload.final_tokens() > arch.importance.token_entries {
-        return Err(ConfigError::new(
-            Path::new(&arch.name),
-            Some("importance.token_entries".into()),
+        return Err(arch.origin.error(
+            &arch.name,
+            "importance.token_entries",
             format!(
                 "workload {} reaches {} tokens but the token importance buffer holds {}",
                 workload.name,

@@ -51,7 +51,7 @@ pub struct StageConfig {
     pub generated_tokens: u32,
 }
 
-/// Cascade pruning schedule for tokens or heads (spec section 4). A ratio is cumulative: after
+/// Cascade pruning schedule for tokens or heads (the SpAtten paper's cascade pruning). A ratio is cumulative: after
 /// a layer with ratio r, r x (the original count) tokens (or heads) are gone, so the survivors
 /// are top-k(importance, original x (1 - r)) as in the paper.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -224,22 +224,21 @@ impl WorkloadConfig {
                 format!("must be 0 or 4 (got {})", q.lsb_bits),
             );
         }
-        if q.mode == QuantMode::Progressive {
-            if q.lsb_bits == 0 {
-                c.fail(
-                    "quant.lsb_bits",
-                    "progressive quantization needs LSBs to refetch",
-                );
-            }
-            if q.msb_bits + q.lsb_bits > 12 {
-                c.fail(
-                    "quant.lsb_bits",
-                    format!(
-                        "msb_bits + lsb_bits = {} exceeds the 12-bit on-chip word",
-                        q.msb_bits + q.lsb_bits
-                    ),
-                );
-            }
+        if q.mode == QuantMode::Progressive && q.lsb_bits == 0 {
+            c.fail(
+                "quant.lsb_bits",
+                "progressive quantization needs LSBs to refetch",
+            );
+        }
+        // Static or progressive, both planes are stored in the one 12-bit word.
+        if q.msb_bits + q.lsb_bits > 12 {
+            c.fail(
+                "quant.lsb_bits",
+                format!(
+                    "msb_bits + lsb_bits = {} exceeds the 12-bit on-chip word",
+                    q.msb_bits + q.lsb_bits
+                ),
+            );
         }
         c.range_f64(
             "quant.requant_threshold",

@@ -1,6 +1,6 @@
 //! The two quick-select top-k engines.
 //!
-//! Cost of one call with P comparators per array (spec section 3, RTL latency model): every
+//! Cost of one call with P comparators per array (the public SpAtten RTL, github.com/mit-han-lab/spatten, RTL latency model): every
 //! recorded round streams its n_r elements, ceil(n_r / P) cycles plus `round_overhead_cycles`;
 //! the filter pass streams all n again, ceil(n / P) plus `filter_overhead_cycles`.
 //!

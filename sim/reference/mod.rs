@@ -19,4 +19,4 @@ pub mod zero_eliminator;
 
 pub use error::ReferenceError;
 pub use layer::{LayerResult, PruningState, attend_layer, attend_layer_rows, kv_format};
-pub use runner::{check_values, run_workload};
+pub use runner::{check_values, run_workload, run_workload_with_progress};

@@ -55,7 +55,19 @@ pub fn run_workload(
     values: &ValueTensors,
     workload: &WorkloadConfig,
 ) -> Result<AttentionTrace, ReferenceError> {
+    run_workload_with_progress(values, workload, &|_, _| {})
+}
+
+/// [`run_workload`], calling `progress(done, total)` after each layer pass (a layer of one
+/// iteration; `total` = layers x (generated tokens + 1)).
+pub fn run_workload_with_progress(
+    values: &ValueTensors,
+    workload: &WorkloadConfig,
+    progress: &dyn Fn(u64, u64),
+) -> Result<AttentionTrace, ReferenceError> {
     check_values(values, workload)?;
+    let passes =
+        u64::from(workload.model.layers) * (u64::from(workload.stage.generated_tokens) + 1);
     let mut trace = AttentionTrace {
         header: TraceHeader {
             workload: workload.name.clone(),
@@ -100,6 +112,8 @@ pub fn run_workload(
             )?;
             debug_assert_eq!(result.output.len_of(Axis(1)), q_rows.len());
             result.append_to(&mut trace);
+            let done = u64::from(iteration) * u64::from(workload.model.layers) + layer as u64 + 1;
+            progress(done, passes);
         }
     }
     Ok(trace)

@@ -1,4 +1,4 @@
-//! The quick-select top-k engine (spec section 3; SPEC.md section 6): the k largest of n
+//! The quick-select top-k engine (the public SpAtten RTL, github.com/mit-han-lab/spatten; SPEC.md section 6): the k largest of n
 //! values, returned as input positions in their original order.
 
 use super::zero_eliminator::eliminate;

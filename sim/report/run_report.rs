@@ -205,6 +205,65 @@ fn human_seconds(s: f64) -> String {
     }
 }
 
+/// The settings that decide the run's work: stage, pruning and quantization.
+fn workload_settings(w: &mut String, wl: &crate::config::WorkloadConfig) {
+    let m = &wl.model;
+    let st = &wl.stage;
+    let (tp, hp, q) = (&wl.token_pruning, &wl.head_pruning, &wl.quant);
+    let _ = writeln!(w, "## Workload settings\n");
+    let _ = writeln!(w, "| setting | value |\n|---|---|");
+    let _ = writeln!(
+        w,
+        "| model | {} layers x {} heads, head dim {}{} |",
+        m.layers,
+        m.heads,
+        m.head_dim,
+        if m.causal { ", causal" } else { "" }
+    );
+    let _ = writeln!(
+        w,
+        "| stage | {}, {} prompt tokens, {} generated |",
+        st.kind.label(),
+        st.prompt_tokens,
+        st.generated_tokens
+    );
+    for (name, p) in [("token pruning", tp), ("head pruning", hp)] {
+        let _ = writeln!(
+            w,
+            "| {name} | average ratio {:.3}, first {:.0} % of layers unpruned, ramp {:.3} |",
+            p.average_ratio,
+            100.0 * p.unpruned_leading_fraction,
+            p.ramp
+        );
+    }
+    let _ = writeln!(w, "| local V keep ratio | {:.3} |", wl.local_v.keep_ratio);
+    let _ = writeln!(
+        w,
+        "| quantization | {:?}, {} MSB + {} LSB bits, requant threshold {} |\n",
+        q.mode, q.msb_bits, q.lsb_bits, q.requant_threshold
+    );
+}
+
+/// Every per-action energy of the design point with the source it was derived from.
+fn energy_constants(w: &mut String, arch: &crate::config::ArchConfig) {
+    let _ = writeln!(
+        w,
+        "\nEnergy constants (`[energy]` of architecture {}; `spatten config show {}` prints them):\n",
+        arch.name, arch.name
+    );
+    let _ = writeln!(w, "| constant | value | source |\n|---|---|---|");
+    let Ok(table) = toml::Table::try_from(&arch.energy) else {
+        return;
+    };
+    for (key, v) in &table {
+        let value = v.get("value").and_then(toml::Value::as_float);
+        let source = v.get("source").and_then(toml::Value::as_str);
+        if let (Some(value), Some(source)) = (value, source) {
+            let _ = writeln!(w, "| {key} | {value} | {source} |");
+        }
+    }
+}
+
 fn summary(
     r: &ExperimentResult,
     cmp: &[crate::report::run_report::Comparison],
@@ -227,6 +286,7 @@ fn summary(
         p.dram_model,
         p.tool_version
     );
+    workload_settings(w, &r.workload);
     let _ = writeln!(w, "## Performance\n");
     let _ = writeln!(w, "| metric | value |\n|---|---|");
     let _ = writeln!(w, "| cycles | {} |", s.cycles);
@@ -314,6 +374,7 @@ fn summary(
         );
     }
     let _ = writeln!(w, "| total | | | {:.2} mm2 |", r.area.total_mm2());
+    energy_constants(w, &r.arch);
     let _ = writeln!(w, "\n## Against baselines\n");
     let _ = writeln!(
         w,

@@ -16,6 +16,7 @@ use serde::Serialize;
 
 use super::benchmarks;
 use crate::config::WorkloadConfig;
+use crate::data_dir::Dataset;
 use crate::model::{self, BertModel, DenseAttention, ReferenceAttention, StsPair};
 
 pub const TOKEN_RATIOS: [f64; 5] = [0.0, 0.15, 0.3, 0.45, 0.6];
@@ -49,21 +50,12 @@ pub struct Data {
 }
 
 impl Data {
-    /// `$SPATTEN_SHARED`, else `../shared` from the working directory, else `/work/shared`;
-    /// `None` when neither the model nor the data is found there.
+    /// The model and STS-B dev under the data root (`$SPATTEN_DATA`, else `data/`); `None`
+    /// when either is missing.
     pub fn locate() -> Option<Data> {
-        let mut roots = Vec::new();
-        if let Ok(d) = std::env::var("SPATTEN_SHARED") {
-            roots.push(PathBuf::from(d));
-        }
-        roots.push(PathBuf::from("../shared"));
-        roots.push(PathBuf::from("/work/shared"));
-        roots.into_iter().find_map(|r| {
-            let d = Data {
-                model_dir: r.join("models/all-MiniLM-L6-v2"),
-                sts: r.join("data/stsb/sts-dev.tsv"),
-            };
-            (d.model_dir.join("model.safetensors").is_file() && d.sts.is_file()).then_some(d)
+        (Dataset::MiniLm.is_present() && Dataset::StsbDev.is_present()).then(|| Data {
+            model_dir: Dataset::MiniLm.path(),
+            sts: Dataset::StsbDev.path(),
         })
     }
 }

@@ -1,4 +1,4 @@
-//! The paper's 30 benchmarks (spec section 7) as workload files in `workloads/benchmarks/`,
+//! The paper's 30 benchmarks (the SpAtten paper's evaluation) as workload files in `workloads/benchmarks/`,
 //! embedded so the command runs from any directory. Each file says where its input length
 //! comes from and which pruning and quantization rule it follows.
 

@@ -33,6 +33,8 @@ pub struct Options {
     pub quick: bool,
     /// The command line recorded in EXPERIMENTS.md.
     pub command: String,
+    /// The source revision recorded in EXPERIMENTS.md ("commit 1a2b3c4d, 2026-12-03").
+    pub revision: String,
     /// Model and STS-B data for item 4; `None` skips it (said in EXPERIMENTS.md).
     pub accuracy: Option<accuracy::Data>,
 }
@@ -118,6 +120,14 @@ pub fn run(opts: &Options, bar: &ProgressBar) -> anyhow::Result<Summary> {
         None => 0,
     };
     bar.set_length((p.points.len() + acc_configs) as u64);
+    bar.set_message(if acc_configs > 0 {
+        format!(
+            "reproduce: {} simulated points + {acc_configs} accuracy settings",
+            p.points.len()
+        )
+    } else {
+        format!("reproduce: {} simulated points", p.points.len())
+    });
     // The model evaluation overlaps the simulations; both split their work over the pool.
     let (outcomes, acc_rows) = rayon::join(
         || runner::run_all(&p.points, bar),
@@ -187,6 +197,7 @@ pub fn run(opts: &Options, bar: &ProgressBar) -> anyhow::Result<Summary> {
             markdown::render(&markdown::Inputs {
                 quick: opts.quick,
                 command: opts.command.clone(),
+                revision: opts.revision.clone(),
                 benches: &bench_rows,
                 geomeans: &geomeans,
                 accel: &accel_rows,

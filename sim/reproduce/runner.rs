@@ -10,14 +10,13 @@ use std::collections::BTreeMap;
 use indicatif::ProgressBar;
 use rayon::prelude::*;
 
-use crate::baseline::StageKindLabel;
 use crate::config::workload::StageKind;
 use crate::config::{self, ArchConfig, WorkloadConfig};
 use crate::experiment::{self, DramKind};
 use crate::hw::{self, SimError};
 use crate::report::run_report::{Comparison, comparisons};
 use crate::trace::savings::TrafficSteps;
-use crate::trace::{self, AttentionTrace, SynthKnobs};
+use crate::trace::{self, AttentionTrace, HeadCall, LayerRecord, SynthKnobs, TraceHeader};
 
 /// Where a point's attention trace comes from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -52,11 +51,17 @@ pub struct PointResult {
     pub traffic: TrafficSteps,
     pub area_mm2: f64,
     pub comparisons: Vec<Comparison>,
-    /// Cycles of the prompt (iteration 0) simulated alone, when asked for and the run
-    /// generates tokens.
-    pub prompt_cycles: Option<u64>,
-    /// (device, summarization latency s, generation latency s) of each modelled baseline.
-    pub stage_latencies: Vec<(String, f64, Option<f64>)>,
+    /// The prompt (iteration 0) simulated alone against the baselines' prompt stage, when
+    /// asked for and the run generates tokens (the point itself is then the generation stage).
+    pub prompt: Option<PromptResult>,
+}
+
+/// The prompt pass of a generation point, reported beside it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PromptResult {
+    pub cycles: u64,
+    pub seconds: f64,
+    pub comparisons: Vec<Comparison>,
 }
 
 /// A point either runs or is outside what the design point can hold (typed simulator
@@ -87,22 +92,40 @@ pub fn build_trace(workload: &WorkloadConfig, kind: TraceKind) -> anyhow::Result
     })
 }
 
-/// The prompt summarization (iteration 0) of a generation trace, as a trace of its own. Top-k
-/// calls are numbered in execution order, so those of iteration 0 are a prefix.
+/// The prompt summarization (iteration 0) of a generation trace, as a trace of its own.
 pub fn prompt_only(trace: &AttentionTrace) -> AttentionTrace {
-    let head_calls: Vec<_> = trace
+    let mut header = trace.header.clone();
+    header.generated_tokens = 0;
+    header.stage = StageKind::Summarization;
+    iterations_of(trace, header, |i| i == 0)
+}
+
+/// The generation iterations (1 ..) of a generation trace, without the prompt pass: what the
+/// paper's GPT-2 benchmarks measure, and what an imported SpAtten CSV trace holds.
+pub fn generation_only(trace: &AttentionTrace) -> AttentionTrace {
+    iterations_of(trace, trace.header.clone(), |i| i > 0)
+}
+
+/// The calls of the iterations `keep` selects, with the top-k calls they use renumbered in
+/// execution order.
+fn iterations_of(
+    trace: &AttentionTrace,
+    header: TraceHeader,
+    keep: impl Fn(u32) -> bool,
+) -> AttentionTrace {
+    let mut head_calls: Vec<HeadCall> = trace
         .head_calls
         .iter()
-        .filter(|c| c.iteration == 0)
+        .filter(|c| keep(c.iteration))
         .cloned()
         .collect();
-    let layers: Vec<_> = trace
+    let mut layers: Vec<LayerRecord> = trace
         .layers
         .iter()
-        .filter(|l| l.iteration == 0)
+        .filter(|l| keep(l.iteration))
         .cloned()
         .collect();
-    let used = head_calls
+    let mut used: Vec<u32> = head_calls
         .iter()
         .filter_map(|c| c.value_topk)
         .chain(
@@ -110,16 +133,57 @@ pub fn prompt_only(trace: &AttentionTrace) -> AttentionTrace {
                 .iter()
                 .flat_map(|l| l.token_topk.into_iter().chain(l.head_topk)),
         )
-        .max()
-        .map_or(0, |m| m as usize + 1);
-    let mut header = trace.header.clone();
-    header.generated_tokens = 0;
-    header.stage = StageKind::Summarization;
+        .collect();
+    used.sort_unstable();
+    used.dedup();
+    let renumber = |i: u32| used.binary_search(&i).expect("collected above") as u32;
+    for c in &mut head_calls {
+        c.value_topk = c.value_topk.map(renumber);
+    }
+    for l in &mut layers {
+        l.token_topk = l.token_topk.map(renumber);
+        l.head_topk = l.head_topk.map(renumber);
+    }
     AttentionTrace {
         header,
         head_calls,
         layers,
-        topk_calls: trace.topk_calls[..used.min(trace.topk_calls.len())].to_vec(),
+        topk_calls: used
+            .iter()
+            .map(|&i| trace.topk_calls[i as usize].clone())
+            .collect(),
+    }
+}
+
+/// Evaluates a trace on a design point; `Ok(Err(why))` when the point cannot hold it.
+fn evaluate_point(
+    name: &str,
+    arch: &ArchConfig,
+    w: &WorkloadConfig,
+    trace: AttentionTrace,
+) -> anyhow::Result<Result<experiment::ExperimentResult, String>> {
+    match experiment::evaluate(
+        name,
+        arch,
+        w,
+        trace,
+        "reproduce",
+        DramKind::Native,
+        false,
+        &mut |_| {},
+    ) {
+        Ok(r) => Ok(Ok(r)),
+        Err(e) => {
+            if let Some(se) = e.downcast_ref::<SimError>()
+                && matches!(se, SimError::Config { .. } | SimError::BadHeadCall { .. })
+            {
+                return Ok(Err(se.to_string()));
+            }
+            if let Some(ce) = e.downcast_ref::<config::ConfigError>() {
+                return Ok(Err(ce.to_string()));
+            }
+            Err(e.context(format!("design point {} on {}", arch.name, w.name)))
+        }
     }
 }
 
@@ -131,50 +195,31 @@ pub fn run_point(
     split_stages: bool,
 ) -> anyhow::Result<Outcome> {
     let name = format!("{}-{}", arch.name, w.name);
-    let result = experiment::evaluate(
-        &name,
-        arch,
-        w,
-        trace.clone(),
-        "reproduce",
-        DramKind::Native,
-        false,
-        &mut |_| {},
-    );
-    let r = match result {
+    // A generation run is measured on its generation stage, as the paper measures GPT-2; the
+    // prompt is a separate figure.
+    let generates = trace.header.generated_tokens > 0;
+    let main = if generates {
+        generation_only(trace)
+    } else {
+        trace.clone()
+    };
+    let r = match evaluate_point(&name, arch, w, main)? {
         Ok(r) => r,
-        Err(e) => {
-            if let Some(se) = e.downcast_ref::<SimError>()
-                && matches!(se, SimError::Config { .. } | SimError::BadHeadCall { .. })
-            {
-                return Ok(Outcome::Infeasible(se.to_string()));
-            }
-            if let Some(ce) = e.downcast_ref::<config::ConfigError>() {
-                return Ok(Outcome::Infeasible(ce.to_string()));
-            }
-            return Err(e.context(format!("design point {} on {}", arch.name, w.name)));
-        }
+        Err(why) => return Ok(Outcome::Infeasible(why)),
     };
     let traffic = TrafficSteps::of(&r.trace, r.arch.bitwidth_converter.output_bits);
-    let prompt_cycles = if split_stages && trace.header.generated_tokens > 0 {
-        let stats = experiment::simulate(arch, &prompt_only(trace), DramKind::Native, false)
-            .map_err(|e| e.context(format!("prompt of {} on {}", w.name, arch.name)))?;
-        Some(stats.cycles)
+    let prompt = if split_stages && generates {
+        match evaluate_point(&format!("{name}-prompt"), arch, w, prompt_only(trace))? {
+            Ok(p) => Some(PromptResult {
+                cycles: p.stats.cycles,
+                seconds: p.stats.seconds,
+                comparisons: comparisons(&p),
+            }),
+            Err(why) => return Ok(Outcome::Infeasible(format!("prompt: {why}"))),
+        }
     } else {
         None
     };
-    let stage_latencies = r
-        .baselines
-        .iter()
-        .map(|b| {
-            (
-                b.device.clone(),
-                b.stage(StageKindLabel::Summarization)
-                    .map_or(0.0, |s| s.latency_s),
-                b.stage(StageKindLabel::Generation).map(|s| s.latency_s),
-            )
-        })
-        .collect();
     Ok(Outcome::Done(Box::new(PointResult {
         cycles: r.stats.cycles,
         seconds: r.stats.seconds,
@@ -186,8 +231,7 @@ pub fn run_point(
         traffic,
         area_mm2: r.area.total_mm2(),
         comparisons: comparisons(&r),
-        prompt_cycles,
-        stage_latencies,
+        prompt,
     })))
 }
 

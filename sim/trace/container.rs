@@ -185,6 +185,16 @@ pub fn write(path: &Path, c: &Container) -> Result<(), TraceError> {
 
 /// Parses safetensors bytes (`path` only labels errors).
 pub fn decode(path: &Path, bytes: &[u8]) -> Result<Container, TraceError> {
+    // A safetensors file is an 8-byte header length and a JSON object; anything else (a text
+    // file, a CSV) would otherwise surface as a puzzling "HeaderTooLarge".
+    if bytes.len() >= 9 && bytes[8] != b'{' {
+        return Err(TraceError::Container {
+            path: path.to_path_buf(),
+            reason: "not a safetensors file (no JSON header after the 8-byte length); value \
+                     files and traces are safetensors containers (traces/FORMAT.md)"
+                .into(),
+        });
+    }
     let st = SafeTensors::deserialize(bytes).map_err(|e| TraceError::Container {
         path: path.to_path_buf(),
         reason: describe(&e),
@@ -231,6 +241,9 @@ fn describe(e: &safetensors::SafeTensorError) -> String {
             "the data section does not match the header's offsets: truncated or padded".into()
         }
         E::InvalidHeaderDeserialization | E::InvalidHeader => "the JSON header is invalid".into(),
+        E::HeaderTooLarge => {
+            "the header length is implausibly large: not a safetensors file, or corrupt".into()
+        }
         other => format!("{other:?}"),
     }
 }

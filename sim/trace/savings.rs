@@ -3,7 +3,7 @@
 //! local V pruning -> progressive quantization). Volumes are data bits, before rounding to
 //! DRAM transactions.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use serde::Serialize;
 
@@ -52,12 +52,10 @@ impl TrafficSteps {
             after_local_v_bits: 0.0,
             after_quantization_bits: 0.0,
         };
-        let iterations = if h.generated_tokens > 0 {
-            h.generated_tokens + 1
-        } else {
-            1
-        };
-        for iteration in 0..iterations {
+        // Dense is the same iterations undone: an imported trace has no prompt pass
+        // (iteration 0), and counting one would overstate every saving.
+        let iterations: BTreeSet<u32> = trace.head_calls.iter().map(|c| c.iteration).collect();
+        for iteration in iterations {
             let tokens = tokens_in_iteration(h.prompt_tokens, iteration) as f64;
             for layer in 0..h.layers {
                 s.dense_bits += heads * tokens * d * w * 2.0;

@@ -1,4 +1,4 @@
-//! Import of the public SpAtten CSV traces (spec section 6) into an [`AttentionTrace`].
+//! Import of the public SpAtten CSV traces (the CSV format of github.com/mit-han-lab/spatten) into an [`AttentionTrace`].
 //!
 //! The CSV records counts, not indices. Decisions are kept exactly: per row the key and value
 //! fetch counts, bit widths, LSB refetch flag, importance accumulation, and each token top-k.
@@ -18,7 +18,11 @@
 //!   distinct scores with a uniformly drawn pivot (ChaCha8, seed [`ROUNDS_SEED`], stream =
 //!   top-k call index), which has the same round-size distribution as the hardware on
 //!   distinct scores with a random pivot.
-//! - Bit width -1 means unquantized: 16 bits. lsb_bits = auto_requant_incre (0 if -1).
+//! - Bit width -1 means unquantized in the PyTorch model. Our datapath's word is 12 bits, so
+//!   an unquantized K or V is read as that word split the way the public RTL harness splits
+//!   it: 8 MSBs fetched first and the 4 LSBs always refetched (lsb_bits = 4, LSB refetch on);
+//!   an unquantized Q is the full 12-bit word. Otherwise lsb_bits = auto_requant_incre (0 if
+//!   -1). Widths above the 12-bit word are refused.
 //! - Dropped: auto_requant_thres (kept in the header's source string) and
 //!   if_rescale_previous_importance (no field in the trace).
 
@@ -31,6 +35,14 @@ use super::attention::{AttentionTrace, HeadCall, LayerRecord, TopkCall, TopkPurp
 use super::error::TraceError;
 use super::trace_check::check_trace;
 use crate::config::workload::StageKind;
+
+/// The datapath's on-chip word (sim/reference/SPEC.md).
+const WORD_BITS: u8 = 12;
+/// An unquantized K or V (bit width -1): the word as 8 MSBs plus 4 LSBs always refetched.
+const UNQUANTIZED_MSB_BITS: u8 = 8;
+const UNQUANTIZED_LSB_BITS: u8 = 4;
+/// The widest query the public files use.
+const MAX_QUERY_BITS: u8 = 16;
 
 pub const COLUMNS: [&str; 17] = [
     "iteration_id",
@@ -189,16 +201,18 @@ fn parse_row(path: &Path, line: u64, f: &[&str]) -> Result<CsvRow, TraceError> {
         }
     };
     // -1 = unquantized, carried as a 16-bit word.
-    let bits = |i: usize| -> Result<u8, TraceError> {
+    // `None` = -1, unquantized. K and V are stored in the 12-bit word; Q (16 bits in some
+    // public files) is fetched at the width the file gives.
+    let bits = |i: usize, max: u8| -> Result<Option<u8>, TraceError> {
         match f[i].parse::<i32>() {
-            Ok(-1) => Ok(16),
-            Ok(b) if (1..=16).contains(&b) => Ok(b as u8),
+            Ok(-1) => Ok(None),
+            Ok(b) if (1..=i32::from(max)).contains(&b) => Ok(Some(b as u8)),
             _ => Err(field_err(
                 path,
                 line,
                 COLUMNS[i],
                 f[i],
-                "a bit width in 1..=16 or -1",
+                &format!("a bit width in 1..={max} or -1"),
             )),
         }
     };
@@ -229,16 +243,23 @@ fn parse_row(path: &Path, line: u64, f: &[&str]) -> Result<CsvRow, TraceError> {
     };
     let lsb_bits = match f[10].parse::<i32>() {
         Ok(-1) => 0,
-        Ok(b) if (0..=16).contains(&b) => b as u8,
+        Ok(b) if (0..=WORD_BITS as i32).contains(&b) => b as u8,
         _ => {
             return Err(field_err(
                 path,
                 line,
                 COLUMNS[10],
                 f[10],
-                "a bit count in 0..=16 or -1",
+                "a bit count in 0..=12 or -1",
             ));
         }
+    };
+    let (key_bits, value_bits) = (bits(6, WORD_BITS)?, bits(12, WORD_BITS)?);
+    let unquantized_kv = key_bits.is_none() || value_bits.is_none();
+    let (lsb_bits, requant) = if unquantized_kv {
+        (UNQUANTIZED_LSB_BITS, true)
+    } else {
+        (lsb_bits, boolean(9)?)
     };
     let if_topk = boolean(15)?;
     let topk = match (if_topk, f[16].parse::<i64>()) {
@@ -271,13 +292,13 @@ fn parse_row(path: &Path, line: u64, f: &[&str]) -> Result<CsvRow, TraceError> {
         head_dim,
         sentence_length: count(4)?,
         key_fetch: count(5)?,
-        key_bits: bits(6)?,
-        query_bits: bits(7)?,
+        key_bits: key_bits.unwrap_or(UNQUANTIZED_MSB_BITS),
+        query_bits: bits(7, MAX_QUERY_BITS)?.unwrap_or(WORD_BITS),
         requant_threshold,
-        requant: boolean(9)?,
+        requant,
         lsb_bits,
         value_fetch: uint(11)?,
-        value_bits: bits(12)?,
+        value_bits: value_bits.unwrap_or(UNQUANTIZED_MSB_BITS),
         accumulate_importance: boolean(13)?,
         rescale_previous_importance: boolean(14)?,
         topk,
@@ -323,6 +344,14 @@ fn parse_row(path: &Path, line: u64, f: &[&str]) -> Result<CsvRow, TraceError> {
         return Err(err(
             "if_requant is True but auto_requant_incre gives no LSBs".into(),
         ));
+    }
+    let widest = row.key_bits.max(row.value_bits) + row.lsb_bits;
+    if row.requant && widest > WORD_BITS {
+        return Err(err(format!(
+            "MSB {} + LSB {} bits exceed the {WORD_BITS}-bit datapath word",
+            row.key_bits.max(row.value_bits),
+            row.lsb_bits
+        )));
     }
     Ok(row)
 }

@@ -4,18 +4,11 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-/// A path under the shared data folder: `$SPATTEN_SHARED`, else `../shared` beside the
-/// repository, else `/work/shared`.
-pub fn shared(rel: &str) -> PathBuf {
-    if let Ok(dir) = std::env::var("SPATTEN_SHARED") {
-        return PathBuf::from(dir).join(rel);
-    }
-    let beside = PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../shared"));
-    if beside.is_dir() {
-        beside.join(rel)
-    } else {
-        PathBuf::from("/work/shared").join(rel)
-    }
+/// A path under the data root (`$SPATTEN_DATA`, else `data/` in the repository root): the
+/// same lookup the commands use. Tests that need data are `#[cfg_attr(not(data_...), ignore)]`
+/// so they are reported as ignored, never as passed, when it is missing (see build.rs).
+pub fn data(rel: &str) -> PathBuf {
+    spatten::data_dir::data_root().join(rel)
 }
 
 /// Runs the `spatten` binary in `cwd`; returns (exit code, stdout, stderr).
