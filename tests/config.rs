@@ -136,6 +136,24 @@ fn workload_validation() {
 
     let e = workload_err("base = \"gpt2-small\"\n[local_v]\nkeep_ratio = 0.0\n");
     assert_eq!(e.key.as_deref(), Some("local_v.keep_ratio"));
+
+    // Regression: static 12 + 4 passed (the word check ran in progressive mode only).
+    let e = workload_err(
+        "base = \"bert-base\"\n[quant]\nmode = \"static\"\nmsb_bits = 12\nlsb_bits = 4\n",
+    );
+    assert_eq!(e.key.as_deref(), Some("quant.lsb_bits"));
+    assert!(e.reason.contains("12-bit"), "{}", e.reason);
+}
+
+#[test]
+fn a_local_v_batch_wider_than_the_softmax_fifos_is_refused() {
+    // Regression: this passed `config check` and then deadlocked gpt2-small (watchdog).
+    let e = arch_err(
+        "base = \"spatten\"\n[softmax]\nfifo_depth = 16\n[topk_value]\ncomparators = 32\n",
+    );
+    assert_eq!(e.key.as_deref(), Some("topk_value.comparators"));
+    assert_eq!(e.line, Some(5));
+    assert!(e.reason.contains("softmax.fifo_depth = 16"), "{}", e.reason);
 }
 
 #[test]
@@ -187,6 +205,29 @@ fn pairs_are_checked() {
     w.model.hidden = 48 * 12;
     let e = config::check_pair(&a, &w).unwrap_err();
     assert_eq!(e.key.as_deref(), Some("qk.multipliers"));
+}
+
+#[test]
+fn pair_errors_name_the_file_and_line_that_set_the_key() {
+    // Regression: the error named the configuration (`spatten: key qk.multipliers`).
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("my.toml");
+    std::fs::write(&path, "base = \"spatten\"\n\n[qk]\nmultipliers = 32\n").unwrap();
+    let a = load_arch(path.to_str().unwrap()).unwrap();
+    let w = load_workload("bert-base").unwrap();
+    let e = config::check_pair(&a, &w).unwrap_err();
+    assert_eq!(e.file, path);
+    assert_eq!(
+        (e.line, e.key.as_deref()),
+        (Some(4), Some("qk.multipliers"))
+    );
+    // pv.multipliers is inherited: the error points into the preset that sets it.
+    let mut a = a;
+    a.qk.multipliers = 512;
+    a.pv.multipliers = 32;
+    let e = config::check_pair(&a, &w).unwrap_err();
+    assert_eq!(e.key.as_deref(), Some("pv.multipliers"));
+    assert_eq!(e.file, Path::new("<preset spatten>"));
 }
 
 #[test]

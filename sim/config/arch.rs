@@ -254,6 +254,20 @@ impl ArchConfig {
             }
         }
 
+        // The local-V engine takes `comparators` probabilities per beat from the probability
+        // FIFOs, which are softmax.fifo_depth deep: a wider batch never fills, and the
+        // pipeline deadlocks.
+        if self.topk_value.comparators > s.fifo_depth {
+            c.fail(
+                "topk_value.comparators",
+                format!(
+                    "{} comparators take more probabilities per beat than the softmax FIFOs \
+                     hold (softmax.fifo_depth = {})",
+                    self.topk_value.comparators, s.fifo_depth
+                ),
+            );
+        }
+
         let i = &self.importance;
         c.nonzero("importance.token_entries", i.token_entries as u64);
         c.nonzero("importance.head_entries", i.head_entries as u64);
