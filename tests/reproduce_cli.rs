@@ -152,12 +152,12 @@ fn quick_run_writes_consistent_files_deterministically() {
         assert!(close(latency, num(row, "cycles") * 1e-9), "{name}");
         let m = &w.model;
         let dense_bytes = if w.stage.generated_tokens == 0 {
-            (m.layers * m.heads * w.stage.prompt_tokens * m.head_dim) as f64 * 12.0 * 2.0 / 8.0
+            (m.layers * m.heads * w.stage.prompt_tokens * m.head_dim) as f64 * 32.0 * 2.0 / 8.0
         } else {
             // The generation iterations only: iteration i attends to p + i tokens.
             let p = w.stage.prompt_tokens;
             let tokens: u32 = (1..=w.stage.generated_tokens).map(|i| p + i).sum::<u32>();
-            (m.layers * m.heads * m.head_dim) as f64 * tokens as f64 * 12.0 * 2.0 / 8.0
+            (m.layers * m.heads * m.head_dim) as f64 * tokens as f64 * 32.0 * 2.0 / 8.0
         };
         assert!(close(num(row, "dense_kv_bytes"), dense_bytes), "{name}");
         let saved: f64 = [
@@ -173,6 +173,13 @@ fn quick_run_writes_consistent_files_deterministically() {
         assert!(close(num(row, "dense_kv_bytes") - saved, fetched), "{name}");
         assert!(
             close(num(row, "dram_reduction"), dense_bytes / fetched),
+            "{name}"
+        );
+        // The 12-bit column: the same fetched volume against dense 12-bit K/V.
+        let dense_12 = dense_bytes * 12.0 / 32.0;
+        assert!(close(num(row, "dense_kv_bytes_12bit"), dense_12), "{name}");
+        assert!(
+            close(num(row, "dram_reduction_12bit"), dense_12 / fetched),
             "{name}"
         );
     }

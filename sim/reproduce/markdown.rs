@@ -39,7 +39,7 @@ pub fn claims(all: &GeomeanRow, accel: &AccelRow) -> Vec<Claim> {
             what: "DRAM access reduction",
             paper: 10.0,
             ours: all.dram_reduction,
-            source: "geomean of dram_reduction over all benchmarks (benchmarks_geomean.csv, group all)",
+            source: "geomean of dram_reduction (against dense fp32 K/V, as the paper) over all benchmarks (benchmarks_geomean.csv, group all)",
             reason: "Our reduction counts K/V data bits before rounding to DRAM transactions, against a dense 12-bit baseline; BERT inputs are short and use static 12-bit quantization, so only token and head pruning reduce their traffic, while the paper's figure is dominated by GPT-2 with local V pruning and progressive quantization (see the per-model rows).",
         },
         Claim {
@@ -172,16 +172,16 @@ pub fn render(i: &Inputs) -> String {
     );
     let _ = writeln!(
         w,
-        "| Group | n | vs TITAN Xp | vs Xeon | vs Jetson Nano | vs Raspberry Pi 4 | energy vs TITAN Xp | energy vs Xeon | energy vs Jetson Nano | energy vs Raspberry Pi 4 | DRAM reduction | GOP/s |"
+        "| Group | n | vs TITAN Xp | vs Xeon | vs Jetson Nano | vs Raspberry Pi 4 | energy vs TITAN Xp | energy vs Xeon | energy vs Jetson Nano | energy vs Raspberry Pi 4 | DRAM reduction vs fp32 | vs 12-bit | GOP/s |"
     );
     let _ = writeln!(
         w,
-        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
     );
     for g in i.geomeans {
         let _ = writeln!(
             w,
-            "| {} | {} | {}x | {}x | {}x | {}x | {}x | {}x | {}x | {}x | {}x | {} |",
+            "| {} | {} | {}x | {}x | {}x | {}x | {}x | {}x | {}x | {}x | {}x | {}x | {} |",
             g.group,
             g.benchmarks,
             fmt3(g.speedup_titan_xp),
@@ -193,12 +193,13 @@ pub fn render(i: &Inputs) -> String {
             fmt3(g.energy_saving_jetson_nano),
             fmt3(g.energy_saving_raspberry_pi_4),
             fmt3(g.dram_reduction),
+            fmt3(g.dram_reduction_12bit),
             fmt3(g.effective_gops)
         );
     }
     let _ = writeln!(
         w,
-        "\nDRAM volume removed by each technique, summed over all benchmarks (K/V data bytes; `benchmarks.csv`):\n"
+        "\nDRAM reduction is counted as the paper counts it, against dense fp32 K/V; the column \"vs 12-bit\" is against dense K/V at our 12-bit on-chip word (`dram_reduction_12bit`). DRAM volume removed by each technique against dense fp32, summed over all benchmarks (K/V data bytes; `benchmarks.csv`; quantization includes fp32 -> 12-bit storage and MSB-first fetching):\n"
     );
     let dense: f64 = i.benches.iter().map(|r| r.dense_kv_bytes).sum();
     let _ = writeln!(
@@ -220,7 +221,7 @@ pub fn render(i: &Inputs) -> String {
             i.benches.iter().map(|r| r.saved_local_v_bytes).sum(),
         ),
         (
-            "progressive quantization",
+            "quantization (fp32 -> 12-bit word, MSB-first, LSB refetches)",
             i.benches.iter().map(|r| r.saved_quantization_bytes).sum(),
         ),
     ];

@@ -48,7 +48,10 @@ pub struct PointResult {
     pub dram_bytes: u64,
     /// Head calls whose LSBs were refetched, over all head calls.
     pub lsb_refetch_fraction: f64,
+    /// K/V volume by technique against dense K/V at the on-chip word width (12 bits).
     pub traffic: TrafficSteps,
+    /// The same against dense fp32 K/V, as the paper counts its DRAM reduction.
+    pub traffic_fp32: TrafficSteps,
     pub area_mm2: f64,
     pub comparisons: Vec<Comparison>,
     /// The prompt (iteration 0) simulated alone against the baselines' prompt stage, when
@@ -91,6 +94,9 @@ pub fn build_trace(workload: &WorkloadConfig, kind: TraceKind) -> anyhow::Result
         }
     })
 }
+
+/// The element width of the paper's dense baseline K/V.
+const FP32_BITS: u32 = 32;
 
 /// The prompt summarization (iteration 0) of a generation trace, as a trace of its own.
 pub fn prompt_only(trace: &AttentionTrace) -> AttentionTrace {
@@ -208,6 +214,7 @@ pub fn run_point(
         Err(why) => return Ok(Outcome::Infeasible(why)),
     };
     let traffic = TrafficSteps::of(&r.trace, r.arch.bitwidth_converter.output_bits);
+    let traffic_fp32 = TrafficSteps::of(&r.trace, FP32_BITS);
     let prompt = if split_stages && generates {
         match evaluate_point(&format!("{name}-prompt"), arch, w, prompt_only(trace))? {
             Ok(p) => Some(PromptResult {
@@ -229,6 +236,7 @@ pub fn run_point(
         dram_bytes: r.stats.dram.bytes_read,
         lsb_refetch_fraction: r.stats.lsb_refetches as f64 / r.stats.head_calls.max(1) as f64,
         traffic,
+        traffic_fp32,
         area_mm2: r.area.total_mm2(),
         comparisons: comparisons(&r),
         prompt,
