@@ -108,7 +108,8 @@ def run(
     trace: Union[AttentionTrace, PathLike, None] = None,
     dram: str = "native",
     timeline: bool = False,
-    measured_baselines: Sequence[PathLike] = (),
+    measured_baselines: Optional[Sequence[PathLike]] = None,
+    progress: Optional[Callable[[str], Any]] = None,
 ) -> Result:
     """One experiment end to end, as ``spatten run``; releases the GIL."""
 

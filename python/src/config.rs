@@ -117,6 +117,13 @@ fn toml_value(v: &Bound<'_, PyAny>) -> PyResult<toml::Value> {
         }
         return Ok(toml::Value::Table(t));
     }
+    // numpy scalars: integers through __index__, then anything with __float__.
+    if let Ok(i) = v.extract::<i64>() {
+        return Ok(toml::Value::Integer(i));
+    }
+    if let Ok(f) = v.extract::<f64>() {
+        return Ok(toml::Value::Float(f));
+    }
     Err(PyTypeError::new_err(format!(
         "override value {} of type {} has no TOML form (use bool, int, float, str, list or dict)",
         v.repr()?,
@@ -125,7 +132,7 @@ fn toml_value(v: &Bound<'_, PyAny>) -> PyResult<toml::Value> {
 }
 
 /// `key=value` pairs as dotted overrides; `__` in a keyword stands for a dot.
-fn overrides(kw: Option<&Bound<'_, PyDict>>) -> PyResult<Vec<(String, toml::Value)>> {
+fn parse_overrides(kw: Option<&Bound<'_, PyDict>>) -> PyResult<Vec<(String, toml::Value)>> {
     let mut out = Vec::new();
     if let Some(kw) = kw {
         for (k, v) in kw.iter() {
@@ -152,14 +159,14 @@ fn spec_text(spec: &Bound<'_, PyAny>) -> PyResult<String> {
 ///
 /// Raises ConfigError (a ValueError) naming the file, key and reason.
 #[pyfunction]
-#[pyo3(signature = (name_or_path, **overrides_kw))]
+#[pyo3(signature = (name_or_path, **overrides))]
 pub fn load_arch(
     py: Python<'_>,
     name_or_path: &Bound<'_, PyAny>,
-    overrides_kw: Option<&Bound<'_, PyDict>>,
+    overrides: Option<&Bound<'_, PyDict>>,
 ) -> PyResult<Arch> {
     let spec = spec_text(name_or_path)?;
-    let o = overrides(overrides_kw)?;
+    let o = parse_overrides(overrides)?;
     let inner = if o.is_empty() {
         config::load_arch(&spec)
     } else {
@@ -176,14 +183,14 @@ pub fn load_arch(
 ///
 /// Raises ConfigError (a ValueError) naming the file, key and reason.
 #[pyfunction]
-#[pyo3(signature = (name_or_path, **overrides_kw))]
+#[pyo3(signature = (name_or_path, **overrides))]
 pub fn load_workload(
     py: Python<'_>,
     name_or_path: &Bound<'_, PyAny>,
-    overrides_kw: Option<&Bound<'_, PyDict>>,
+    overrides: Option<&Bound<'_, PyDict>>,
 ) -> PyResult<Workload> {
     let spec = spec_text(name_or_path)?;
-    let o = overrides(overrides_kw)?;
+    let o = parse_overrides(overrides)?;
     let inner = if o.is_empty() {
         config::load_workload(&spec)
     } else {

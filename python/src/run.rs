@@ -3,6 +3,7 @@
 use std::path::PathBuf;
 
 use pyo3::prelude::*;
+use pyo3::sync::PyOnceLock;
 
 use spatten::experiment::{self, DramKind, Experiment, ExperimentResult, Input};
 use spatten::report::run_report;
@@ -17,6 +18,8 @@ use crate::values::{self, ValuesArg};
 #[pyclass(frozen, name = "Result", module = "spatten_sim")]
 pub struct RunResult {
     inner: ExperimentResult,
+    /// The trace as a Python object, made on first access.
+    trace: PyOnceLock<Py<AttentionTrace>>,
 }
 
 #[pymethods]
@@ -55,8 +58,11 @@ impl RunResult {
 
     /// The attention trace the simulator replayed.
     #[getter]
-    fn trace(&self) -> AttentionTrace {
-        AttentionTrace::new(self.inner.trace.clone())
+    fn trace(&self, py: Python<'_>) -> PyResult<Py<AttentionTrace>> {
+        let t = self.trace.get_or_try_init(py, || {
+            Py::new(py, AttentionTrace::new(self.inner.trace.clone()))
+        })?;
+        Ok(t.clone_ref(py))
     }
 
     /// The statistics as a one-row pandas DataFrame, nested keys joined with dots
@@ -108,10 +114,13 @@ impl RunResult {
 /// - ``timeline``: keep per-module busy intervals (``write_report`` writes timeline.json).
 /// - ``measured_baselines``: baseline files (``spatten baseline measure-cpu``) to compare with.
 ///
+/// - ``progress``: called with each phase's name ("running the reference model", "simulating
+///   cycles", ...) as the run enters it, as the CLI's spinner shows them.
+///
 /// The simulation runs with the GIL released. Raises ConfigError, DataError or
 /// SimulationError with the CLI's message.
 #[pyfunction]
-#[pyo3(signature = (arch=None, workload=None, values=None, trace=None, dram="native", timeline=false, measured_baselines=Vec::new()))]
+#[pyo3(signature = (arch=None, workload=None, values=None, trace=None, dram="native", timeline=false, measured_baselines=None, progress=None))]
 #[allow(clippy::too_many_arguments)]
 pub fn run(
     py: Python<'_>,
@@ -121,7 +130,8 @@ pub fn run(
     trace: Option<&Bound<'_, PyAny>>,
     dram: &str,
     timeline: bool,
-    measured_baselines: Vec<PathBuf>,
+    measured_baselines: Option<Vec<PathBuf>>,
+    progress: Option<Py<PyAny>>,
 ) -> PyResult<RunResult> {
     let arch = match arch.filter(|a| !a.is_none()) {
         Some(a) => config::arch_arg(py, a)?,
@@ -146,6 +156,8 @@ pub fn run(
             "give workload=W (a Workload, preset name or path) or trace=T",
         ));
     }
+    let mut report = Progress::new(py, progress);
+    let mut phase = |name: &str| report.phase(name);
     let in_memory = trace
         .and_then(|t| t.cast::<AttentionTrace>().ok())
         .map(|t| t.get().inner.clone());
@@ -163,7 +175,7 @@ pub fn run(
                     &input,
                     dram,
                     timeline,
-                    &mut |_| {},
+                    &mut phase,
                 )
             })
             .py_err(py)?
@@ -185,16 +197,17 @@ pub fn run(
                 dram,
                 timeline,
             };
-            py.detach(|| e.run()).py_err(py)?
+            py.detach(|| e.run_with(&mut phase)).py_err(py)?
         }
         (None, None, ValuesArg::Arrays(arrays)) => {
             let w = workload.expect("checked above");
             let views = values::views(&arrays);
             let name = format!("{}-{}", arch.name, w.name);
             py.detach(|| -> anyhow::Result<ExperimentResult> {
+                phase("running the reference model");
                 let t = spatten::reference::run_workload_views(&views, values::ARRAYS_SOURCE, &w)?;
                 let input = values::ARRAYS_SOURCE;
-                experiment::evaluate(&name, &arch, &w, t, input, dram, timeline, &mut |_| {})
+                experiment::evaluate(&name, &arch, &w, t, input, dram, timeline, &mut phase)
             })
             .py_err(py)?
         }
@@ -212,9 +225,44 @@ pub fn run(
                 dram,
                 timeline,
             };
-            py.detach(|| e.run()).py_err(py)?
+            py.detach(|| e.run_with(&mut phase)).py_err(py)?
         }
     };
-    experiment::add_measured_baselines(&mut result, &measured_baselines).py_err(py)?;
-    Ok(RunResult { inner: result })
+    report.finish()?;
+    // A measured file that is unreadable or timed another shape is bad input.
+    experiment::add_measured_baselines(&mut result, &measured_baselines.unwrap_or_default())
+        .map_err(|e| DataError::new_err(format!("{e:#}")))?;
+    Ok(RunResult {
+        inner: result,
+        trace: PyOnceLock::new(),
+    })
+}
+
+/// Forwards phase names to a Python callback from inside a detached run; the callback's first
+/// exception is kept (later phases no longer call it) and raised when the run is over.
+struct Progress {
+    callback: Option<Py<PyAny>>,
+    error: Option<PyErr>,
+}
+
+impl Progress {
+    fn new(py: Python<'_>, callback: Option<Py<PyAny>>) -> Self {
+        Self {
+            callback: callback.filter(|c| !c.is_none(py)),
+            error: None,
+        }
+    }
+
+    fn phase(&mut self, name: &str) {
+        if self.error.is_some() {
+            return;
+        }
+        if let Some(cb) = &self.callback {
+            self.error = Python::attach(|py| cb.call1(py, (name,)).err());
+        }
+    }
+
+    fn finish(self) -> PyResult<()> {
+        self.error.map_or(Ok(()), Err)
+    }
 }

@@ -4,7 +4,10 @@ import json
 import os
 import pathlib
 import shutil
+import struct
 import subprocess
+
+import numpy as np
 
 import pytest
 
@@ -77,3 +80,18 @@ def cli():
 def read_json(path):
     with open(path) as f:
         return json.load(f)
+
+
+def load_values_as_numpy():
+    """The shipped MiniLM value file as {name: float32 array}, read with numpy alone."""
+    raw = VALUES.read_bytes()
+    (n,) = struct.unpack("<Q", raw[:8])
+    header = json.loads(raw[8:8 + n])
+    header.pop("__metadata__", None)
+    data = raw[8 + n:]
+    out = {}
+    for name, t in header.items():
+        begin, end = t["data_offsets"]
+        assert t["dtype"] == "F32"
+        out[name] = np.frombuffer(data[begin:end], dtype="<f4").reshape(t["shape"])
+    return out

@@ -1,12 +1,13 @@
 """run(): the pipeline in process, equal to `spatten run`, and its errors."""
 
+import pathlib
 import threading
 
 import numpy as np
 import pytest
 
 import spatten_sim as ss
-from conftest import VALUES, read_json
+from conftest import VALUES, load_values_as_numpy, read_json
 
 
 def without_input(stats):
@@ -57,24 +58,6 @@ def test_a_value_file_run_equals_the_cli(workdir, cli):
     assert code == 0, err
     r = ss.run("spatten", "minilm", values=str(VALUES))
     assert r.stats == read_json(workdir / "cli" / "stats.json")
-
-
-def load_values_as_numpy():
-    """The shipped MiniLM value file as {name: float32 array}, read with numpy alone."""
-    import json
-    import struct
-
-    raw = VALUES.read_bytes()
-    (n,) = struct.unpack("<Q", raw[:8])
-    header = json.loads(raw[8:8 + n])
-    header.pop("__metadata__", None)
-    data = raw[8 + n:]
-    out = {}
-    for name, t in header.items():
-        begin, end = t["data_offsets"]
-        assert t["dtype"] == "F32"
-        out[name] = np.frombuffer(data[begin:end], dtype="<f4").reshape(t["shape"])
-    return out
 
 
 def test_numpy_values_give_the_value_files_result():
@@ -170,3 +153,37 @@ def test_runs_release_the_gil():
     inside = [s for s in stamps if span["start"] < s < span["end"]]
     # Holding the GIL through the run would leave the main thread no turn until it returned.
     assert len(inside) > 10, (len(inside), span)
+
+
+def test_timeline_and_measured_baselines_join_the_report(workdir, cli):
+    code, _, err = cli("baseline", "measure-cpu", "--workload", "tiny.toml", "--repeats", "3",
+                       "--warmup", "1", "--out", "cpu.json")
+    assert code == 0, err
+    r = ss.run("spatten", "tiny.toml", timeline=True, measured_baselines=["cpu.json"])
+    measured = [b for b in r.baselines if b["provenance"] == "measured"]
+    assert len(measured) == 1
+    files = r.write_report("rep")
+    assert pathlib.Path("rep", "timeline.json") in files
+    assert "| measured |" in (workdir / "rep" / "summary.md").read_text()
+    assert r.trace is r.trace  # made once
+    with pytest.raises(ss.DataError, match="cpu.json: baseline measured tiny"):
+        ss.run("spatten", "tiny-gen.toml", measured_baselines=["cpu.json"])
+
+
+def test_progress_names_each_phase_and_its_errors_surface(workdir):
+    phases = []
+    ss.run("spatten", "tiny.toml", progress=phases.append)
+    assert phases == ["generating synthetic values", "running the reference model",
+                      "simulating cycles", "energy and baselines"]
+    phases.clear()
+    ss.run("spatten", "minilm", values=load_values_as_numpy(), progress=phases.append)
+    assert phases == ["running the reference model", "simulating cycles", "energy and baselines"]
+
+    def fail(name):
+        phases.append(name)
+        raise KeyboardInterrupt
+
+    phases.clear()
+    with pytest.raises(KeyboardInterrupt):
+        ss.run("spatten", "tiny.toml", progress=fail)
+    assert phases == ["generating synthetic values"]

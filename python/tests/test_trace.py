@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 import spatten_sim as ss
-from conftest import VALUES, read_json
+from conftest import VALUES, load_values_as_numpy, read_json
 
 NONE = np.iinfo(np.uint32).max
 
@@ -60,6 +60,19 @@ def test_reference_equals_the_clis_trace(workdir, cli):
     assert t == ss.AttentionTrace.read("cli.trace")
     assert t.header["workload"] == "minilm"
     assert t.num_head_calls == len(t["head_calls.layer"]) > 0
+
+
+def test_reference_reads_numpy_arrays_in_place():
+    from_file = ss.reference("minilm", VALUES)
+    from_arrays = ss.reference(ss.load_workload("minilm"), load_values_as_numpy())
+    assert from_arrays.header["source"] == "reference:numpy arrays"
+    strip = lambda h: {k: v for k, v in h.items() if k != "source"}  # noqa: E731
+    assert strip(from_arrays.header) == strip(from_file.header)
+    a, b = from_arrays.columns, from_file.columns
+    assert a.keys() == b.keys()
+    assert all(np.array_equal(a[k], b[k]) and a[k].dtype == b[k].dtype for k in a)
+    with pytest.raises(ss.DataError, match="layers.0.k is missing"):
+        ss.reference("minilm", {"layers.0.q": load_values_as_numpy()["layers.0.q"]})
 
 
 def test_columns_are_read_only_numpy_arrays_with_the_file_dtypes(workdir):
