@@ -265,7 +265,9 @@ pub fn reference(
     Ok(AttentionTrace::new(t))
 }
 
-/// The trace an experiment on `input` replays (the arch plays no part in it).
+/// The trace an experiment on `input` replays, through `Experiment::build_trace` so values are
+/// read and generated exactly as `spatten run` does. The arch plays no part in a trace; the
+/// preset only fills the field (as the sweep evaluator does).
 fn build(
     py: Python<'_>,
     w: spatten::config::WorkloadConfig,
