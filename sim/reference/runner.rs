@@ -1,7 +1,7 @@
 //! The whole-workload runner: summarization of the prompt, then one iteration per generated
 //! token with a KV cache, all through [`attend_layer_rows`].
 
-use ndarray::Axis;
+use ndarray::{ArrayView3, Axis};
 
 use super::error::ReferenceError;
 use super::layer::{PruningState, attend_layer_rows};
@@ -9,12 +9,33 @@ use super::quant_cache::QuantCache;
 use crate::config::WorkloadConfig;
 use crate::trace::{AttentionTrace, TraceHeader, ValueTensors};
 
+/// One layer's Q, K and V, each [heads, tokens, head_dim], borrowed from arrays the caller
+/// owns (a value file's tensors, or a Python caller's numpy arrays without a copy).
+#[derive(Debug, Clone)]
+pub struct LayerViews<'a> {
+    pub q: ArrayView3<'a, f32>,
+    pub k: ArrayView3<'a, f32>,
+    pub v: ArrayView3<'a, f32>,
+}
+
+/// Views of every layer of a value set.
+pub fn layer_views(values: &ValueTensors) -> Vec<LayerViews<'_>> {
+    values
+        .layers
+        .iter()
+        .map(|l| LayerViews {
+            q: l.q.view(),
+            k: l.k.view(),
+            v: l.v.view(),
+        })
+        .collect()
+}
+
 /// Checks that `values` holds [heads, prompt + generated, D] Q, K and V for every layer.
 pub fn check_values(
     values: &ValueTensors,
     workload: &WorkloadConfig,
 ) -> Result<(), ReferenceError> {
-    let m = &workload.model;
     if values.meta.prompt_tokens != workload.stage.prompt_tokens {
         return Err(ReferenceError::Mismatch {
             what: "meta.prompt_tokens".into(),
@@ -22,10 +43,20 @@ pub fn check_values(
             want: workload.stage.prompt_tokens as u64,
         });
     }
-    if values.layers.len() != m.layers as usize {
+    check_layer_views(&layer_views(values), workload)
+}
+
+/// Checks that there is one layer of [heads, prompt + generated, D] Q, K and V per layer of
+/// `workload`.
+pub fn check_layer_views(
+    layers: &[LayerViews<'_>],
+    workload: &WorkloadConfig,
+) -> Result<(), ReferenceError> {
+    let m = &workload.model;
+    if layers.len() != m.layers as usize {
         return Err(ReferenceError::LayerCount {
             what: format!("values for workload {}", workload.name),
-            count: values.layers.len(),
+            count: layers.len(),
             want: m.layers as usize,
         });
     }
@@ -34,7 +65,7 @@ pub fn check_values(
         workload.final_tokens() as usize,
         m.head_dim as usize,
     ];
-    for (l, lv) in values.layers.iter().enumerate() {
+    for (l, lv) in layers.iter().enumerate() {
         for (name, a) in [("q", &lv.q), ("k", &lv.k), ("v", &lv.v)] {
             if a.shape() != want.as_slice() {
                 return Err(ReferenceError::Shape {
@@ -66,12 +97,38 @@ pub fn run_workload_with_progress(
     progress: &dyn Fn(u64, u64),
 ) -> Result<AttentionTrace, ReferenceError> {
     check_values(values, workload)?;
+    run_views(
+        &layer_views(values),
+        &values.meta.source,
+        workload,
+        progress,
+    )
+}
+
+/// [`run_workload`] on borrowed layers; `source` describes where they came from (it is
+/// recorded in the trace header). Their token count must be the workload's prompt plus
+/// generated tokens.
+pub fn run_workload_views(
+    layers: &[LayerViews<'_>],
+    source: &str,
+    workload: &WorkloadConfig,
+) -> Result<AttentionTrace, ReferenceError> {
+    run_views(layers, source, workload, &|_, _| {})
+}
+
+fn run_views(
+    layers: &[LayerViews<'_>],
+    source: &str,
+    workload: &WorkloadConfig,
+    progress: &dyn Fn(u64, u64),
+) -> Result<AttentionTrace, ReferenceError> {
+    check_layer_views(layers, workload)?;
     let passes =
         u64::from(workload.model.layers) * (u64::from(workload.stage.generated_tokens) + 1);
     let mut trace = AttentionTrace {
         header: TraceHeader {
             workload: workload.name.clone(),
-            source: format!("reference:{}", values.meta.source),
+            source: format!("reference:{source}"),
             layers: workload.model.layers,
             heads: workload.model.heads,
             head_dim: workload.model.head_dim,
@@ -96,13 +153,13 @@ pub fn run_workload_with_progress(
         if iteration > 0 {
             state.begin_generation_step();
         }
-        for (layer, lv) in values.layers.iter().enumerate() {
+        for (layer, lv) in layers.iter().enumerate() {
             let q_rows: Vec<usize> = state.query_tokens().iter().map(|&t| t as usize).collect();
             let kv_rows: Vec<usize> = state.alive_tokens.iter().map(|&t| t as usize).collect();
             let result = attend_layer_rows(
-                lv.q.view(),
-                lv.k.view(),
-                lv.v.view(),
+                lv.q,
+                lv.k,
+                lv.v,
                 &q_rows,
                 &kv_rows,
                 layer as u32,

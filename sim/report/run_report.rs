@@ -30,6 +30,20 @@ pub struct StatsJson<'a> {
     pub traffic: TrafficSteps,
 }
 
+/// What `stats.json` holds for a result (the Python package returns it as `Result.stats`).
+pub fn stats_json(r: &ExperimentResult) -> StatsJson<'_> {
+    let word_bits = r.arch.bitwidth_converter.output_bits;
+    StatsJson {
+        name: &r.name,
+        provenance: &r.provenance,
+        stats: &r.stats,
+        energy: &r.energy,
+        area: &r.area,
+        area_mm2: r.area.total_mm2(),
+        traffic: TrafficSteps::of(&r.trace, word_bits),
+    }
+}
+
 /// One baseline's comparison with the run.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Comparison {
@@ -98,17 +112,8 @@ fn write_into(r: &ExperimentResult, dir: &Path) -> anyhow::Result<Vec<PathBuf>> 
         files.push(p);
         Ok(())
     };
-    let word_bits = r.arch.bitwidth_converter.output_bits;
-    let traffic = TrafficSteps::of(&r.trace, word_bits);
-    let stats_json = StatsJson {
-        name: &r.name,
-        provenance: &r.provenance,
-        stats: &r.stats,
-        energy: &r.energy,
-        area: &r.area,
-        area_mm2: r.area.total_mm2(),
-        traffic,
-    };
+    let stats_json = stats_json(r);
+    let traffic = stats_json.traffic;
     put(
         "stats.json",
         serde_json::to_string_pretty(&stats_json)? + "\n",

@@ -10,7 +10,7 @@ pub mod spec;
 
 use std::path::{Path, PathBuf};
 
-pub use runner::{Evaluator, SweepOptions, SweepSummary, run_sweep};
+pub use runner::{Evaluator, SweepOptions, SweepSummary, run_sweep, run_sweep_with};
 pub use spec::{Point, SweepSpec};
 
 #[derive(Debug, thiserror::Error)]

@@ -70,6 +70,17 @@ pub fn run_sweep(
     evaluator: &dyn Evaluator,
     options: &SweepOptions,
 ) -> Result<SweepSummary, SweepError> {
+    run_sweep_with(spec, evaluator, options, &|_, _| {})
+}
+
+/// [`run_sweep`], calling `on_point(finished, to_run)` from the worker thread after each
+/// point's row is written (the Python package forwards it to a progress callback).
+pub fn run_sweep_with(
+    spec: &SweepSpec,
+    evaluator: &dyn Evaluator,
+    options: &SweepOptions,
+    on_point: &(dyn Fn(usize, usize) + Sync),
+) -> Result<SweepSummary, SweepError> {
     let columns = columns(spec, evaluator);
     let metrics = evaluator.metric_columns().len();
     let manifest = Manifest {
@@ -127,6 +138,7 @@ pub fn run_sweep(
         .build()
         .map_err(|e| SweepError::Usage(format!("cannot start {} threads: {e}", options.jobs)))?;
     let start = Instant::now();
+    let finished = std::sync::atomic::AtomicUsize::new(0);
     let written: Result<Vec<String>, SweepError> = pool.install(|| {
         todo.par_iter()
             .map(|&id| {
@@ -150,6 +162,8 @@ pub fn run_sweep(
                     .append(&row)
                     .map_err(|e| SweepError::io(&results_path, e))?;
                 bar.inc(1);
+                let n = finished.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
+                on_point(n, todo.len());
                 Ok(status.to_string())
             })
             .collect()
