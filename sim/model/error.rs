@@ -10,21 +10,20 @@ pub enum ModelError {
     #[error("model directory is missing {path}")]
     MissingFile { path: PathBuf },
 
-    #[error("cannot read {path}: {source}")]
+    // The cause is part of the message, not a `source`, so `{:#}` does not repeat it.
+    #[error("cannot read {path}: {error}")]
     Io {
         path: PathBuf,
-        #[source]
-        source: std::io::Error,
+        error: std::io::Error,
     },
 
     #[error("{path}: invalid model config: {reason}")]
     Config { path: PathBuf, reason: String },
 
-    #[error("{path}: not a valid safetensors file (truncated or corrupt?): {source}")]
+    #[error("{path}: not a valid safetensors file (truncated or corrupt?): {error}")]
     Safetensors {
         path: PathBuf,
-        #[source]
-        source: safetensors::SafeTensorError,
+        error: safetensors::SafeTensorError,
     },
 
     #[error("{path}: tensor `{name}` is missing")]

@@ -16,11 +16,11 @@ pub struct StsPair {
 
 #[derive(Debug, thiserror::Error)]
 pub enum StsError {
-    #[error("cannot read STS file {path}: {source}")]
+    // The cause is part of the message, not a `source`, so `{:#}` does not repeat it.
+    #[error("cannot read STS file {path}: {error}")]
     Io {
         path: PathBuf,
-        #[source]
-        source: std::io::Error,
+        error: std::io::Error,
     },
     #[error("{path}:{line}: {reason}")]
     Line {
@@ -38,7 +38,7 @@ const MIN_COLUMNS: usize = 7;
 pub fn read_sts(path: &Path) -> Result<Vec<StsPair>, StsError> {
     let text = std::fs::read_to_string(path).map_err(|source| StsError::Io {
         path: path.to_path_buf(),
-        source,
+        error: source,
     })?;
     parse_sts(&text).map_err(|e| match e {
         ParseError::Line { line, reason } => StsError::Line {

@@ -32,7 +32,7 @@ impl WordPieceTokenizer {
     pub fn from_vocab_file(path: &Path) -> Result<Self, ModelError> {
         let text = std::fs::read_to_string(path).map_err(|source| ModelError::Io {
             path: path.to_path_buf(),
-            source,
+            error: source,
         })?;
         Self::from_vocab_text(&text).map_err(|reason| ModelError::Vocab {
             path: path.to_path_buf(),
