@@ -198,12 +198,11 @@ impl OutputDir {
             .map_err(|e| OutputError::io(&parent, "creating the folder that will hold --out", e))?;
         self.remove_stale()?;
         let staging = self.staging_path();
-        if let Some(m) = Marker::read(&staging)
-            && m.staging
+        if std::fs::symlink_metadata(&staging).is_ok()
+            && (Marker::read(&staging).is_some() || holds_no_file(&staging))
         {
-            // Left by an earlier process with our PID (a reused PID).
-            std::fs::remove_dir_all(&staging)
-                .map_err(|e| OutputError::io(&staging, "removing an old staging folder", e))?;
+            // Left by an earlier process that had our PID.
+            remove_owned(&staging)?;
         }
         std::fs::create_dir(&staging)
             .map_err(|e| OutputError::io(&staging, "creating the staging folder for --out", e))?;
@@ -221,7 +220,7 @@ impl OutputDir {
             Ok(value)
         })();
         if staged.is_err() && std::fs::symlink_metadata(&staging).is_ok() {
-            let _ = std::fs::remove_dir_all(&staging);
+            let _ = remove_owned(&staging);
         }
         staged
     }
@@ -463,8 +462,7 @@ impl OutputDir {
                 .map_err(|e| OutputError::io(&to, "moving a finished file into place", e))?;
         }
         Marker::new(self.kind, new_files).write(out)?;
-        std::fs::remove_dir_all(staging)
-            .map_err(|e| OutputError::io(staging, "removing the staging folder", e))
+        remove_owned(staging)
     }
 
     /// Removes staging (and moved-aside) folders of this `--out` left by processes that no
@@ -487,16 +485,10 @@ impl OutputDir {
                 continue;
             }
             let path = entry.path();
-            let Some(marker) = Marker::read(&path) else {
+            if Marker::read(&path).is_none() && !holds_no_file(&path) {
                 continue;
-            };
-            if marker.staging {
-                std::fs::remove_dir_all(&path).map_err(|e| {
-                    OutputError::io(&path, "removing a staging folder left by a killed run", e)
-                })?;
-            } else {
-                remove_owned(&path)?;
             }
+            remove_owned(&path)?;
             eprintln!(
                 "note: removed {}, left behind by process {pid}, which no longer runs",
                 path.display()
@@ -537,33 +529,33 @@ fn list_files(dir: &Path) -> Result<Vec<String>, OutputError> {
         .collect())
 }
 
-/// Deletes what the marker of `dir` lists, then the marker and every folder left empty. A
-/// file it does not list survives, and so does the folder around it (said on stderr).
+/// Deletes what the marker of `dir` lists (everything, in a staging folder), then every
+/// folder left empty, then the marker and `dir`. The marker goes last, so a process killed
+/// part-way leaves a folder the next run still recognises. A file the marker does not list
+/// survives, and so does the folder around it (said on stderr).
 fn remove_owned(dir: &Path) -> Result<(), OutputError> {
     let marker = Marker::read(dir);
-    for f in marker.iter().flat_map(|m| m.files.iter()) {
-        if Path::new(f)
-            .components()
-            .all(|c| matches!(c, Component::Normal(_)))
-        {
-            remove_file_if_there(&dir.join(f))?;
-        }
-    }
-    for e in walk(dir)?.iter().filter(|e| e.contains(TMP_TAG)) {
+    let everything = marker.as_ref().is_some_and(|m| m.staging);
+    let listed: BTreeSet<&str> = marker
+        .iter()
+        .flat_map(|m| m.files.iter().map(String::as_str))
+        .collect();
+    let is_dir = |p: &Path| std::fs::symlink_metadata(p).is_ok_and(|m| m.is_dir());
+    let entries = walk(dir)?;
+    for e in entries.iter().filter(|e| e.as_str() != MARKER) {
         let p = dir.join(e);
-        if !p.is_dir() {
+        if !is_dir(&p) && (everything || listed.contains(e.as_str()) || e.contains(TMP_TAG)) {
             remove_file_if_there(&p)?;
         }
     }
-    remove_file_if_there(&dir.join(MARKER))?;
     // Deepest folders first.
-    let mut dirs: Vec<String> = walk(dir)?
-        .into_iter()
-        .filter(|e| dir.join(e).is_dir())
-        .collect();
+    let mut dirs: Vec<&String> = entries.iter().filter(|e| is_dir(&dir.join(e))).collect();
     dirs.sort_by_key(|d| std::cmp::Reverse(d.len()));
     for d in dirs {
         let _ = std::fs::remove_dir(dir.join(d));
+    }
+    if walk(dir)?.iter().all(|e| e == MARKER) {
+        remove_file_if_there(&dir.join(MARKER))?;
     }
     if let Err(e) = std::fs::remove_dir(dir) {
         eprintln!(
@@ -572,6 +564,17 @@ fn remove_owned(dir: &Path) -> Result<(), OutputError> {
         );
     }
     Ok(())
+}
+
+/// True when `dir` holds only folders and spatten's temporary files (what a process killed
+/// while creating or removing a staging folder can leave without a marker): removing it
+/// loses nothing.
+fn holds_no_file(dir: &Path) -> bool {
+    walk(dir).is_ok_and(|entries| {
+        entries.iter().all(|e| {
+            e.contains(TMP_TAG) || std::fs::symlink_metadata(dir.join(e)).is_ok_and(|m| m.is_dir())
+        })
+    })
 }
 
 fn remove_file_if_there(p: &Path) -> Result<(), OutputError> {
@@ -729,14 +732,18 @@ mod tests {
         .write(&stale)
         .unwrap();
         std::fs::write(stale.join("half.csv"), "x").unwrap();
-        // Not ours (no marker): kept.
+        // No marker but a file in it: not known to be ours, kept.
         let other = t.path().join(format!(".r{TMP_TAG}4999998"));
         std::fs::create_dir(&other).unwrap();
+        std::fs::write(other.join("f"), "x").unwrap();
+        // No marker and folders only (a kill while removing one): nothing to lose, removed.
+        let husk = t.path().join(format!(".r{TMP_TAG}4999997"));
+        std::fs::create_dir_all(husk.join("figures")).unwrap();
         OutputDir::new(&out, "run")
             .write(fill_with(&["a.txt"]))
             .unwrap();
-        assert!(!stale.exists());
-        assert!(other.exists());
+        assert!(!stale.exists() && !husk.exists());
+        assert!(other.join("f").exists());
     }
 
     #[test]

@@ -153,12 +153,14 @@ fn temporary_folders_of_killed_runs_are_removed_by_the_next_run() {
     )
     .unwrap();
     std::fs::write(stale.join("stats.json"), "{").unwrap();
+    // One a kill left half removed: folders only, no marker.
+    std::fs::create_dir_all(dir.path().join(".r.spatten-tmp-4999998/figures")).unwrap();
     let (code, _, err) = run(dir.path(), "r", &[]);
     assert_eq!(code, 0, "{err}");
     assert!(err.contains("removed") && err.contains("4999999"), "{err}");
     assert_eq!(names(dir.path()), ["r", "tiny.toml"]);
-    // And real kills at several moments of a run: the next run leaves nothing behind.
-    for delay_ms in [20, 80, 200] {
+    // And real kills at many moments of a run: the next run leaves nothing behind.
+    for delay_ms in [5, 20, 40, 60, 80, 100, 150, 200, 300] {
         let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_spatten"))
             .args(["run", "--workload", "tiny.toml", "--out", "r", "--quiet"])
             .current_dir(dir.path())
