@@ -13,6 +13,7 @@ pub mod energy;
 pub mod experiment;
 pub mod hw;
 pub mod model;
+pub mod output_dir;
 pub mod reference;
 pub mod report;
 pub mod reproduce;

@@ -90,3 +90,49 @@ fn usage_errors_exit_2() {
     let (code, _, _) = spatten(&["config", "frobnicate"]);
     assert_eq!(code, 2);
 }
+
+// ---- Name resolution and checks that must not be fooled (issue 23) ----
+
+use common::spatten_in;
+
+#[test]
+fn a_file_in_the_current_folder_never_shadows_a_preset() {
+    let dir = tempfile::tempdir().unwrap();
+    // A stray file named like a preset, and one named like the binary's default arch.
+    std::fs::write(dir.path().join("gpt2-small"), "not toml at all").unwrap();
+    std::fs::write(dir.path().join("spatten"), "\x7fELF binary").unwrap();
+    let (code, out, err) = spatten_in(&["config", "show", "gpt2-small"], dir.path());
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("gpt2-small"), "{out}");
+    let (code, _, err) = spatten_in(&["config", "check", "spatten"], dir.path());
+    assert_eq!(code, 0, "{err}");
+    // A path still means the file.
+    let (code, _, err) = spatten_in(&["config", "check", "./gpt2-small"], dir.path());
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("gpt2-small"), "{err}");
+}
+
+#[test]
+fn a_bad_base_names_the_file_that_referenced_it() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("junk"), "root:x:0:0:root:/root:/bin/bash\n").unwrap();
+    std::fs::write(dir.path().join("mine.toml"), "# mine\nbase = \"./junk\"\n").unwrap();
+    let (code, _, err) = spatten_in(&["config", "check", "mine.toml"], dir.path());
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("junk:1"), "{err}");
+    assert!(err.contains("base of mine.toml:2"), "{err}");
+}
+
+#[test]
+fn huge_timings_do_not_wrap_the_trc_check() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("a.toml"),
+        "base = \"spatten\"\n[hbm.timing]\ntras = 4294967295\n",
+    )
+    .unwrap();
+    let (code, _, err) = spatten_in(&["config", "check", "a.toml"], dir.path());
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("hbm.timing.trc"), "{err}");
+    assert!(err.contains("4294967"), "{err}");
+}

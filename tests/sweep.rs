@@ -60,6 +60,8 @@ fn run(
         resume,
         shard,
         progress: false,
+        max_points: SweepOptions::DEFAULT_MAX_POINTS,
+        force: false,
     };
     sweep::run_sweep(&spec(), &PeakEvaluator, &options).unwrap()
 }
@@ -151,6 +153,8 @@ fn resume_after_a_crash_gives_the_same_results() {
             resume: false,
             shard: None,
             progress: false,
+            max_points: SweepOptions::DEFAULT_MAX_POINTS,
+            force: false,
         },
     )
     .unwrap_err();

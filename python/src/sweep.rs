@@ -104,6 +104,8 @@ pub fn sweep(
         resume,
         shard,
         progress: false,
+        max_points: SweepOptions::DEFAULT_MAX_POINTS,
+        force: false,
     };
     let evaluator = PipelineEvaluator::new(dram);
     // The first exception the callback raised; later points no longer call it.

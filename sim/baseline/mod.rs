@@ -34,11 +34,11 @@ pub enum BaselineError {
     /// A profile or result file is malformed (names file, line, key and reason).
     #[error(transparent)]
     Config(#[from] ConfigError),
-    #[error("{}: {source}", path.display())]
+    // The cause is part of the message, not a `source`, so `{:#}` does not repeat it.
+    #[error("{}: {error}", path.display())]
     Io {
         path: PathBuf,
-        #[source]
-        source: std::io::Error,
+        error: std::io::Error,
     },
     /// A request the profile or workload cannot answer, e.g. fp16 on a profile without an fp16
     /// peak.

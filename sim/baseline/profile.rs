@@ -287,10 +287,12 @@ fn fraction(c: &mut Checker, key: &str, v: &Sourced) {
 pub fn load_profile(spec: &str) -> Result<DeviceProfile, BaselineError> {
     let looks_like_path = spec.ends_with(".toml") || spec.contains('/') || spec.contains('\\');
     let path = Path::new(spec);
-    if path.is_file() || looks_like_path {
+    // A preset name is never shadowed by a stray file of that name in the current directory.
+    let preset = presets::DEVICES.iter().any(|(n, _)| *n == spec);
+    if looks_like_path || (!preset && path.is_file()) {
         let text = std::fs::read_to_string(path).map_err(|e| BaselineError::Io {
             path: path.to_path_buf(),
-            source: e,
+            error: e,
         })?;
         return Ok(profile_from_str(&text, path)?);
     }

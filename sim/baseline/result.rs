@@ -274,7 +274,7 @@ impl BaselineResult {
     pub fn read(path: &Path) -> Result<Self, BaselineError> {
         let text = std::fs::read_to_string(path).map_err(|e| BaselineError::Io {
             path: path.to_path_buf(),
-            source: e,
+            error: e,
         })?;
         Ok(Self::from_json(&text, path)?)
     }
@@ -372,7 +372,7 @@ impl BaselineResult {
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), BaselineError> {
     let io = |e| BaselineError::Io {
         path: path.to_path_buf(),
-        source: e,
+        error: e,
     };
     let dir = match path.parent() {
         Some(d) if !d.as_os_str().is_empty() => d,

@@ -8,6 +8,7 @@ use std::process::ExitCode;
 use super::run::run_and_report;
 use crate::config;
 use crate::experiment::{DramKind, Experiment, Input};
+use crate::output_dir::OutputDir;
 
 /// The shipped real value file and its workload, relative to the repository root.
 pub const REAL_VALUES: &str = "traces/minilm-sts.values.safetensors";
@@ -46,9 +47,15 @@ pub fn run() -> anyhow::Result<ExitCode> {
             timeline: false,
         },
     ];
-    for e in &jobs {
-        let out = PathBuf::from("reports").join(&e.name);
-        println!("{}\n", run_and_report(e, &[], &out, false)?);
+    let outs: Vec<OutputDir> = jobs
+        .iter()
+        .map(|e| OutputDir::new(PathBuf::from("reports").join(&e.name), "run"))
+        .collect();
+    for out in &outs {
+        out.check()?;
+    }
+    for (e, out) in jobs.iter().zip(&outs) {
+        println!("{}\n", run_and_report(e, &[], out, false)?);
     }
     println!("Open the summaries above; figures are in each report's figures/ folder.");
     Ok(ExitCode::SUCCESS)

@@ -13,9 +13,13 @@ use crate::reproduce::{self, Options};
 
 #[derive(Debug, Args)]
 pub struct ReproduceArgs {
-    /// Output directory (replaced as a whole when the run succeeds).
+    /// Output directory (replaced as a whole when the run succeeds, if spatten wrote it; a
+    /// folder with other files is refused before any work).
     #[arg(long, default_value = "reports/reproduce")]
     pub out: PathBuf,
+    /// Write into --out even if it holds files spatten did not write (they are kept).
+    #[arg(long)]
+    pub force: bool,
     /// A reduced run for CI: a few BERT benchmarks and a shortened GPT-2 prompt.
     #[arg(long)]
     pub quick: bool,
@@ -47,6 +51,7 @@ pub fn run(a: ReproduceArgs) -> anyhow::Result<ExitCode> {
     let command = format!("spatten reproduce{}", if a.quick { " --quick" } else { "" });
     let opts = Options {
         out: a.out.clone(),
+        force: a.force,
         quick: a.quick,
         command,
         revision: source_revision(),

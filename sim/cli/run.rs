@@ -9,6 +9,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 
 use crate::config;
 use crate::experiment::{self, DramKind, Experiment, Input};
+use crate::output_dir::OutputDir;
 use crate::report::run_report;
 
 #[derive(Debug, Args)]
@@ -29,9 +30,14 @@ pub struct RunArgs {
     /// dramsim3 (needs a build with --features dramsim3).
     #[arg(long, default_value = "native")]
     pub dram: DramKind,
-    /// Report directory [default: reports/<arch>-<workload>].
+    /// Report directory [default: reports/<arch>-<workload>]. An existing one is replaced
+    /// only if spatten wrote it and it holds nothing else; otherwise the run is refused.
     #[arg(long)]
     pub out: Option<PathBuf>,
+    /// Write into --out even if it holds files spatten did not write: they are kept, and only
+    /// spatten's own files are replaced.
+    #[arg(long)]
+    pub force: bool,
     /// Also write timeline.json (per-module busy intervals for ui.perfetto.dev).
     #[arg(long)]
     pub timeline: bool,
@@ -71,10 +77,15 @@ pub fn run(a: RunArgs) -> anyhow::Result<ExitCode> {
         _ => unreachable!("checked above"),
     };
     let name = format!("{}-{}", arch.name, label);
-    let out = a
-        .out
-        .clone()
-        .unwrap_or_else(|| PathBuf::from("reports").join(&name));
+    let out = OutputDir::new(
+        a.out
+            .clone()
+            .unwrap_or_else(|| PathBuf::from("reports").join(&name)),
+        "run",
+    )
+    .force(a.force);
+    // Before any work: a refused --out should not cost a simulation.
+    out.check()?;
     let experiment = Experiment {
         name,
         arch,
@@ -92,7 +103,7 @@ pub fn run(a: RunArgs) -> anyhow::Result<ExitCode> {
 pub fn run_and_report(
     e: &Experiment,
     measured: &[PathBuf],
-    out: &std::path::Path,
+    out: &OutputDir,
     quiet: bool,
 ) -> anyhow::Result<String> {
     let spinner = if quiet {
@@ -117,7 +128,10 @@ pub fn run_and_report(
         }
     };
     spinner.set_message("writing the report");
-    run_report::write(&result, out)?;
+    if let Err(err) = run_report::write_to(&result, out) {
+        spinner.finish_and_clear();
+        return Err(err);
+    }
     spinner.finish_and_clear();
     let s = &result.stats;
     Ok(format!(
@@ -128,6 +142,6 @@ pub fn run_and_report(
         s.effective_gops,
         s.dram.bytes_read as f64 / 1e6,
         result.energy.total_j * 1e3,
-        out.join("summary.md").display()
+        out.path().join("summary.md").display()
     ))
 }

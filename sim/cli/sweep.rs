@@ -6,6 +6,7 @@ use std::process::ExitCode;
 use clap::{Args, Subcommand};
 
 use crate::experiment::DramKind;
+use crate::output_dir::OutputDir;
 use crate::sweep::evaluate::PipelineEvaluator;
 use crate::sweep::{self, SweepOptions, SweepSpec, results};
 
@@ -21,9 +22,17 @@ pub struct SweepArgs {
     /// Worker threads [default: all cores].
     #[arg(long)]
     pub jobs: Option<usize>,
-    /// Output directory [default: reports/sweep-<name>].
+    /// Output directory [default: reports/sweep-<name>]. One writer at a time (a second
+    /// exits naming the first's PID); a folder spatten did not make is refused.
     #[arg(long)]
     pub out: Option<PathBuf>,
+    /// Use an --out that holds files spatten did not write (they are kept and never
+    /// overwritten).
+    #[arg(long)]
+    pub force: bool,
+    /// Refuse a spec with more points than this.
+    #[arg(long, default_value_t = SweepOptions::DEFAULT_MAX_POINTS)]
+    pub max_points: usize,
     /// Continue an interrupted sweep in --out, skipping points already there.
     #[arg(long)]
     pub resume: bool,
@@ -50,6 +59,9 @@ pub enum SweepCommand {
         /// Directory for the merged sweep.json and results.csv.
         #[arg(long)]
         out: PathBuf,
+        /// Use an --out that holds files spatten did not write (they are kept).
+        #[arg(long)]
+        force: bool,
     },
     /// Draw Pareto fronts and METRIC against every numeric axis (SVG + PNG).
     Plot {
@@ -61,13 +73,17 @@ pub enum SweepCommand {
         /// Figure directory [default: DIR/figures].
         #[arg(long)]
         out: Option<PathBuf>,
+        /// Use an --out that holds files spatten did not write (they are kept).
+        #[arg(long)]
+        force: bool,
     },
 }
 
 pub fn run(a: SweepArgs) -> anyhow::Result<ExitCode> {
     match a.command {
-        Some(SweepCommand::Merge { dirs, out }) => {
-            let (m, rows) = results::merge(&dirs, &out)?;
+        Some(SweepCommand::Merge { dirs, out, force }) => {
+            let target = OutputDir::new(&out, "sweep").force(force);
+            let (m, rows) = results::merge_into(&dirs, &target)?;
             println!(
                 "merged {} points of sweep {} into {}",
                 rows.len(),
@@ -76,11 +92,23 @@ pub fn run(a: SweepArgs) -> anyhow::Result<ExitCode> {
             );
             Ok(ExitCode::SUCCESS)
         }
-        Some(SweepCommand::Plot { dir, metric, out }) => {
+        Some(SweepCommand::Plot {
+            dir,
+            metric,
+            out,
+            force,
+        }) => {
             let out = out.unwrap_or_else(|| dir.join("figures"));
-            let files = sweep::plot::plot_dir(&dir, &metric, &out)?;
+            let target = OutputDir::new(&out, "sweep-plot").force(force);
+            target.check()?;
+            let files = target.write(|staging| -> anyhow::Result<Vec<PathBuf>> {
+                Ok(sweep::plot::plot_dir(&dir, &metric, staging)?
+                    .into_iter()
+                    .map(|f| f.strip_prefix(staging).map(PathBuf::from).unwrap_or(f))
+                    .collect())
+            })?;
             for f in files {
-                println!("{}", f.display());
+                println!("{}", out.join(f).display());
             }
             Ok(ExitCode::SUCCESS)
         }
@@ -99,6 +127,8 @@ pub fn run(a: SweepArgs) -> anyhow::Result<ExitCode> {
                 resume: a.resume,
                 shard: a.shard,
                 progress: !a.quiet,
+                max_points: a.max_points,
+                force: a.force,
             };
             let evaluator = PipelineEvaluator::new(a.dram);
             let s = sweep::run_sweep(&spec, &evaluator, &options)?;

@@ -119,13 +119,14 @@ impl HbmConfig {
         self.channel_bandwidth_gbps() * self.channels as f64
     }
 
-    /// Bytes moved by one burst on one channel.
+    /// Bytes moved by one burst on one channel (saturating: validation compares it before
+    /// the ranges of its factors are known to hold).
     pub fn burst_bytes(&self) -> u32 {
-        self.bus_bits / 8 * self.burst_length
+        (self.bus_bits / 8).saturating_mul(self.burst_length)
     }
 
     pub fn banks(&self) -> u32 {
-        self.bank_groups * self.banks_per_group
+        self.bank_groups.saturating_mul(self.banks_per_group)
     }
 
     /// Memory cycles one burst occupies the data bus (double data rate).
@@ -195,10 +196,12 @@ impl HbmConfig {
         ] {
             c.nonzero(key, v as u64);
         }
-        if t.trc < t.tras + t.trp {
+        // In u64: u32 sums of huge timings would wrap and pass.
+        let tras_trp = u64::from(t.tras) + u64::from(t.trp);
+        if u64::from(t.trc) < tras_trp {
             c.fail(
                 "hbm.timing.trc",
-                format!("must be at least tras + trp = {}", t.tras + t.trp),
+                format!("must be at least tras + trp = {tras_trp}"),
             );
         }
         if t.tccd_l < t.tccd_s {

@@ -144,6 +144,15 @@ fn load<T: DeserializeOwned + Validate>(spec: &str, kind: ConfigKind) -> Result<
     finish(table, chain)
 }
 
+/// The texts a configuration is made of, labelled by file (or `<preset NAME>`): its own, then
+/// its `base` chain. Sweeps hash them, so a resumed sweep notices an edited file.
+pub fn sources(spec: &str, kind: ConfigKind) -> Result<Vec<(PathBuf, String)>, ConfigError> {
+    let mut chain = Vec::new();
+    let (source, dir) = resolve(spec, kind, Path::new("."))?;
+    merged_table(source, &dir, kind, &mut chain)?;
+    Ok(chain.into_iter().map(|s| (s.label, s.text)).collect())
+}
+
 /// Loads `spec` and then sets each dotted key to a new value, as a sweep point does. Every
 /// key must already exist in the resolved configuration; the result is validated as a whole.
 pub fn load_with_overrides<T: DeserializeOwned + Validate>(
@@ -219,10 +228,28 @@ fn located(chain: &[Source], key: Option<String>, reason: String) -> ConfigError
     ConfigError::new(&first.label, key, reason)
 }
 
-/// Finds a configuration by path (if such a file exists) or by preset name.
+/// Finds a configuration by preset name or by path. A name with a path separator or a
+/// `.toml` ending is a path; any other name is a preset if there is one of that name, so a
+/// stray file in the current directory (or the `spatten` binary itself) never shadows a
+/// preset. Other bare names are read as files.
 fn resolve(spec: &str, kind: ConfigKind, dir: &Path) -> Result<(Source, PathBuf), ConfigError> {
-    let candidate = dir.join(spec);
+    // Relative to the current directory, the path is named as given (no `./` prefix).
+    let candidate = if dir.as_os_str().is_empty() || dir == Path::new(".") {
+        PathBuf::from(spec)
+    } else {
+        dir.join(spec)
+    };
     let looks_like_path = spec.ends_with(".toml") || spec.contains('/') || spec.contains('\\');
+    let preset = kind.presets().iter().find(|(name, _)| *name == spec);
+    if let (false, Some((name, text))) = (looks_like_path, preset) {
+        return Ok((
+            Source {
+                label: PathBuf::from(format!("<preset {name}>")),
+                text: text.to_string(),
+            },
+            PathBuf::from("."),
+        ));
+    }
     if candidate.is_file() || looks_like_path {
         let text = std::fs::read_to_string(&candidate).map_err(|e| {
             ConfigError::new(
@@ -243,27 +270,16 @@ fn resolve(spec: &str, kind: ConfigKind, dir: &Path) -> Result<(Source, PathBuf)
             parent,
         ));
     }
-    match kind.presets().iter().find(|(name, _)| *name == spec) {
-        Some((name, text)) => Ok((
-            Source {
-                label: PathBuf::from(format!("<preset {name}>")),
-                text: text.to_string(),
-            },
-            PathBuf::from("."),
-        )),
-        None => {
-            let names: Vec<&str> = kind.presets().iter().map(|(n, _)| *n).collect();
-            Err(ConfigError::new(
-                Path::new(spec),
-                None,
-                format!(
-                    "no such file and no {} preset of that name (presets: {})",
-                    kind.label(),
-                    names.join(", ")
-                ),
-            ))
-        }
-    }
+    let names: Vec<&str> = kind.presets().iter().map(|(n, _)| *n).collect();
+    Err(ConfigError::new(
+        Path::new(spec),
+        None,
+        format!(
+            "no such file and no {} preset of that name (presets: {})",
+            kind.label(),
+            names.join(", ")
+        ),
+    ))
 }
 
 /// Parses `source`, recursively merges it over its `base`, and records the chain.
@@ -316,7 +332,18 @@ fn merged_table(
         e.key = Some("base".into());
         e.at_line(error::locate_key(&s.text, "base"))
     })?;
-    let mut merged = merged_table(base_source, &base_dir, kind, chain)?;
+    let referrer = chain[chain.len() - 1].label.clone();
+    let referrer_line = error::locate_key(&chain[chain.len() - 1].text, "base");
+    let mut merged = merged_table(base_source, &base_dir, kind, chain).map_err(|mut e| {
+        // Name the file whose `base` led here, not only the file the problem is in.
+        e.reason = format!(
+            "{} (read as the base of {}{})",
+            e.reason,
+            referrer.display(),
+            referrer_line.map(|l| format!(":{l}")).unwrap_or_default()
+        );
+        e
+    })?;
     // The derived file's own `base` survives in the result as provenance.
     merge_into(&mut merged, std::mem::take(&mut table));
     Ok(merged)

@@ -174,10 +174,11 @@ impl WorkloadConfig {
         c.range_u64("model.heads", m.heads as u64, 1, 256);
         c.range_u64("model.head_dim", m.head_dim as u64, 1, 128);
         c.nonzero("model.hidden", m.hidden as u64);
-        if m.head_dim != 0 && m.heads != 0 && m.hidden != m.heads * m.head_dim {
+        let heads_x_dim = u64::from(m.heads) * u64::from(m.head_dim);
+        if m.head_dim != 0 && m.heads != 0 && u64::from(m.hidden) != heads_x_dim {
             c.fail(
                 "model.hidden",
-                format!("must equal heads x head_dim = {}", m.heads * m.head_dim),
+                format!("must equal heads x head_dim = {heads_x_dim}"),
             );
         }
         let s = &self.stage;
@@ -231,13 +232,11 @@ impl WorkloadConfig {
             );
         }
         // Static or progressive, both planes are stored in the one 12-bit word.
-        if q.msb_bits + q.lsb_bits > 12 {
+        let bits = u64::from(q.msb_bits) + u64::from(q.lsb_bits);
+        if bits > 12 {
             c.fail(
                 "quant.lsb_bits",
-                format!(
-                    "msb_bits + lsb_bits = {} exceeds the 12-bit on-chip word",
-                    q.msb_bits + q.lsb_bits
-                ),
+                format!("msb_bits + lsb_bits = {bits} exceeds the 12-bit on-chip word"),
             );
         }
         c.range_f64(

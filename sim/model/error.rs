@@ -10,7 +10,7 @@ pub enum ModelError {
     #[error("model directory is missing {path}")]
     MissingFile { path: PathBuf },
 
-    // The underlying error is part of the message, not a `source`, so `{:#}` does not repeat it.
+    // The cause is part of the message, not a `source`, so `{:#}` does not repeat it.
     #[error("cannot read {path}: {error}")]
     Io {
         path: PathBuf,

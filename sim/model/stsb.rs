@@ -16,7 +16,7 @@ pub struct StsPair {
 
 #[derive(Debug, thiserror::Error)]
 pub enum StsError {
-    // The I/O error is part of the message, not a `source`, so `{:#}` does not repeat it.
+    // The cause is part of the message, not a `source`, so `{:#}` does not repeat it.
     #[error("cannot read STS file {path}: {error}")]
     Io {
         path: PathBuf,
@@ -36,9 +36,9 @@ const SCORE_COLUMN: usize = 4;
 const MIN_COLUMNS: usize = 7;
 
 pub fn read_sts(path: &Path) -> Result<Vec<StsPair>, StsError> {
-    let text = std::fs::read_to_string(path).map_err(|error| StsError::Io {
+    let text = std::fs::read_to_string(path).map_err(|source| StsError::Io {
         path: path.to_path_buf(),
-        error,
+        error: source,
     })?;
     parse_sts(&text).map_err(|e| match e {
         ParseError::Line { line, reason } => StsError::Line {

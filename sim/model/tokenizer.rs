@@ -30,9 +30,9 @@ pub struct WordPieceTokenizer {
 impl WordPieceTokenizer {
     /// Reads `vocab.txt`: one token per line, its id is the line index.
     pub fn from_vocab_file(path: &Path) -> Result<Self, ModelError> {
-        let text = std::fs::read_to_string(path).map_err(|error| ModelError::Io {
+        let text = std::fs::read_to_string(path).map_err(|source| ModelError::Io {
             path: path.to_path_buf(),
-            error,
+            error: source,
         })?;
         Self::from_vocab_text(&text).map_err(|reason| ModelError::Vocab {
             path: path.to_path_buf(),

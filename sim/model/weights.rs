@@ -31,9 +31,9 @@ fn default_act() -> String {
 
 impl BertConfig {
     pub fn from_file(path: &Path) -> Result<Self, ModelError> {
-        let text = std::fs::read_to_string(path).map_err(|error| ModelError::Io {
+        let text = std::fs::read_to_string(path).map_err(|source| ModelError::Io {
             path: path.to_path_buf(),
-            error,
+            error: source,
         })?;
         let bad = |reason: String| ModelError::Config {
             path: path.to_path_buf(),
@@ -132,13 +132,13 @@ pub struct BertWeights {
 
 impl BertWeights {
     pub fn from_file(path: &Path, cfg: &BertConfig) -> Result<Self, ModelError> {
-        let bytes = std::fs::read(path).map_err(|error| ModelError::Io {
+        let bytes = std::fs::read(path).map_err(|source| ModelError::Io {
             path: path.to_path_buf(),
-            error,
+            error: source,
         })?;
-        let st = SafeTensors::deserialize(&bytes).map_err(|error| ModelError::Safetensors {
+        let st = SafeTensors::deserialize(&bytes).map_err(|source| ModelError::Safetensors {
             path: path.to_path_buf(),
-            error,
+            error: source,
         })?;
         // Checkpoints saved from `BertForXxx` prefix every name with `bert.`.
         let prefix = if st.tensor("embeddings.word_embeddings.weight").is_err()

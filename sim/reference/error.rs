@@ -29,3 +29,9 @@ pub enum ReferenceError {
     #[error("golden vectors: {0}")]
     Golden(String),
 }
+
+impl From<crate::output_dir::OutputError> for ReferenceError {
+    fn from(e: crate::output_dir::OutputError) -> Self {
+        ReferenceError::Golden(e.to_string())
+    }
+}

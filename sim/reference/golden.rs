@@ -4,7 +4,7 @@
 
 use std::collections::BTreeMap;
 use std::fs;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -19,6 +19,7 @@ use super::softmax::{exp_tables, multiplier, softmax_row};
 use super::topk::{Lfsr, quick_select_lfsr, splitmix64};
 use super::zero_eliminator::eliminate;
 use super::{pv, qk};
+use crate::output_dir::OutputDir;
 
 pub const GOLDEN_FORMAT_VERSION: u32 = 1;
 
@@ -802,10 +803,24 @@ fn parse_hex(path: &Path, spec: &FileSpec) -> Result<Vec<i64>, ReferenceError> {
     Ok(out)
 }
 
-/// Writes the vectors of `modules` (all when empty) to `out`, replacing it atomically: the
-/// files go to a sibling temporary directory that is renamed into place at the end.
+/// Most vectors per module `write` makes: enough for any testbench, and a bound on memory
+/// (the largest module holds about 10 KB of hex text per vector).
+pub const MAX_COUNT: usize = 10_000;
+
+/// Writes the vectors of `modules` (all when empty) to `out`, replacing it atomically (and
+/// never a folder of the user's: see [`OutputDir`]).
 pub fn write(
     out: &Path,
+    modules: &[String],
+    count: usize,
+    seed: u64,
+) -> Result<Manifest, ReferenceError> {
+    write_to(&OutputDir::new(out, "golden"), modules, count, seed)
+}
+
+/// [`write`] under an explicit overwrite policy (`--force`).
+pub fn write_to(
+    out: &OutputDir,
     modules: &[String],
     count: usize,
     seed: u64,
@@ -828,24 +843,12 @@ pub fn write(
         }
         v
     };
-    if count == 0 {
-        return Err(ReferenceError::Golden("--count must be at least 1".into()));
+    if count == 0 || count > MAX_COUNT {
+        return Err(ReferenceError::Golden(format!(
+            "--count {count}: must be in [1, {MAX_COUNT}] vectors per module"
+        )));
     }
-    let parent = out
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    fs::create_dir_all(parent).map_err(|e| err("cannot create", parent, e))?;
-    let leaf = out
-        .file_name()
-        .ok_or_else(|| ReferenceError::Golden(format!("{}: not a directory name", out.display())))?
-        .to_string_lossy()
-        .to_string();
-    let tmp = parent.join(format!(".{leaf}.tmp-{}", std::process::id()));
-    if tmp.exists() {
-        fs::remove_dir_all(&tmp).map_err(|e| err("cannot remove", &tmp, e))?;
-    }
-    let result = (|| {
+    out.write(|tmp| {
         let mut manifest = Manifest {
             format_version: GOLDEN_FORMAT_VERSION,
             generator: format!("spatten golden {}", env!("CARGO_PKG_VERSION")),
@@ -874,27 +877,7 @@ pub fn write(
         let p = tmp.join("README.md");
         fs::write(&p, README).map_err(|e| err("cannot write", &p, e))?;
         Ok(manifest)
-    })();
-    let manifest = match result {
-        Ok(m) => m,
-        Err(e) => {
-            let _ = fs::remove_dir_all(&tmp);
-            return Err(e);
-        }
-    };
-    // Swap into place: move any old directory aside first so `out` is never half written.
-    let old: Option<PathBuf> = if out.exists() {
-        let o = parent.join(format!(".{leaf}.old-{}", std::process::id()));
-        fs::rename(out, &o).map_err(|e| err("cannot move aside", out, e))?;
-        Some(o)
-    } else {
-        None
-    };
-    fs::rename(&tmp, out).map_err(|e| err("cannot rename into", out, e))?;
-    if let Some(o) = old {
-        fs::remove_dir_all(&o).map_err(|e| err("cannot remove", &o, e))?;
-    }
-    Ok(manifest)
+    })
 }
 
 /// Re-reads a golden directory and recomputes every output from its inputs with the

@@ -65,7 +65,112 @@ pub fn read_run(dir: &Path) -> anyhow::Result<SavedRun> {
         run.baselines
             .push(row.map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?);
     }
+    check_ranges(&run, dir)?;
     Ok(run)
+}
+
+/// Refuses numbers no simulated run produces (infinite, negative, zero energy, absurd
+/// magnitudes), before any figure is drawn: plotting them would mean a meaningless chart or
+/// an axis of astronomic extent.
+fn check_ranges(run: &SavedRun, dir: &Path) -> anyhow::Result<()> {
+    let stats = dir.join("stats.json");
+    let check = |file: &Path, key: &str, v: f64, lo: f64, hi: f64, unit: &str| {
+        if v.is_finite() && v >= lo && v <= hi {
+            Ok(())
+        } else {
+            Err(anyhow::anyhow!(
+                "{}: `{key}` = {v:e} is outside [{lo:e}, {hi:e}] {unit}; a spatten run never \
+                 reports that, so it is not plotted",
+                file.display()
+            ))
+        }
+    };
+    check(&stats, "gops", run.gops, 0.0, 1e9, "GOP/s")?;
+    check(
+        &stats,
+        "effective_gops",
+        run.effective_gops,
+        0.0,
+        1e9,
+        "GOP/s",
+    )?;
+    check(&stats, "seconds", run.seconds, 1e-12, 1e6, "s")?;
+    check(&stats, "area_mm2", run.area_mm2, 1e-6, 1e6, "mm2")?;
+    let e = &run.energy;
+    check(&stats, "energy.total_j", e.total_j, 1e-15, 1e6, "J")?;
+    check(&stats, "energy.dram_j", e.dram_j, 0.0, e.total_j, "J")?;
+    for m in &e.modules {
+        check(
+            &stats,
+            "energy.modules.dynamic_j",
+            m.dynamic_j,
+            0.0,
+            e.total_j,
+            "J",
+        )?;
+        check(
+            &stats,
+            "energy.modules.static_j",
+            m.static_j,
+            0.0,
+            e.total_j,
+            "J",
+        )?;
+    }
+    let baselines = dir.join("baselines.csv");
+    for b in &run.baselines {
+        check(&baselines, "speedup", b.speedup, 1e-9, 1e9, "x")?;
+        check(&baselines, "energy_saving", b.energy_saving, 1e-9, 1e9, "x")?;
+    }
+    Ok(())
+}
+
+/// Keeps, in every run, only the baselines all runs compare against (in the first run's
+/// order), so the speedup figures hold a bar for every run and device. Returns the devices
+/// dropped; refuses, before anything is drawn, when no baseline is shared.
+pub fn keep_shared_baselines(runs: &mut [SavedRun]) -> anyhow::Result<Vec<String>> {
+    let Some(first) = runs.first() else {
+        return Ok(Vec::new());
+    };
+    let all: Vec<String> = crate::reproduce::first_seen(
+        runs.iter()
+            .flat_map(|r| r.baselines.iter().map(|b| b.device.clone())),
+    );
+    let shared: Vec<String> = first
+        .baselines
+        .iter()
+        .map(|b| b.device.clone())
+        .filter(|d| {
+            runs.iter()
+                .all(|r| r.baselines.iter().any(|b| &b.device == d))
+        })
+        .collect();
+    if shared.is_empty() {
+        anyhow::bail!(
+            "the reports share no baseline ({}), so there is no speedup to compare; give \
+             reports run with the same baselines",
+            runs.iter()
+                .map(|r| format!(
+                    "{}: {}",
+                    r.name,
+                    if r.baselines.is_empty() {
+                        "none".to_string()
+                    } else {
+                        r.baselines
+                            .iter()
+                            .map(|b| b.device.as_str())
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    }
+                ))
+                .collect::<Vec<_>>()
+                .join("; ")
+        );
+    }
+    for r in runs.iter_mut() {
+        r.baselines.retain(|b| shared.contains(&b.device));
+    }
+    Ok(all.into_iter().filter(|d| !shared.contains(d)).collect())
 }
 
 /// Draws the overlay figures of `runs` into `out`; returns the files written.

@@ -33,11 +33,11 @@ pub const DEFAULT_SIZE: (u32, u32) = (1000, 600);
 
 #[derive(Debug, thiserror::Error)]
 pub enum PlotError {
-    #[error("{}: {source}", path.display())]
+    // The cause is part of the message, not a `source`, so `{:#}` does not repeat it.
+    #[error("{}: writing the figure: {error}", path.display())]
     Io {
         path: PathBuf,
-        #[source]
-        source: std::io::Error,
+        error: std::io::Error,
     },
     /// The data cannot be drawn (names the figure and the reason).
     #[error("figure {title:?}: {reason}")]
@@ -390,7 +390,7 @@ fn write_both<F: Figure>(stem: &Path, fig: &F) -> Result<Written, PlotError> {
         let _ = std::fs::remove_file(&tmp);
         PlotError::Io {
             path: png.clone(),
-            source: e,
+            error: e,
         }
     })?;
     Ok(Written { svg, png })
@@ -429,7 +429,7 @@ fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), PlotError> {
     }
     r.map_err(|e| PlotError::Io {
         path: path.to_path_buf(),
-        source: e,
+        error: e,
     })
 }
 

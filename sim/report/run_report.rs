@@ -1,6 +1,6 @@
 //! The report of one run: `summary.md`, `stats.json`, CSVs, figures (SVG + PNG) and, when the
-//! run kept one, a Perfetto timeline. The directory is written beside its destination and
-//! renamed into place, so a failed run leaves no partial report.
+//! run kept one, a Perfetto timeline. The directory is staged and swapped into place by
+//! [`OutputDir`], so a failed run leaves no partial report and no user file is touched.
 
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
@@ -14,6 +14,7 @@ use super::timeline;
 use crate::energy::{AreaBreakdown, EnergyReport};
 use crate::experiment::{ExperimentResult, Provenance};
 use crate::hw::SimStats;
+use crate::output_dir::OutputDir;
 use crate::trace::savings::TrafficSteps;
 
 /// Everything `stats.json` holds: provenance, the simulator's statistics, energy and area.
@@ -71,44 +72,33 @@ pub fn comparisons(r: &ExperimentResult) -> Vec<Comparison> {
         .collect()
 }
 
-/// Writes the report into `out` (replacing an older report there) and returns its files.
+/// Writes the report into `out` (replacing an older report there, never a user's files:
+/// see [`OutputDir`]) and returns its files.
 pub fn write(r: &ExperimentResult, out: &Path) -> anyhow::Result<Vec<PathBuf>> {
-    let parent = out
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    std::fs::create_dir_all(parent)?;
-    let name = out
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let staging = parent.join(format!(".{name}.tmp-{}", std::process::id()));
-    if staging.exists() {
-        std::fs::remove_dir_all(&staging)?;
-    }
-    std::fs::create_dir_all(staging.join("figures"))?;
-    let written = write_into(r, &staging).inspect_err(|_| {
-        let _ = std::fs::remove_dir_all(&staging);
+    write_to(r, &OutputDir::new(out, "run"))
+}
+
+/// [`write`] under an explicit overwrite policy (`--force`).
+pub fn write_to(r: &ExperimentResult, out: &OutputDir) -> anyhow::Result<Vec<PathBuf>> {
+    let files = out.write(|dir| -> anyhow::Result<Vec<PathBuf>> {
+        let figures = dir.join("figures");
+        std::fs::create_dir_all(&figures).map_err(|e| {
+            anyhow::anyhow!("{}: creating the figure folder: {e}", figures.display())
+        })?;
+        Ok(write_into(r, dir)?
+            .into_iter()
+            .map(|p| p.strip_prefix(dir).map(Path::to_path_buf).unwrap_or(p))
+            .collect())
     })?;
-    if out.exists() {
-        let old = parent.join(format!(".{name}.old-{}", std::process::id()));
-        std::fs::rename(out, &old)?;
-        std::fs::rename(&staging, out)?;
-        std::fs::remove_dir_all(&old)?;
-    } else {
-        std::fs::rename(&staging, out)?;
-    }
-    Ok(written
-        .into_iter()
-        .map(|p| out.join(p.strip_prefix(&staging).unwrap_or(&p)))
-        .collect())
+    Ok(files.into_iter().map(|p| out.path().join(p)).collect())
 }
 
 fn write_into(r: &ExperimentResult, dir: &Path) -> anyhow::Result<Vec<PathBuf>> {
     let mut files = Vec::new();
     let mut put = |name: &str, text: String| -> anyhow::Result<()> {
         let p = dir.join(name);
-        std::fs::write(&p, text)?;
+        std::fs::write(&p, text)
+            .map_err(|e| anyhow::anyhow!("{}: writing the report: {e}", p.display()))?;
         files.push(p);
         Ok(())
     };

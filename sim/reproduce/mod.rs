@@ -7,8 +7,8 @@
 //! 4. [`accuracy`]: STS-B accuracy of the real model against token and head pruning ratio.
 //!
 //! Every point runs through [`crate::experiment::evaluate`] ([`runner`]); the output
-//! directory holds CSVs, figures and `EXPERIMENTS.md` ([`markdown`]), written into a staging
-//! directory and renamed into place, so a failed run leaves no partial output.
+//! directory holds CSVs, figures and `EXPERIMENTS.md` ([`markdown`]), staged and swapped into
+//! place by [`OutputDir`], so a failed run leaves no partial output.
 
 pub mod accel;
 pub mod accuracy;
@@ -20,17 +20,20 @@ pub mod lengths;
 pub mod markdown;
 pub mod runner;
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use indicatif::ProgressBar;
 use serde::Serialize;
 
 use crate::config;
+use crate::output_dir::OutputDir;
 
 #[derive(Debug, Clone)]
 pub struct Options {
     pub out: PathBuf,
     pub quick: bool,
+    /// Write into `out` even if it holds files spatten did not write (they are kept).
+    pub force: bool,
     /// The command line recorded in EXPERIMENTS.md.
     pub command: String,
     /// The source revision recorded in EXPERIMENTS.md ("commit 1a2b3c4d, 2026-12-03").
@@ -114,6 +117,10 @@ fn csv_text<T: Serialize>(rows: &[T]) -> anyhow::Result<String> {
 
 /// Runs everything and writes `opts.out`. `bar` ticks once per simulated point.
 pub fn run(opts: &Options, bar: &ProgressBar) -> anyhow::Result<Summary> {
+    // Before minutes of work: a refused --out fails now.
+    OutputDir::new(&opts.out, "reproduce")
+        .force(opts.force)
+        .check()?;
     let p = plan(opts.quick)?;
     let acc_configs = match &opts.accuracy {
         Some(_) => accuracy::configs(opts.quick)?.len(),
@@ -160,27 +167,16 @@ pub fn run(opts: &Options, bar: &ProgressBar) -> anyhow::Result<Summary> {
     let cumulative = cumulative_speedup(&breakdown);
     let claims = markdown::claims(&all, &accel_gm);
 
-    let parent = opts
-        .out
-        .parent()
-        .filter(|d| !d.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    std::fs::create_dir_all(parent)?;
-    let name = opts
-        .out
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_else(|| "reproduce".into());
-    let staging = parent.join(format!(".{name}.tmp-{}", std::process::id()));
-    if staging.exists() {
-        std::fs::remove_dir_all(&staging)?;
-    }
-    let written = (|| -> anyhow::Result<Vec<PathBuf>> {
+    let out = OutputDir::new(&opts.out, "reproduce").force(opts.force);
+    let files = out.write(|staging| -> anyhow::Result<Vec<PathBuf>> {
         let fig = staging.join("figures");
-        std::fs::create_dir_all(&fig)?;
+        std::fs::create_dir_all(&fig)
+            .map_err(|e| anyhow::anyhow!("{}: creating the figure folder: {e}", fig.display()))?;
         let mut files = Vec::new();
         let mut put = |n: &str, text: String| -> anyhow::Result<()> {
-            std::fs::write(staging.join(n), text)?;
+            let p = staging.join(n);
+            std::fs::write(&p, text)
+                .map_err(|e| anyhow::anyhow!("{}: writing the results: {e}", p.display()))?;
             files.push(PathBuf::from(n));
             Ok(())
         };
@@ -242,26 +238,11 @@ pub fn run(opts: &Options, bar: &ProgressBar) -> anyhow::Result<Summary> {
         }
         for w in figs {
             for f in [w.svg, w.png] {
-                files.push(f.strip_prefix(&staging).unwrap_or(&f).to_path_buf());
+                files.push(f.strip_prefix(staging).unwrap_or(&f).to_path_buf());
             }
         }
         Ok(files)
-    })();
-    let files = match written {
-        Ok(f) => f,
-        Err(e) => {
-            let _ = std::fs::remove_dir_all(&staging);
-            return Err(e);
-        }
-    };
-    if opts.out.exists() {
-        let old = parent.join(format!(".{name}.old-{}", std::process::id()));
-        std::fs::rename(&opts.out, &old)?;
-        std::fs::rename(&staging, &opts.out)?;
-        std::fs::remove_dir_all(&old)?;
-    } else {
-        std::fs::rename(&staging, &opts.out)?;
-    }
+    })?;
     Ok(Summary {
         points: p.points.len(),
         files: files.into_iter().map(|f| opts.out.join(f)).collect(),

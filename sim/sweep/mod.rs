@@ -15,11 +15,15 @@ pub use spec::{Point, SweepSpec};
 
 #[derive(Debug, thiserror::Error)]
 pub enum SweepError {
-    #[error("{path}: {source}")]
+    // The I/O error is part of the message, not a `source`, so `{:#}` does not repeat it.
+    #[error("{}: {}{error}", path.display(), action.map(|a| format!("{a}: ")).unwrap_or_default())]
     Io {
         path: PathBuf,
-        source: std::io::Error,
+        action: Option<&'static str>,
+        error: std::io::Error,
     },
+    #[error(transparent)]
+    Output(#[from] crate::output_dir::OutputError),
     #[error("{path}: {reason}")]
     Format { path: PathBuf, reason: String },
     #[error("{0}")]
@@ -29,10 +33,20 @@ pub enum SweepError {
 }
 
 impl SweepError {
-    pub fn io(path: &Path, source: std::io::Error) -> Self {
+    pub fn io(path: &Path, error: std::io::Error) -> Self {
         Self::Io {
             path: path.to_path_buf(),
-            source,
+            action: None,
+            error,
+        }
+    }
+
+    /// An I/O error on `path` while doing `action` ("reading the results", ...).
+    pub fn io_while(path: &Path, action: &'static str, error: std::io::Error) -> Self {
+        Self::Io {
+            path: path.to_path_buf(),
+            action: Some(action),
+            error,
         }
     }
 }

@@ -11,6 +11,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use super::SweepError;
+use crate::output_dir::{OutputDir, TMP_TAG};
 
 pub const RESULTS_FILE: &str = "results.csv";
 pub const MANIFEST_FILE: &str = "sweep.json";
@@ -24,12 +25,17 @@ pub struct Manifest {
     /// (index, count) when this directory holds one shard.
     pub shard: Option<(usize, usize)>,
     pub columns: Vec<String>,
+    /// SHA-256 prefix of every file the spec reads (arch, workloads and their `base` chains),
+    /// by file: a resumed run or a merge refuses when one changed.
+    #[serde(default)]
+    pub inputs: BTreeMap<String, String>,
 }
 
 impl Manifest {
     pub fn read(dir: &Path) -> Result<Self, SweepError> {
         let path = dir.join(MANIFEST_FILE);
-        let text = std::fs::read_to_string(&path).map_err(|e| SweepError::io(&path, e))?;
+        let text = std::fs::read_to_string(&path)
+            .map_err(|e| SweepError::io_while(&path, "reading the sweep manifest", e))?;
         serde_json::from_str(&text).map_err(|e| SweepError::Format {
             path,
             reason: e.to_string(),
@@ -47,7 +53,8 @@ pub type Rows = BTreeMap<usize, Vec<String>>;
 
 /// Reads `results.csv`, checking its header; a torn last line is ignored.
 pub fn read_rows(path: &Path, columns: &[String]) -> Result<Rows, SweepError> {
-    let bytes = std::fs::read(path).map_err(|e| SweepError::io(path, e))?;
+    let bytes =
+        std::fs::read(path).map_err(|e| SweepError::io_while(path, "reading the results", e))?;
     let complete = match bytes.iter().rposition(|&b| b == b'\n') {
         Some(i) => &bytes[..=i],
         None => &bytes[..0],
@@ -99,18 +106,22 @@ impl Appender {
             .create(true)
             .append(true)
             .open(path)
-            .map_err(|e| SweepError::io(path, e))?;
-        let len = file.metadata().map_err(|e| SweepError::io(path, e))?.len();
+            .map_err(|e| SweepError::io_while(path, "appending to the results", e))?;
+        let len = file
+            .metadata()
+            .map_err(|e| SweepError::io_while(path, "appending to the results", e))?
+            .len();
         if len == 0 {
             file.write_all(&csv_line(columns))
-                .map_err(|e| SweepError::io(path, e))?;
+                .map_err(|e| SweepError::io_while(path, "appending to the results", e))?;
         } else {
             // Drop a torn last line so the next row starts on a fresh line.
-            let bytes = std::fs::read(path).map_err(|e| SweepError::io(path, e))?;
+            let bytes = std::fs::read(path)
+                .map_err(|e| SweepError::io_while(path, "appending to the results", e))?;
             if bytes.last() != Some(&b'\n') {
                 let keep = bytes.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1);
                 file.set_len(keep as u64)
-                    .map_err(|e| SweepError::io(path, e))?;
+                    .map_err(|e| SweepError::io_while(path, "appending to the results", e))?;
             }
         }
         Ok(Self { file })
@@ -137,18 +148,101 @@ pub fn write_sorted(path: &Path, columns: &[String], rows: &Rows) -> Result<(), 
     write_atomic(path, &out)
 }
 
-/// Writes through a temporary file in the same directory and renames it into place.
+/// Writes through a temporary file in the same directory (named per process) and renames it
+/// into place.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), SweepError> {
-    let tmp: PathBuf = path.with_extension(format!(
-        "{}.tmp",
-        path.extension().and_then(|e| e.to_str()).unwrap_or("")
-    ));
-    std::fs::write(&tmp, bytes).map_err(|e| SweepError::io(&tmp, e))?;
-    std::fs::rename(&tmp, path).map_err(|e| SweepError::io(path, e))
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let tmp: PathBuf = path.with_file_name(format!(".{name}{TMP_TAG}{}", std::process::id()));
+    std::fs::write(&tmp, bytes).map_err(|e| SweepError::io_while(&tmp, "writing", e))?;
+    std::fs::rename(&tmp, path).map_err(|e| {
+        let _ = std::fs::remove_file(&tmp);
+        SweepError::io_while(path, "replacing", e)
+    })
+}
+
+/// Files of a sweep directory that are the tool's own.
+pub const OWN_FILES: [&str; 3] = [RESULTS_FILE, MANIFEST_FILE, LOCK_FILE];
+
+/// The lock file of a sweep directory; it holds the PID of the writer holding the lock.
+pub const LOCK_FILE: &str = ".spatten-lock";
+
+/// An exclusive lock on a sweep directory, held until dropped (or the process ends).
+#[derive(Debug)]
+pub struct DirLock {
+    _file: File,
+}
+
+/// Takes the exclusive lock of `dir`, or says which process holds it.
+pub fn lock(dir: &Path) -> Result<DirLock, SweepError> {
+    let path = dir.join(LOCK_FILE);
+    let mut file = OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .read(true)
+        .write(true)
+        .open(&path)
+        .map_err(|e| SweepError::io_while(&path, "opening the lock file", e))?;
+    match file.try_lock() {
+        Ok(()) => {}
+        Err(std::fs::TryLockError::WouldBlock) => {
+            let holder = std::fs::read_to_string(&path).unwrap_or_default();
+            let holder = holder.trim();
+            return Err(SweepError::Usage(format!(
+                "{}: another spatten process ({}) is writing this sweep directory; wait for it \
+                 to finish or choose another --out",
+                dir.display(),
+                if holder.is_empty() {
+                    "PID unknown".to_string()
+                } else {
+                    format!("PID {holder}")
+                }
+            )));
+        }
+        Err(std::fs::TryLockError::Error(e)) => {
+            return Err(SweepError::io_while(
+                &path,
+                "locking the sweep directory",
+                e,
+            ));
+        }
+    }
+    file.set_len(0)
+        .and_then(|_| file.write_all(format!("{}\n", std::process::id()).as_bytes()))
+        .map_err(|e| SweepError::io_while(&path, "writing the lock file", e))?;
+    Ok(DirLock { _file: file })
+}
+
+/// The first input file whose hash differs between two manifests: (file, before, now), with
+/// "none" where a side did not read the file.
+pub fn changed_input(
+    before: &BTreeMap<String, String>,
+    now: &BTreeMap<String, String>,
+) -> Option<(String, String, String)> {
+    let none = "none".to_string();
+    before
+        .keys()
+        .chain(now.keys())
+        .find(|k| before.get(*k) != now.get(*k))
+        .map(|k| {
+            (
+                k.clone(),
+                before.get(k).unwrap_or(&none).clone(),
+                now.get(k).unwrap_or(&none).clone(),
+            )
+        })
 }
 
 /// Merges shard directories into `out`: every point must appear exactly once.
 pub fn merge(dirs: &[PathBuf], out: &Path) -> Result<(Manifest, Rows), SweepError> {
+    merge_into(dirs, &OutputDir::new(out, "sweep"))
+}
+
+/// [`merge`] under an explicit overwrite policy (`--force`).
+pub fn merge_into(dirs: &[PathBuf], target: &OutputDir) -> Result<(Manifest, Rows), SweepError> {
+    let out = target.path();
     let first = dirs.first().ok_or(SweepError::Usage(
         "merge needs at least one directory".into(),
     ))?;
@@ -157,6 +251,14 @@ pub fn merge(dirs: &[PathBuf], out: &Path) -> Result<(Manifest, Rows), SweepErro
     let mut origin: BTreeMap<usize, &Path> = BTreeMap::new();
     for dir in dirs {
         let m = Manifest::read(dir)?;
+        if let Some((file, a, b)) = changed_input(&manifest.inputs, &m.inputs) {
+            return Err(SweepError::Usage(format!(
+                "{} and {} read different versions of {file} (sha256 {a} and {b}); their rows \
+                 cannot be merged",
+                first.display(),
+                dir.display()
+            )));
+        }
         if m.spec_hash != manifest.spec_hash || m.columns != manifest.columns {
             return Err(SweepError::Usage(format!(
                 "{} comes from a different sweep spec (hash {}) than {} (hash {})",
@@ -183,7 +285,8 @@ pub fn merge(dirs: &[PathBuf], out: &Path) -> Result<(Manifest, Rows), SweepErro
     if !missing.is_empty() {
         return Err(SweepError::Missing(missing));
     }
-    std::fs::create_dir_all(out).map_err(|e| SweepError::io(out, e))?;
+    target.claim(&OWN_FILES)?;
+    let _lock = lock(out)?;
     let merged = Manifest {
         shard: None,
         ..manifest

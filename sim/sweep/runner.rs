@@ -1,16 +1,19 @@
 //! Runs a sweep's points in parallel, appending one row per finished point.
 
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::Mutex;
 use std::time::Instant;
 
 use indicatif::{ProgressBar, ProgressStyle};
 use rayon::prelude::*;
+use sha2::{Digest, Sha256};
 
 use super::SweepError;
 use super::results::{self, Appender, Manifest, RESULTS_FILE};
 use super::spec::{Resolved, SweepSpec, value_text};
-use crate::config::{ArchConfig, WorkloadConfig};
+use crate::config::{self, ArchConfig, ConfigKind, WorkloadConfig};
+use crate::output_dir::OutputDir;
 
 /// Computes the metric columns of one valid design point.
 pub trait Evaluator: Sync {
@@ -30,6 +33,15 @@ pub struct SweepOptions {
     /// Run only points with id % count == index.
     pub shard: Option<(usize, usize)>,
     pub progress: bool,
+    /// Refuse a spec with more points than this (before anything is allocated).
+    pub max_points: usize,
+    /// Use an `out` that holds files spatten did not write (they are kept).
+    pub force: bool,
+}
+
+impl SweepOptions {
+    /// The `--max-points` default: a day or more of simulation on a workstation.
+    pub const DEFAULT_MAX_POINTS: usize = 1_000_000;
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -83,16 +95,22 @@ pub fn run_sweep_with(
 ) -> Result<SweepSummary, SweepError> {
     let columns = columns(spec, evaluator);
     let metrics = evaluator.metric_columns().len();
+    let points_total = checked_point_count(spec, options.max_points)?;
     let manifest = Manifest {
         name: spec.name.clone(),
         spec_hash: spec.hash.clone(),
-        points_total: spec.point_count(),
+        points_total,
         shard: options.shard,
         columns: columns.clone(),
+        inputs: input_hashes(spec)?,
     };
     let out = &options.out;
     let results_path = out.join(RESULTS_FILE);
-    std::fs::create_dir_all(out).map_err(|e| SweepError::io(out, e))?;
+    OutputDir::new(out, "sweep")
+        .force(options.force)
+        .claim(&results::OWN_FILES)?;
+    // Held to the end: a second writer would interleave rows and race on the files.
+    let _lock = results::lock(out)?;
     let done = if results_path.exists() {
         if !options.resume {
             return Err(SweepError::Usage(format!(
@@ -107,6 +125,16 @@ pub fn run_sweep_with(
                 out.display()
             )));
         }
+        if let Some((file, before, now)) =
+            results::changed_input(&previous.inputs, &manifest.inputs)
+        {
+            return Err(SweepError::Usage(format!(
+                "{}: cannot resume: {file} changed since this sweep started (sha256 {before}, \
+                 now {now}), so old and new rows would mix; restore it, or run the sweep again \
+                 into another --out",
+                out.display()
+            )));
+        }
         results::read_rows(&results_path, &columns)?
     } else {
         results::Rows::new()
@@ -114,7 +142,7 @@ pub fn run_sweep_with(
     manifest.write(out)?;
 
     let in_shard = |id: usize| options.shard.is_none_or(|(k, n)| id % n == k);
-    let shard_ids: Vec<usize> = (0..spec.point_count()).filter(|&i| in_shard(i)).collect();
+    let shard_ids: Vec<usize> = (0..points_total).filter(|&i| in_shard(i)).collect();
     let todo: Vec<usize> = shard_ids
         .iter()
         .copied()
@@ -160,7 +188,7 @@ pub fn run_sweep_with(
                     .lock()
                     .expect("no panics while holding the lock")
                     .append(&row)
-                    .map_err(|e| SweepError::io(&results_path, e))?;
+                    .map_err(|e| SweepError::io_while(&results_path, "appending a row", e))?;
                 bar.inc(1);
                 let n = finished.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
                 on_point(n, todo.len());
@@ -177,7 +205,7 @@ pub fn run_sweep_with(
     results::write_sorted(&results_path, &columns, &rows)?;
     let count = |s: &str| statuses.iter().filter(|x| x.as_str() == s).count();
     Ok(SweepSummary {
-        points_total: spec.point_count(),
+        points_total,
         points_in_shard: shard_ids.len(),
         already_done: shard_ids.len() - todo.len(),
         ran: todo.len(),
@@ -187,4 +215,65 @@ pub fn run_sweep_with(
         failed: count("failed"),
         seconds,
     })
+}
+
+/// The spec's point count, computed without overflow and bounded by `max`.
+fn checked_point_count(spec: &SweepSpec, max: usize) -> Result<usize, SweepError> {
+    let zip_len = spec.zip.first().map_or(1, |a| a.values.len());
+    let count = spec
+        .product
+        .iter()
+        .try_fold(spec.workloads.len().checked_mul(zip_len), |n, a| {
+            Some(n?.checked_mul(a.values.len()))
+        })
+        .flatten();
+    let describe = || {
+        let mut sizes: Vec<String> = vec![format!("{} workload(s)", spec.workloads.len())];
+        sizes.extend(
+            spec.product
+                .iter()
+                .map(|a| format!("{} x {}", a.values.len(), a.key)),
+        );
+        if zip_len > 1 {
+            sizes.push(format!("{zip_len} zipped"));
+        }
+        sizes.join(" * ")
+    };
+    match count {
+        Some(n) if n <= max => Ok(n),
+        Some(n) => Err(SweepError::Usage(format!(
+            "{}: {n} points ({}) exceed --max-points {max}; narrow the axes or raise the limit",
+            spec.file.display(),
+            describe()
+        ))),
+        None => Err(SweepError::Usage(format!(
+            "{}: the point count ({}) does not fit in 64 bits; narrow the axes",
+            spec.file.display(),
+            describe()
+        ))),
+    }
+}
+
+/// SHA-256 prefixes of every file the spec reads: its architecture and workloads with their
+/// `base` chains (embedded presets by name).
+fn input_hashes(spec: &SweepSpec) -> Result<BTreeMap<String, String>, SweepError> {
+    let mut refs = vec![(spec.arch.clone(), ConfigKind::Arch)];
+    refs.extend(
+        spec.workloads
+            .iter()
+            .map(|w| (w.clone(), ConfigKind::Workload)),
+    );
+    let mut out = BTreeMap::new();
+    for (name, kind) in refs {
+        let sources = config::sources(&name, kind).map_err(|e| SweepError::Format {
+            path: spec.file.clone(),
+            reason: e.to_string(),
+        })?;
+        for (label, text) in sources {
+            let digest = Sha256::digest(text.as_bytes());
+            let hex: String = digest.iter().take(8).map(|b| format!("{b:02x}")).collect();
+            out.insert(label.display().to_string(), hex);
+        }
+    }
+    Ok(out)
 }
