@@ -9,6 +9,10 @@ use crate::experiment::DramKind;
 use crate::sweep::evaluate::PipelineEvaluator;
 use crate::sweep::{self, SweepOptions, SweepSpec, results};
 
+/// Points a sweep may have unless `--max-points` says more: a day of the quick sweep's
+/// points on a workstation.
+pub const DEFAULT_MAX_POINTS: u64 = 10_000;
+
 #[derive(Debug, Args)]
 #[command(args_conflicts_with_subcommands = true, subcommand_negates_reqs = true)]
 pub struct SweepArgs {
@@ -18,9 +22,12 @@ pub struct SweepArgs {
     /// See arch/sweeps/ for examples.
     #[arg(required = true)]
     pub spec: Option<PathBuf>,
-    /// Worker threads [default: all cores].
+    /// Worker threads [default: all cores; at most 4 per core].
     #[arg(long)]
     pub jobs: Option<usize>,
+    /// Refuse a spec with more design points than this (workloads x axis lengths).
+    #[arg(long, default_value_t = DEFAULT_MAX_POINTS)]
+    pub max_points: u64,
     /// Output directory [default: reports/sweep-<name>].
     #[arg(long)]
     pub out: Option<PathBuf>,
@@ -83,12 +90,25 @@ pub fn run(a: SweepArgs) -> anyhow::Result<ExitCode> {
         None => {
             let spec_path = a.spec.expect("clap requires SPEC without a subcommand");
             let spec = SweepSpec::load(&spec_path)?;
+            let points = spec.point_count() as u64;
+            if points > a.max_points {
+                let axes: Vec<String> = spec
+                    .axes()
+                    .map(|x| format!("{} {}", x.key, x.values.len()))
+                    .collect();
+                anyhow::bail!(
+                    "{}: {points} design points ({} workloads; axes: {}) are more than \
+                     --max-points {}; raise it to run them all",
+                    spec_path.display(),
+                    spec.workloads.len(),
+                    axes.join(", "),
+                    a.max_points
+                );
+            }
             let out = a
                 .out
                 .unwrap_or_else(|| PathBuf::from("reports").join(format!("sweep-{}", spec.name)));
-            let jobs = a
-                .jobs
-                .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+            let jobs = super::jobs::worker_threads(a.jobs)?;
             let options = SweepOptions {
                 out: out.clone(),
                 jobs,

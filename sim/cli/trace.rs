@@ -111,6 +111,7 @@ pub fn run(cmd: TraceCommand) -> anyhow::Result<ExitCode> {
                 None => SynthKnobs::default(),
             };
             let seed = seed.unwrap_or(w.seed);
+            crate::budget::reference_estimate(&w).check(&format!("workload {workload}"))?;
             let values = generate(&w, &knobs, seed);
             write_values(&out, &values)?;
             println!(
@@ -276,6 +277,7 @@ fn reference(workload: &str, values_path: &Path, out: &Path) -> anyhow::Result<E
             w.model.causal
         );
     }
+    crate::budget::reference_estimate(&w).check(&format!("workload {}", w.name))?;
     let trace = run_workload(&values, &w)
         .with_context(|| format!("{}: reference run of {}", values_path.display(), w.name))?;
     write_trace(out, &trace)?;

@@ -174,10 +174,11 @@ impl WorkloadConfig {
         c.range_u64("model.heads", m.heads as u64, 1, 256);
         c.range_u64("model.head_dim", m.head_dim as u64, 1, 128);
         c.nonzero("model.hidden", m.hidden as u64);
-        if m.head_dim != 0 && m.heads != 0 && m.hidden != m.heads * m.head_dim {
+        let hidden = m.heads as u64 * m.head_dim as u64;
+        if m.head_dim != 0 && m.heads != 0 && m.hidden as u64 != hidden {
             c.fail(
                 "model.hidden",
-                format!("must equal heads x head_dim = {}", m.heads * m.head_dim),
+                format!("must equal heads x head_dim = {hidden}"),
             );
         }
         let s = &self.stage;
