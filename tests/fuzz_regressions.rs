@@ -176,3 +176,32 @@ fn every_audit_finding_ends_cleanly() {
     );
     assert!(failures.is_empty(), "{}", failures.join("\n\n"));
 }
+
+/// Validation refuses fetcher lane counts that differ (the first audit panic); a design point
+/// built past validation gets a typed error naming the module instead of the old panic.
+#[test]
+fn a_lane_mismatch_past_validation_is_a_typed_error() {
+    use spatten::config::{self, ConfigKind, WorkloadConfig};
+    let tiny: WorkloadConfig = config::load_from_str(
+        &std::fs::read_to_string(
+            PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+                .join("tests/fuzz-regressions/tiny-workload.toml"),
+        )
+        .unwrap(),
+        Path::new("tiny.toml"),
+        ConfigKind::Workload,
+    )
+    .unwrap();
+    let values = spatten::trace::generate(&tiny, &Default::default(), tiny.seed);
+    let trace = spatten::reference::run_workload(&values, &tiny).unwrap();
+    let mut arch = config::load_arch("spatten").unwrap();
+    arch.fetcher.data_fifos = 16;
+    let err =
+        spatten::experiment::simulate(&arch, &trace, spatten::experiment::DramKind::Native, false)
+            .unwrap_err()
+            .to_string();
+    assert!(
+        err.contains("module data_crossbar") && err.contains("no reserved slot"),
+        "{err}"
+    );
+}

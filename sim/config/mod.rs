@@ -370,9 +370,13 @@ pub fn check_feasible(arch: &ArchConfig, workload: &WorkloadConfig) -> Result<()
     Ok(())
 }
 
-/// Serializes a resolved configuration back to TOML.
+/// Serializes a resolved configuration back to TOML. A loaded configuration always can; one
+/// built from a trace header may hold a seed above 2^63 - 1, which TOML integers cannot, and
+/// is then written as JSON (still canonical, so its hash stays stable).
 pub fn to_toml<T: Serialize>(config: &T) -> String {
-    toml::to_string_pretty(config).expect("configuration structs always serialize")
+    toml::to_string_pretty(config).unwrap_or_else(|_| {
+        serde_json::to_string_pretty(config).unwrap_or_else(|e| format!("unserializable: {e}"))
+    })
 }
 
 /// A short, stable hash of a resolved configuration (first 16 hex digits of SHA-256 of its

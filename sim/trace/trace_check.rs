@@ -25,6 +25,9 @@ fn is_subset(small: &[u32], big: &[u32]) -> bool {
     small.iter().all(|s| it.by_ref().any(|b| b == s))
 }
 
+/// Tokens a workload can reach (65536 prompt + 65536 generated, config/workload.rs).
+pub const MAX_TOKENS: u64 = 131_072;
+
 /// The header's shape within what workloads allow (config/workload.rs), so that nothing sized
 /// or looped by a header field (per-layer totals, the simulator's address layout) can be
 /// made huge by the header alone. Returns the first violation, naming the field.
@@ -36,16 +39,30 @@ pub fn check_header(h: &TraceHeader) -> Result<(), String> {
         ("layers", h.layers as u64, 256),
         ("heads", h.heads as u64, 256),
         ("head_dim", h.head_dim as u64, 128),
-        ("prompt_tokens", h.prompt_tokens as u64, 65_536),
-        ("generated_tokens", h.generated_tokens as u64, 65_536),
-        // Workloads record seeds as TOML integers, which are signed 64-bit.
-        ("seed", h.seed, i64::MAX as u64),
+        ("prompt_tokens", h.prompt_tokens as u64, MAX_TOKENS),
+        ("generated_tokens", h.generated_tokens as u64, MAX_TOKENS),
     ] {
         if v > max {
             return Err(format!(
                 "header.{field} = {v}: at most {max} (the limit for workloads)"
             ));
         }
+    }
+    // Workloads, which traces are replayed with, record seeds as TOML integers: signed
+    // 64-bit.
+    if h.seed > i64::MAX as u64 {
+        return Err(format!(
+            "header.seed = {}: at most {} (seeds are TOML integers in workloads)",
+            h.seed,
+            i64::MAX
+        ));
+    }
+    let total = h.prompt_tokens as u64 + h.generated_tokens as u64;
+    if total > MAX_TOKENS {
+        return Err(format!(
+            "header.prompt_tokens + header.generated_tokens = {total}: at most {MAX_TOKENS} \
+             (the limit for workloads)"
+        ));
     }
     Ok(())
 }
