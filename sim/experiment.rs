@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use serde::Serialize;
 
 use crate::baseline::{self, BaselineResult, Precision};
+use crate::budget;
 use crate::config::workload::{
     LocalVConfig, ModelShape, PruningSchedule, QuantConfig, QuantMode, StageConfig,
 };
@@ -83,7 +84,16 @@ impl Experiment {
 
     /// Runs, reporting each phase's name to `phase` (for progress displays).
     pub fn run_with(&self, phase: &mut dyn FnMut(&str)) -> anyhow::Result<ExperimentResult> {
+        if let (Some(w), false) = (&self.workload, matches!(self.input, Input::Trace(_))) {
+            // Before any value is made: can this design point run the workload at all, and
+            // does the whole run fit the memory and work limits?
+            config::check_feasible(&self.arch, w)?;
+            budget::run_estimate(&self.arch, w).check(&self.subject())?;
+        }
         let trace = self.build_trace(phase)?;
+        if matches!(self.input, Input::Trace(_)) {
+            budget::trace_estimate(&self.arch, &trace).check(&self.subject())?;
+        }
         let workload = match &self.workload {
             Some(w) => w.clone(),
             None => dense_workload_for(&trace.header),
@@ -111,6 +121,7 @@ impl Experiment {
                 let workload = self.workload.as_ref().ok_or_else(|| {
                     anyhow::anyhow!("a workload is needed to run the reference on values")
                 })?;
+                budget::reference_estimate(workload).check(&self.subject())?;
                 let values = match &self.input {
                     Input::Values(path) => {
                         phase("reading values");
@@ -124,6 +135,16 @@ impl Experiment {
                 phase("running the reference model");
                 Ok(crate::reference::run_workload(&values, workload)?)
             }
+        }
+    }
+}
+
+impl Experiment {
+    /// "arch A, workload W" for errors about the pair.
+    fn subject(&self) -> String {
+        match &self.workload {
+            Some(w) => format!("arch {}, workload {}", self.arch.name, w.name),
+            None => format!("arch {}, {}", self.arch.name, self.input.describe()),
         }
     }
 }

@@ -5,6 +5,7 @@
 //! simulator ([`hw`] over [`dram`]) -> stats -> energy -> [`report`]. See README.md.
 
 pub mod baseline;
+pub mod budget;
 pub mod cli;
 pub mod config;
 pub mod data_dir;

@@ -70,7 +70,8 @@ fn random_trace(seed: u64) -> AttentionTrace {
         },
         prompt_tokens: prompt,
         generated_tokens: generated,
-        seed,
+        // Header seeds are at most 2^63 - 1 (a reader rule).
+        seed: seed >> 1,
     };
     let (mut head_calls, mut records, mut calls) = (Vec::new(), Vec::new(), Vec::new());
     for iteration in 0..=generated {
@@ -91,7 +92,8 @@ fn random_trace(seed: u64) -> AttentionTrace {
                         values.len() as u32,
                     )
                 });
-                let queries = rng.gen_range(1..50);
+                // Query rows are tokens of the iteration (a reader rule).
+                let queries = rng.gen_range(1..=prompt + iteration);
                 let lsb_bits = rng.gen_range(0..5);
                 head_calls.push(HeadCall {
                     iteration,
@@ -114,14 +116,21 @@ fn random_trace(seed: u64) -> AttentionTrace {
                 let tokens_kept = subset(&mut rng, &all, 0.7);
                 let heads_kept = subset(&mut rng, &(0..heads).collect::<Vec<_>>(), 0.8);
                 let k = tokens_kept.len() as u32;
-                let n = k + rng.gen_range(0..3);
+                // A top-k ranks at most the trace's tokens (heads): a reader rule.
+                let n = (k + rng.gen_range(0..3)).min(prompt + generated);
                 let token_topk = rng
                     .gen_bool(0.5)
                     .then(|| topk(&mut rng, &mut calls, TopkPurpose::Token, n, k));
                 let k = heads_kept.len() as u32;
-                let head_topk = rng
-                    .gen_bool(0.3)
-                    .then(|| topk(&mut rng, &mut calls, TopkPurpose::Head, k + 1, k));
+                let head_topk = rng.gen_bool(0.3).then(|| {
+                    topk(
+                        &mut rng,
+                        &mut calls,
+                        TopkPurpose::Head,
+                        (k + 1).min(heads),
+                        k,
+                    )
+                });
                 records.push(LayerRecord {
                     iteration,
                     layer,

@@ -5,6 +5,7 @@ mod baseline;
 mod config;
 mod default_job;
 mod golden;
+mod jobs;
 mod plot;
 mod progress;
 mod reproduce;
@@ -40,6 +41,14 @@ pub struct Cli {
     /// attention and on GPT-2-small generation, writing reports under reports/.
     #[command(subcommand)]
     pub command: Option<Command>,
+    /// Refuse a run whose estimated memory (values, trace, simulator tables) is above this
+    /// size, e.g. 16G [default: 8G].
+    #[arg(long, global = true, value_name = "SIZE", value_parser = crate::budget::parse_bytes)]
+    pub max_memory: Option<u64>,
+    /// Refuse a run whose estimated multiply-accumulates (Q x K and Prob x V) are above this
+    /// count [default: 1e12].
+    #[arg(long, global = true, value_name = "MACS", value_parser = crate::budget::parse_count)]
+    pub max_work: Option<u64>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -70,6 +79,11 @@ pub enum Command {
 
 /// Runs one parsed command line. Errors are printed by `main` and exit with code 2.
 pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    let defaults = crate::budget::Limits::default();
+    crate::budget::set_limits(crate::budget::Limits {
+        max_memory_bytes: cli.max_memory.unwrap_or(defaults.max_memory_bytes),
+        max_work_macs: cli.max_work.unwrap_or(defaults.max_work_macs),
+    });
     let Some(command) = cli.command else {
         return default_job::run();
     };

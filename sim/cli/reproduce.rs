@@ -36,11 +36,8 @@ pub struct ReproduceArgs {
 
 pub fn run(a: ReproduceArgs) -> anyhow::Result<ExitCode> {
     let mut builder = rayon::ThreadPoolBuilder::new();
-    if let Some(n) = a.jobs {
-        if n == 0 {
-            anyhow::bail!("--jobs must be at least 1");
-        }
-        builder = builder.num_threads(n);
+    if a.jobs.is_some() {
+        builder = builder.num_threads(super::jobs::worker_threads(a.jobs)?);
     }
     let pool = builder.build()?;
     let bar = if a.quiet {

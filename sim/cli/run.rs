@@ -94,7 +94,14 @@ pub fn run(a: RunArgs) -> anyhow::Result<ExitCode> {
         dram: a.dram,
         timeline: a.timeline,
     };
-    let summary = run_and_report(&experiment, &a.baselines, &out, a.quiet)?;
+    // Name the inputs as given (files or presets): errors about the pair carry only names.
+    let inputs = match (&a.workload, &a.trace) {
+        (Some(w), _) => format!("--arch {} --workload {w}", a.arch),
+        (None, Some(t)) => format!("--arch {} --trace {}", a.arch, t.display()),
+        _ => format!("--arch {}", a.arch),
+    };
+    let summary =
+        run_and_report(&experiment, &a.baselines, &out, a.quiet).map_err(|e| e.context(inputs))?;
     println!("{summary}");
     Ok(ExitCode::SUCCESS)
 }

@@ -19,7 +19,7 @@ pub struct SweepArgs {
     /// See arch/sweeps/ for examples.
     #[arg(required = true)]
     pub spec: Option<PathBuf>,
-    /// Worker threads [default: all cores].
+    /// Worker threads [default: all cores; at most 4 per core].
     #[arg(long)]
     pub jobs: Option<usize>,
     /// Output directory [default: reports/sweep-<name>]. One writer at a time (a second
@@ -115,12 +115,25 @@ pub fn run(a: SweepArgs) -> anyhow::Result<ExitCode> {
         None => {
             let spec_path = a.spec.expect("clap requires SPEC without a subcommand");
             let spec = SweepSpec::load(&spec_path)?;
+            let points = spec.point_count();
+            if points > a.max_points {
+                let axes: Vec<String> = spec
+                    .axes()
+                    .map(|x| format!("{} {}", x.key, x.values.len()))
+                    .collect();
+                anyhow::bail!(
+                    "{}: {points} design points ({} workloads; axes: {}) are more than \
+                     --max-points {}; raise it to run them all",
+                    spec_path.display(),
+                    spec.workloads.len(),
+                    axes.join(", "),
+                    a.max_points
+                );
+            }
             let out = a
                 .out
                 .unwrap_or_else(|| PathBuf::from("reports").join(format!("sweep-{}", spec.name)));
-            let jobs = a
-                .jobs
-                .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+            let jobs = super::jobs::worker_threads(a.jobs)?;
             let options = SweepOptions {
                 out: out.clone(),
                 jobs,

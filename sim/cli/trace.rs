@@ -113,6 +113,7 @@ pub fn run(cmd: TraceCommand) -> anyhow::Result<ExitCode> {
                 None => SynthKnobs::default(),
             };
             let seed = seed.unwrap_or(w.seed);
+            crate::budget::reference_estimate(&w).check(&format!("workload {workload}"))?;
             let spin = progress::spinner(format!("synthesizing values for {}", w.name));
             let values = generate(&w, &knobs, seed);
             spin.set_message(format!("writing {}", out.display()));
@@ -273,6 +274,7 @@ fn reference(workload: &str, values_path: &Path, out: &Path) -> anyhow::Result<E
             w.model.causal
         );
     }
+    crate::budget::reference_estimate(&w).check(&format!("workload {}", w.name))?;
     let bar = progress::bar(format!("reference {}", w.name), 0, "layer passes");
     let trace = run_workload_with_progress(&values, &w, &|done, total| {
         bar.set_length(total);

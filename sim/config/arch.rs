@@ -274,8 +274,211 @@ impl ArchConfig {
         c.range_u64("importance.token_bits", i.token_bits as u64, 8, 64);
         c.range_u64("importance.head_bits", i.head_bits as u64, 8, 64);
         c.nonzero("importance.adders", i.adders as u64);
+        self.check_bounds(c);
+        self.check_cross_module(c);
         self.energy.check(c);
         self.area.check(c);
+    }
+
+    /// Upper bounds on every count, size and latency: what a buildable accelerator has, with
+    /// room to spare, and what keeps the simulator's own tables (one histogram entry per
+    /// FIFO slot, one queue per bank) within a workstation's memory.
+    fn check_bounds(&self, c: &mut Checker) {
+        const LANES: &str = "a wider array than any accelerator of this kind";
+        const DEPTH: &str = "the simulator keeps an occupancy histogram per FIFO slot";
+        const LATENCY: &str = "cycles; longer pipelines than this are not hardware";
+        const SRAM: &str = "4 GiB of on-chip SRAM";
+        let f = &self.fetcher;
+        for (key, v, max, why) in [
+            ("fetcher.address_fifos", f.address_fifos, 1024, LANES),
+            ("fetcher.data_fifos", f.data_fifos, 1024, LANES),
+            (
+                "fetcher.address_fifo_depth",
+                f.address_fifo_depth,
+                65_536,
+                DEPTH,
+            ),
+            ("fetcher.data_fifo_depth", f.data_fifo_depth, 65_536, DEPTH),
+            (
+                "fetcher.address_fifo_entry_bytes",
+                f.address_fifo_entry_bytes,
+                4096,
+                "bytes per entry",
+            ),
+            (
+                "fetcher.data_fifo_entry_bytes",
+                f.data_fifo_entry_bytes,
+                4096,
+                "bytes per entry",
+            ),
+            (
+                "fetcher.addresses_per_cycle",
+                f.addresses_per_cycle,
+                4096,
+                LANES,
+            ),
+            (
+                "crossbar.requests_per_channel_per_cycle",
+                self.crossbar.requests_per_channel_per_cycle,
+                64,
+                "requests per channel port per cycle",
+            ),
+            (
+                "crossbar.latency_cycles",
+                self.crossbar.latency_cycles,
+                65_535,
+                LATENCY,
+            ),
+            (
+                "bitwidth_converter.input_bytes_per_cycle",
+                self.bitwidth_converter.input_bytes_per_cycle,
+                65_536,
+                LANES,
+            ),
+            (
+                "bitwidth_converter.latency_cycles",
+                self.bitwidth_converter.latency_cycles,
+                65_535,
+                LATENCY,
+            ),
+            ("qk.multipliers", self.qk.multipliers, 65_536, LANES),
+            ("qk.multiplier_bits", self.qk.multiplier_bits, 64, "bits"),
+            (
+                "qk.broadcast_latency_cycles",
+                self.qk.broadcast_latency_cycles,
+                65_535,
+                LATENCY,
+            ),
+            (
+                "qk.multiply_latency_cycles",
+                self.qk.multiply_latency_cycles,
+                65_535,
+                LATENCY,
+            ),
+            ("softmax.lanes", self.softmax.lanes, 4096, LANES),
+            ("softmax.fifo_depth", self.softmax.fifo_depth, 65_536, DEPTH),
+            (
+                "softmax.dequant_latency_cycles",
+                self.softmax.dequant_latency_cycles,
+                65_535,
+                LATENCY,
+            ),
+            (
+                "softmax.exp_latency_cycles",
+                self.softmax.exp_latency_cycles,
+                65_535,
+                LATENCY,
+            ),
+            (
+                "softmax.accumulate_latency_cycles",
+                self.softmax.accumulate_latency_cycles,
+                65_535,
+                LATENCY,
+            ),
+            (
+                "softmax.divide_latency_cycles",
+                self.softmax.divide_latency_cycles,
+                65_535,
+                LATENCY,
+            ),
+            (
+                "softmax.quantize_latency_cycles",
+                self.softmax.quantize_latency_cycles,
+                65_535,
+                LATENCY,
+            ),
+            ("requant.tree_inputs", self.requant.tree_inputs, 4096, LANES),
+            (
+                "requant.tree_latency_cycles",
+                self.requant.tree_latency_cycles,
+                65_535,
+                LATENCY,
+            ),
+            ("pv.multipliers", self.pv.multipliers, 65_536, LANES),
+            ("pv.multiplier_bits", self.pv.multiplier_bits, 64, "bits"),
+            (
+                "pv.accumulate_latency_cycles",
+                self.pv.accumulate_latency_cycles,
+                65_535,
+                LATENCY,
+            ),
+            (
+                "importance.token_entries",
+                self.importance.token_entries,
+                1 << 20,
+                "entries; workloads reach at most 131072 tokens",
+            ),
+            (
+                "importance.head_entries",
+                self.importance.head_entries,
+                4096,
+                "entries",
+            ),
+            ("importance.adders", self.importance.adders, 4096, LANES),
+        ] {
+            c.at_most(key, v as u64, max, why);
+        }
+        c.at_most("qk.key_sram_bytes", self.qk.key_sram_bytes, 1 << 32, SRAM);
+        c.at_most(
+            "pv.value_sram_bytes",
+            self.pv.value_sram_bytes,
+            1 << 32,
+            SRAM,
+        );
+        for (table, t) in [
+            ("topk_token", &self.topk_token),
+            ("topk_value", &self.topk_value),
+        ] {
+            c.at_most(
+                &format!("{table}.comparators"),
+                t.comparators as u64,
+                4096,
+                LANES,
+            );
+            c.at_most(
+                &format!("{table}.fifo_depth"),
+                t.fifo_depth as u64,
+                1 << 20,
+                DEPTH,
+            );
+            for (k, v) in [
+                ("round_overhead_cycles", t.round_overhead_cycles),
+                ("filter_overhead_cycles", t.filter_overhead_cycles),
+            ] {
+                c.at_most(&format!("{table}.{k}"), v as u64, 65_535, LATENCY);
+            }
+        }
+    }
+
+    /// What one module assumes about another's parameters.
+    fn check_cross_module(&self, c: &mut Checker) {
+        let f = &self.fetcher;
+        // The data crossbar returns a transaction to the lane that issued it: transaction s
+        // uses address lane s mod address_fifos and data lane s mod data_fifos, and a data
+        // FIFO's slots are in issue order only when the two are the same lane.
+        if f.data_fifos != f.address_fifos && f.data_fifos != 0 && f.address_fifos != 0 {
+            c.fail(
+                "fetcher.data_fifos",
+                format!(
+                    "= {}: must equal fetcher.address_fifos = {} (the data crossbar returns each \
+                     transaction to the lane that issued it)",
+                    f.data_fifos, f.address_fifos
+                ),
+            );
+        }
+        if f.data_fifo_entry_bytes != 0 && f.transaction_bytes != 0 {
+            let per_txn = f.transaction_bytes.div_ceil(f.data_fifo_entry_bytes);
+            if per_txn > f.data_fifo_depth && f.data_fifo_depth != 0 {
+                c.fail(
+                    "fetcher.data_fifo_depth",
+                    format!(
+                        "= {}: a {} B transaction takes {per_txn} entries of {} B, more than a \
+                         data FIFO holds",
+                        f.data_fifo_depth, f.transaction_bytes, f.data_fifo_entry_bytes
+                    ),
+                );
+            }
+        }
     }
 
     /// Clock period in ns.

@@ -59,11 +59,22 @@ pub struct AreaConfig {
     pub other_mm2: Sourced,
 }
 
+/// Above this, a per-action energy (1 uJ) or a per-unit area (1 m2) is a typo, and products
+/// with event counts would leave the range where reports stay finite.
+const ENTRY_MAX: f64 = 1e6;
+
 fn check_entry(c: &mut Checker, key: &str, e: &Sourced) {
     if !(e.value.is_finite() && e.value >= 0.0) {
         c.fail(
             &format!("{key}.value"),
             format!("must be a finite number >= 0 (got {})", e.value),
+        );
+    } else {
+        c.at_most_f64(
+            &format!("{key}.value"),
+            e.value,
+            ENTRY_MAX,
+            "per action or per unit",
         );
     }
     if e.source.trim().is_empty() {

@@ -93,6 +93,21 @@ impl Checker {
         }
     }
 
+    /// An upper bound from what hardware or a workstation's memory allows; `why` says which.
+    /// The reason reads "= 65536: at most 64 (why)" after the key.
+    pub fn at_most(&mut self, key: &str, value: u64, max: u64, why: &str) {
+        if value > max {
+            self.fail(key, format!("= {value}: at most {max} ({why})"));
+        }
+    }
+
+    /// [`Checker::at_most`] for floats (non-finite values fail too).
+    pub fn at_most_f64(&mut self, key: &str, value: f64, max: f64, why: &str) {
+        if !(value.is_finite() && value <= max) {
+            self.fail(key, format!("= {value}: at most {max} ({why})"));
+        }
+    }
+
     pub fn range_u64(&mut self, key: &str, value: u64, lo: u64, hi: u64) {
         if value < lo || value > hi {
             self.fail(key, format!("must be in [{lo}, {hi}] (got {value})"));

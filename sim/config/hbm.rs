@@ -181,6 +181,7 @@ impl HbmConfig {
                 }
             }
         }
+        self.check_bounds(c);
         check_mapping(c, &self.address_mapping);
         let t = &self.timing;
         for (key, v) in [
@@ -214,6 +215,93 @@ impl HbmConfig {
             c.fail(
                 "hbm.timing.trefi",
                 "must exceed trfc, or the device does nothing but refresh",
+            );
+        }
+    }
+}
+
+impl HbmConfig {
+    /// Upper bounds: what DRAM devices have (with room to spare), and what keeps the model's
+    /// per-bank and per-queue tables within a workstation's memory.
+    fn check_bounds(&self, c: &mut Checker) {
+        for (key, v, max, why) in [
+            (
+                "hbm.channels",
+                self.channels,
+                1024,
+                "channels; HBM3 stacks have 16 to 32 each",
+            ),
+            ("hbm.bus_bits", self.bus_bits, 2048, "bits per channel"),
+            ("hbm.ranks", self.ranks, 16, "ranks per channel"),
+            (
+                "hbm.bank_groups",
+                self.bank_groups,
+                16,
+                "bank groups per rank",
+            ),
+            (
+                "hbm.banks_per_group",
+                self.banks_per_group,
+                64,
+                "banks per bank group",
+            ),
+            ("hbm.rows", self.rows, 1 << 24, "rows per bank"),
+            ("hbm.columns", self.columns, 1 << 16, "columns per row"),
+            ("hbm.burst_length", self.burst_length, 64, "beats per burst"),
+            (
+                "hbm.queue_depth",
+                self.queue_depth,
+                4096,
+                "entries per channel queue",
+            ),
+            (
+                "hbm.bank_queue_depth",
+                self.bank_queue_depth,
+                1024,
+                "entries per bank queue",
+            ),
+        ] {
+            c.at_most(key, v as u64, max, why);
+        }
+        let banks = self.ranks as u64 * self.bank_groups as u64 * self.banks_per_group as u64;
+        if self.ranks <= 16 && self.bank_groups <= 16 && self.banks_per_group <= 64 {
+            c.at_most(
+                "hbm.banks_per_group",
+                banks,
+                1024,
+                "banks per channel, ranks x bank_groups x banks_per_group; the scheduler \
+                 scans every bank each cycle",
+            );
+        }
+        let t = &self.timing;
+        let mut timings = vec![
+            ("hbm.timing.cl", t.cl),
+            ("hbm.timing.cwl", t.cwl),
+            ("hbm.timing.trcd", t.trcd),
+            ("hbm.timing.trp", t.trp),
+            ("hbm.timing.tras", t.tras),
+            ("hbm.timing.trc", t.trc),
+            ("hbm.timing.tccd_s", t.tccd_s),
+            ("hbm.timing.tccd_l", t.tccd_l),
+            ("hbm.timing.trrd_s", t.trrd_s),
+            ("hbm.timing.trrd_l", t.trrd_l),
+            ("hbm.timing.tfaw", t.tfaw),
+            ("hbm.timing.twtr_s", t.twtr_s),
+            ("hbm.timing.twtr_l", t.twtr_l),
+            ("hbm.timing.twr", t.twr),
+            ("hbm.timing.trtp", t.trtp),
+            ("hbm.timing.trfc", t.trfc),
+            ("hbm.timing.trefi", t.trefi),
+            ("hbm.timing.trtrs", t.trtrs),
+        ];
+        timings.extend(t.trfcb.map(|v| ("hbm.timing.trfcb", v)));
+        timings.extend(t.trefib.map(|v| ("hbm.timing.trefib", v)));
+        for (key, v) in timings {
+            c.at_most(
+                key,
+                v as u64,
+                100_000,
+                "memory cycles; DRAM timings are below 100 us",
             );
         }
     }

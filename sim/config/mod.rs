@@ -393,9 +393,52 @@ pub fn check_pair(arch: &ArchConfig, workload: &WorkloadConfig) -> Result<(), Co
     Ok(())
 }
 
-/// Serializes a resolved configuration back to TOML.
+/// [`check_pair`] plus what a run of the reference on this workload will need of the design
+/// point: iteration 0, layer 0 runs before any pruning, so each head call scores every
+/// prompt token and multiplies every V row, and both must fit one SRAM bank (the
+/// simulator's rule, see hw/validate.rs). Checked before the reference so that an
+/// infeasible pair is refused in a moment instead of after minutes of reference work.
+/// (A ready trace is checked call by call by the simulator instead.)
+pub fn check_feasible(arch: &ArchConfig, workload: &WorkloadConfig) -> Result<(), ConfigError> {
+    check_pair(arch, workload)?;
+    let d = workload.model.head_dim;
+    let row_bytes = (d as u64 * arch.bitwidth_converter.output_bits as u64 / 8).max(1);
+    let prompt = workload.stage.prompt_tokens as u64;
+    for (key, sram, double) in [
+        (
+            "qk.key_sram_bytes",
+            arch.qk.key_sram_bytes,
+            arch.qk.double_buffered,
+        ),
+        (
+            "pv.value_sram_bytes",
+            arch.pv.value_sram_bytes,
+            arch.pv.double_buffered,
+        ),
+    ] {
+        let rows = if double { sram / 2 } else { sram } / row_bytes;
+        if prompt > rows {
+            return Err(ConfigError::new(
+                Path::new(&arch.name),
+                Some(key.into()),
+                format!(
+                    "= {sram}: one bank holds {rows} rows of {row_bytes} B, but workload {}'s \
+                     first layer needs {prompt} (stage.prompt_tokens; tiling is not modelled)",
+                    workload.name
+                ),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Serializes a resolved configuration back to TOML. A loaded configuration always can; one
+/// built from a trace header may hold a seed above 2^63 - 1, which TOML integers cannot, and
+/// is then written as JSON (still canonical, so its hash stays stable).
 pub fn to_toml<T: Serialize>(config: &T) -> String {
-    toml::to_string_pretty(config).expect("configuration structs always serialize")
+    toml::to_string_pretty(config).unwrap_or_else(|_| {
+        serde_json::to_string_pretty(config).unwrap_or_else(|e| format!("unserializable: {e}"))
+    })
 }
 
 /// A short, stable hash of a resolved configuration (first 16 hex digits of SHA-256 of its

@@ -132,6 +132,9 @@ impl AddressCrossbar {
 pub struct DataCrossbar {
     latency_cycles: u64,
     in_flight: DelayLine<u64>,
+    /// A response that found no reserved slot (the fetcher's lanes disagree with what the
+    /// crossbar assumes); the machine turns it into [`super::SimError::Invariant`].
+    pub fault: Option<String>,
 }
 
 impl DataCrossbar {
@@ -139,6 +142,7 @@ impl DataCrossbar {
         Self {
             latency_cycles: 2 * cfg.latency_cycles as u64,
             in_flight: DelayLine::default(),
+            fault: None,
         }
     }
 
@@ -160,16 +164,23 @@ impl DataCrossbar {
         let mut delivered = false;
         while let Some(seq) = self.in_flight.pop_ready(now) {
             let d = fetcher.data_lane(seq);
-            let front = fetcher.data_fifos[d]
+            let slot = fetcher.data_fifos[d]
                 .front()
                 .map(|(e, _)| e.seq)
-                .expect("response without a reserved slot");
-            let index = fetcher.data_index(seq, front);
-            let fifo = &mut fetcher.data_fifos[d];
-            let slot = fifo.get_mut(index).expect("response slot in range");
-            debug_assert_eq!(slot.seq, seq);
-            slot.ready = true;
-            delivered = true;
+                .map(|front| fetcher.data_index(seq, front))
+                .and_then(|index| fetcher.data_fifos[d].get_mut(index))
+                .filter(|slot| slot.seq == seq);
+            match slot {
+                Some(slot) => {
+                    slot.ready = true;
+                    delivered = true;
+                }
+                None => {
+                    self.fault.get_or_insert_with(|| {
+                        format!("response {seq} has no reserved slot in data FIFO {d}")
+                    });
+                }
+            }
         }
         if delivered {
             (Activity::Busy, true)

@@ -19,6 +19,13 @@ pub enum SimError {
     BadTrace(String),
     #[error("configuration key `{key}`: {reason}")]
     Config { key: String, reason: String },
+    /// A module found another breaking what it relies on: a configuration that validation
+    /// should have refused.
+    #[error("module {module}: internal invariant broken: {reason} (please report this input)")]
+    Invariant {
+        module: &'static str,
+        reason: String,
+    },
     /// The pipeline made no progress for `idle_cycles`; `report` names the waiting modules
     /// and every FIFO's state.
     #[error(

@@ -399,6 +399,12 @@ impl<'a> Machine<'a> {
         let watchdog = self.options.watchdog_cycles;
         let end = loop {
             let progress = self.step(now, dram, &mut acts);
+            if let Some(reason) = self.data_xbar.fault.take() {
+                return Err(SimError::Invariant {
+                    module: "data_crossbar",
+                    reason,
+                });
+            }
             self.record(now, &acts, 1);
             if self.controller.finished(self.trace.head_calls.len()) && self.drained(dram) {
                 break now + 1;

@@ -51,22 +51,17 @@ pub struct ScaleReg {
 
 impl ScaleReg {
     /// Rounds a positive finite `value` to the nearest register value; `None` for zero,
-    /// negative or non-finite input.
+    /// negative or non-finite input, and for subnormal input (below 2^-1022, far below any
+    /// scale of f32 activations: such a register would shift by more than 1000 bits).
     pub fn from_f64(value: f64) -> Option<ScaleReg> {
-        if !(value.is_finite() && value > 0.0) {
+        if !(value.is_finite() && value >= f64::MIN_POSITIVE) {
             return None;
         }
-        // frexp-style split without libm: value = f x 2^e with f in [0.5, 1).
-        let mut e = value.log2().floor() as i32 + 1;
-        let mut f = value / pow2(e);
-        while f >= 1.0 {
-            e += 1;
-            f = value / pow2(e);
-        }
-        while f < 0.5 {
-            e -= 1;
-            f = value / pow2(e);
-        }
+        // frexp from the bits: value = f x 2^e with f in [0.5, 1), both exact (the loop it
+        // replaces never ended for values of 2^1023 and above, where 2^e is not a double).
+        let bits = value.to_bits();
+        let e = ((bits >> 52) & 0x7ff) as i32 - 1022;
+        let f = f64::from_bits((bits & !(0x7ffu64 << 52)) | (1022u64 << 52));
         let mut mantissa = (f * (1u64 << SCALE_MANTISSA_BITS) as f64).round() as u64;
         let mut shift = SCALE_MANTISSA_BITS as i32 - e;
         if mantissa == 1u64 << SCALE_MANTISSA_BITS {
@@ -94,7 +89,11 @@ impl ScaleReg {
             return (prod >> s) + ((prod >> (s - 1)) & 1);
         }
         let prod = x as u128 * self.mantissa as u128;
-        let r = if s >= 0 {
+        let r = if prod == 0 {
+            // Zero times any constant is zero, however far the constant shifts left (the
+            // softmax's maximum score has t = 0 even when the multiplier is huge).
+            0
+        } else if s >= 0 {
             rshift_round_u128(prod, s as u32)
         } else if (-s) as u32 >= 64 || prod.leading_zeros() < (-s) as u32 {
             u128::MAX
@@ -125,6 +124,28 @@ mod tests {
         assert_eq!(div_round_away(-6, 4), -2);
         assert_eq!(div_round_away(5, 4), 1);
         assert_eq!(div_round_away(6, 4), 2);
+    }
+
+    #[test]
+    fn extreme_registers_are_exact_and_zero_stays_zero() {
+        // 2^1023 and f64::MAX once sent the exponent search into an endless loop.
+        for v in [2f64.powi(1023), 1e300, 1e-300] {
+            let r = ScaleReg::from_f64(v).unwrap();
+            assert!(r.mantissa >= 1 << 23 && r.mantissa < 1 << 24, "{v}: {r:?}");
+            assert!(
+                (r.to_f64() / v - 1.0).abs() <= 1.0 / (1u64 << 24) as f64,
+                "{v}"
+            );
+        }
+        // f64::MAX rounds up to 2^1024, which the register holds (and an f64 does not).
+        let r = ScaleReg::from_f64(f64::MAX).unwrap();
+        assert_eq!((r.mantissa, r.shift), (1 << 23, 24 - 1025));
+        // The smallest normal value still terminates; subnormal ones are refused.
+        assert!(ScaleReg::from_f64(f64::MIN_POSITIVE).is_some());
+        assert_eq!(ScaleReg::from_f64(f64::MIN_POSITIVE / 2.0), None);
+        let huge = ScaleReg::from_f64(1e70).unwrap();
+        assert_eq!(huge.mul_to_fixed(0, 16), 0);
+        assert_eq!(huge.mul_to_fixed(1, 16), u64::MAX);
     }
 
     proptest! {

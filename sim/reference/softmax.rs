@@ -94,8 +94,9 @@ pub fn softmax_row(
         sum += e as u64;
         exps.push(e);
     }
-    // The max element contributes exp(0) = 2^24, so sum >= 2^24 and recip < 2^28.
-    let recip = ((PROB_ONE as u64) << RECIP_FRAC_BITS) / sum;
+    // The max element contributes exp(0) = 2^24 (t = 0 for any multiplier), so sum >= 2^24
+    // and recip < 2^28; the guard only keeps a broken invariant from dividing by zero.
+    let recip = ((PROB_ONE as u64) << RECIP_FRAC_BITS) / sum.max(1);
     probs.extend(exps.iter().map(|&e| {
         // e <= 2^24 and recip < 2^28: the product fits 64 bits.
         let prod = e as u64 * recip;
@@ -147,6 +148,16 @@ mod tests {
             }
             prop_assert!((total - 1.0).abs() <= scores.len() as f64 * P_BOUND);
         }
+    }
+
+    #[test]
+    fn a_huge_multiplier_saturates_instead_of_dividing_by_zero() {
+        // Values near f32::MAX give score units near 1e70: every non-maximal exp underflows
+        // and the maximum takes all the probability.
+        let (mut e, mut p) = (Vec::new(), Vec::new());
+        let st = softmax_row(&[5, -3, 5, 0], multiplier(1e70), &mut e, &mut p);
+        assert_eq!(st.sum, 2 << 24);
+        assert_eq!(p, vec![2048, 0, 2048, 0]);
     }
 
     #[test]

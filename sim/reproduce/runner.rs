@@ -89,6 +89,8 @@ pub fn build_trace(workload: &WorkloadConfig, kind: TraceKind) -> anyhow::Result
     Ok(match kind {
         TraceKind::Dense => hw::dense_trace(workload),
         TraceKind::Reference => {
+            crate::budget::reference_estimate(workload)
+                .check(&format!("workload {}", workload.name))?;
             let values = trace::generate(workload, &SynthKnobs::default(), workload.seed);
             crate::reference::run_workload(&values, workload)?
         }

@@ -41,7 +41,7 @@ pub struct SweepOptions {
 
 impl SweepOptions {
     /// The `--max-points` default: a day or more of simulation on a workstation.
-    pub const DEFAULT_MAX_POINTS: usize = 1_000_000;
+    pub const DEFAULT_MAX_POINTS: usize = 10_000;
 }
 
 #[derive(Debug, Clone, PartialEq)]

@@ -57,6 +57,10 @@ pub enum Resolved {
     Skipped(String),
 }
 
+/// Above this the point count is not even worth computing (point ids are `usize`; a sweep
+/// run also checks the count against `--max-points`).
+pub const MAX_POINTS_REPRESENTABLE: u64 = 1 << 48;
+
 const TOP_KEYS: [&str; 6] = ["name", "arch", "workloads", "constraints", "axes", "zip"];
 
 impl SweepSpec {
@@ -138,6 +142,19 @@ impl SweepSpec {
                     if values.is_empty() {
                         return Err(err(&full, "needs at least one value".into()));
                     }
+                    // Equal values would run the same point twice (and write two rows of it).
+                    for (i, v) in values.iter().enumerate() {
+                        if let Some(j) = values[..i].iter().position(|u| u == v) {
+                            return Err(err(
+                                &full,
+                                format!(
+                                    "lists {v} twice (values {j} and {i} of {}); each point \
+                                     would run more than once",
+                                    values.len()
+                                ),
+                            ));
+                        }
+                    }
                     Ok(Axis {
                         key,
                         target,
@@ -163,6 +180,21 @@ impl SweepSpec {
                     ));
                 }
             }
+        }
+        let counts = std::iter::once(workloads.len())
+            .chain(product.iter().map(|a| a.values.len()))
+            .chain(zip.first().map(|a| a.values.len()));
+        if counts
+            .map(|n| n as u64)
+            .try_fold(1u64, u64::checked_mul)
+            .is_none_or(|n| n > MAX_POINTS_REPRESENTABLE)
+        {
+            return Err(err(
+                "axes",
+                format!(
+                    "the axes' product is above {MAX_POINTS_REPRESENTABLE} points; split the sweep"
+                ),
+            ));
         }
         let mut seen = std::collections::BTreeSet::new();
         for a in product.iter().chain(&zip) {
@@ -203,12 +235,14 @@ impl SweepSpec {
         self.product
             .iter()
             .map(|a| a.values.len())
-            .product::<usize>()
-            * zip_len
+            .fold(zip_len, usize::saturating_mul)
     }
 
+    /// Saturates at `usize::MAX`, so a huge spec compares as huge against a limit.
     pub fn point_count(&self) -> usize {
-        self.workloads.len() * self.combinations_per_workload()
+        self.workloads
+            .len()
+            .saturating_mul(self.combinations_per_workload())
     }
 
     /// Point `id` (0-based): workloads slowest, then product axes in order, zip group fastest.
@@ -265,7 +299,7 @@ impl SweepSpec {
             Ok(w) => w,
             Err(e) => return Resolved::Invalid(describe(&e)),
         };
-        if let Err(e) = config::check_pair(&arch, &workload) {
+        if let Err(e) = config::check_feasible(&arch, &workload) {
             return Resolved::Invalid(describe(&e));
         }
         let arch_table = toml::Table::try_from(&arch).expect("configs serialize");

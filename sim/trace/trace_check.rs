@@ -1,6 +1,6 @@
 //! Consistency rules every attention trace obeys; the reader and the writer both enforce them.
 
-use super::attention::{AttentionTrace, TopkPurpose};
+use super::attention::{AttentionTrace, TopkPurpose, TraceHeader};
 
 /// Tokens that exist in `iteration`: the prompt, plus one per generated token so far
 /// (iteration i >= 1 generates token i, whose query sees prompt + i keys).
@@ -25,17 +25,74 @@ fn is_subset(small: &[u32], big: &[u32]) -> bool {
     small.iter().all(|s| it.by_ref().any(|b| b == s))
 }
 
-/// Returns the first violated rule, naming the record.
-pub fn check_trace(t: &AttentionTrace) -> Result<(), String> {
-    let h = &t.header;
+/// Tokens a workload can reach (65536 prompt + 65536 generated, config/workload.rs).
+pub const MAX_TOKENS: u64 = 131_072;
+
+/// The header's shape within what workloads allow (config/workload.rs), so that nothing sized
+/// or looped by a header field (per-layer totals, the simulator's address layout) can be
+/// made huge by the header alone. Returns the first violation, naming the field.
+pub fn check_header(h: &TraceHeader) -> Result<(), String> {
     if h.layers == 0 || h.heads == 0 || h.head_dim == 0 {
         return Err("header: layers, heads and head_dim must be at least 1".into());
     }
+    for (field, v, max) in [
+        ("layers", h.layers as u64, 256),
+        ("heads", h.heads as u64, 256),
+        ("head_dim", h.head_dim as u64, 128),
+        ("prompt_tokens", h.prompt_tokens as u64, MAX_TOKENS),
+        ("generated_tokens", h.generated_tokens as u64, MAX_TOKENS),
+    ] {
+        if v > max {
+            return Err(format!(
+                "header.{field} = {v}: at most {max} (the limit for workloads)"
+            ));
+        }
+    }
+    // Workloads, which traces are replayed with, record seeds as TOML integers: signed
+    // 64-bit.
+    if h.seed > i64::MAX as u64 {
+        return Err(format!(
+            "header.seed = {}: at most {} (seeds are TOML integers in workloads)",
+            h.seed,
+            i64::MAX
+        ));
+    }
+    let total = h.prompt_tokens as u64 + h.generated_tokens as u64;
+    if total > MAX_TOKENS {
+        return Err(format!(
+            "header.prompt_tokens + header.generated_tokens = {total}: at most {MAX_TOKENS} \
+             (the limit for workloads)"
+        ));
+    }
+    Ok(())
+}
+
+/// Returns the first violated rule, naming the record.
+pub fn check_trace(t: &AttentionTrace) -> Result<(), String> {
+    let h = &t.header;
+    check_header(h)?;
+    let all_tokens = h.prompt_tokens as u64 + h.generated_tokens as u64;
     let topk_len = t.topk_calls.len();
     for (i, c) in t.topk_calls.iter().enumerate() {
         let at = format!("topk call {i}");
         if c.k > c.n {
             return Err(format!("{at}: k = {} exceeds n = {}", c.k, c.n));
+        }
+        // A top-k call ranks tokens or heads: never more than the trace has.
+        let most = match c.purpose {
+            TopkPurpose::Head => h.heads as u64,
+            TopkPurpose::Token | TopkPurpose::LocalValue => all_tokens,
+        };
+        if c.n as u64 > most {
+            return Err(format!(
+                "{at}: n = {} exceeds the {most} {} of the header",
+                c.n,
+                if c.purpose == TopkPurpose::Head {
+                    "heads"
+                } else {
+                    "tokens"
+                }
+            ));
         }
         if let Some(&first) = c.rounds.first()
             && first != c.n
@@ -104,6 +161,13 @@ pub fn check_trace(t: &AttentionTrace) -> Result<(), String> {
         ascending_below(&c.values, bound).map_err(|e| format!("{at}: values {e}"))?;
         if !is_subset(&c.values, &c.keys) {
             return Err(format!("{at}: values are not a subset of keys"));
+        }
+        // Query rows are tokens of this iteration (all alive ones, or the newest).
+        if c.queries as u64 > bound {
+            return Err(format!(
+                "{at}: queries = {} exceeds the {bound} tokens of iteration {}",
+                c.queries, c.iteration
+            ));
         }
         if c.requant_rows > c.queries {
             return Err(format!(

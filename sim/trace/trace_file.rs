@@ -252,6 +252,7 @@ pub fn decode_trace(path: &Path, c: &Container) -> Result<AttentionTrace, TraceE
     }
     let header: TraceHeader = serde_json::from_str(c.meta(path, "header")?)
         .map_err(|e| meta_err("header", format!("is not a valid trace header: {e}")))?;
+    super::trace_check::check_header(&header).map_err(|e| meta_err("header", e))?;
     let cols = Columns { path, c };
 
     let n = cols.records("head_calls.iteration")?;
