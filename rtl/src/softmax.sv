@@ -8,13 +8,13 @@
 //   PROB  per element p = min(4095, rshift_round(E x R, 40)); prob_valid, prob_last.
 // The multiplier register M = ScaleReg(unit x log2 e) (mult_mantissa, mult_shift) is held
 // for the row. The ROM contents are the spec's tables (rtl/rom, equal to the golden
-// vectors' softmax/exp_*_rom.hex; the testbench checks that). MAX_KEYS is the arch's
-// softmax fifo_depth; a longer row sets the sticky `overflow` and is cut at MAX_KEYS.
+// vectors' softmax/exp_*_rom.hex; the testbench checks that). FIFO_DEPTH is the arch's
+// softmax fifo_depth; a longer row sets the sticky `overflow` and is cut at FIFO_DEPTH.
 module softmax #(
-    parameter MAX_KEYS = 128,
+    parameter FIFO_DEPTH = 128,
     parameter SCORE_BITS = 32,
     parameter SUM_BITS = 48,
-    parameter PROB_BITS = 12,
+    parameter OUTPUT_BITS = 12,
     parameter HI_ROM = "rtl/rom/exp_hi.hex",
     parameter LO_ROM = "rtl/rom/exp_lo.hex"
 ) (
@@ -33,7 +33,7 @@ module softmax #(
     output logic [27:0]                  recip,
     output logic                         prob_valid,
     output logic                         prob_last,
-    output logic [PROB_BITS-1:0]         prob,
+    output logic [OUTPUT_BITS-1:0]         prob,
     output logic                         overflow
 );
   localparam T_FRAC = 16;
@@ -43,8 +43,8 @@ module softmax #(
   localparam RECIP_FRAC = 40;
   localparam NUM_BITS = 52;                    // 4095 x 2^40 < 2^52
   localparam [NUM_BITS-1:0] NUM = 52'd4095 << RECIP_FRAC;
-  localparam [PROB_BITS-1:0] PROB_ONE = 12'd4095;
-  localparam IB = $clog2(MAX_KEYS + 1);        // an element count 0..MAX_KEYS
+  localparam [OUTPUT_BITS-1:0] PROB_ONE = 12'd4095;
+  localparam IB = $clog2(FIFO_DEPTH + 1);        // an element count 0..FIFO_DEPTH
 
   localparam S_LOAD = 2'd0, S_EXP = 2'd1, S_DIV = 2'd2, S_PROB = 2'd3;
   logic [1:0] state;
@@ -57,10 +57,10 @@ module softmax #(
   end
 
   // The row buffer: scores, overwritten by their exps in EXP.
-  logic [SCORE_BITS-1:0] row [MAX_KEYS];
+  logic [SCORE_BITS-1:0] row [FIFO_DEPTH];
   logic [IB-1:0] cnt, len, j;
   logic signed [SCORE_BITS-1:0] max_score;
-  wire [SCORE_BITS-1:0] rd = row[j[$clog2(MAX_KEYS)-1:0]];
+  wire [SCORE_BITS-1:0] rd = row[j[$clog2(FIFO_DEPTH)-1:0]];
 
   // EXP: t and exp2_neg(t) of element j.
   wire [SCORE_BITS-1:0] diff = SCORE_BITS'(max_score - $signed(rd));  // >= 0, < 2^32
@@ -86,12 +86,12 @@ module softmax #(
   // PROB: element j's probability.
   wire [E_BITS+27:0] pr = (E_BITS+28)'(rd[E_BITS-1:0]) * (E_BITS+28)'(recip);
   wire [E_BITS+27:0] p_round = (pr >> RECIP_FRAC) + (E_BITS+28)'(pr[RECIP_FRAC-1]);
-  wire [PROB_BITS-1:0] p = p_round > (E_BITS+28)'(PROB_ONE) ? PROB_ONE : PROB_BITS'(p_round);
+  wire [OUTPUT_BITS-1:0] p = p_round > (E_BITS+28)'(PROB_ONE) ? PROB_ONE : OUTPUT_BITS'(p_round);
 
   assign in_ready = state == S_LOAD;
   wire row_we = (state == S_LOAD && in_valid) || state == S_EXP;
-  wire [$clog2(MAX_KEYS)-1:0] row_wa = state == S_LOAD ? cnt[$clog2(MAX_KEYS)-1:0]
-                                                       : j[$clog2(MAX_KEYS)-1:0];
+  wire [$clog2(FIFO_DEPTH)-1:0] row_wa = state == S_LOAD ? cnt[$clog2(FIFO_DEPTH)-1:0]
+                                                       : j[$clog2(FIFO_DEPTH)-1:0];
   wire [SCORE_BITS-1:0] row_wd = state == S_LOAD ? SCORE_BITS'(in_score) : SCORE_BITS'(e);
   always_ff @(posedge clk) if (row_we) row[row_wa] <= row_wd;
 
@@ -122,7 +122,7 @@ module softmax #(
       case (state)
         S_LOAD: if (in_valid) begin
           if (cnt == '0 || in_score > max_score) max_score <= in_score;
-          if (in_last || cnt == IB'(MAX_KEYS - 1)) begin
+          if (in_last || cnt == IB'(FIFO_DEPTH - 1)) begin
             if (!in_last) overflow <= 1'b1;
             len <= cnt + 1'b1;
             cnt <= '0;

@@ -9,14 +9,16 @@
   if (vectors < 1 || vectors > `TB_MAX_VECTORS) \
     $fatal(1, "+vectors=%0d outside 1..%0d", vectors, `TB_MAX_VECTORS);
 
-`define TB_LOAD(dir, file, mem) \
+`define TB_LOAD_PATH(path, mem) \
   begin \
     int fd_; \
-    fd_ = $fopen({dir, "/", file}, "r"); \
-    if (fd_ == 0) $fatal(1, "cannot open %s/%s", dir, file); \
+    fd_ = $fopen(path, "r"); \
+    if (fd_ == 0) $fatal(1, "cannot open %s", path); \
     $fclose(fd_); \
-    $readmemh({dir, "/", file}, mem); \
+    $readmemh(path, mem); \
   end
+
+`define TB_LOAD(dir, file, mem) `TB_LOAD_PATH({dir, "/", file}, mem)
 
 // Fails on the first mismatch with the module, vector index, what differs, expected, actual.
 `define TB_CHECK(name_, vec_, what_, want_, got_) \

@@ -10,7 +10,7 @@ module tb_qk_lane;
   logic clk = 0, rst = 1, in_valid = 0, out_valid;
   logic [D*WB-1:0] q = '0, k = '0;
   logic signed [SB-1:0] out_score;
-  qk_lane #(.HEAD_DIM(D), .WORD_BITS(WB), .SCORE_BITS(SB)) dut (.*);
+  qk_lane #(.HEAD_DIM(D), .MULTIPLIER_BITS(WB), .SCORE_BITS(SB)) dut (.*);
   always #5 clk = ~clk;
 
   string dir;

@@ -25,7 +25,7 @@ module tb_softmax #(
   logic [47:0] sum;
   logic [27:0] recip;
   logic [11:0] prob;
-  softmax #(.MAX_KEYS(128), .HI_ROM(HI_ROM), .LO_ROM(LO_ROM)) dut (.*);
+  softmax #(.FIFO_DEPTH(128), .HI_ROM(HI_ROM), .LO_ROM(LO_ROM)) dut (.*);
   always #5 clk = ~clk;
 
   string dir;

@@ -43,7 +43,7 @@ module tb_topk_engine #(
     `TB_LOAD(dir, "topk/keep_eq.hex", keep_eq_m)
     `TB_LOAD(dir, "topk/rounds.hex", rounds_m)
     `TB_LOAD(dir, "topk/round_count.hex", round_count_m)
-    `TB_LOAD(".", cycles_file, cycles_m)
+    `TB_LOAD_PATH(cycles_file, cycles_m)
     repeat (2) @(negedge clk);
     rst = 0;
     for (int v = 0; v < vectors; v++) begin
