@@ -567,11 +567,11 @@ fn value_and_trace_cases(c: &mut Campaign, n: usize) {
 
 fn csv_cases(c: &mut Campaign, n: usize) {
     let mut seeds = vec![CSV_SEED.to_string()];
-    let shared = std::env::var("SPATTEN_SHARED")
-        .map(PathBuf::from)
-        .unwrap_or_else(|_| root().join("../shared"))
-        .join("data/spatten-traces/small.csv");
-    if let Ok(t) = std::fs::read_to_string(shared) {
+    // The public small.csv as a second seed, when the data root has it.
+    let public = spatten::data_dir::Dataset::SpattenTraces
+        .path()
+        .join("small.csv");
+    if let Ok(t) = std::fs::read_to_string(public) {
         seeds.push(t);
     }
     spatten_csv::convert(

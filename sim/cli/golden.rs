@@ -5,14 +5,17 @@ use std::process::ExitCode;
 
 use clap::Args;
 
+use crate::config;
+use crate::hw::topk::topk_call_cycles;
 use crate::output_dir::OutputDir;
 use crate::reference::golden;
+use crate::trace::{TopkCall, TopkPurpose};
 
 #[derive(Debug, Args)]
 pub struct GoldenArgs {
     /// Directory to write (replaced atomically if spatten wrote it; a folder with other files
     /// is refused).
-    #[arg(long, required_unless_present = "check")]
+    #[arg(long, required_unless_present_any = ["check", "topk_cycles"])]
     pub out: Option<PathBuf>,
     /// Write into --out even if it holds files spatten did not write (they are kept).
     #[arg(long)]
@@ -27,15 +30,38 @@ pub struct GoldenArgs {
     /// Seed of the random inputs.
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
-    /// Re-read DIR and recompute every expected output instead of writing.
-    #[arg(long, value_name = "DIR", conflicts_with = "out")]
+    /// Verify DIR: every file's line format, word count and sha256 against the manifest, and
+    /// every expected output recomputed by the reference.
+    #[arg(long, value_name = "DIR", conflicts_with_all = ["out", "topk_cycles"])]
     pub check: Option<PathBuf>,
+    /// Verify DIR, then print the cycle simulator's cycles for each top-k vector of DIR as
+    /// one call of the local-V engine of --arch (hex, one line a vector: the RTL testbench
+    /// reads it with $readmemh).
+    #[arg(long, value_name = "DIR", conflicts_with = "out")]
+    pub topk_cycles: Option<PathBuf>,
+    /// Architecture preset or TOML file for --topk-cycles.
+    #[arg(long, default_value = "spatten", requires = "topk_cycles")]
+    pub arch: String,
 }
 
 pub fn run(args: GoldenArgs) -> anyhow::Result<ExitCode> {
     if let Some(dir) = args.check {
         for (module, n) in golden::verify(&dir)? {
             println!("ok: {module} ({n} vectors)");
+        }
+        return Ok(ExitCode::SUCCESS);
+    }
+    if let Some(dir) = args.topk_cycles {
+        let arch = config::load_arch(&args.arch)?;
+        golden::verify(&dir)?;
+        for v in golden::topk_vectors(&dir)? {
+            let call = TopkCall {
+                purpose: TopkPurpose::LocalValue,
+                n: v.n,
+                k: v.k,
+                rounds: v.rounds,
+            };
+            println!("{:08x}", topk_call_cycles(&call, &arch.topk_value));
         }
         return Ok(ExitCode::SUCCESS);
     }

@@ -1,14 +1,17 @@
 //! Golden vectors for RTL: per datapath module, input and expected-output vectors as
-//! `$readmemh` hex files, a `manifest.json` of widths and shapes and a README, written
-//! atomically; and a checker that re-reads a directory and recomputes every expected output.
+//! `$readmemh` hex files, a `manifest.json` of widths, shapes, fixed-point formats and sha256
+//! sums and a README, written atomically; and a checker that re-reads a directory, holds every
+//! file to the exact line format (Verilator's `$readmemh` has dropped a last word without a
+//! newline), recomputes every expected output and compares every sha256.
 
 use std::collections::BTreeMap;
 use std::fs;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
 
 use super::error::ReferenceError;
 use super::fixed::ScaleReg;
@@ -21,7 +24,13 @@ use super::zero_eliminator::eliminate;
 use super::{pv, qk};
 use crate::output_dir::OutputDir;
 
-pub const GOLDEN_FORMAT_VERSION: u32 = 1;
+/// 2: every file carries its fixed-point format, word count and sha256; a manifest layout line.
+pub const GOLDEN_FORMAT_VERSION: u32 = 2;
+
+/// How every hex file is laid out (the manifest's `layout`).
+pub const LAYOUT: &str = "one value a line in row-major order of `shape`, exactly ceil(bits / 4) \
+     lowercase hex digits, two's complement in `bits` bits when `signed`, every line (the last \
+     included) ending in a single \\n";
 
 /// The modules with golden vectors, in output order.
 pub const MODULES: [&str; 8] = [
@@ -53,7 +62,13 @@ pub struct FileSpec {
     pub bits: u32,
     pub signed: bool,
     pub shape: Vec<usize>,
+    /// Words in the file: the product of `shape`.
+    pub words: usize,
+    /// What one word means as a number (integer, Q format, scale).
+    pub format: String,
     pub description: String,
+    /// Lowercase hex sha256 of the file's bytes.
+    pub sha256: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -70,6 +85,7 @@ pub struct Manifest {
     pub generator: String,
     pub seed: u64,
     pub spec: String,
+    pub layout: String,
     pub modules: Vec<ModuleSpec>,
 }
 
@@ -104,15 +120,71 @@ impl Module {
         data: Vec<i64>,
     ) {
         debug_assert_eq!(shape.iter().product::<usize>(), data.len(), "{file}");
+        let format = fixed_point_format(&self.spec.name, file);
         self.spec.files.push(FileSpec {
             file: format!("{}/{file}", self.spec.name),
             role: role.into(),
             bits,
             signed,
+            words: data.len(),
             shape,
+            format: format.into(),
             description: description.into(),
+            sha256: String::new(),
         });
         self.data.push(data);
+    }
+}
+
+/// The number format of every file (SPEC.md's definitions), by module and file name; the
+/// manifest carries it so an RTL engineer need not reverse-engineer a width.
+fn fixed_point_format(module: &str, file: &str) -> &'static str {
+    const PROB: &str = "unsigned integer probability, 4095 = 1.0 (SPEC.md 4.6)";
+    const WORD: &str = "signed 12-bit on-chip word, level << (12 - B), real = word x word scale";
+    const MANTISSA: &str = "unsigned 24-bit scale-register mantissa, 2^23 <= m < 2^24; \
+                            value = mantissa x 2^-shift";
+    const SHIFT: &str = "signed integer scale-register shift";
+    const COUNT: &str = "unsigned integer count";
+    const FLAG: &str = "flag, 1 = true";
+    let short = file.trim_end_matches(".hex");
+    let short = short
+        .strip_prefix("m4_")
+        .or_else(|| short.strip_prefix("m6_"))
+        .or_else(|| short.strip_prefix("m8_"))
+        .unwrap_or(short);
+    match (module, short) {
+        ("quantizer", "msb") => "signed integer, level >> 4 (the level's MSB plane)",
+        ("quantizer", "lsb") => "unsigned integer, level & 15 (the level's LSB plane)",
+        ("quantizer", "msb_word") | ("quantizer", "merged_word") => WORD,
+        ("qk", "q") | ("qk", "k") | ("pv", "v") | ("pv", "out") => WORD,
+        ("qk", "scores") | ("softmax", "scores") => {
+            "signed integer score, real = score x q word scale x k word scale / sqrt(D)"
+        }
+        ("softmax", "mult_mantissa") | ("importance", "head_scale_mantissa") => MANTISSA,
+        ("softmax", "mult_shift") | ("importance", "head_scale_shift") => SHIFT,
+        ("softmax", "exp_hi_rom") | ("softmax", "exp_lo_rom") | ("softmax", "exp") => {
+            "unsigned Q1.24, 2^24 = 1.0"
+        }
+        ("softmax", "sum") => "unsigned Q.24, 2^24 = 1.0",
+        ("softmax", "recip") => "unsigned integer, floor(4095 x 2^40 / sum)",
+        ("softmax", "prob") | ("requant", "prob") | ("requant", "threshold") => PROB,
+        ("requant", "max") | ("pv", "prob") | ("importance", "token_prob") => PROB,
+        ("requant", "refetch") | ("topk", "keep_mask") | ("zero_eliminator", "keep") => FLAG,
+        ("topk", "values") | ("topk", "kth") => "unsigned integer score",
+        ("zero_eliminator", "values") | ("zero_eliminator", "out") => "unsigned integer",
+        ("topk", "lfsr_state") => "32-bit Galois LFSR state after seeding (SPEC.md 6.2)",
+        ("topk", "positions") => "unsigned integer input position",
+        ("topk", "k") | ("topk", "keep_eq") | ("topk", "rounds") | ("topk", "round_count") => COUNT,
+        ("zero_eliminator", "count") => COUNT,
+        ("pv", "acc") => "signed integer, sum of probability x word (4095 x word = 1.0 x word)",
+        ("importance", "token_in") | ("importance", "token_out") => {
+            "unsigned integer, sum of probabilities (4095 = 1.0), saturating at 2^32 - 1"
+        }
+        ("importance", "head_in") | ("importance", "head_out") => {
+            "unsigned Q32.16 sum of |attention out|, saturating at 2^48 - 1"
+        }
+        ("importance", "head_abs_sum") => "unsigned integer, sum of |o| in 12-bit output words",
+        _ => unreachable!("golden file {module}/{file} has no format entry"),
     }
 }
 
@@ -254,12 +326,29 @@ fn generate(name: &str, count: usize, seed: u64) -> Module {
             let (mut sc, mut mm, mut ms, mut ex, mut su, mut re, mut pr) =
                 (vec![], vec![], vec![], vec![], vec![], vec![], vec![]);
             let (mut e, mut p) = (Vec::new(), Vec::new());
-            for _ in 0..n {
+            for i in 0..n {
                 let spread = rng.gen_range(10i32..2_000_000);
-                let row: Vec<i32> = (0..SOFTMAX_KEYS)
+                let mut row: Vec<i32> = (0..SOFTMAX_KEYS)
                     .map(|_| rng.gen_range(-spread..spread))
                     .collect();
-                let unit = rng.gen_range(1e-7f64..1e-4);
+                let mut unit = rng.gen_range(1e-7f64..1e-4);
+                // Two edge rows in every four, both exact divisions in the reciprocal: all
+                // scores equal (S = 64 x 2^24, uniform probabilities), and one score so far
+                // above the rest (4e6 x unit x log2 e > 25) that every other exp is 0
+                // (S = 2^24, p = 4095 and zeros).
+                match i % 4 {
+                    1 => {
+                        let first = row[0];
+                        row.fill(first);
+                    }
+                    2 => {
+                        let top = rng.gen_range(0..SOFTMAX_KEYS);
+                        row.fill(-2_000_000);
+                        row[top] = 2_000_000;
+                        unit = rng.gen_range(1e-5f64..1e-4);
+                    }
+                    _ => {}
+                }
                 let mult = multiplier(unit);
                 let st = softmax_row(&row, mult, &mut e, &mut p);
                 sc.extend(row.iter().map(|&v| v as i64));
@@ -354,10 +443,17 @@ fn generate(name: &str, count: usize, seed: u64) -> Module {
                 n,
             );
             let (mut pr, mut th, mut mx, mut fl) = (vec![], vec![], vec![], vec![]);
-            for _ in 0..n {
+            for i in 0..n {
                 let top = rng.gen_range(1u16..=4095);
                 let row: Vec<u16> = (0..SOFTMAX_KEYS).map(|_| rng.gen_range(0..=top)).collect();
-                let t = rng.gen_range(0u16..=4095);
+                let drawn = rng.gen_range(0u16..=4095);
+                // Every fourth vector sits on the boundary (max = T: not flat) and the next
+                // just above it (max = T - 1: flat), so `<` cannot pass as `<=`.
+                let t = match i % 4 {
+                    1 => row_max(&row),
+                    2 => (row_max(&row) + 1).min(4095),
+                    _ => drawn,
+                };
                 pr.extend(row.iter().map(|&v| v as i64));
                 th.push(t as i64);
                 mx.push(row_max(&row) as i64);
@@ -764,25 +860,54 @@ fn hex_line(v: i64, bits: u32) -> String {
     )
 }
 
-fn parse_hex(path: &Path, spec: &FileSpec) -> Result<Vec<i64>, ReferenceError> {
-    let text = fs::read_to_string(path)
+fn sha256_hex(bytes: &[u8]) -> String {
+    Sha256::digest(bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// Reads one hex file held to [`LAYOUT`]: the manifest's word count, exactly ceil(bits / 4)
+/// lowercase hex digits a line, a newline after every line (the last included), and the
+/// Returns the values, sign-extended when `signed`, and the sha256 of the bytes.
+fn parse_hex(path: &Path, spec: &FileSpec) -> Result<(Vec<i64>, String), ReferenceError> {
+    let bad = |line: usize, why: String| {
+        ReferenceError::Golden(format!("{}:{line}: {why}", path.display()))
+    };
+    let bytes = fs::read(path)
         .map_err(|e| ReferenceError::Golden(format!("{}: cannot read: {e}", path.display())))?;
+    let text = std::str::from_utf8(&bytes)
+        .map_err(|e| ReferenceError::Golden(format!("{}: not UTF-8: {e}", path.display())))?;
+    if !text.is_empty() && !text.ends_with('\n') {
+        return Err(bad(
+            text.lines().count(),
+            "the last line has no newline (Verilator's $readmemh may drop that word)".into(),
+        ));
+    }
+    if !(1..=64).contains(&spec.bits) {
+        return Err(ReferenceError::Golden(format!(
+            "{}: the manifest's bits {} is outside 1..=64",
+            path.display(),
+            spec.bits
+        )));
+    }
+    let digits = spec.bits.div_ceil(4) as usize;
     let mut out = Vec::new();
-    for (i, line) in text.lines().enumerate() {
-        let l = line.split("//").next().unwrap_or("").trim();
-        if l.is_empty() {
-            continue;
-        }
-        let raw = u64::from_str_radix(l, 16).map_err(|e| {
-            ReferenceError::Golden(format!("{}:{}: bad hex {l:?}: {e}", path.display(), i + 1))
-        })?;
-        if spec.bits < 64 && raw >> spec.bits != 0 {
-            return Err(ReferenceError::Golden(format!(
-                "{}:{}: {l} does not fit {} bits",
-                path.display(),
+    for (i, l) in text.lines().enumerate() {
+        let ok = l.len() == digits && l.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'));
+        if !ok {
+            return Err(bad(
                 i + 1,
-                spec.bits
-            )));
+                format!(
+                    "{l:?} is not {digits} lowercase hex digits ({} bits)",
+                    spec.bits
+                ),
+            ));
+        }
+        let raw =
+            u64::from_str_radix(l, 16).map_err(|e| bad(i + 1, format!("bad hex {l:?}: {e}")))?;
+        if spec.bits < 64 && raw >> spec.bits != 0 {
+            return Err(bad(i + 1, format!("{l} does not fit {} bits", spec.bits)));
         }
         let v = if spec.signed && spec.bits < 64 && raw >> (spec.bits - 1) & 1 == 1 {
             raw as i64 - (1i64 << spec.bits)
@@ -792,6 +917,14 @@ fn parse_hex(path: &Path, spec: &FileSpec) -> Result<Vec<i64>, ReferenceError> {
         out.push(v);
     }
     let want: usize = spec.shape.iter().product();
+    if want != spec.words {
+        return Err(ReferenceError::Golden(format!(
+            "{}: the manifest's words {} differ from its shape {:?} ({want})",
+            path.display(),
+            spec.words,
+            spec.shape
+        )));
+    }
     if out.len() != want {
         return Err(ReferenceError::Golden(format!(
             "{}: {} values, the manifest's shape {:?} needs {want}",
@@ -800,7 +933,7 @@ fn parse_hex(path: &Path, spec: &FileSpec) -> Result<Vec<i64>, ReferenceError> {
             spec.shape
         )));
     }
-    Ok(out)
+    Ok((out, sha256_hex(&bytes)))
 }
 
 /// Most vectors per module `write` makes: enough for any testbench, and a bound on memory
@@ -854,18 +987,20 @@ pub fn write_to(
             generator: format!("spatten golden {}", env!("CARGO_PKG_VERSION")),
             seed,
             spec: "sim/reference/SPEC.md".into(),
+            layout: LAYOUT.into(),
             modules: Vec::new(),
         };
         for name in &names {
-            let m = generate(name, count, seed);
+            let mut m = generate(name, count, seed);
             let dir = tmp.join(name);
             fs::create_dir_all(&dir).map_err(|e| err("cannot create", &dir, e))?;
-            for (f, data) in m.spec.files.iter().zip(&m.data) {
+            for (f, data) in m.spec.files.iter_mut().zip(&m.data) {
                 let mut text = String::with_capacity(data.len() * 9);
                 for &v in data {
                     text.push_str(&hex_line(v, f.bits));
                     text.push('\n');
                 }
+                f.sha256 = sha256_hex(text.as_bytes());
                 let p = tmp.join(&f.file);
                 fs::write(&p, text).map_err(|e| err("cannot write", &p, e))?;
             }
@@ -880,27 +1015,88 @@ pub fn write_to(
     })
 }
 
-/// Re-reads a golden directory and recomputes every output from its inputs with the
-/// reference. Returns (module, vectors checked) per module.
-pub fn verify(dir: &Path) -> Result<Vec<(String, usize)>, ReferenceError> {
+/// Reads `dir/manifest.json`, checking its format version before its fields (an older
+/// manifest lacks fields, and its version says why better than a missing-field error).
+fn read_manifest(dir: &Path) -> Result<(Manifest, PathBuf), ReferenceError> {
     let mp = dir.join("manifest.json");
     let text = fs::read_to_string(&mp)
         .map_err(|e| ReferenceError::Golden(format!("{}: cannot read: {e}", mp.display())))?;
-    let manifest: Manifest = serde_json::from_str(&text)
+    let value: serde_json::Value = serde_json::from_str(&text)
         .map_err(|e| ReferenceError::Golden(format!("{}: {e}", mp.display())))?;
-    if manifest.format_version != GOLDEN_FORMAT_VERSION {
+    let version = value.get("format_version").and_then(|v| v.as_u64());
+    if version != Some(GOLDEN_FORMAT_VERSION as u64) {
         return Err(ReferenceError::Golden(format!(
-            "{}: format_version {} (this build reads {GOLDEN_FORMAT_VERSION})",
+            "{}: format_version {} (this build reads {GOLDEN_FORMAT_VERSION}; rewrite the \
+             directory with `spatten golden --out`)",
             mp.display(),
-            manifest.format_version
+            version.map_or("missing".to_string(), |v| v.to_string())
         )));
     }
+    let manifest: Manifest = serde_json::from_value(value)
+        .map_err(|e| ReferenceError::Golden(format!("{}: {e}", mp.display())))?;
+    Ok((manifest, mp))
+}
+
+/// One top-k vector as the cycle simulator sees a call: n elements in, k kept, the rounds.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TopkVector {
+    pub n: u32,
+    pub k: u32,
+    pub rounds: Vec<u32>,
+}
+
+/// The top-k vectors of a golden directory (verify it first), in vector order.
+pub fn topk_vectors(dir: &Path) -> Result<Vec<TopkVector>, ReferenceError> {
+    let (manifest, mp) = read_manifest(dir)?;
+    let m = manifest
+        .modules
+        .iter()
+        .find(|m| m.name == "topk")
+        .ok_or_else(|| ReferenceError::Golden(format!("{}: no topk module", mp.display())))?;
+    let file = |name: &str| -> Result<(Vec<i64>, &FileSpec), ReferenceError> {
+        let f = m
+            .files
+            .iter()
+            .find(|f| f.file == format!("topk/{name}"))
+            .ok_or_else(|| ReferenceError::Golden(format!("module topk: no file {name}")))?;
+        Ok((parse_hex(&dir.join(&f.file), f)?.0, f))
+    };
+    let (_, values) = file("values.hex")?;
+    let n = *values.shape.last().unwrap_or(&0);
+    let (ks, _) = file("k.hex")?;
+    let (rounds, _) = file("rounds.hex")?;
+    let (counts, _) = file("round_count.hex")?;
+    let v = m.vectors;
+    if ks.len() < v || counts.len() < v || rounds.len() < v * n {
+        return Err(ReferenceError::Golden(format!(
+            "module topk: the files hold fewer than the manifest's {v} vectors"
+        )));
+    }
+    Ok((0..v)
+        .map(|i| TopkVector {
+            n: n as u32,
+            k: ks[i] as u32,
+            rounds: rounds[i * n..i * n + (counts[i] as usize).min(n)]
+                .iter()
+                .map(|&r| r as u32)
+                .collect(),
+        })
+        .collect())
+}
+
+/// Re-reads a golden directory and recomputes every output from its inputs with the
+/// reference. Returns (module, vectors checked) per module.
+pub fn verify(dir: &Path) -> Result<Vec<(String, usize)>, ReferenceError> {
+    let (manifest, mp) = read_manifest(dir)?;
     let mut report = Vec::new();
     for m in &manifest.modules {
         let mut files = BTreeMap::new();
+        let mut sums = Vec::new();
         for f in &m.files {
             let short = f.file.rsplit('/').next().unwrap_or(&f.file).to_string();
-            files.insert(short, parse_hex(&dir.join(&f.file), f)?);
+            let (values, sha) = parse_hex(&dir.join(&f.file), f)?;
+            files.insert(short, values);
+            sums.push((f, sha));
         }
         let get = |name: &str| -> Result<&Vec<i64>, ReferenceError> {
             files
@@ -1143,6 +1339,17 @@ pub fn verify(dir: &Path) -> Result<Vec<(String, usize)>, ReferenceError> {
                 )));
             }
         }
+        // Last, so a changed value is reported with its vector above; this catches what a
+        // recomputation cannot (a consistent edit of inputs and outputs, a stale manifest).
+        for (f, sha) in sums {
+            if sha != f.sha256 {
+                return Err(ReferenceError::Golden(format!(
+                    "{}: sha256 {sha} differs from the manifest's {}",
+                    dir.join(&f.file).display(),
+                    f.sha256
+                )));
+            }
+        }
         report.push((m.name.clone(), n));
     }
     Ok(report)
@@ -1154,12 +1361,15 @@ Generated by `spatten golden` from the bit-exact reference model; the numerics a
 `sim/reference/SPEC.md` of the spatten-sim repository (section numbers below refer to it).
 
 ## Files
-- `manifest.json`: for every module its description, the number of vectors and every file
-  with its role (`input`, `output` or `rom`), bit width, signedness and shape (row-major).
-- `<module>/<name>.hex`: one value per line, `ceil(bits / 4)` hex digits, no `0x` prefix,
-  in row-major order of the manifest's shape. Signed values are two's complement in `bits`
-  bits (e.g. 12-bit -1 is `fff`). Load with `$readmemh("qk/q.hex", mem)` into a
-  `reg [bits-1:0] mem [0:product(shape)-1]`.
+- `manifest.json`: the `layout` of every file, and for every module its description, the
+  number of vectors and every file with its role (`input`, `output` or `rom`), bit width,
+  signedness, shape (row-major), word count (`words`, the product of the shape), number
+  `format` (integer, Q format, what 1.0 is) and the `sha256` of its bytes.
+- `<module>/<name>.hex`: one value per line, exactly `ceil(bits / 4)` lowercase hex digits,
+  no `0x` prefix, in row-major order of the manifest's shape, every line ending in `\n` (the
+  last one too: Verilator's `$readmemh` has dropped a last word without one). Signed values
+  are two's complement in `bits` bits (e.g. 12-bit -1 is `fff`). Load with
+  `$readmemh("qk/q.hex", mem)` into a `reg [bits-1:0] mem [0:words-1]`.
 
 ## Driving a module
 For vector `i` (0 .. vectors-1), present the slice `i` of every `input` file (a shape
@@ -1184,6 +1394,18 @@ FIFO[state mod length]). Rounds list the elements streamed in each quick-select 
 final filter pass excluded; a round-by-round RTL trace should match them.
 
 ## Checking
-`spatten golden --check DIR` re-reads a directory and recomputes every output with the
-reference; it exits non-zero naming the first file and vector that differ.
+`spatten golden --check DIR` holds every file to the layout and the manifest's word count,
+recomputes every output with the reference, and compares every file's sha256 with the
+manifest; it exits non-zero naming the first file (and line or vector) that differs.
+`spatten golden --topk-cycles DIR [--arch A]` prints, one hex line per top-k vector, the
+cycles the cycle simulator charges that call (the local-V engine of arch A).
+
+## Testbenches
+The spatten-sim repository's `rtl/` holds SystemVerilog modules for the zero eliminator,
+requant decision, QxK lane, importance accumulators, softmax and top-k engine, with a
+Verilator testbench each that runs every vector of this directory and fails on the first
+mismatch with the vector index, the expected and the actual word. To run them on your own
+modules (same module names, parameters and ports), from that repository:
+`rtl/run-tests.sh target/release/spatten --src YOUR_DIR [--vectors THIS_DIR]`; `rtl/README.md`
+there describes the ports and the cycle cross-check.
 "#;
