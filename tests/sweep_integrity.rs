@@ -203,15 +203,14 @@ fn point_counts_are_checked_and_bounded_before_allocating() {
     for k in keys {
         huge.push_str(&format!("\"{k}\" = [{}]\n", values(50)));
     }
-    let spec = SweepSpec::parse(&huge, Path::new("huge.toml")).unwrap();
-    let err = sweep::run_sweep(
-        &spec,
-        &ClockEvaluator,
-        &options(&dir.path().join("b"), false),
-    )
-    .unwrap_err()
-    .to_string();
-    assert!(err.contains("does not fit in 64 bits"), "{err}");
+    // Refused when the spec is read, before any sweep state exists.
+    let err = SweepSpec::parse(&huge, Path::new("huge.toml"))
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("huge.toml:3") && err.contains("points"),
+        "{err}"
+    );
     // Nothing was written for either.
     assert!(!dir.path().join("a/results.csv").exists());
     assert!(!dir.path().join("b/results.csv").exists());
