@@ -1,5 +1,8 @@
 //! Every figure type renders to SVG and PNG, byte-identically on a second render, and bad
-//! data is refused with a typed error. Set SPATTEN_KEEP_PLOTS=DIR to keep the figures.
+//! data is refused with a typed error. Set SPATTEN_KEEP_PLOTS=DIR to keep the figures. The
+//! text layout of a reference figure is a golden file (tests/golden/figures/); rewrite it
+//! with `SPATTEN_UPDATE_GOLDEN=1 cargo test --release --test plot_render` after a deliberate
+//! layout change.
 
 use std::path::{Path, PathBuf};
 
@@ -45,16 +48,17 @@ fn speedup() -> GroupedBars {
         ],
         log_y: true,
         value_labels: Some("x".into()),
+        reference: Some(Reference::parity("1x: as fast as the baseline")),
     }
 }
 
 fn energy() -> StackedBars {
-    StackedBars {
-        frame: Frame::new("Energy breakdown per benchmark", "Benchmark", "Energy (mJ)"),
-        categories: ["BERT-base", "GPT-2-small", "GPT-2-medium"]
+    StackedBars::new(
+        Frame::new("Energy breakdown per benchmark", "Benchmark", "Energy (mJ)"),
+        ["BERT-base", "GPT-2-small", "GPT-2-medium"]
             .map(String::from)
             .to_vec(),
-        components: vec![
+        vec![
             Series {
                 name: "DRAM".into(),
                 values: vec![1.2, 4.5, 9.1],
@@ -72,17 +76,17 @@ fn energy() -> StackedBars {
                 values: vec![0.3, 0.6, 1.0],
             },
         ],
-    }
+    )
 }
 
 fn lines() -> LinePlot {
-    LinePlot {
-        frame: Frame::new(
+    let mut p = LinePlot::new(
+        Frame::new(
             "Latency vs sequence length",
             "Sequence length (tokens)",
             "Latency (ms)",
         ),
-        series: vec![
+        vec![
             Curve {
                 name: "TITAN Xp".into(),
                 points: vec![(128.0, 0.3), (256.0, 0.5), (512.0, 1.4), (1024.0, 4.9)],
@@ -92,9 +96,14 @@ fn lines() -> LinePlot {
                 points: vec![(128.0, 2.0), (256.0, 6.5), (512.0, 24.0), (1024.0, 95.0)],
             },
         ],
-        log_x: true,
-        log_y: true,
-    }
+    );
+    p.log_x = true;
+    p.log_y = true;
+    p.references = vec![Reference {
+        value: 1.0,
+        label: "1 ms budget".into(),
+    }];
+    p
 }
 
 fn pareto() -> ParetoScatter {
@@ -202,6 +211,7 @@ fn every_figure_is_deterministic() {
     render_twice(&dir, "speedup", &|p| grouped_bars(p, &speedup()));
     let mut linear = speedup();
     linear.log_y = false;
+    linear.reference = None;
     linear.frame.title = "Speedup (linear)".into();
     render_twice(&dir, "speedup-linear", &|p| grouped_bars(p, &linear));
     render_twice(&dir, "energy", &|p| stacked_bars(p, &energy()));
@@ -244,8 +254,19 @@ fn every_figure_is_deterministic() {
         categories: many,
         log_y: true,
         value_labels: None,
+        reference: None,
     };
     render_twice(&dir, "speedup-30", &|p| grouped_bars(p, &crowded));
+    let mut shares = energy().percent();
+    for s in &mut shares.components {
+        s.values = vec![25.0; 3];
+    }
+    render_twice(&dir, "shares", &|p| stacked_bars(p, &shares));
+    let panels = Panels {
+        frame: Frame::new("Two metrics", "", ""),
+        panels: vec![speedup(), linear.clone()],
+    };
+    render_twice(&dir, "panels", &|p| grouped_panels(p, &panels));
     render_twice(&dir, "latency", &|p| line_plot(p, &lines()));
     render_twice(&dir, "pareto", &|p| pareto_scatter(p, &pareto()));
     render_twice(&dir, "roofline", &|p| roofline(p, &roof()));
@@ -267,4 +288,60 @@ fn bad_data_is_refused_without_output() {
     assert!(!dir.join("bad.png").exists() && !dir.join("bad.svg").exists());
     let e = grouped_bars(&dir.join("no-such-dir/x"), &speedup()).unwrap_err();
     assert!(matches!(e, PlotError::Io { .. }), "{e}");
+}
+
+/// `<text>` elements of an SVG, one per line, as the golden file keeps them.
+fn svg_texts(svg: &str) -> String {
+    svg.lines()
+        .filter(|l| l.starts_with("<text"))
+        .map(|l| format!("{l}\n"))
+        .collect()
+}
+
+#[test]
+fn text_layout_matches_the_golden_file() {
+    let (_keep, dir) = out_dir();
+    let w = grouped_bars(&dir.join("golden-speedup"), &speedup()).unwrap();
+    let now = svg_texts(&std::fs::read_to_string(&w.svg).unwrap());
+    let golden = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/golden/figures/speedup-text.svg");
+    if std::env::var("SPATTEN_UPDATE_GOLDEN").is_ok_and(|v| !v.is_empty()) {
+        std::fs::create_dir_all(golden.parent().unwrap()).unwrap();
+        std::fs::write(&golden, &now).unwrap();
+    }
+    let want = std::fs::read_to_string(&golden).unwrap();
+    assert!(
+        now == want,
+        "text layout changed; diff against {}:\n{now}",
+        golden.display()
+    );
+    // Every value label is there, with the digits together ("5.13x", not "5.1 3x").
+    for label in ["35.2x", "162x", "1.4x", "480x"] {
+        assert!(now.contains(&format!(">{label}</text>")), "{label} missing");
+    }
+    // The legend names each series once, and the reference line.
+    assert_eq!(now.matches(">TITAN Xp (modelled)</text>").count(), 1);
+    assert!(now.contains(">1x: as fast as the baseline</text>"));
+}
+
+#[test]
+fn single_series_has_no_legend_and_shares_have_no_totals() {
+    let (_keep, dir) = out_dir();
+    let mut one = speedup();
+    one.series.truncate(1);
+    one.reference = None;
+    let w = grouped_bars(&dir.join("one"), &one).unwrap();
+    let texts = svg_texts(&std::fs::read_to_string(&w.svg).unwrap());
+    assert!(!texts.contains(">TITAN Xp (modelled)</text>"), "{texts}");
+    let mut shares = energy().percent();
+    for s in &mut shares.components {
+        s.values = vec![25.0; 3];
+    }
+    let w = stacked_bars(&dir.join("shares"), &shares).unwrap();
+    let texts = svg_texts(&std::fs::read_to_string(&w.svg).unwrap());
+    assert!(
+        !texts.contains(">100%</text>"),
+        "a total printed over a 100 % stack"
+    );
+    assert_eq!(texts.matches(">25%</text>").count(), 12);
 }

@@ -291,13 +291,14 @@ fn baseline_figures(
         "Device",
         "Latency per stage (ms, log scale)",
     );
-    frame.size = (1100, 600);
+    frame.size = (1100, 650);
     let latency = GroupedBars {
         frame,
         categories: categories.clone(),
         series: series(&|s| s.latency_s * 1e3)?,
         log_y: true,
-        value_labels: None,
+        value_labels: Some(String::new()),
+        reference: None,
     };
     written.push(plot::grouped_bars(
         &dir.join(format!("{workload}-baseline-latency")),
@@ -308,13 +309,14 @@ fn baseline_figures(
         "Device",
         "Dynamic energy per stage (mJ, log scale)",
     );
-    frame.size = (1100, 600);
+    frame.size = (1100, 650);
     let energy = GroupedBars {
         frame,
         categories,
         series: series(&|s| s.energy_j * 1e3)?,
         log_y: true,
-        value_labels: None,
+        value_labels: Some(String::new()),
+        reference: None,
     };
     written.push(plot::grouped_bars(
         &dir.join(format!("{workload}-baseline-energy")),

@@ -5,4 +5,5 @@ pub mod font;
 pub mod overlay;
 pub mod plot;
 pub mod run_report;
+pub mod text;
 pub mod timeline;

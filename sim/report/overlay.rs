@@ -7,7 +7,8 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
-use super::plot::{self, Frame, GroupedBars, Series, StackedBars};
+use super::plot::{self, Frame, GroupedBars, Panels, Series, StackedBars};
+use super::run_report;
 
 /// The parts of a report that the overlay figures read.
 #[derive(Debug, Clone, Deserialize)]
@@ -184,10 +185,10 @@ pub fn draw(runs: &[SavedRun], out: &Path) -> anyhow::Result<Vec<PathBuf>> {
     };
     keep(plot::grouped_bars(
         &out.join("throughput"),
-        &GroupedBars {
-            frame: Frame::new("Throughput", "run", "GOP/s"),
-            categories: names.clone(),
-            series: vec![
+        &GroupedBars::new(
+            Frame::new("Throughput", "run", "throughput (GOP/s)"),
+            names.clone(),
+            vec![
                 Series {
                     name: "executed".into(),
                     values: runs.iter().map(|r| r.gops).collect(),
@@ -197,72 +198,89 @@ pub fn draw(runs: &[SavedRun], out: &Path) -> anyhow::Result<Vec<PathBuf>> {
                     values: runs.iter().map(|r| r.effective_gops).collect(),
                 },
             ],
-            log_y: false,
-            value_labels: None,
-        },
+        )
+        .labelled(""),
     )?);
-    keep(plot::grouped_bars(
+    // Two metrics with different units: one panel (and axis) each.
+    let panel = |heading: &str, axis: &str, values: Vec<f64>| {
+        GroupedBars::new(
+            Frame::new(heading, "run", axis),
+            names.clone(),
+            vec![Series {
+                name: heading.into(),
+                values,
+            }],
+        )
+        .labelled("")
+    };
+    keep(plot::grouped_panels(
         &out.join("efficiency"),
-        &GroupedBars {
-            frame: Frame::new("Efficiency", "run", "effective GOP/J and GOP/s per mm2"),
-            categories: names.clone(),
-            series: vec![
-                Series {
-                    name: "GOP/J".into(),
-                    values: runs
-                        .iter()
+        &Panels {
+            frame: Frame::new("Efficiency (effective, dense operations)", "", "")
+                .sized((1100, 560)),
+            panels: vec![
+                panel(
+                    "energy efficiency",
+                    "GOP/J",
+                    runs.iter()
                         .map(|r| r.effective_gops * r.seconds / r.energy.total_j)
                         .collect(),
-                },
-                Series {
-                    name: "GOP/s per mm2".into(),
-                    values: runs.iter().map(|r| r.effective_gops / r.area_mm2).collect(),
-                },
+                ),
+                panel(
+                    "area efficiency",
+                    "GOP/s per mm²",
+                    runs.iter().map(|r| r.effective_gops / r.area_mm2).collect(),
+                ),
             ],
-            log_y: true,
-            value_labels: None,
         },
     )?);
     let modules: Vec<String> = runs
         .first()
-        .map(|r| r.energy.modules.iter().map(|m| m.module.clone()).collect())
+        .map(|r| {
+            run_report::pipeline_order(r.energy.modules.iter().map(|m| m.module.as_str()))
+                .into_iter()
+                .map(String::from)
+                .collect()
+        })
         .unwrap_or_default();
+    let module_j = |r: &SavedRun, m: &str| {
+        r.energy
+            .modules
+            .iter()
+            .find(|x| x.module == m)
+            .map_or(0.0, |x| x.dynamic_j + x.static_j)
+    };
+    let largest = runs
+        .iter()
+        .map(|r| r.energy.total_j.max(r.energy.dram_j))
+        .fold(0.0, f64::max);
+    let (k, unit) = plot::energy_unit(largest);
     let mut components: Vec<Series> = modules
         .iter()
         .map(|m| Series {
-            name: m.clone(),
-            values: runs
-                .iter()
-                .map(|r| {
-                    r.energy
-                        .modules
-                        .iter()
-                        .find(|x| &x.module == m)
-                        .map_or(0.0, |x| x.dynamic_j + x.static_j)
-                        * 1e3
-                })
-                .collect(),
+            name: run_report::module_label(m),
+            values: runs.iter().map(|r| module_j(r, m) * k).collect(),
         })
         .collect();
     components.push(Series {
         name: "DRAM".into(),
-        values: runs.iter().map(|r| r.energy.dram_j * 1e3).collect(),
+        values: runs.iter().map(|r| r.energy.dram_j * k).collect(),
     });
     keep(plot::stacked_bars(
         &out.join("energy"),
-        &StackedBars {
-            frame: Frame::new("Energy by module", "run", "energy (mJ)"),
-            categories: names.clone(),
+        &StackedBars::new(
+            Frame::new("Energy by module", "run", &format!("energy ({unit})")),
+            names.clone(),
             components,
-        },
+        ),
     )?);
     let tensors = ["q", "k_msb", "k_lsb", "v_msb", "v_lsb"];
     keep(plot::stacked_bars(
         &out.join("traffic"),
-        &StackedBars {
-            frame: Frame::new("DRAM traffic by tensor", "run", "data (MB)"),
-            categories: names.clone(),
-            components: tensors
+        &StackedBars::new(
+            Frame::new("DRAM traffic by tensor", "run", "data (MB)"),
+            names.clone(),
+            tensors
                 .iter()
                 .map(|t| Series {
                     name: t.replace('_', " ").to_uppercase(),
@@ -272,12 +290,18 @@ pub fn draw(runs: &[SavedRun], out: &Path) -> anyhow::Result<Vec<PathBuf>> {
                         .collect(),
                 })
                 .collect(),
-        },
+        ),
     )?);
-    let devices: Vec<String> = runs
+    let devices: Vec<(String, String)> = runs
         .first()
-        .map(|r| r.baselines.iter().map(|b| b.device.clone()).collect())
+        .map(|r| {
+            r.baselines
+                .iter()
+                .map(|b| (b.device.clone(), b.provenance.clone()))
+                .collect()
+        })
         .unwrap_or_default();
+    let (categories, axis_label) = run_report::baseline_axis(&devices);
     let lookup = |r: &SavedRun, d: &str, f: fn(&SavedComparison) -> f64| {
         r.baselines.iter().find(|b| b.device == d).map_or(0.0, f)
     };
@@ -285,41 +309,29 @@ pub fn draw(runs: &[SavedRun], out: &Path) -> anyhow::Result<Vec<PathBuf>> {
         (
             "speedup",
             "Speedup over baselines",
-            "speedup (x)",
+            "speedup (x, log scale)",
             (|b: &SavedComparison| b.speedup) as fn(&SavedComparison) -> f64,
         ),
         (
             "energy_saving",
             "Energy saving over baselines",
-            "energy saving (x)",
+            "energy saving (x, log scale)",
             |b: &SavedComparison| b.energy_saving,
         ),
     ] {
         keep(plot::grouped_bars(
             &out.join(stem),
-            &GroupedBars {
-                frame: Frame::new(title, "baseline", axis),
-                categories: devices
-                    .iter()
-                    .map(|d| {
-                        let p = runs[0]
-                            .baselines
-                            .iter()
-                            .find(|b| &b.device == d)
-                            .map_or("", |b| b.provenance.as_str());
-                        format!("{d} ({p})")
-                    })
-                    .collect(),
-                series: runs
-                    .iter()
+            &GroupedBars::new(
+                Frame::new(title, &axis_label, axis).sized((1100, 650)),
+                categories.clone(),
+                runs.iter()
                     .map(|r| Series {
                         name: r.name.clone(),
-                        values: devices.iter().map(|d| lookup(r, d, field)).collect(),
+                        values: devices.iter().map(|d| lookup(r, &d.0, field)).collect(),
                     })
                     .collect(),
-                log_y: true,
-                value_labels: None,
-            },
+            )
+            .ratio("1x: same as the baseline"),
         )?);
     }
     Ok(written)

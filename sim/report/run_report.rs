@@ -421,6 +421,77 @@ fn summary(
     o
 }
 
+/// What a module is called on a figure (the simulator's names are identifiers).
+pub fn module_label(name: &str) -> String {
+    match name {
+        "fetcher" => "fetcher",
+        "address_crossbar" => "address crossbar",
+        "data_crossbar" => "data crossbar",
+        "bitwidth_converter" => "bitwidth converter",
+        "qk" => "QxK",
+        "softmax" => "softmax",
+        "requant" => "requant",
+        "topk_value" => "top-k (local V)",
+        "topk_token" => "top-k (token)",
+        "topk" => "top-k",
+        "pv" => "PxV",
+        "importance" => "importance",
+        "other" => "other",
+        other => return other.replace('_', " "),
+    }
+    .to_string()
+}
+
+/// Position of a module in the pipeline (data flows fetcher, QxK, softmax, top-k, PxV), so
+/// figures list modules in that order; names the pipeline does not know go last.
+fn pipeline_rank(name: &str) -> usize {
+    let order: &[&str] = &[
+        "fetcher",
+        "address_crossbar",
+        "data_crossbar",
+        "bitwidth_converter",
+        "qk",
+        "softmax",
+        "requant",
+        "topk",
+        "topk_value",
+        "topk_token",
+        "pv",
+        "importance",
+        "other",
+    ];
+    order.iter().position(|m| *m == name).unwrap_or(order.len())
+}
+
+/// The names in pipeline order (stable for names of equal rank).
+pub fn pipeline_order<'a>(names: impl IntoIterator<Item = &'a str>) -> Vec<&'a str> {
+    let mut v: Vec<&str> = names.into_iter().collect();
+    v.sort_by_key(|n| pipeline_rank(n));
+    v
+}
+
+/// "device (provenance)" only where provenances differ; otherwise the shared provenance goes
+/// into the axis title once, so long category names do not crowd the axis.
+pub fn baseline_axis(devices: &[(String, String)]) -> (Vec<String>, String) {
+    let first = devices.first().map(|d| d.1.as_str()).unwrap_or("");
+    if devices.iter().all(|d| d.1 == first) {
+        let axis = if first.is_empty() {
+            "baseline".to_string()
+        } else {
+            format!("baseline (all {first})")
+        };
+        (devices.iter().map(|d| d.0.clone()).collect(), axis)
+    } else {
+        (
+            devices
+                .iter()
+                .map(|d| format!("{} ({})", d.0, d.1))
+                .collect(),
+            "baseline".to_string(),
+        )
+    }
+}
+
 fn figures(
     r: &ExperimentResult,
     cmp: &[Comparison],
@@ -429,71 +500,81 @@ fn figures(
 ) -> anyhow::Result<Vec<plot::Written>> {
     let mut out = Vec::new();
     let title = |what: &str| format!("{what}: {} on {}", r.workload.name, r.arch.name);
-    let devices: Vec<String> = cmp
-        .iter()
-        .map(|c| format!("{} ({})", c.device, c.provenance))
-        .collect();
-    out.push(plot::grouped_bars(
-        &dir.join("speedup"),
-        &GroupedBars {
-            frame: Frame::new(&title("Speedup"), "baseline", "speedup over baseline (x)"),
-            categories: devices.clone(),
-            series: vec![Series {
-                name: r.arch.name.clone(),
-                values: cmp.iter().map(|c| c.speedup).collect(),
-            }],
-            log_y: true,
-            value_labels: Some("x".into()),
-        },
-    )?);
-    out.push(plot::grouped_bars(
-        &dir.join("energy_saving"),
-        &GroupedBars {
-            frame: Frame::new(
-                &title("Energy saving"),
-                "baseline",
-                "energy saving over baseline (x)",
-            ),
-            categories: devices,
-            series: vec![Series {
-                name: r.arch.name.clone(),
-                values: cmp.iter().map(|c| c.energy_saving).collect(),
-            }],
-            log_y: true,
-            value_labels: Some("x".into()),
-        },
-    )?);
+    let (devices, baseline_label) = baseline_axis(
+        &cmp.iter()
+            .map(|c| (c.device.clone(), c.provenance.clone()))
+            .collect::<Vec<_>>(),
+    );
+    for (stem, what, axis, field) in [
+        (
+            "speedup",
+            "Speedup",
+            "speedup over baseline (x, log scale)",
+            (|c: &Comparison| c.speedup) as fn(&Comparison) -> f64,
+        ),
+        (
+            "energy_saving",
+            "Energy saving",
+            "energy saving over baseline (x, log scale)",
+            |c: &Comparison| c.energy_saving,
+        ),
+    ] {
+        out.push(plot::grouped_bars(
+            &dir.join(stem),
+            &GroupedBars::new(
+                Frame::new(&title(what), &baseline_label, axis).sized((900, 620)),
+                devices.clone(),
+                vec![Series {
+                    name: r.arch.name.clone(),
+                    values: cmp.iter().map(field).collect(),
+                }],
+            )
+            .ratio("1x: as fast as the baseline"),
+        )?);
+    }
     let c = &r.energy.by_cause;
-    let uj = 1e6;
     let e = &r.energy;
-    let mut module_names: Vec<String> = e.modules.iter().map(|m| m.module.clone()).collect();
+    let modules: Vec<&crate::energy::account::ModuleEnergy> =
+        pipeline_order(e.modules.iter().map(|m| m.module.as_str()))
+            .into_iter()
+            .filter_map(|n| e.modules.iter().find(|m| m.module == n))
+            .collect();
+    let largest = modules
+        .iter()
+        .map(|m| m.dynamic_j + m.static_j)
+        .chain([e.dram_j])
+        .fold(0.0, f64::max);
+    let (k, unit) = plot::energy_unit(largest);
+    let mut module_names: Vec<String> = modules.iter().map(|m| module_label(&m.module)).collect();
     module_names.push("DRAM".into());
     out.push(plot::stacked_bars(
         &dir.join("energy_by_module"),
-        &StackedBars {
-            frame: Frame::new(&title("Energy by module"), "module", "energy (uJ)"),
-            categories: module_names,
-            components: vec![
+        &StackedBars::new(
+            Frame::new(
+                &title("Energy by module"),
+                "module",
+                &format!("energy ({unit})"),
+            ),
+            module_names,
+            vec![
                 Series {
                     name: "dynamic".into(),
-                    values: e
-                        .modules
+                    values: modules
                         .iter()
-                        .map(|m| m.dynamic_j * uj)
-                        .chain([e.dram_j * uj])
+                        .map(|m| m.dynamic_j * k)
+                        .chain([e.dram_j * k])
                         .collect(),
                 },
                 Series {
                     name: "static (leakage)".into(),
-                    values: e
-                        .modules
+                    values: modules
                         .iter()
-                        .map(|m| m.static_j * uj)
+                        .map(|m| m.static_j * k)
                         .chain([0.0])
                         .collect(),
                 },
             ],
-        },
+        ),
     )?);
     let causes = [
         ("MAC compute", c.compute_j),
@@ -503,73 +584,100 @@ fn figures(
         ("DRAM transfer", c.dram_transfer_j),
         ("leakage", c.leakage_j),
     ];
+    let (k, unit) = plot::energy_unit(causes.iter().map(|c| c.1).fold(0.0, f64::max));
     out.push(plot::grouped_bars(
         &dir.join("energy_by_cause"),
-        &GroupedBars {
-            frame: Frame::new(&title("Energy by cause"), "cause", "energy (uJ)"),
-            categories: causes.iter().map(|(n, _)| n.to_string()).collect(),
-            series: vec![Series {
+        &GroupedBars::new(
+            Frame::new(
+                &title("Energy by cause"),
+                "cause",
+                &format!("energy ({unit})"),
+            ),
+            causes.iter().map(|(n, _)| n.to_string()).collect(),
+            vec![Series {
                 name: r.arch.name.clone(),
-                values: causes.iter().map(|(_, j)| j * uj).collect(),
+                values: causes.iter().map(|(_, j)| j * k).collect(),
             }],
-            log_y: false,
-            value_labels: None,
-        },
+        )
+        .labelled(""),
     )?);
     let b = &r.stats.dram.bytes_by_tensor;
     let mb = 1e-6;
     let dense_mb = t.dense_bits / 8.0 * mb;
     let savings = t.savings();
-    out.push(plot::stacked_bars(
-        &dir.join("traffic_breakdown"),
-        &StackedBars {
-            frame: Frame::new(&title("DRAM traffic"), "", "data (MB)"),
-            categories: vec![
-                "fetched, by tensor".into(),
-                "dense K/V, where it went".into(),
-            ],
-            components: [
-                ("Q", b.q),
-                ("K MSB", b.k_msb),
-                ("K LSB", b.k_lsb),
-                ("V MSB", b.v_msb),
-                ("V LSB", b.v_lsb),
-            ]
-            .into_iter()
-            .map(|(name, bytes)| Series {
+    // (component, palette colour): K warm and V cool in the first bar, and the second bar's
+    // colours all different again.
+    let saving_colors = [2, 5, 6, 9, 1, 4];
+    let parts: Vec<(Series, usize)> = [
+        ("Q", b.q, 8),
+        ("K MSB", b.k_msb, 3),
+        ("K LSB", b.k_lsb, 1),
+        ("V MSB", b.v_msb, 0),
+        ("V LSB", b.v_lsb, 4),
+    ]
+    .into_iter()
+    .map(|(name, bytes, col)| {
+        (
+            Series {
                 name: name.into(),
                 values: vec![bytes as f64 * mb, 0.0],
-            })
-            .chain([Series {
-                name: "K/V fetched".into(),
-                values: vec![0.0, t.after_quantization_bits / 8.0 * mb],
-            }])
-            .chain(savings.iter().map(|(name, bits)| Series {
+            },
+            col,
+        )
+    })
+    .chain([(
+        Series {
+            name: "K/V fetched".into(),
+            values: vec![0.0, t.after_quantization_bits / 8.0 * mb],
+        },
+        7,
+    )])
+    .chain(savings.iter().enumerate().map(|(i, (name, bits))| {
+        (
+            Series {
                 name: format!("saved by {name}"),
                 values: vec![0.0, bits / 8.0 * mb],
-            }))
-            .filter(|s| dense_mb > 0.0 || s.values.iter().any(|v| *v > 0.0))
-            .collect(),
-        },
+            },
+            saving_colors[i % saving_colors.len()],
+        )
+    }))
+    .filter(|(s, _)| dense_mb > 0.0 || s.values.iter().any(|v| *v > 0.0))
+    .collect();
+    let (components, colors): (Vec<Series>, Vec<usize>) = parts.into_iter().unzip();
+    let mut traffic = StackedBars::new(
+        Frame::new(&title("DRAM traffic"), "", "data (MB)").sized((900, 680)),
+        vec![
+            "fetched, by tensor".into(),
+            "dense K/V, where it went".into(),
+        ],
+        components,
+    );
+    traffic.legend_per_category = true;
+    traffic.segment_labels = true;
+    traffic.colors = colors;
+    out.push(plot::stacked_bars(
+        &dir.join("traffic_breakdown"),
+        &traffic,
     )?);
-    let names: Vec<String> = r.stats.modules.keys().cloned().collect();
+    let order = pipeline_order(r.stats.modules.keys().map(String::as_str));
+    let names: Vec<String> = order.iter().map(|m| module_label(m)).collect();
     let pct = |f: &dyn Fn(&crate::hw::stats::ModuleStats) -> u64| -> Vec<f64> {
-        r.stats
-            .modules
-            .values()
-            .map(|m| 100.0 * f(m) as f64 / r.stats.cycles.max(1) as f64)
+        order
+            .iter()
+            .map(|m| 100.0 * f(&r.stats.modules[*m]) as f64 / r.stats.cycles.max(1) as f64)
             .collect()
     };
     out.push(plot::stacked_bars(
         &dir.join("utilisation"),
-        &StackedBars {
-            frame: Frame::new(
+        &StackedBars::new(
+            Frame::new(
                 &title("Module utilisation"),
-                "module",
+                "module (pipeline order)",
                 "share of cycles (%)",
-            ),
-            categories: names,
-            components: vec![
+            )
+            .sized((1200, 800)),
+            names,
+            vec![
                 Series {
                     name: "busy".into(),
                     values: pct(&|m| m.busy_cycles),
@@ -587,7 +695,10 @@ fn figures(
                     values: pct(&|m| m.idle_cycles),
                 },
             ],
-        },
+        )
+        .percent()
+        .colored(vec![0, 1, 3, 9])
+        .unlabelled(vec![3]),
     )?);
     let f_ghz = r.arch.clock.frequency_mhz / 1000.0;
     let peak = 2.0 * (r.arch.qk.multipliers + r.arch.pv.multipliers) as f64 * f_ghz;
@@ -597,8 +708,8 @@ fn figures(
         &Roofline {
             frame: Frame::new(
                 &title("Roofline"),
-                "operational intensity (op/B of DRAM traffic)",
-                "throughput (GOP/s)",
+                "operational intensity (op/B of DRAM traffic, log scale)",
+                "throughput (GOP/s, log scale)",
             ),
             ceilings: vec![Ceiling {
                 name: r.arch.name.clone(),
@@ -612,7 +723,7 @@ fn figures(
                     gops: r.stats.gops,
                 },
                 RooflinePoint {
-                    name: "effective (dense) operations".into(),
+                    name: "effective (dense-equivalent) operations".into(),
                     intensity_ops_per_byte: r.stats.effective_ops as f64 / bytes,
                     gops: r.stats.effective_gops,
                 },

@@ -7,13 +7,11 @@ use super::accuracy::AccuracyRow;
 use super::bench::{BenchRow, DEVICES, GeomeanRow};
 use super::design::DesignRow;
 use crate::report::plot::{
-    self, Curve, Frame, GroupedBars, LinePlot, Series, StackedBars, Written,
+    self, Curve, Frame, GroupedBars, LinePlot, Panels, Reference, Series, StackedBars, Written,
 };
 
 fn wide(title: &str, x: &str, y: &str) -> Frame {
-    let mut f = Frame::new(title, x, y);
-    f.size = (1800, 700);
-    f
+    Frame::new(title, x, y).sized(plot::WIDE_SIZE)
 }
 
 /// Speedup and energy saving per benchmark and device (log axis), with the geomean.
@@ -48,6 +46,9 @@ pub fn versus_devices(
         all.energy_saving_jetson_nano,
         all.energy_saving_raspberry_pi_4,
     ];
+    // With many benchmarks the bars are too thin for value labels, so the legend carries
+    // each device's geomean and the note points at the table.
+    let many = cats.len() > 12;
     let series = |fs: &[fn(&BenchRow) -> f64; 4], gm: &[f64; 4]| -> Vec<Series> {
         DEVICES
             .iter()
@@ -55,40 +56,52 @@ pub fn versus_devices(
             .map(|(i, (_, label))| {
                 let mut values: Vec<f64> = rows.iter().map(fs[i]).collect();
                 values.push(gm[i]);
-                Series {
-                    name: label.to_string(),
-                    values,
-                }
+                let name = if many {
+                    format!("{label} (geomean {}x)", plot::format_value(gm[i]))
+                } else {
+                    label.to_string()
+                };
+                Series { name, values }
             })
             .collect()
     };
+    let modelled = if many {
+        "Baselines are modelled (roofline of each device profile), not measured. \
+         Per-benchmark values: benchmarks.csv."
+    } else {
+        "Baselines are modelled (roofline of each device profile), not measured."
+    };
+    let wide = |title: &str, x: &str, y: &str| {
+        let f = wide(title, x, y);
+        if many { f.sized((1600, 820)) } else { f }
+    };
     let a = plot::grouped_bars(
         &dir.join("speedup"),
-        &GroupedBars {
-            frame: wide(
-                "SpAtten speedup over CPUs and GPUs (modelled baselines)",
+        &GroupedBars::new(
+            wide(
+                "SpAtten speedup over CPUs and GPUs",
                 "benchmark",
-                "speedup (x)",
-            ),
-            categories: cats.clone(),
-            series: series(&speed, &gm_speed),
-            log_y: true,
-            value_labels: None,
-        },
+                "speedup (x, log scale)",
+            )
+            .with_note(modelled),
+            cats.clone(),
+            series(&speed, &gm_speed),
+        )
+        .ratio("1x: as fast as the device"),
     )?;
     let b = plot::grouped_bars(
         &dir.join("energy_saving"),
-        &GroupedBars {
-            frame: wide(
-                "SpAtten energy saving over CPUs and GPUs (modelled baselines)",
+        &GroupedBars::new(
+            wide(
+                "SpAtten energy saving over CPUs and GPUs",
                 "benchmark",
-                "energy saving (x)",
-            ),
-            categories: cats,
-            series: series(&energy, &gm_energy),
-            log_y: true,
-            value_labels: None,
-        },
+                "energy saving (x, log scale)",
+            )
+            .with_note(modelled),
+            cats,
+            series(&energy, &gm_energy),
+        )
+        .ratio("1x: same energy as the device"),
     )?;
     Ok(vec![a, b])
 }
@@ -116,95 +129,109 @@ pub fn dram_split(dir: &Path, rows: &[BenchRow]) -> anyhow::Result<Written> {
         .into_iter()
         .map(|(name, f)| Series {
             name: name.into(),
-            values: frac(f),
+            values: frac(f).into_iter().map(|v| v * 100.0).collect(),
         })
         .collect();
     Ok(plot::stacked_bars(
         &dir.join("dram_reduction"),
-        &StackedBars {
-            frame: wide(
-                "K/V DRAM volume by technique (fraction of the dense 12-bit volume)",
+        &StackedBars::new(
+            wide(
+                "K/V DRAM volume by technique",
                 "benchmark",
-                "fraction of dense K/V bytes",
+                "share of dense 12-bit K/V bytes (%)",
             ),
-            categories: cats,
+            cats,
             components,
-        },
+        )
+        .percent(),
     )?)
 }
 
 pub fn throughput(dir: &Path, rows: &[BenchRow]) -> anyhow::Result<Written> {
     Ok(plot::grouped_bars(
         &dir.join("throughput"),
-        &GroupedBars {
-            frame: wide(
+        &GroupedBars::new(
+            wide(
                 "SpAtten achieved throughput (dense-attention operations per second)",
                 "benchmark",
-                "effective GOP/s",
+                "effective throughput (GOP/s)",
             ),
-            categories: rows.iter().map(|r| r.benchmark.clone()).collect(),
-            series: vec![Series {
+            rows.iter().map(|r| r.benchmark.clone()).collect(),
+            vec![Series {
                 name: "spatten".into(),
                 values: rows.iter().map(|r| r.effective_gops).collect(),
             }],
-            log_y: false,
-            value_labels: None,
-        },
+        )
+        .labelled(""),
     )?)
 }
 
+/// Throughput and energy efficiency against the published accelerators, one panel (and axis)
+/// per metric, and area efficiency where the designs publish an area.
 pub fn accelerators(
     dir: &Path,
     ours: &AccelRow,
     published: &[PublishedRow],
 ) -> anyhow::Result<Vec<Written>> {
-    let mut series = vec![Series {
-        name: "spatten-1-8 (geomean, simulated)".into(),
-        values: vec![ours.effective_gops, ours.gop_per_j],
-    }];
-    for p in published {
-        series.push(Series {
-            name: format!("{} (published)", p.device),
-            values: vec![p.effective_gops, p.gop_per_j],
-        });
-    }
-    let a = plot::grouped_bars(
+    let mut designs = vec!["spatten-1-8 (simulated, geomean)".to_string()];
+    designs.extend(
+        published
+            .iter()
+            .map(|p| format!("{} (published)", p.device)),
+    );
+    let panel = |heading: &str, axis: &str, ours: f64, theirs: fn(&PublishedRow) -> f64| {
+        let mut values = vec![ours];
+        values.extend(published.iter().map(theirs));
+        GroupedBars::new(
+            Frame::new(heading, "", axis),
+            designs.clone(),
+            vec![Series {
+                name: heading.into(),
+                values,
+            }],
+        )
+        .labelled("")
+    };
+    let a = plot::grouped_panels(
         &dir.join("accelerators"),
-        &GroupedBars {
-            frame: Frame::new("spatten-1-8 against A3 and MNNFast", "metric", "value"),
-            categories: vec![
-                "throughput (GOP/s)".into(),
-                "energy efficiency (GOP/J)".into(),
+        &Panels {
+            frame: Frame::new("spatten-1-8 against A3 and MNNFast", "", "").sized((1100, 560)),
+            panels: vec![
+                panel(
+                    "throughput (dense operations)",
+                    "GOP/s",
+                    ours.effective_gops,
+                    |p| p.effective_gops,
+                ),
+                panel("energy efficiency", "GOP/J", ours.gop_per_j, |p| {
+                    p.gop_per_j
+                }),
             ],
-            series,
-            log_y: false,
-            value_labels: Some(String::new()),
         },
     )?;
-    let mut cats = vec!["spatten-1-8".to_string()];
+    let mut cats = vec!["spatten-1-8 (simulated)".to_string()];
     let mut vals = vec![ours.gops_per_mm2];
     for p in published {
         if let Some(v) = p.gops_per_mm2 {
-            cats.push(p.device.clone());
+            cats.push(format!("{} (published)", p.device));
             vals.push(v);
         }
     }
     let b = plot::grouped_bars(
         &dir.join("accelerators_area"),
-        &GroupedBars {
-            frame: Frame::new(
+        &GroupedBars::new(
+            Frame::new(
                 "Area efficiency (MNNFast publishes no area)",
                 "design",
-                "GOP/s per mm2",
+                "area efficiency (GOP/s per mm²)",
             ),
-            categories: cats,
-            series: vec![Series {
+            cats,
+            vec![Series {
                 name: "GOP/s/mm2".into(),
                 values: vals,
             }],
-            log_y: false,
-            value_labels: Some(String::new()),
-        },
+        )
+        .labelled(""),
     )?;
     Ok(vec![a, b])
 }
@@ -229,40 +256,82 @@ pub fn sweep(
                 .collect(),
         })
         .collect();
-    Ok(plot::line_plot(
-        &dir.join(stem),
-        &LinePlot {
-            frame: Frame::new(title, x_label, "effective GOP/s"),
-            series,
-            log_x: true,
-            log_y: false,
-        },
-    )?)
+    let mut fig = LinePlot::new(
+        Frame::new(title, x_label, "effective throughput (GOP/s)"),
+        series,
+    );
+    fig.log_x = true;
+    Ok(plot::line_plot(&dir.join(stem), &fig)?)
 }
 
-/// Cumulative speedup of each breakdown step over the first.
+/// Why a breakdown step can lower the speedup, from how the simulator models it.
+fn slowdown_reason(label: &str) -> Option<&'static str> {
+    match label {
+        "+ local V pruning" => Some(
+            "V rows are requested only once the local-V top-k has picked them, so the V fetch \
+             no longer overlaps QxK and softmax",
+        ),
+        "+ progressive quantization" => {
+            Some("rows with a flat softmax refetch their K LSBs and run QxK a second time")
+        }
+        _ => None,
+    }
+}
+
+/// Cumulative speedup of each breakdown step over the first; steps that lower it are named
+/// under the figure with their factor, DRAM change and the mechanism that costs the time.
 pub fn breakdown(dir: &Path, rows: &[DesignRow], cumulative: &[f64]) -> anyhow::Result<Written> {
-    Ok(plot::grouped_bars(
-        &dir.join("breakdown"),
-        &GroupedBars {
-            frame: Frame::new(
-                "Speedup built up step by step (GPT-2-small)",
-                "step",
-                "speedup over the specialized datapath (x)",
-            ),
-            categories: rows.iter().map(|r| r.label.clone()).collect(),
-            series: vec![Series {
-                name: "cumulative speedup".into(),
-                values: cumulative.to_vec(),
-            }],
-            log_y: false,
-            value_labels: Some("x".into()),
-        },
-    )?)
+    let mut slower = Vec::new();
+    for (i, r) in rows.iter().enumerate().skip(1) {
+        let Some(step) = r.speedup.filter(|s| *s < 1.0) else {
+            continue;
+        };
+        let bytes = match (rows[i - 1].dram_bytes, r.dram_bytes) {
+            (Some(a), Some(b)) if a > 0 => {
+                format!(" (DRAM bytes {:+.0}%)", (b as f64 / a as f64 - 1.0) * 100.0)
+            }
+            _ => String::new(),
+        };
+        let why = slowdown_reason(&r.label).map_or(String::new(), |w| format!(": {w}"));
+        slower.push(format!(
+            "\"{}\" {}x{bytes}{why}.",
+            r.label,
+            plot::format_value(step)
+        ));
+    }
+    let mut frame = Frame::new(
+        "Speedup built up step by step (GPT-2-small)",
+        "step (each adds one technique to the previous)",
+        "speedup over the first step (x)",
+    )
+    .sized((1100, 640));
+    if !slower.is_empty() {
+        frame = frame.with_note(format!(
+            "Steps that lower the speedup (factor over the previous step): {}",
+            slower.join(" ")
+        ));
+    }
+    let mut fig = GroupedBars::new(
+        frame,
+        rows.iter().map(|r| r.label.clone()).collect(),
+        vec![Series {
+            name: "cumulative speedup".into(),
+            values: cumulative.to_vec(),
+        }],
+    )
+    .labelled("x");
+    fig.reference = Some(Reference::parity("1x: the specialized datapath"));
+    Ok(plot::grouped_bars(&dir.join("breakdown"), &fig)?)
 }
 
+/// Spearman against pruning ratio per study; the dense model is a reference line.
 pub fn accuracy(dir: &Path, rows: &[AccuracyRow]) -> anyhow::Result<Written> {
-    let studies = super::first_seen(rows.iter().map(|r| r.study.clone()));
+    let dense = "dense float";
+    let studies = super::first_seen(
+        rows.iter()
+            .filter(|r| r.study != dense)
+            .map(|r| r.study.clone()),
+    );
     let series = studies
         .iter()
         .map(|s| {
@@ -286,17 +355,22 @@ pub fn accuracy(dir: &Path, rows: &[AccuracyRow]) -> anyhow::Result<Written> {
             }
         })
         .collect();
-    Ok(plot::line_plot(
-        &dir.join("accuracy"),
-        &LinePlot {
-            frame: Frame::new(
-                "STS-B dev accuracy against pruning ratio (MiniLM-L6)",
-                "average pruning ratio",
-                "Spearman",
-            ),
-            series,
-            log_x: false,
-            log_y: false,
-        },
-    )?)
+    let mut fig = LinePlot::new(
+        Frame::new(
+            "STS-B dev accuracy against pruning ratio (MiniLM-L6)",
+            "average pruning ratio",
+            "Spearman correlation",
+        ),
+        series,
+    );
+    fig.y_from_zero = false;
+    fig.references = rows
+        .iter()
+        .filter(|r| r.study == dense)
+        .map(|r| Reference {
+            value: r.spearman,
+            label: format!("dense float model ({})", plot::format_value(r.spearman)),
+        })
+        .collect();
+    Ok(plot::line_plot(&dir.join("accuracy"), &fig)?)
 }

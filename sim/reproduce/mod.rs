@@ -229,7 +229,7 @@ pub fn run(opts: &Options, bar: &ProgressBar) -> anyhow::Result<Summary> {
             &fig,
             "sram_size",
             "Throughput against key/value SRAM size (feasible points)",
-            "key and value SRAM, KiB each",
+            "key and value SRAM (KiB each)",
             &sram,
         )?);
         figs.push(figures::breakdown(&fig, &breakdown, &cumulative)?);

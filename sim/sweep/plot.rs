@@ -45,6 +45,43 @@ pub fn axis_columns(m: &Manifest) -> Vec<String> {
     m.columns[start..end].to_vec()
 }
 
+/// A results column as an axis title with its unit, and the factor that converts the stored
+/// value into that unit (energies get the unit that fits the largest value).
+pub fn column_axis(column: &str, values: &[f64]) -> (String, f64) {
+    let largest = values.iter().copied().map(f64::abs).fold(0.0, f64::max);
+    let fixed = |name: &str| (name.to_string(), 1.0);
+    match column {
+        "cycles" => fixed("cycles"),
+        "seconds" => {
+            let (k, unit) = if largest >= 1.0 {
+                (1.0, "s")
+            } else if largest >= 1e-3 {
+                (1e3, "ms")
+            } else {
+                (1e6, "µs")
+            };
+            (format!("latency per run ({unit})"), k)
+        }
+        "gops" => fixed("executed throughput (GOP/s)"),
+        "effective_gops" => fixed("effective throughput (GOP/s)"),
+        "energy_j" => {
+            let (k, unit) = plot::energy_unit(largest);
+            (format!("energy per run ({unit})"), k)
+        }
+        "power_w" => fixed("power (W)"),
+        "effective_gop_per_j" => fixed("energy efficiency (effective GOP/J)"),
+        "area_mm2" => fixed("area (mm²)"),
+        "effective_gops_per_mm2" => fixed("throughput per area (effective GOP/s per mm²)"),
+        "dram_bytes" => ("DRAM traffic (MB)".to_string(), 1e-6),
+        "lsb_refetches" => fixed("LSB refetches"),
+        c if c.starts_with("speedup_vs_") => (
+            format!("speedup over {} (x)", c.trim_start_matches("speedup_vs_")),
+            1.0,
+        ),
+        c => fixed(c),
+    }
+}
+
 fn label(row: &BTreeMap<String, String>, axes: &[String]) -> String {
     let mut parts = vec![row.get("workload").cloned().unwrap_or_default()];
     parts.extend(
@@ -79,43 +116,32 @@ pub fn plot_dir(dir: &Path, metric: &str, out: &Path) -> Result<Vec<PathBuf>, Sw
         files.push(w.png);
     };
     let fronts = [
-        (
-            "pareto_energy",
-            "effective_gops",
-            "energy_j",
-            Goal::Minimize,
-            "energy per run (J)",
-        ),
-        (
-            "pareto_area",
-            "effective_gops",
-            "effective_gops_per_mm2",
-            Goal::Maximize,
-            "throughput per area (GOP/s/mm2)",
-        ),
+        ("pareto_energy", "energy_j", Goal::Minimize),
+        ("pareto_area", "effective_gops_per_mm2", Goal::Maximize),
     ];
-    for (stem, x, y, y_goal, y_label) in fronts {
-        let points: Vec<ScatterPoint> = rows
+    let x = "effective_gops";
+    for (stem, y, y_goal) in fronts {
+        let raw: Vec<(String, f64, f64)> = rows
             .iter()
-            .filter_map(|r| {
-                Some(ScatterPoint {
-                    label: label(r, &axes),
-                    x: number(r, x)?,
-                    y: number(r, y)?,
-                })
-            })
+            .filter_map(|r| Some((label(r, &axes), number(r, x)?, number(r, y)?)))
             .collect();
-        if points.is_empty() {
+        if raw.is_empty() {
             continue;
         }
+        let ys: Vec<f64> = raw.iter().map(|p| p.2).collect();
+        let (y_label, k) = column_axis(y, &ys);
+        let points = raw
+            .into_iter()
+            .map(|(label, x, y)| ScatterPoint { label, x, y: y * k })
+            .collect();
         push(
             plot::pareto_scatter(
                 &out.join(stem),
                 &ParetoScatter {
                     frame: Frame::new(
                         &format!("{}: Pareto front", manifest.name),
-                        "effective throughput (GOP/s)",
-                        y_label,
+                        &column_axis(x, &[]).0,
+                        &y_label,
                     ),
                     points,
                     x_goal: Goal::Maximize,
@@ -138,10 +164,15 @@ pub fn plot_dir(dir: &Path, metric: &str, out: &Path) -> Result<Vec<PathBuf>, Sw
                 series.entry(label(r, &others)).or_default().push((x, y));
             }
         }
+        let ys: Vec<f64> = series.values().flatten().map(|p| p.1).collect();
+        let (y_label, k) = column_axis(metric, &ys);
         let curves = series
             .into_iter()
             .map(|(name, mut points)| {
                 points.sort_by(|a, b| a.0.total_cmp(&b.0));
+                for p in &mut points {
+                    p.1 *= k;
+                }
                 Curve { name, points }
             })
             .collect();
@@ -149,16 +180,14 @@ pub fn plot_dir(dir: &Path, metric: &str, out: &Path) -> Result<Vec<PathBuf>, Sw
         push(
             plot::line_plot(
                 &out.join(stem),
-                &LinePlot {
-                    frame: Frame::new(
-                        &format!("{}: {metric} vs {axis}", manifest.name),
+                &LinePlot::new(
+                    Frame::new(
+                        &format!("{}: {metric} against {axis}", manifest.name),
                         axis,
-                        metric,
+                        &y_label,
                     ),
-                    series: curves,
-                    log_x: false,
-                    log_y: false,
-                },
+                    curves,
+                ),
             )
             .map_err(draw)?,
         );
