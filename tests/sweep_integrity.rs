@@ -110,18 +110,19 @@ fn concurrent_resumed_sweeps_never_duplicate_rows() {
          \"qk.multipliers\" = [128, 256, 512]\n",
     )
     .unwrap();
+    const RESUME: [&str; 8] = [
+        "sweep",
+        "spec.toml",
+        "--out",
+        "o",
+        "--resume",
+        "--quiet",
+        "--dram",
+        "simple",
+    ];
     let spawn = || {
         std::process::Command::new(env!("CARGO_BIN_EXE_spatten"))
-            .args([
-                "sweep",
-                "spec.toml",
-                "--out",
-                "o",
-                "--resume",
-                "--quiet",
-                "--dram",
-                "simple",
-            ])
+            .args(RESUME)
             .current_dir(dir.path())
             .stdout(std::process::Stdio::null())
             .stderr(std::process::Stdio::piped())
@@ -139,19 +140,7 @@ fn concurrent_resumed_sweeps_never_duplicate_rows() {
         );
     }
     // Whatever ran, each point has exactly one row and a further resume accepts the folder.
-    let (code, _, err) = common::spatten_in(
-        &[
-            "sweep",
-            "spec.toml",
-            "--out",
-            "o",
-            "--resume",
-            "--quiet",
-            "--dram",
-            "simple",
-        ],
-        dir.path(),
-    );
+    let (code, _, err) = common::spatten_in(&RESUME, dir.path());
     assert_eq!(code, 0, "{err}");
     let text = std::fs::read_to_string(dir.path().join("o/results.csv")).unwrap();
     assert_eq!(text.lines().count(), 1 + 12, "{text}");
