@@ -97,6 +97,32 @@ pub(super) fn draw_lines<DB: DrawingBackend>(root: &Root<DB>, c: &LinePlot) -> D
     Ok(())
 }
 
+/// Axes fitted to `(low, high, log)` ranges, x ticks spaced for numbers (60 % of the width
+/// per tick budget), and the numeric x-y chart drawn with them.
+fn scatter_chart<'a, DB: DrawingBackend + 'a>(
+    area: &'a Root<DB>,
+    f: &Fonts,
+    frame: &super::Frame,
+    (xlo, xhi, log_x): (f64, f64, bool),
+    (ylo, yhi, log_y): (f64, f64, bool),
+) -> Result<(Axis, Axis, Chart<'a, DB>), String> {
+    let x_area = numeric_x_area(f, &frame.x_label);
+    let (pw, ph) = plot_size(area, x_area);
+    let x = Axis::fit_px(xlo, xhi, log_x, false, pw * 0.6);
+    let y = Axis::fit_px(ylo, yhi, log_y, false, ph);
+    let ch = build_chart(
+        area,
+        f,
+        &frame.x_label,
+        &frame.y_label,
+        &x,
+        &y,
+        x_area,
+        true,
+    )?;
+    Ok((x, y, ch))
+}
+
 pub(super) fn draw_pareto<DB: DrawingBackend>(root: &Root<DB>, c: &ParetoScatter) -> Drawn {
     let f = fonts(c.frame.size);
     let grey = PALETTE[8];
@@ -115,20 +141,7 @@ pub(super) fn draw_pareto<DB: DrawingBackend>(root: &Root<DB>, c: &ParetoScatter
     let area = &layout.chart;
     let (xlo, xhi) = bounds(c.points.iter().map(|p| p.x));
     let (ylo, yhi) = bounds(c.points.iter().map(|p| p.y));
-    let x_area = numeric_x_area(&f, &c.frame.x_label);
-    let (pw, ph) = plot_size(area, x_area);
-    let x = Axis::fit_px(xlo, xhi, c.log_x, false, pw * 0.6);
-    let y = Axis::fit_px(ylo, yhi, c.log_y, false, ph);
-    let ch = build_chart(
-        area,
-        &f,
-        &c.frame.x_label,
-        &c.frame.y_label,
-        &x,
-        &y,
-        x_area,
-        true,
-    )?;
+    let (x, y, ch) = scatter_chart(area, &f, &c.frame, (xlo, xhi, c.log_x), (ylo, yhi, c.log_y))?;
     let (bx, by) = area.get_base_pixel();
     let at = |p: (f64, f64)| {
         let (a, b) = ch.backend_coord(&(x.map(p.0), y.map(p.1)));
@@ -202,20 +215,7 @@ pub(super) fn draw_roofline<DB: DrawingBackend>(root: &Root<DB>, c: &Roofline) -
     // Down to a tenth of the lowest roof or point, up to just above the highest.
     let ylo = peak_lo.min(point_lo) / 10.0;
     let yhi = peak_hi.max(point_hi) * 2.0;
-    let x_area = numeric_x_area(&f, &c.frame.x_label);
-    let (pw, ph) = plot_size(area, x_area);
-    let x = Axis::fit_px(xlo, xhi, true, false, pw * 0.6);
-    let y = Axis::fit_px(ylo, yhi, true, false, ph);
-    let ch = build_chart(
-        area,
-        &f,
-        &c.frame.x_label,
-        &c.frame.y_label,
-        &x,
-        &y,
-        x_area,
-        true,
-    )?;
+    let (x, y, ch) = scatter_chart(area, &f, &c.frame, (xlo, xhi, true), (ylo, yhi, true))?;
     let (bx, by) = area.get_base_pixel();
     let at = |p: (f64, f64)| {
         let (a, b) = ch.backend_coord(&(x.map(p.0), y.map(p.1)));
