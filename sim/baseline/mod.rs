@@ -3,7 +3,10 @@
 //! - [`profile`]: device profiles (`arch/baselines/*.toml`, embedded as presets), every number
 //!   with a `source`.
 //! - [`work`]: the operations and bytes of dense attention for a workload, per stage.
-//! - [`roofline`]: modelled latency and energy of a profile on a workload.
+//! - [`framework`]: the operators eager PyTorch dispatches for HF-style attention, and the
+//!   three baseline models (eager, ideal kernels, fused).
+//! - [`roofline`]: modelled latency and energy of a profile on a workload under a model.
+//! - [`fit`]: the eager model's constants fitted to the paper's published measurements.
 //! - [`cpu`]: our own f32 dense attention, timed on this machine ([`rapl`] for its energy).
 //! - [`result`]: the baseline result file (JSON) that reports read, also written by
 //!   `scripts/gpu_baseline.py`.
@@ -11,6 +14,8 @@
 //! Every result is tagged [`Provenance::Measured`] or [`Provenance::Modelled`].
 
 pub mod cpu;
+pub mod fit;
+pub mod framework;
 pub mod presets;
 pub mod profile;
 pub mod rapl;
@@ -21,9 +26,10 @@ pub mod work;
 
 use std::path::PathBuf;
 
+pub use framework::BaselineModel;
 pub use profile::{DeviceKind, DeviceProfile, Sourced, load_profile};
 pub use result::{BaselineResult, Provenance, StageResult};
-pub use roofline::{model_presets, model_workload};
+pub use roofline::{model_presets, model_presets_as, model_workload, model_workload_as};
 pub use work::{Precision, StageKindLabel, StageWork, attention_work};
 
 use crate::config::ConfigError;

@@ -55,6 +55,36 @@ pub struct DeviceProfile {
     /// Required with `roofline`; accelerators derive power from their published figures.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub power: Option<PowerParams>,
+    /// CPUs and GPUs: per-operator framework costs of the eager and fused models
+    /// ([`super::framework`]). Without it only the ideal-kernel model is available.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub framework: Option<FrameworkParams>,
+}
+
+/// Fixed cost per dispatched operator by class, and of one fused kernel, in microseconds.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FrameworkParams {
+    /// Each split/view/permute/cat/stack/contiguous operator.
+    pub layout_op_us: Sourced,
+    /// Each transpose/scale/mask/softmax/dropout operator.
+    pub softmax_op_us: Sourced,
+    /// Each of the two matmuls.
+    pub matmul_op_us: Sourced,
+    /// One fused attention kernel per layer and step, launched from a CUDA graph (GPUs) or
+    /// dispatched once (CPUs).
+    pub fused_kernel_us: Sourced,
+}
+
+impl FrameworkParams {
+    pub fn op_us(&self, class: super::framework::OpClass) -> f64 {
+        use super::framework::OpClass;
+        match class {
+            OpClass::Layout => self.layout_op_us.value,
+            OpClass::Softmax => self.softmax_op_us.value,
+            OpClass::MatMul => self.matmul_op_us.value,
+        }
+    }
 }
 
 /// Roofline parameters of a CPU or GPU running small-batch attention.
@@ -93,7 +123,7 @@ pub struct PublishedFigures {
     pub multipliers: Option<Sourced>,
 }
 
-/// Power of a CPU or GPU. At least one of `tdp_w` and `loaded_w` is required.
+/// Power of a CPU or GPU. At least one of `tdp_w`, `loaded_w` and `dynamic_w` is required.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct PowerParams {
@@ -103,6 +133,10 @@ pub struct PowerParams {
     pub idle_w: Option<Sourced>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub loaded_w: Option<Sourced>,
+    /// Dynamic (loaded - idle) power derived directly from published figures; when present it
+    /// is used instead of `loaded_w`/`tdp_w` minus `idle_w`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dynamic_w: Option<Sourced>,
 }
 
 /// The dynamic power used for energy (loaded - idle, as the paper does) and how it was formed.
@@ -116,6 +150,12 @@ impl PowerParams {
     /// Dynamic power = loaded - idle. Loaded falls back to the TDP and idle to zero when they
     /// are not published; the basis says which, since TDP - 0 is an upper bound.
     pub fn dynamic(&self) -> DynamicPower {
+        if let Some(d) = &self.dynamic_w {
+            return DynamicPower {
+                watts: d.value,
+                basis: format!("dynamic power {} W derived from published figures", d.value),
+            };
+        }
         let (loaded, loaded_label) = match (&self.loaded_w, &self.tdp_w) {
             (Some(l), _) => (l.value, "published loaded power"),
             (None, Some(t)) => (t.value, "TDP as loaded power"),
@@ -173,6 +213,12 @@ impl DeviceProfile {
                         positive(c, k, v);
                     }
                 }
+                if self.framework.is_some() {
+                    c.fail(
+                        "framework",
+                        "an accelerator is modelled from its published figures; remove [framework]",
+                    );
+                }
                 if self.power.is_some() {
                     c.fail(
                         "power",
@@ -205,19 +251,20 @@ impl DeviceProfile {
                 }
                 fraction(c, "roofline.compute_efficiency", &r.compute_efficiency);
                 fraction(c, "roofline.bandwidth_efficiency", &r.bandwidth_efficiency);
-                sourced(c, "roofline.kernel_overhead_us", &r.kernel_overhead_us);
-                if !(r.kernel_overhead_us.value >= 0.0 && r.kernel_overhead_us.value.is_finite()) {
-                    c.fail(
-                        "roofline.kernel_overhead_us.value",
-                        format!(
-                            "must be a finite number >= 0 (got {})",
-                            r.kernel_overhead_us.value
-                        ),
-                    );
-                }
+                non_negative(c, "roofline.kernel_overhead_us", &r.kernel_overhead_us);
                 match &self.power {
                     None => c.fail("power", "a CPU or GPU profile needs a [power] table"),
                     Some(p) => check_power(c, p),
+                }
+                if let Some(f) = &self.framework {
+                    for (k, v) in [
+                        ("framework.layout_op_us", &f.layout_op_us),
+                        ("framework.softmax_op_us", &f.softmax_op_us),
+                        ("framework.matmul_op_us", &f.matmul_op_us),
+                        ("framework.fused_kernel_us", &f.fused_kernel_us),
+                    ] {
+                        non_negative(c, k, v);
+                    }
                 }
             }
             (_, _, _) => c.fail(
@@ -235,16 +282,13 @@ fn check_power(c: &mut Checker, p: &PowerParams) {
         }
     }
     if let Some(i) = &p.idle_w {
-        sourced(c, "power.idle_w", i);
-        if !(i.value >= 0.0 && i.value.is_finite()) {
-            c.fail(
-                "power.idle_w.value",
-                format!("must be a finite number >= 0 (got {})", i.value),
-            );
-        }
+        non_negative(c, "power.idle_w", i);
     }
-    if p.tdp_w.is_none() && p.loaded_w.is_none() {
-        c.fail("power", "needs tdp_w or loaded_w");
+    if let Some(d) = &p.dynamic_w {
+        positive(c, "power.dynamic_w", d);
+    }
+    if p.tdp_w.is_none() && p.loaded_w.is_none() && p.dynamic_w.is_none() {
+        c.fail("power", "needs tdp_w, loaded_w or dynamic_w");
     }
     if p.idle_w.is_some() && p.dynamic().watts <= 0.0 {
         c.fail(
@@ -269,6 +313,16 @@ fn positive(c: &mut Checker, key: &str, v: &Sourced) {
         c.fail(
             &format!("{key}.value"),
             format!("must be a finite number > 0 (got {})", v.value),
+        );
+    }
+}
+
+fn non_negative(c: &mut Checker, key: &str, v: &Sourced) {
+    sourced(c, key, v);
+    if !(v.value >= 0.0 && v.value.is_finite()) {
+        c.fail(
+            &format!("{key}.value"),
+            format!("must be a finite number >= 0 (got {})", v.value),
         );
     }
 }
@@ -376,9 +430,13 @@ mod tests {
     fn dynamic_power_is_loaded_minus_idle() {
         let p = load_profile("raspberry-pi-4").unwrap().power.unwrap();
         assert!((p.dynamic().watts - (6.4 - 2.7)).abs() < 1e-12);
-        let t = load_profile("titan-xp").unwrap().power.unwrap();
-        assert_eq!(t.dynamic().watts, 250.0);
+        let t = load_profile("jetson-nano").unwrap().power.unwrap();
+        assert_eq!(t.dynamic().watts, 10.0);
         assert!(t.dynamic().basis.contains("upper bound"));
+        // A derived dynamic power wins over TDP.
+        let x = load_profile("titan-xp").unwrap().power.unwrap();
+        assert_eq!(x.dynamic().watts, 61.1);
+        assert!(x.dynamic().basis.contains("derived"));
     }
 
     #[test]

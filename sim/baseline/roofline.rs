@@ -1,25 +1,38 @@
 //! Modelled latency and energy of a device profile on a workload.
 //!
-//! CPU/GPU: every kernel of [`super::work`] takes
-//! `max(ops / (peak x compute_efficiency), bytes / (bandwidth x bandwidth_efficiency)) +
-//! kernel_overhead`, and a stage is the sum over its kernels (kernels run one after another
-//! at batch 1). Energy = dynamic power (loaded - idle, as the paper) x latency.
+//! CPU/GPU, by [`BaselineModel`]:
+//! - eager (default): every operator of [`super::framework::layer_ops`] takes its class's
+//!   fixed cost (`[framework]`) plus its roofline time
+//!   `max(ops / (peak x compute_efficiency), bytes / (bandwidth x bandwidth_efficiency))`;
+//! - ideal kernels: the three kernels of [`super::work`] on the same roofline, each plus
+//!   `kernel_overhead_us`;
+//! - fused: one kernel per layer and step on the roofline (Q, K, V read once) plus
+//!   `fused_kernel_us`.
+//!
+//! A stage is the sum over its operators (they run one after another at batch 1). Energy =
+//! dynamic power (loaded - idle, as the paper) x latency.
 //!
 //! Accelerators: latency = ops / published throughput, energy = ops / published energy
-//! efficiency (both count the dense attention's operations, like the paper).
+//! efficiency (both count the dense attention's operations, like the paper), whatever the model.
 
 use super::BaselineError;
-use super::profile::{DeviceProfile, RooflineParams};
+use super::framework::{self, BaselineModel};
+use super::profile::{DeviceProfile, FrameworkParams, RooflineParams};
 use super::result::{BaselineResult, FORMAT, Provenance, StageResult, VERSION, WorkloadShape};
-use super::work::{KernelWork, Precision, attention_work};
+use super::work::{KernelWork, Precision, StageWork, attention_work};
 use crate::config::WorkloadConfig;
+
+/// Seconds of an operator's roofline time alone (no fixed cost).
+pub fn roofline_seconds(r: &RooflineParams, peak_gops: f64, ops: u64, bytes: u64) -> f64 {
+    let compute_s = ops as f64 / (peak_gops * 1e9 * r.compute_efficiency.value);
+    let memory_s =
+        bytes as f64 / (r.memory_bandwidth_gbps.value * 1e9 * r.bandwidth_efficiency.value);
+    compute_s.max(memory_s)
+}
 
 /// Seconds one kernel takes on the roofline with the given peak (GOP/s).
 pub fn kernel_seconds(r: &RooflineParams, peak_gops: f64, k: &KernelWork) -> f64 {
-    let compute_s = k.ops as f64 / (peak_gops * 1e9 * r.compute_efficiency.value);
-    let memory_s =
-        k.bytes as f64 / (r.memory_bandwidth_gbps.value * 1e9 * r.bandwidth_efficiency.value);
-    compute_s.max(memory_s) + r.kernel_overhead_us.value * 1e-6
+    roofline_seconds(r, peak_gops, k.ops, k.bytes) + r.kernel_overhead_us.value * 1e-6
 }
 
 /// The peak (GOP/s) a profile offers at a precision.
@@ -39,11 +52,126 @@ pub fn peak_gops(
     }
 }
 
-/// Models a profile on a workload: one [`StageResult`] per stage, tagged `modelled`.
+/// The shape facts the eager and fused models need beyond a stage's work counts.
+#[derive(Debug, Clone, Copy)]
+pub struct Shape {
+    pub heads: u64,
+    pub head_dim: u64,
+    pub causal: bool,
+    pub elem_bytes: u64,
+}
+
+impl Shape {
+    pub fn of(w: &WorkloadConfig, precision: Precision) -> Self {
+        Self {
+            heads: w.model.heads as u64,
+            head_dim: w.model.head_dim as u64,
+            causal: w.model.causal,
+            elem_bytes: precision.bytes(),
+        }
+    }
+}
+
+/// The time of an eager stage split by operator class: (fixed cost, roofline time) per class,
+/// in [`framework::OpClass::ALL`] order, and the number of operators per class.
+pub struct EagerSplit {
+    pub fixed_s: [f64; 3],
+    pub roofline_s: [f64; 3],
+    pub operators: [u64; 3],
+}
+
+/// Splits an eager stage by operator class (the fit solves for the fixed costs from it).
+pub fn eager_split(
+    r: &RooflineParams,
+    fw: Option<&FrameworkParams>,
+    peak: f64,
+    shape: Shape,
+    sw: &StageWork,
+) -> EagerSplit {
+    let mut split = EagerSplit {
+        fixed_s: [0.0; 3],
+        roofline_s: [0.0; 3],
+        operators: [0; 3],
+    };
+    for (repeats, ops) in framework::stage_ops(
+        sw,
+        shape.causal,
+        shape.heads,
+        shape.head_dim,
+        shape.elem_bytes,
+    ) {
+        for op in &ops {
+            let i = op.class as usize;
+            split.operators[i] += repeats;
+            split.roofline_s[i] += repeats as f64 * roofline_seconds(r, peak, op.ops, op.bytes);
+            if let Some(fw) = fw {
+                split.fixed_s[i] += repeats as f64 * fw.op_us(op.class) * 1e-6;
+            }
+        }
+    }
+    split
+}
+
+/// Seconds a CPU/GPU profile takes for one stage under a model.
+pub fn stage_seconds(
+    model: BaselineModel,
+    r: &RooflineParams,
+    fw: Option<&FrameworkParams>,
+    peak: f64,
+    shape: Shape,
+    sw: &StageWork,
+) -> f64 {
+    match model {
+        BaselineModel::IdealKernels => sw
+            .steps
+            .iter()
+            .map(|s| {
+                s.repeats as f64
+                    * s.kernels
+                        .iter()
+                        .map(|k| kernel_seconds(r, peak, k))
+                        .sum::<f64>()
+            })
+            .sum(),
+        BaselineModel::Eager => {
+            let s = eager_split(r, fw, peak, shape, sw);
+            s.fixed_s.iter().sum::<f64>() + s.roofline_s.iter().sum::<f64>()
+        }
+        BaselineModel::Fused => {
+            let launch_s = fw.map_or(0.0, |f| f.fused_kernel_us.value * 1e-6);
+            sw.steps
+                .iter()
+                .map(|s| {
+                    let ops: u64 = s.kernels.iter().map(|k| k.ops).sum();
+                    let bytes = framework::fused_bytes(
+                        shape.heads,
+                        shape.head_dim,
+                        s.queries,
+                        s.keys,
+                        shape.elem_bytes,
+                    );
+                    s.repeats as f64 * (roofline_seconds(r, peak, ops, bytes) + launch_s)
+                })
+                .sum()
+        }
+    }
+}
+
+/// Models a profile on a workload with the default (eager) model.
 pub fn model_workload(
     profile: &DeviceProfile,
     workload: &WorkloadConfig,
     precision: Precision,
+) -> Result<BaselineResult, BaselineError> {
+    model_workload_as(profile, workload, precision, BaselineModel::Eager)
+}
+
+/// Models a profile on a workload: one [`StageResult`] per stage, tagged `modelled`.
+pub fn model_workload_as(
+    profile: &DeviceProfile,
+    workload: &WorkloadConfig,
+    precision: Precision,
+    model: BaselineModel,
 ) -> Result<BaselineResult, BaselineError> {
     let stages_work = attention_work(workload, precision);
     let mut stages = Vec::with_capacity(stages_work.len());
@@ -62,26 +190,35 @@ pub fn model_workload(
                     ))
                 })?
                 .dynamic();
+            let fw = profile.framework.as_ref();
+            if model != BaselineModel::IdealKernels && fw.is_none() {
+                return Err(BaselineError::Unsupported(format!(
+                    "device profile {} has no [framework] table, which the {} model needs; use --model ideal-kernels",
+                    profile.name,
+                    model.label()
+                )));
+            }
             energy_method = format!("modelled dynamic power x latency ({})", power.basis);
+            notes.push(format!("model: {} ({})", model.label(), model.describe()));
             notes.push(format!(
-                "roofline: peak {peak} GFLOP/s x {} compute efficiency, {} GB/s x {} bandwidth efficiency, {} us per kernel",
+                "roofline: peak {peak} GFLOP/s x {} compute efficiency, {} GB/s x {} bandwidth efficiency",
                 r.compute_efficiency.value,
                 r.memory_bandwidth_gbps.value,
                 r.bandwidth_efficiency.value,
-                r.kernel_overhead_us.value
             ));
+            notes.push(match (model, fw) {
+                (BaselineModel::Eager, Some(f)) => format!(
+                    "per operator: {} us (layout), {} us (softmax class), {} us (matmul)",
+                    f.layout_op_us.value, f.softmax_op_us.value, f.matmul_op_us.value
+                ),
+                (BaselineModel::Fused, Some(f)) => {
+                    format!("{} us per fused kernel", f.fused_kernel_us.value)
+                }
+                _ => format!("{} us per kernel", r.kernel_overhead_us.value),
+            });
+            let shape = Shape::of(workload, precision);
             for sw in &stages_work {
-                let latency_s: f64 = sw
-                    .steps
-                    .iter()
-                    .map(|s| {
-                        s.repeats as f64
-                            * s.kernels
-                                .iter()
-                                .map(|k| kernel_seconds(r, peak, k))
-                                .sum::<f64>()
-                    })
-                    .sum();
+                let latency_s = stage_seconds(model, r, fw, peak, shape, sw);
                 stages.push(StageResult {
                     stage: sw.stage,
                     ops: sw.ops(),
@@ -146,10 +283,19 @@ pub fn model_presets(
     workload: &WorkloadConfig,
     precision: Precision,
 ) -> Result<(Vec<BaselineResult>, Vec<String>), BaselineError> {
+    model_presets_as(workload, precision, BaselineModel::Eager)
+}
+
+/// [`model_presets`] under a given model.
+pub fn model_presets_as(
+    workload: &WorkloadConfig,
+    precision: Precision,
+    model: BaselineModel,
+) -> Result<(Vec<BaselineResult>, Vec<String>), BaselineError> {
     let mut results = Vec::new();
     let mut skipped = Vec::new();
     for p in super::profile::all_presets()? {
-        match model_workload(&p, workload, precision) {
+        match model_workload_as(&p, workload, precision, model) {
             Ok(r) => results.push(r),
             Err(BaselineError::Unsupported(_)) => skipped.push(p.name.clone()),
             Err(e) => return Err(e),
@@ -168,7 +314,7 @@ mod tests {
     fn bert_base_on_titan_xp_matches_hand_computed_roofline() {
         let p = load_profile("titan-xp").unwrap();
         let w = load_workload("bert-base").unwrap();
-        let r = model_workload(&p, &w, Precision::Fp32).unwrap();
+        let r = model_workload_as(&p, &w, Precision::Fp32, BaselineModel::IdealKernels).unwrap();
         assert_eq!(r.provenance, Provenance::Modelled);
         // Per layer, H = 12, L = 128, D = 64, fp32.
         let (h, l, d) = (12.0f64, 128.0f64, 64.0f64);
@@ -183,7 +329,48 @@ mod tests {
             (got - expected).abs() < 1e-12 * expected.max(1.0),
             "{got} vs {expected}"
         );
-        assert!((r.stages[0].energy_j - 250.0 * expected).abs() < 1e-9);
+        let watts = p.power.as_ref().unwrap().dynamic().watts;
+        assert!((r.stages[0].energy_j - watts * expected).abs() < 1e-9);
+    }
+
+    #[test]
+    fn eager_is_slower_than_ideal_kernels_which_are_slower_than_fused() {
+        let w = load_workload("gpt2-medium").unwrap();
+        for device in ["titan-xp", "xeon-e5-2640-v4", "a100"] {
+            let p = load_profile(device).unwrap();
+            let t = BaselineModel::ALL.map(|m| {
+                model_workload_as(&p, &w, Precision::Fp32, m)
+                    .unwrap()
+                    .stages[1]
+                    .latency_s
+            });
+            assert!(t[0] > t[1] && t[1] > t[2], "{device}: {t:?}");
+        }
+    }
+
+    #[test]
+    fn eager_titan_xp_reproduces_table_iv() {
+        // The shipped (rounded) constants give GPT-2-medium's 32 generation steps in 366.7 ms.
+        let p = load_profile("titan-xp").unwrap();
+        let w = load_workload("gpt2-medium").unwrap();
+        let r = model_workload(&p, &w, Precision::Fp32).unwrap();
+        let got = r.stages[1].latency_s;
+        assert!((got / 0.3667 - 1.0).abs() < 0.005, "{got}");
+    }
+
+    #[test]
+    fn fused_is_one_kernel_on_the_roofline_per_layer_and_step() {
+        let p = load_profile("a100").unwrap();
+        let r = p.roofline.as_ref().unwrap();
+        let w = load_workload("bert-base").unwrap();
+        let res = model_workload_as(&p, &w, Precision::Fp32, BaselineModel::Fused).unwrap();
+        let (h, l, d) = (12.0f64, 128.0f64, 64.0f64);
+        let ops = h * l * l * (4.0 * d + 4.0);
+        let bytes = 4.0 * h * d * 4.0 * l;
+        let per_layer = (ops / (19500e9 * 0.5)).max(bytes / (1555e9 * 0.8)) + 3e-6;
+        assert!(r.ridge_flop_per_byte() > 0.0);
+        let got = res.stages[0].latency_s;
+        assert!((got - 12.0 * per_layer).abs() < 1e-12, "{got}");
     }
 
     #[test]
@@ -191,7 +378,7 @@ mod tests {
         let p = load_profile("a100").unwrap();
         let r = p.roofline.as_ref().unwrap();
         let w = load_workload("gpt2-small").unwrap();
-        let res = model_workload(&p, &w, Precision::Fp32).unwrap();
+        let res = model_workload_as(&p, &w, Precision::Fp32, BaselineModel::IdealKernels).unwrap();
         let generation = &res.stages[1];
         // Each generation kernel has intensity below 1 FLOP/B, far under the ridge, so the
         // latency is bytes / achieved bandwidth + overheads.

@@ -7,12 +7,11 @@ use std::time::Duration;
 use clap::Subcommand;
 
 use crate::baseline::cpu::{CpuMeasureOptions, EnergySource, measure_cpu};
-use crate::baseline::model_presets;
 use crate::baseline::profile::all_presets;
 use crate::baseline::rapl::Rapl;
+use crate::baseline::{BaselineModel, model_presets_as, model_workload_as};
 use crate::baseline::{
     BaselineResult, DeviceKind, Precision, StageKindLabel, StageResult, load_profile,
-    model_workload,
 };
 use crate::config;
 use crate::report::plot::{self, Frame, GroupedBars, Series, Written};
@@ -37,6 +36,10 @@ pub enum BaselineCommand {
         /// Arithmetic precision the device computes the attention in.
         #[arg(long, value_enum, default_value = "fp32")]
         precision: Precision,
+        /// How a CPU/GPU is costed: eager operators as the paper measured (fitted constants),
+        /// three ideal kernels per layer, or one fused kernel per layer (both lower bounds).
+        #[arg(long, value_enum, default_value = "eager")]
+        model: BaselineModel,
         /// Write the result (JSON, format spatten-baseline v1) here; with `--device all`, a
         /// folder that receives one `<device>.json` per profile.
         #[arg(long)]
@@ -45,6 +48,9 @@ pub enum BaselineCommand {
         #[arg(long)]
         figures: Option<PathBuf>,
     },
+    /// Refit the eager model's constants to the paper's published measurements and print
+    /// each anchor with the model's value and the residual.
+    Fit,
     /// Time the dense f32 attention of a workload on this machine's CPU.
     MeasureCpu {
         /// Workload preset name or TOML path.
@@ -137,11 +143,12 @@ pub fn run(cmd: BaselineCommand) -> anyhow::Result<ExitCode> {
             device,
             workload,
             precision,
+            model,
             out,
             figures,
         } if device == "all" => {
             let w = config::load_workload(&workload)?;
-            let (results, skipped) = model_presets(&w, precision)?;
+            let (results, skipped) = model_presets_as(&w, precision, model)?;
             for r in &results {
                 print!("{}", r.summary());
             }
@@ -179,6 +186,7 @@ pub fn run(cmd: BaselineCommand) -> anyhow::Result<ExitCode> {
             device,
             workload,
             precision,
+            model,
             out,
             figures,
         } => {
@@ -187,7 +195,7 @@ pub fn run(cmd: BaselineCommand) -> anyhow::Result<ExitCode> {
             }
             let p = load_profile(&device)?;
             let w = config::load_workload(&workload)?;
-            let r = model_workload(&p, &w, precision)?;
+            let r = model_workload_as(&p, &w, precision, model)?;
             print!("{}", r.summary());
             if let Some(out) = out {
                 r.write(&out)?;
@@ -237,12 +245,54 @@ pub fn run(cmd: BaselineCommand) -> anyhow::Result<ExitCode> {
             }
             Ok(ExitCode::SUCCESS)
         }
+        BaselineCommand::Fit => {
+            print_fit()?;
+            Ok(ExitCode::SUCCESS)
+        }
         BaselineCommand::Read { file } => {
             let r = BaselineResult::read(&file)?;
             print!("{}", r.summary());
             Ok(ExitCode::SUCCESS)
         }
     }
+}
+
+fn print_fit() -> anyhow::Result<()> {
+    use crate::baseline::fit;
+    let f = crate::reproduce::benchmarks::baseline_fit()?;
+    println!("fitted constants (arch/baselines/*.toml hold them rounded to 3 digits):");
+    for c in &f.constants {
+        let shipped = fit::shipped_values(c)?;
+        println!(
+            "  {:<16} {:<14} {:>10.4}   shipped {}",
+            c.device,
+            c.key,
+            c.value,
+            shipped
+                .iter()
+                .map(|v| format!("{v}"))
+                .collect::<Vec<_>>()
+                .join(" / ")
+        );
+    }
+    println!("anchors (published measurement vs the model with the fitted constants):");
+    println!(
+        "  {:<16} {:<9} {:>11} {:>11} {:>9}  what",
+        "device", "role", "published", "modelled", "residual"
+    );
+    for a in &f.anchors {
+        println!(
+            "  {:<16} {:<9} {:>11.4} {:>11.4} {:>+8.1}%  {} [{}]",
+            a.device,
+            if a.fitted { "fitted" } else { "held out" },
+            a.published,
+            a.modelled,
+            a.residual() * 100.0,
+            a.what,
+            a.unit
+        );
+    }
+    Ok(())
 }
 
 /// Latency and energy per device and stage (log scale), from modelled or measured results.

@@ -374,8 +374,9 @@ fn summary(
     let _ = writeln!(
         w,
         "Speedup = baseline latency / this run's; energy saving = baseline energy / this run's. \
-         Modelled baselines come from each device profile's roofline (arch/baselines/); measured \
-         ones from files given with --baseline.\n"
+         Modelled baselines cost every operator eager PyTorch dispatches for the attention, with \
+         per-operator constants fitted to the paper's measurements (arch/baselines/, `spatten \
+         baseline fit`); measured ones come from files given with --baseline.\n"
     );
     let _ = writeln!(
         w,

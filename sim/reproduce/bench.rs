@@ -5,7 +5,8 @@ use serde::Serialize;
 
 use super::benchmarks::Benchmark;
 use super::runner::{Outcome, Point, PointResult, TraceKind};
-use crate::config::ArchConfig;
+use crate::baseline::{BaselineModel, Precision, load_profile, model_workload_as};
+use crate::config::{ArchConfig, WorkloadConfig};
 
 /// The platforms the paper measured, in its order: (profile name, label).
 pub const DEVICES: [(&str, &str); 4] = [
@@ -51,6 +52,13 @@ pub struct BenchRow {
     pub energy_saving_xeon: f64,
     pub energy_saving_jetson_nano: f64,
     pub energy_saving_raspberry_pi_4: f64,
+    /// The headline devices against the two bounds of the eager baseline (the columns above):
+    /// three ideal kernels per layer, and one fused kernel per layer. Energy savings scale by
+    /// the same factor (the power is the device's either way).
+    pub speedup_titan_xp_ideal_kernels: f64,
+    pub speedup_titan_xp_fused: f64,
+    pub speedup_xeon_ideal_kernels: f64,
+    pub speedup_xeon_fused: f64,
     /// Generation runs only: every column above is the generation stage (as the paper
     /// measures GPT-2); these are the prompt pass, simulated alone, and its speedup over each
     /// device's prompt stage.
@@ -73,6 +81,17 @@ pub fn points(arch: &ArchConfig, benches: &[Benchmark], split_stages: bool) -> V
             split_stages,
         })
         .collect()
+}
+
+/// A device's latency on the benchmark's scored stage (the last one: generation for GPT-2,
+/// summarization for BERT) under `model`, over its latency under the default eager model.
+pub fn model_ratio(w: &WorkloadConfig, device: &str, model: BaselineModel) -> anyhow::Result<f64> {
+    let p = load_profile(device)?;
+    let t = |m| -> anyhow::Result<f64> {
+        let r = model_workload_as(&p, w, Precision::Fp32, m)?;
+        Ok(r.stages.last().map_or(f64::NAN, |s| s.latency_s))
+    };
+    Ok(t(model)? / t(BaselineModel::Eager)?)
 }
 
 /// (speedup, energy saving) against one device.
@@ -114,6 +133,9 @@ pub fn rows(benches: &[Benchmark], outcomes: &[Outcome]) -> anyhow::Result<Vec<B
             for (i, (dev, _)) in DEVICES.iter().enumerate() {
                 (sp[i], es[i]) = versus(r, dev)?;
             }
+            let bound = |i: usize, m| -> anyhow::Result<f64> {
+                Ok(sp[i] * model_ratio(&b.workload, DEVICES[i].0, m)?)
+            };
             Ok(BenchRow {
                 benchmark: b.name.clone(),
                 model: b.model.clone(),
@@ -142,6 +164,10 @@ pub fn rows(benches: &[Benchmark], outcomes: &[Outcome]) -> anyhow::Result<Vec<B
                 energy_saving_xeon: es[1],
                 energy_saving_jetson_nano: es[2],
                 energy_saving_raspberry_pi_4: es[3],
+                speedup_titan_xp_ideal_kernels: bound(0, BaselineModel::IdealKernels)?,
+                speedup_titan_xp_fused: bound(0, BaselineModel::Fused)?,
+                speedup_xeon_ideal_kernels: bound(1, BaselineModel::IdealKernels)?,
+                speedup_xeon_fused: bound(1, BaselineModel::Fused)?,
                 prompt_cycles: r.prompt.as_ref().map(|p| p.cycles),
                 prompt_speedup_titan_xp: prompt_sp[0],
                 prompt_speedup_xeon: prompt_sp[1],
@@ -173,6 +199,10 @@ pub struct GeomeanRow {
     pub energy_saving_xeon: f64,
     pub energy_saving_jetson_nano: f64,
     pub energy_saving_raspberry_pi_4: f64,
+    pub speedup_titan_xp_ideal_kernels: f64,
+    pub speedup_titan_xp_fused: f64,
+    pub speedup_xeon_ideal_kernels: f64,
+    pub speedup_xeon_fused: f64,
     /// Against dense fp32 K/V, as the paper.
     pub dram_reduction: f64,
     /// Against dense K/V at the 12-bit on-chip word.
@@ -199,6 +229,10 @@ pub fn geomeans(rows: &[BenchRow]) -> Vec<GeomeanRow> {
                 energy_saving_xeon: gm(|r| r.energy_saving_xeon)?,
                 energy_saving_jetson_nano: gm(|r| r.energy_saving_jetson_nano)?,
                 energy_saving_raspberry_pi_4: gm(|r| r.energy_saving_raspberry_pi_4)?,
+                speedup_titan_xp_ideal_kernels: gm(|r| r.speedup_titan_xp_ideal_kernels)?,
+                speedup_titan_xp_fused: gm(|r| r.speedup_titan_xp_fused)?,
+                speedup_xeon_ideal_kernels: gm(|r| r.speedup_xeon_ideal_kernels)?,
+                speedup_xeon_fused: gm(|r| r.speedup_xeon_fused)?,
                 dram_reduction: gm(|r| r.dram_reduction)?,
                 dram_reduction_12bit: gm(|r| r.dram_reduction_12bit)?,
                 effective_gops: gm(|r| r.effective_gops)?,

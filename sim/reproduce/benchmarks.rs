@@ -185,6 +185,17 @@ pub fn load_all(quick: bool) -> Result<Vec<Benchmark>, ConfigError> {
     }
 }
 
+/// The baseline fit ([`crate::baseline::fit`]) over the paper's 30 benchmarks and the
+/// GPT-2 presets its anchors are defined on.
+pub fn baseline_fit() -> anyhow::Result<crate::baseline::fit::Fit> {
+    let all: Vec<WorkloadConfig> = load_all(false)?.into_iter().map(|b| b.workload).collect();
+    Ok(crate::baseline::fit::fit(
+        &config::load_workload("gpt2-medium")?,
+        &config::load_workload("gpt2-small")?,
+        &all,
+    )?)
+}
+
 /// GPT-2-small with a 128-token prompt and 8 generated tokens: the same pruning and
 /// quantization rules at a size the quick run (CI) can simulate in a few seconds.
 pub fn quick_gpt2(mut b: Benchmark) -> Benchmark {

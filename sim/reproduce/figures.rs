@@ -66,10 +66,10 @@ pub fn versus_devices(
             .collect()
     };
     let modelled = if many {
-        "Baselines are modelled (roofline of each device profile), not measured. \
+        "Baselines are modelled (eager PyTorch operators, constants fitted to the paper's measurements), not measured. \
          Per-benchmark values: benchmarks.csv."
     } else {
-        "Baselines are modelled (roofline of each device profile), not measured."
+        "Baselines are modelled (eager PyTorch operators, constants fitted to the paper's measurements), not measured."
     };
     let wide = |title: &str, x: &str, y: &str| {
         let f = wide(title, x, y);

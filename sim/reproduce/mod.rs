@@ -166,6 +166,7 @@ pub fn run(opts: &Options, bar: &ProgressBar) -> anyhow::Result<Summary> {
         .collect();
     let cumulative = cumulative_speedup(&breakdown);
     let claims = markdown::claims(&all, &accel_gm);
+    let baseline_fit = benchmarks::baseline_fit()?;
 
     let out = OutputDir::new(&opts.out, "reproduce").force(opts.force);
     let files = out.write(|staging| -> anyhow::Result<Vec<PathBuf>> {
@@ -191,6 +192,7 @@ pub fn run(opts: &Options, bar: &ProgressBar) -> anyhow::Result<Summary> {
         put(
             "EXPERIMENTS.md",
             markdown::render(&markdown::Inputs {
+                fit: &baseline_fit,
                 quick: opts.quick,
                 command: opts.command.clone(),
                 revision: opts.revision.clone(),
