@@ -1,18 +1,22 @@
 #!/usr/bin/env python3
-"""Measure dense attention latency and power on a GPU, as the SpAtten paper did.
+"""Measure dense attention latency (and GPU power) with PyTorch, as the SpAtten paper did.
 
 Writes a baseline result file (format "spatten-baseline", version 1; the schema is documented
 in sim/baseline/result.rs) that `spatten baseline read FILE` validates and reports use.
 
 Method (the SpAtten paper's evaluation):
-  * The same dense attention the Rust side counts (sim/baseline/work.rs): per layer, all heads
-    batched, S = Q K^T / sqrt(D) (causal mask for decoder models), P = softmax(S), O = P V, in
-    PyTorch eager mode. Summarization: L x L for the prompt. Generation: per generated token i
-    and layer, one query at position prompt + i against the KV cache of prompt + i + 1 keys.
-    Every layer has its own Q/K/V so the KV cache is really streamed from memory.
-  * Latency: CUDA events around each run of a stage, --warmup untimed runs, then --runs timed
-    runs (default 1000). Reported: median (headline) and the paper's mean after dropping the top
-    and bottom 15 %.
+  * --code hf (default): the models' own attention code as Hugging Face transformers 3.x runs
+    it at batch 1, operator for operator as sim/baseline/framework.rs lists it (BERT: view and
+    permute per head split, transpose, matmul, scale, mask add, softmax, dropout, matmul,
+    permute + contiguous + view; GPT-2: split of the fused QKV, split_heads, cat of the KV cache
+    with the new K/V, stack into `present`, matmul, scale, causal-mask slice + where, softmax,
+    dropout, matmul, merge_heads). --code minimal: only S = Q K^T / sqrt(D), softmax, P V.
+    Both count the same dense-attention work (sim/baseline/work.rs). Summarization: L x L for
+    the prompt. Generation: per generated token i and layer, one query at position prompt + i
+    against prompt + i + 1 keys; every layer has its own K/V so the cache really streams.
+  * Latency: --warmup untimed runs, then --runs timed runs (default 1000) of a stage, timed by
+    CUDA events (GPU) or time.perf_counter (--device cpu). Reported latency: the paper's mean
+    after dropping the top and bottom 15 %; the median is recorded beside it.
   * Power: nvidia-smi polled in a thread (power.draw every --poll-ms). Idle power is measured
     first with the GPU doing nothing; loaded power while the stage runs back to back for at least
     --power-seconds. Dynamic power = loaded - idle; energy = dynamic power x median latency.
@@ -23,8 +27,9 @@ Usage:
       --prompt-tokens 992 --generated-tokens 32 --causal --name gpt2-small --out gpt2.json
 Then: spatten baseline read gpt2.json
 
-Needs PyTorch with CUDA and nvidia-smi on PATH. --no-power skips the power measurement (the
-file then records zero energy and says so).
+Needs PyTorch (with CUDA and nvidia-smi on PATH for a GPU). --no-power skips the power
+measurement (the file then records zero energy and says so); --device cpu never measures power
+(`spatten baseline measure-cpu --framework torch` runs this script and adds the host's energy).
 """
 
 import argparse
@@ -205,51 +210,16 @@ class PowerPoller:
 # Measurement
 
 
-def main():
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--workload", help="workload TOML (workloads/*.toml); or give the shape flags")
-    ap.add_argument("--name", default="custom")
-    ap.add_argument("--layers", type=int)
-    ap.add_argument("--heads", type=int)
-    ap.add_argument("--head-dim", type=int)
-    ap.add_argument("--stage", default="summarization", choices=["summarization", "generation"])
-    ap.add_argument("--prompt-tokens", type=int)
-    ap.add_argument("--generated-tokens", type=int, default=0)
-    ap.add_argument("--causal", action="store_true")
-    ap.add_argument("--precision", default="fp32", choices=["fp32", "fp16"])
-    ap.add_argument("--runs", type=int, default=1000)
-    ap.add_argument("--warmup", type=int, default=50)
-    ap.add_argument("--device", default="cuda:0")
-    ap.add_argument("--idle-seconds", type=float, default=5.0)
-    ap.add_argument("--power-seconds", type=float, default=10.0)
-    ap.add_argument("--poll-ms", type=int, default=50)
-    ap.add_argument("--no-power", action="store_true")
-    ap.add_argument("--seed", type=int, default=1)
-    ap.add_argument("--out", required=True)
-    a = ap.parse_args()
-    if a.runs < 1 or a.warmup < 0:
-        sys.exit("error: --runs must be >= 1 and --warmup >= 0")
-    shape = shape_from_args(a)
+# --------------------------------------------------------------------------------------------
+# The timed code
 
-    try:
-        import torch
-    except ImportError:
-        sys.exit("error: this script needs PyTorch (pip install torch)")
-    if not torch.cuda.is_available():
-        sys.exit("error: no CUDA device visible to PyTorch")
-    dev = torch.device(a.device)
-    index = dev.index if dev.index is not None else 0
-    dtype = torch.float32 if a.precision == "fp32" else torch.float16
-    elem_bytes = 4 if a.precision == "fp32" else 2
-    torch.manual_seed(a.seed)
 
+def minimal_stages(torch, shape, dev, dtype):
+    """S = Q K^T / sqrt(D), softmax, P V per layer, all heads batched."""
     n, h, d = shape["layers"], shape["heads"], shape["head_dim"]
     p, g = shape["prompt_tokens"], shape["generated_tokens"]
-    total = p + g
     scale = 1.0 / math.sqrt(d)
-    layers = [
-        tuple(torch.rand(h, total, d, device=dev, dtype=dtype) * 2 - 1 for _ in range(3)) for _ in range(n)
-    ]
+    layers = [tuple(torch.rand(h, p + g, d, device=dev, dtype=dtype) * 2 - 1 for _ in range(3)) for _ in range(n)]
     mask = torch.ones(p, p, device=dev, dtype=torch.bool).triu(1) if shape["causal"] else None
 
     def summarization():
@@ -266,6 +236,129 @@ def main():
                 s = torch.matmul(q[:, pos : pos + 1], k[:, : pos + 1].transpose(-1, -2)) * scale
                 torch.matmul(torch.softmax(s, dim=-1), v[:, : pos + 1])
 
+    return summarization, generation
+
+
+def hf_stages(torch, shape, dev, dtype):
+    """The attention code of HF transformers 3.x BertSelfAttention / GPT-2 Attention at batch 1,
+    starting from the projections' outputs (the FC layers are not timed, as in the paper)."""
+    import torch.nn.functional as F
+
+    n, h, d = shape["layers"], shape["heads"], shape["head_dim"]
+    p, g = shape["prompt_tokens"], shape["generated_tokens"]
+    hidden = h * d
+    rand = lambda *s: torch.rand(*s, device=dev, dtype=dtype) * 2 - 1
+
+    def heads(x, k=False):  # split_heads / transpose_for_scores
+        x = x.view(x.size(0), x.size(1), h, d)
+        return x.permute(0, 2, 3, 1) if k else x.permute(0, 2, 1, 3)
+
+    def merge(x):  # merge_heads / context_layer reshape
+        x = x.permute(0, 2, 1, 3).contiguous()
+        return x.view(x.size(0), x.size(1), hidden)
+
+    if not shape["causal"]:
+        qkv = [tuple(rand(1, p, hidden) for _ in range(3)) for _ in range(n)]
+        attention_mask = torch.zeros(1, 1, 1, p, device=dev, dtype=dtype)
+
+        def summarization():
+            for q, k, v in qkv:
+                q, k, v = heads(q), heads(k), heads(v)
+                s = torch.matmul(q, k.transpose(-1, -2))
+                s = s / math.sqrt(d)
+                s = s + attention_mask
+                prob = F.dropout(torch.softmax(s, dim=-1), p=0.1, training=False)
+                merge(torch.matmul(prob, v))
+
+        return summarization, None
+
+    bias = torch.tril(torch.ones(p + g, p + g, dtype=torch.uint8, device=dev)).view(1, 1, p + g, p + g)
+    masked_bias = torch.tensor(-1e4, device=dev, dtype=dtype)
+
+    def attend(x, past):
+        q, k, v = x.split(hidden, dim=2)
+        q, k, v = heads(q), heads(k, k=True), heads(v)
+        if past is not None:
+            past_key, past_value = past[0].transpose(-2, -1), past[1]
+            k = torch.cat((past_key, k), dim=-1)
+            v = torch.cat((past_value, v), dim=-2)
+        present = torch.stack((k.transpose(-2, -1), v))
+        w = torch.matmul(q, k)
+        w = w / float(v.size(-1)) ** 0.5
+        nd, ns = w.size(-2), w.size(-1)
+        mask = bias[:, :, ns - nd : ns, :ns]
+        w = torch.where(mask.bool(), w, masked_bias.to(w.dtype))
+        w = F.dropout(torch.softmax(w, dim=-1), p=0.1, training=False)
+        merge(torch.matmul(w, v))
+        return present
+
+    prompt_x = [rand(1, p, 3 * hidden) for _ in range(n)]
+    step_x = [[rand(1, 1, 3 * hidden) for _ in range(n)] for _ in range(g)]
+    # The prompt's cache, built once: every timed generation run starts from it.
+    with torch.no_grad():
+        prompt_past = [attend(x, None) for x in prompt_x]
+
+    def summarization():
+        for x in prompt_x:
+            attend(x, None)
+
+    def generation():
+        past = list(prompt_past)
+        for i in range(g):
+            for layer in range(n):
+                past[layer] = attend(step_x[i][layer], past[layer])
+
+    return summarization, generation
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--workload", help="workload TOML (workloads/*.toml); or give the shape flags")
+    ap.add_argument("--name", default="custom")
+    ap.add_argument("--layers", type=int)
+    ap.add_argument("--heads", type=int)
+    ap.add_argument("--head-dim", type=int)
+    ap.add_argument("--stage", default="summarization", choices=["summarization", "generation"])
+    ap.add_argument("--prompt-tokens", type=int)
+    ap.add_argument("--generated-tokens", type=int, default=0)
+    ap.add_argument("--causal", action="store_true")
+    ap.add_argument("--precision", default="fp32", choices=["fp32", "fp16"])
+    ap.add_argument("--runs", type=int, default=1000)
+    ap.add_argument("--warmup", type=int, default=50)
+    ap.add_argument("--device", default="cuda:0", help="cuda:N or cpu")
+    ap.add_argument("--code", default="hf", choices=["hf", "minimal"],
+                    help="hf: the HF models' attention operators (the paper's); minimal: matmul/softmax/matmul")
+    ap.add_argument("--threads", type=int, help="torch.set_num_threads for --device cpu")
+    ap.add_argument("--idle-seconds", type=float, default=5.0)
+    ap.add_argument("--power-seconds", type=float, default=10.0)
+    ap.add_argument("--poll-ms", type=int, default=50)
+    ap.add_argument("--no-power", action="store_true")
+    ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--out", required=True)
+    a = ap.parse_args()
+    if a.runs < 1 or a.warmup < 0:
+        sys.exit("error: --runs must be >= 1 and --warmup >= 0")
+    shape = shape_from_args(a)
+
+    try:
+        import torch
+    except ImportError:
+        sys.exit("error: this script needs PyTorch (pip install torch)")
+    on_cpu = a.device == "cpu"
+    if on_cpu:
+        a.no_power = True
+        if a.threads:
+            torch.set_num_threads(a.threads)
+    elif not torch.cuda.is_available():
+        sys.exit("error: no CUDA device visible to PyTorch (use --device cpu for the CPU)")
+    dev = torch.device(a.device)
+    index = dev.index if dev.index is not None else 0
+    dtype = torch.float32 if a.precision == "fp32" else torch.float16
+    elem_bytes = 4 if a.precision == "fp32" else 2
+    torch.manual_seed(a.seed)
+    summarization, generation = (hf_stages if a.code == "hf" else minimal_stages)(torch, shape, dev, dtype)
+    if shape["stage"] == "generation" and generation is None:
+        sys.exit("error: --code hf generates with GPT-2's code, which needs --causal")
     stages = [("summarization", summarization)]
     if shape["stage"] == "generation":
         stages.append(("generation", generation))
@@ -285,17 +378,24 @@ def main():
         for name, fn in stages:
             for _ in range(a.warmup):
                 fn()
-            torch.cuda.synchronize()
             times = []
-            for _ in range(a.runs):
-                start = torch.cuda.Event(enable_timing=True)
-                end = torch.cuda.Event(enable_timing=True)
-                start.record()
-                fn()
-                end.record()
-                end.synchronize()
-                times.append(start.elapsed_time(end) / 1e3)
+            if on_cpu:
+                for _ in range(a.runs):
+                    t0 = time.perf_counter()
+                    fn()
+                    times.append(time.perf_counter() - t0)
+            else:
+                torch.cuda.synchronize()
+                for _ in range(a.runs):
+                    start = torch.cuda.Event(enable_timing=True)
+                    end = torch.cuda.Event(enable_timing=True)
+                    start.record()
+                    fn()
+                    end.record()
+                    end.synchronize()
+                    times.append(start.elapsed_time(end) / 1e3)
             med = statistics.median(times)
+            headline = trimmed_mean(times)
             power_w = 0.0
             if not a.no_power:
                 with PowerPoller(index, a.poll_ms) as poll:
@@ -313,9 +413,9 @@ def main():
                     "stage": name,
                     "ops": ops,
                     "bytes": byts,
-                    "latency_s": med,
+                    "latency_s": headline,
                     "power_w": power_w,
-                    "energy_j": power_w * med,
+                    "energy_j": power_w * headline,
                     "timing": {
                         "runs": a.runs,
                         "warmup": a.warmup,
@@ -327,28 +427,46 @@ def main():
                     },
                 }
             )
-            print(f"{name}: median {med * 1e3:.4f} ms, trimmed mean {trimmed_mean(times) * 1e3:.4f} ms, "
+            print(f"{name}: trimmed mean {headline * 1e3:.4f} ms, median {med * 1e3:.4f} ms, "
                   f"dynamic power {power_w:.1f} W", file=sys.stderr)
 
-    gpu = torch.cuda.get_device_name(index)
     energy_method = (
         "not measured (--no-power)"
         if a.no_power
         else f"nvidia-smi power.draw every {a.poll_ms} ms: loaded (stage run back to back for "
-        f"{a.power_seconds} s) minus idle ({idle_w:.1f} W over {a.idle_seconds} s), x median latency"
+        f"{a.power_seconds} s) minus idle ({idle_w:.1f} W over {a.idle_seconds} s), x trimmed-mean latency"
+    )
+    if on_cpu:
+        import platform
+
+        name = "host-torch"
+        description = f"{platform.processor() or platform.machine()} CPU, {torch.get_num_threads()} threads (PyTorch {torch.__version__})"
+        kind = "cpu"
+    else:
+        gpu = torch.cuda.get_device_name(index)
+        name = gpu.lower().replace(" ", "-")
+        description = f"{gpu} (PyTorch {torch.__version__}, CUDA {torch.version.cuda})"
+        kind = "gpu"
+    code_note = (
+        "the HF models' attention operators in eager mode (BERT / GPT-2 code, sim/baseline/framework.rs)"
+        if a.code == "hf"
+        else "minimal dense attention: matmul, softmax, matmul per layer, all heads batched"
     )
     doc = {
         "format": FORMAT,
         "version": VERSION,
-        "device": gpu.lower().replace(" ", "-"),
-        "device_description": f"{gpu} (PyTorch {torch.__version__}, CUDA {torch.version.cuda})",
-        "device_kind": "gpu",
+        "device": name,
+        "device_description": description,
+        "device_kind": kind,
         "provenance": "measured",
         "precision": a.precision,
         "workload": shape,
         "energy_method": energy_method,
         "stages": results,
-        "notes": ["PyTorch eager dense attention, all heads batched per layer, CUDA-event timing"],
+        "notes": [
+            f"PyTorch eager: {code_note}; {'time.perf_counter' if on_cpu else 'CUDA-event'} timing; "
+            f"latency = mean of {a.runs} runs after dropping the top and bottom 15 % (the paper's protocol)"
+        ],
     }
     out_dir = os.path.dirname(os.path.abspath(a.out))
     fd, tmp = tempfile.mkstemp(dir=out_dir, prefix=".gpu_baseline.")

@@ -75,3 +75,60 @@ fn script_trimmed_mean_matches() {
     let got: f64 = out.trim().parse().unwrap();
     assert!((got - trimmed_mean(&v, 0.15).unwrap()).abs() < 1e-12);
 }
+
+/// `measure-cpu --framework torch` end to end, when an interpreter with PyTorch is at hand
+/// (`SPATTEN_TORCH_PYTHON`, else python3). CI does not install PyTorch, so this skips there and
+/// says so once.
+#[test]
+fn torch_measurement_writes_a_checked_result() {
+    let py = std::env::var("SPATTEN_TORCH_PYTHON").unwrap_or_else(|_| "python3".into());
+    let has_torch = std::process::Command::new(&py)
+        .args(["-c", "import torch"])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !has_torch {
+        eprintln!("skipped: {py} has no PyTorch (set SPATTEN_TORCH_PYTHON to one that has)");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let wl = dir.path().join("tiny.toml");
+    std::fs::write(
+        &wl,
+        "base = \"gpt2-small\"\nname = \"tiny\"\n[model]\nlayers = 2\nheads = 2\nhead_dim = 8\nhidden = 16\ncausal = true\n[stage]\nkind = \"generation\"\nprompt_tokens = 8\ngenerated_tokens = 2\n",
+    )
+    .unwrap();
+    let out = dir.path().join("torch.json");
+    let (code, stdout, stderr) = common::spatten(&[
+        "baseline",
+        "measure-cpu",
+        "--framework",
+        "torch",
+        "--python",
+        &py,
+        "--workload",
+        wl.to_str().unwrap(),
+        "--repeats",
+        "5",
+        "--warmup",
+        "1",
+        "--threads",
+        "1",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(
+        stdout.contains("modelled eager on profile generic-host"),
+        "{stdout}"
+    );
+    // The reader checks the counts against work.rs; the protocol is the paper's.
+    let r = spatten::baseline::BaselineResult::read(&out).unwrap();
+    assert_eq!(r.provenance, spatten::baseline::Provenance::Measured);
+    assert_eq!(r.stages.len(), 2);
+    for s in &r.stages {
+        let t = s.timing.as_ref().unwrap();
+        assert_eq!((t.runs, t.trim_fraction), (5, 0.15));
+        assert_eq!(s.latency_s, t.trimmed_mean_s);
+        assert!(s.energy_j > 0.0);
+    }
+}

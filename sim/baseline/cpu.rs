@@ -174,6 +174,29 @@ pub enum EnergySource {
     Profile(Box<DeviceProfile>),
 }
 
+/// A host profile's dynamic power scaled by threads / the profile's cores, and how it was formed.
+pub fn profile_power(p: &DeviceProfile, threads: usize) -> Result<(f64, String), BaselineError> {
+    let power = p
+        .power
+        .as_ref()
+        .ok_or_else(|| BaselineError::Unsupported(format!("profile {} has no [power]", p.name)))?
+        .dynamic();
+    let cores = p
+        .roofline
+        .as_ref()
+        .and_then(|r| r.cores.as_ref())
+        .map(|c| c.value)
+        .unwrap_or(threads as f64);
+    let share = (threads as f64 / cores).min(1.0);
+    Ok((
+        power.watts * share,
+        format!(
+            "no RAPL counter readable: profile {} dynamic power ({}) x {threads} threads / {cores} cores",
+            p.name, power.basis
+        ),
+    ))
+}
+
 /// Times the dense attention of `w` on this machine and returns a `measured` result.
 pub fn measure_cpu(
     w: &WorkloadConfig,
@@ -210,26 +233,10 @@ pub fn measure_cpu(
             ),
         ),
         EnergySource::Profile(p) => {
-            let power = p
-                .power
-                .as_ref()
-                .ok_or_else(|| {
-                    BaselineError::Unsupported(format!("profile {} has no [power]", p.name))
-                })?
-                .dynamic();
-            let cores = p
-                .roofline
-                .as_ref()
-                .and_then(|r| r.cores.as_ref())
-                .map(|c| c.value)
-                .unwrap_or(threads as f64);
-            let share = (threads as f64 / cores).min(1.0);
+            let (watts, basis) = profile_power(p, threads)?;
             (
-                power.watts * share,
-                format!(
-                    "no RAPL counter readable: profile {} dynamic power ({}) x {threads} threads / {cores} cores, x median latency (an estimate, not a measurement)",
-                    p.name, power.basis
-                ),
+                watts,
+                format!("{basis}, x median latency (an estimate, not a measurement)"),
             )
         }
     };

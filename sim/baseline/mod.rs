@@ -8,6 +8,7 @@
 //! - [`roofline`]: modelled latency and energy of a profile on a workload under a model.
 //! - [`fit`]: the eager model's constants fitted to the paper's published measurements.
 //! - [`cpu`]: our own f32 dense attention, timed on this machine ([`rapl`] for its energy).
+//! - [`torch`]: the HF attention code in eager PyTorch on this machine (the paper's protocol).
 //! - [`result`]: the baseline result file (JSON) that reports read, also written by
 //!   `scripts/gpu_baseline.py`.
 //!
@@ -22,6 +23,7 @@ pub mod rapl;
 pub mod result;
 pub mod roofline;
 pub mod stats;
+pub mod torch;
 pub mod work;
 
 use std::path::PathBuf;

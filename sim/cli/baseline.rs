@@ -16,6 +16,16 @@ use crate::baseline::{
 use crate::config;
 use crate::report::plot::{self, Frame, GroupedBars, Series, Written};
 
+/// What `baseline measure-cpu` times.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum CpuFramework {
+    /// Our own f32 dense attention (rayon over heads), median of the runs.
+    Native,
+    /// Eager PyTorch running the HF models' attention operators; mean after trimming 15 %
+    /// each side, as the paper.
+    Torch,
+}
+
 #[derive(Debug, Subcommand)]
 pub enum BaselineCommand {
     /// List the device profiles with their key numbers.
@@ -51,17 +61,25 @@ pub enum BaselineCommand {
     /// Refit the eager model's constants to the paper's published measurements and print
     /// each anchor with the model's value and the residual.
     Fit,
-    /// Time the dense f32 attention of a workload on this machine's CPU.
+    /// Time the dense f32 attention of a workload on this machine's CPU: our own kernel
+    /// (`native`), or the HF models' attention code in eager PyTorch with the paper's protocol
+    /// (`torch`, via scripts/gpu_baseline.py).
     MeasureCpu {
         /// Workload preset name or TOML path.
         #[arg(long)]
         workload: String,
-        /// Timed runs per stage (after warm-up).
-        #[arg(long, default_value_t = 10)]
-        repeats: u32,
-        /// Untimed warm-up runs per stage.
-        #[arg(long, default_value_t = 2)]
-        warmup: u32,
+        /// What is timed: our f32 kernel, or eager PyTorch running the HF attention operators.
+        #[arg(long, value_enum, default_value = "native")]
+        framework: CpuFramework,
+        /// Timed runs per stage (after warm-up) [default: 10 native, 1000 torch (the paper's)].
+        #[arg(long)]
+        repeats: Option<u32>,
+        /// Untimed warm-up runs per stage [default: 2 native, 50 torch].
+        #[arg(long)]
+        warmup: Option<u32>,
+        /// With `--framework torch`: the Python interpreter that has PyTorch.
+        #[arg(long, default_value = "python3")]
+        python: PathBuf,
         /// Worker threads (default: all available cores).
         #[arg(long)]
         threads: Option<usize>,
@@ -205,12 +223,64 @@ pub fn run(cmd: BaselineCommand) -> anyhow::Result<ExitCode> {
         }
         BaselineCommand::MeasureCpu {
             workload,
+            framework: CpuFramework::Torch,
             repeats,
             warmup,
+            python,
             threads,
             host_profile,
             out,
         } => {
+            let w = config::load_workload(&workload)?;
+            let host = load_profile(&host_profile)?;
+            if host.kind != DeviceKind::Cpu {
+                anyhow::bail!(
+                    "--host-profile {} is a {}, not a CPU profile",
+                    host.name,
+                    host.kind.label()
+                );
+            }
+            let opts = crate::baseline::torch::TorchOptions {
+                python,
+                runs: repeats.unwrap_or(1000),
+                warmup: warmup.unwrap_or(50),
+                threads,
+            };
+            eprintln!(
+                "timing {} in eager PyTorch ({} warm-up + {} timed runs per stage)...",
+                w.name, opts.warmup, opts.runs
+            );
+            let r = crate::baseline::torch::measure_torch(&w, &opts, &host)?;
+            print!("{}", r.summary());
+            // The modelled framework overhead beside the measured one.
+            if let Ok(m) = model_workload_as(&host, &w, Precision::Fp32, BaselineModel::Eager) {
+                for (measured, modelled) in r.stages.iter().zip(&m.stages) {
+                    println!(
+                        "  {:<13} measured {:.3} ms; modelled eager on profile {}: {:.3} ms",
+                        measured.stage.label(),
+                        measured.latency_s * 1e3,
+                        host.name,
+                        modelled.latency_s * 1e3
+                    );
+                }
+            }
+            if let Some(out) = out {
+                r.write(&out)?;
+                println!("wrote {}", out.display());
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        BaselineCommand::MeasureCpu {
+            workload,
+            framework: CpuFramework::Native,
+            repeats,
+            warmup,
+            python: _,
+            threads,
+            host_profile,
+            out,
+        } => {
+            let (repeats, warmup) = (repeats.unwrap_or(10), warmup.unwrap_or(2));
             let w = config::load_workload(&workload)?;
             let energy = match Rapl::detect() {
                 Some(r) => EnergySource::Rapl(r),
