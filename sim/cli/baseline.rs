@@ -215,11 +215,7 @@ pub fn run(cmd: BaselineCommand) -> anyhow::Result<ExitCode> {
             let w = config::load_workload(&workload)?;
             let r = model_workload_as(&p, &w, precision, model)?;
             print!("{}", r.summary());
-            if let Some(out) = out {
-                r.write(&out)?;
-                println!("wrote {}", out.display());
-            }
-            Ok(ExitCode::SUCCESS)
+            write_result(&r, out)
         }
         BaselineCommand::MeasureCpu {
             workload,
@@ -232,14 +228,7 @@ pub fn run(cmd: BaselineCommand) -> anyhow::Result<ExitCode> {
             out,
         } => {
             let w = config::load_workload(&workload)?;
-            let host = load_profile(&host_profile)?;
-            if host.kind != DeviceKind::Cpu {
-                anyhow::bail!(
-                    "--host-profile {} is a {}, not a CPU profile",
-                    host.name,
-                    host.kind.label()
-                );
-            }
+            let host = host_cpu_profile(&host_profile)?;
             let opts = crate::baseline::torch::TorchOptions {
                 python,
                 runs: repeats.unwrap_or(1000),
@@ -264,11 +253,7 @@ pub fn run(cmd: BaselineCommand) -> anyhow::Result<ExitCode> {
                     );
                 }
             }
-            if let Some(out) = out {
-                r.write(&out)?;
-                println!("wrote {}", out.display());
-            }
-            Ok(ExitCode::SUCCESS)
+            write_result(&r, out)
         }
         BaselineCommand::MeasureCpu {
             workload,
@@ -284,17 +269,7 @@ pub fn run(cmd: BaselineCommand) -> anyhow::Result<ExitCode> {
             let w = config::load_workload(&workload)?;
             let energy = match Rapl::detect() {
                 Some(r) => EnergySource::Rapl(r),
-                None => {
-                    let p = load_profile(&host_profile)?;
-                    if p.kind != DeviceKind::Cpu {
-                        anyhow::bail!(
-                            "--host-profile {} is a {}, not a CPU profile",
-                            p.name,
-                            p.kind.label()
-                        );
-                    }
-                    EnergySource::Profile(Box::new(p))
-                }
+                None => EnergySource::Profile(Box::new(host_cpu_profile(&host_profile)?)),
             };
             let opts = CpuMeasureOptions {
                 repeats,
@@ -309,11 +284,7 @@ pub fn run(cmd: BaselineCommand) -> anyhow::Result<ExitCode> {
             );
             let r = measure_cpu(&w, &opts, &energy)?;
             print!("{}", r.summary());
-            if let Some(out) = out {
-                r.write(&out)?;
-                println!("wrote {}", out.display());
-            }
-            Ok(ExitCode::SUCCESS)
+            write_result(&r, out)
         }
         BaselineCommand::Fit => {
             print_fit()?;
@@ -325,6 +296,28 @@ pub fn run(cmd: BaselineCommand) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
     }
+}
+
+/// `--host-profile`: a CPU profile, whose power stands in for an unreadable RAPL counter.
+fn host_cpu_profile(name: &str) -> anyhow::Result<crate::baseline::DeviceProfile> {
+    let p = load_profile(name)?;
+    if p.kind != DeviceKind::Cpu {
+        anyhow::bail!(
+            "--host-profile {} is a {}, not a CPU profile",
+            p.name,
+            p.kind.label()
+        );
+    }
+    Ok(p)
+}
+
+/// Writes a result where `--out` says, if it says.
+fn write_result(r: &BaselineResult, out: Option<PathBuf>) -> anyhow::Result<ExitCode> {
+    if let Some(out) = out {
+        r.write(&out)?;
+        println!("wrote {}", out.display());
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 fn print_fit() -> anyhow::Result<()> {
