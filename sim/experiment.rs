@@ -297,6 +297,8 @@ pub fn dense_workload_for(h: &TraceHeader) -> WorkloadConfig {
             head_dim: h.head_dim,
             hidden: h.heads * h.head_dim,
             causal: h.stage == config::workload::StageKind::Generation,
+            kv_heads: h.kv_heads,
+            positional: None,
         },
         stage: StageConfig {
             kind: h.stage,

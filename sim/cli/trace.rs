@@ -230,9 +230,10 @@ fn capture(model: Option<PathBuf>, text_path: &Path, out: &Path) -> anyhow::Resu
 /// "6 layers x 12 heads x 32 dims x 120 tokens (prompt 120, causal false)".
 fn values_shape(v: &ValueTensors) -> String {
     format!(
-        "{} layers x {} heads x {} dims x {} tokens (prompt {}, causal {})",
+        "{} layers x {} heads{} x {} dims x {} tokens (prompt {}, causal {})",
         v.layers.len(),
         v.heads(),
+        kv_text(v.heads() as u32, v.kv_heads() as u32),
         v.head_dim(),
         v.tokens(),
         v.meta.prompt_tokens,
@@ -240,11 +241,21 @@ fn values_shape(v: &ValueTensors) -> String {
     )
 }
 
+/// " (8 K/V heads)" under grouped-query attention, nothing otherwise.
+fn kv_text(heads: u32, kv_heads: u32) -> String {
+    if kv_heads == heads {
+        String::new()
+    } else {
+        format!(" ({kv_heads} K/V heads)")
+    }
+}
+
 fn workload_shape(w: &WorkloadConfig) -> String {
     format!(
-        "{} layers x {} heads x {} dims x {} tokens (prompt {}, causal {})",
+        "{} layers x {} heads{} x {} dims x {} tokens (prompt {}, causal {})",
         w.model.layers,
         w.model.heads,
+        kv_text(w.model.heads, w.model.kv_heads()),
         w.model.head_dim,
         w.final_tokens(),
         w.stage.prompt_tokens,

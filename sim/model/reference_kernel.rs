@@ -27,6 +27,8 @@ pub fn workload_for_model(
             head_dim: hidden / heads,
             hidden,
             causal: false,
+            kv_heads: None,
+            positional: None,
         },
         stage: StageConfig {
             kind: StageKind::Summarization,

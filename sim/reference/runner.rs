@@ -46,8 +46,8 @@ pub fn check_values(
     check_layer_views(&layer_views(values), workload)
 }
 
-/// Checks that there is one layer of [heads, prompt + generated, D] Q, K and V per layer of
-/// `workload`.
+/// Checks that there is one layer of [heads, prompt + generated, D] Q and [kv_heads, prompt +
+/// generated, D] K and V per layer of `workload`.
 pub fn check_layer_views(
     layers: &[LayerViews<'_>],
     workload: &WorkloadConfig,
@@ -60,13 +60,21 @@ pub fn check_layer_views(
             want: m.layers as usize,
         });
     }
-    let want = vec![
-        m.heads as usize,
-        workload.final_tokens() as usize,
-        m.head_dim as usize,
-    ];
+    let shape = |heads: u32| {
+        vec![
+            heads as usize,
+            workload.final_tokens() as usize,
+            m.head_dim as usize,
+        ]
+    };
+    // K and V have one head per K/V head (grouped-query attention), Q one per query head.
+    let (want_q, want_kv) = (shape(m.heads), shape(m.kv_heads()));
     for (l, lv) in layers.iter().enumerate() {
-        for (name, a) in [("q", &lv.q), ("k", &lv.k), ("v", &lv.v)] {
+        for (name, a, want) in [
+            ("q", &lv.q, &want_q),
+            ("k", &lv.k, &want_kv),
+            ("v", &lv.v, &want_kv),
+        ] {
             if a.shape() != want.as_slice() {
                 return Err(ReferenceError::Shape {
                     what: format!("layer {l} {name}"),
@@ -136,6 +144,7 @@ fn run_views(
             prompt_tokens: workload.stage.prompt_tokens,
             generated_tokens: workload.stage.generated_tokens,
             seed: workload.seed,
+            kv_heads: Some(workload.model.kv_heads()).filter(|&k| k != workload.model.heads),
         },
         head_calls: Vec::new(),
         layers: Vec::new(),

@@ -67,7 +67,7 @@ pub fn encode_trace(path: &Path, t: &AttentionTrace) -> Result<Container, TraceE
     let wide = t.header.prompt_tokens as u64 + t.header.generated_tokens as u64 > TOKENS_U16;
     c.metadata.insert("format".into(), TRACE_FORMAT.into());
     c.metadata
-        .insert("version".into(), TRACE_FORMAT_VERSION.to_string());
+        .insert("version".into(), t.header.format_version().to_string());
     c.metadata.insert(
         "header".into(),
         serde_json::to_string(&t.header).expect("the header serializes"),
@@ -244,14 +244,24 @@ pub fn decode_trace(path: &Path, c: &Container) -> Result<AttentionTrace, TraceE
         ));
     }
     let version = c.meta(path, "version")?;
-    if version != TRACE_FORMAT_VERSION.to_string() {
+    let known = (1..=TRACE_FORMAT_VERSION).find(|v| v.to_string() == version);
+    let Some(version) = known else {
         return Err(meta_err(
             "version",
-            format!("is {version:?}; this reader understands version {TRACE_FORMAT_VERSION}"),
+            format!("is {version:?}; this reader understands versions 1 to {TRACE_FORMAT_VERSION}"),
         ));
-    }
+    };
     let header: TraceHeader = serde_json::from_str(c.meta(path, "header")?)
         .map_err(|e| meta_err("header", format!("is not a valid trace header: {e}")))?;
+    if header.format_version() > version {
+        return Err(meta_err(
+            "header",
+            format!(
+                "has kv_heads, which needs version {}; the file says {version}",
+                header.format_version()
+            ),
+        ));
+    }
     super::trace_check::check_header(&header).map_err(|e| meta_err("header", e))?;
     let cols = Columns { path, c };
 
