@@ -234,9 +234,13 @@ pub fn reference_estimate(w: &WorkloadConfig) -> Estimate {
     );
     // Q x K and Prob x V: the prompt's P x P rows, then one row of P + i per generated token.
     let p = w.stage.prompt_tokens as u64;
-    let rows = p
-        .saturating_mul(p)
-        .saturating_add(token_sum(w).saturating_sub(p));
+    // A cached prefill (stage.prefill) has no prompt pass.
+    let prompt_rows = if w.stage.runs_prompt() {
+        p.saturating_mul(p)
+    } else {
+        0
+    };
+    let rows = prompt_rows.saturating_add(token_sum(w).saturating_sub(p));
     e.work_macs = mul(&[l, h, d, 2, rows]);
     e.work_keys = "model.layers x model.heads x model.head_dim x stage.prompt_tokens^2 \
                    (+ prompt + i per generated token)"

@@ -304,6 +304,7 @@ pub fn dense_workload_for(h: &TraceHeader) -> WorkloadConfig {
             kind: h.stage,
             prompt_tokens: h.prompt_tokens,
             generated_tokens: h.generated_tokens,
+            prefill: None,
         },
         token_pruning: none.clone(),
         head_pruning: none,

@@ -206,10 +206,16 @@ fn tiled_groups_stream_per_query_head() {
     let s = run(&a, &t, true);
     let g = s.gqa.clone().unwrap();
     assert_eq!(s.dram.bytes_by_tensor.k_msb, g.key_msb_bytes_unshared);
+    assert_eq!(s.dram.bytes_by_tensor.k_msb, g.key_msb_bytes_fetched);
+    assert_eq!(g.tiled_groups, g.groups);
     // Fitting heads of the same groups share one fetch.
     let shared = run(&big_sram(&a), &t, true);
+    let gs = shared.gqa.unwrap();
+    assert_eq!(gs.key_msb_bytes_per_kv_head, g.key_msb_bytes_per_kv_head);
+    assert_eq!(shared.dram.bytes_by_tensor.k_msb, gs.key_msb_bytes_fetched);
     assert_eq!(
         shared.dram.bytes_by_tensor.k_msb,
-        g.key_msb_bytes_per_kv_head
+        gs.key_msb_bytes_per_kv_head
     );
+    assert_eq!(gs.tiled_groups, 0);
 }

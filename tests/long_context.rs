@@ -308,6 +308,7 @@ fn a_group_fetches_its_kv_head_once() {
     // Closed form: the K MSB plane comes from DRAM once per group, exactly the union's
     // transactions; one K/V head per query head fetches it once per query head.
     assert_eq!(g.dram.bytes_by_tensor.k_msb, s.key_msb_bytes_per_kv_head);
+    assert_eq!(g.dram.bytes_by_tensor.k_msb, s.key_msb_bytes_fetched);
     assert_eq!(m.dram.bytes_by_tensor.k_msb, s.key_msb_bytes_unshared);
     assert!(s.key_msb_bytes_unshared >= 3 * s.key_msb_bytes_per_kv_head);
     // Same arithmetic, same queries: the shared datapath computes what the copies do.
@@ -373,4 +374,92 @@ fn per_query_head_selection_pays_for_the_union() {
         own.dram.bytes_by_tensor.k_msb, s.key_msb_bytes_unshared,
         "without grouping each query head fetches its own rows"
     );
+}
+
+/// The two-layer Llama-3-8B decode workload at `prompt` tokens with the prompt's KV cache
+/// taken as filled (`stage.prefill = "cached"`).
+fn decode_only(prompt: u32) -> WorkloadConfig {
+    let text = format!(
+        "base = \"llama-3-8b\"\nname = \"decode\"\n[model]\nlayers = 2\n[stage]\n\
+         kind = \"generation\"\nprompt_tokens = {prompt}\ngenerated_tokens = 2\n\
+         prefill = \"cached\"\n"
+    );
+    config::load_from_str(&text, Path::new("decode.toml"), ConfigKind::Workload).unwrap()
+}
+
+#[test]
+fn a_cached_prefill_runs_generation_only() {
+    let w = decode_only(60);
+    let values = generate(&w, &SynthKnobs::default(), w.seed);
+    let t = run_workload(&values, &w).unwrap();
+    assert!(
+        t.head_calls
+            .iter()
+            .all(|c| c.iteration >= 1 && c.queries == 1)
+    );
+    assert!(t.layers.iter().all(|r| r.iteration >= 1));
+    // Iteration 1 sees every prompt token plus the new one.
+    let first = &t.head_calls[0];
+    assert_eq!(first.keys, (0..61).collect::<Vec<u32>>());
+    // Without the key the prompt pass is there, and its head pruning (cascade) leaves at
+    // most as many generation calls.
+    let mut full = w.clone();
+    full.stage.prefill = None;
+    let tf = run_workload(&values, &full).unwrap();
+    assert!(tf.head_calls.iter().any(|c| c.iteration == 0));
+    assert!(tf.head_calls.iter().filter(|c| c.iteration > 0).count() <= t.head_calls.len());
+    // Summarization with a cached prefill is a contradiction.
+    let err = config::load_from_str::<WorkloadConfig>(
+        "base = \"bert-base\"\nname = \"x\"\n[stage]\nkind = \"summarization\"\n\
+         prompt_tokens = 8\ngenerated_tokens = 0\nprefill = \"cached\"\n",
+        Path::new("x.toml"),
+        ConfigKind::Workload,
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(err.contains("stage.prefill"), "{err}");
+}
+
+#[test]
+fn an_8k_decode_step_runs_with_tiles_and_groups() {
+    // Llama-3-8B shape at 8k tokens: 8161 keys of D = 128 are 16 banks of the paper's key
+    // SRAM; the run goes through the CLI like any other.
+    let dir = tempfile::tempdir().unwrap();
+    let wl = dir.path().join("decode.toml");
+    std::fs::write(&wl, config::to_toml(&decode_only(8160))).unwrap();
+    let arch = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/arch/spatten-long-context.toml"
+    );
+    let out = dir.path().join("r");
+    let (code, stdout, err) = common::spatten(&[
+        "run",
+        "--arch",
+        arch,
+        "--workload",
+        wl.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+        "--quiet",
+    ]);
+    assert_eq!(code, 0, "{err}");
+    assert!(stdout.contains("cycles"), "{stdout}");
+    let summary = std::fs::read_to_string(out.join("summary.md")).unwrap();
+    assert!(summary.contains("### Grouped K/V heads"), "{summary}");
+    let stats: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("stats.json")).unwrap()).unwrap();
+    let g = &stats["gqa"];
+    assert_eq!(g["kv_heads"], 8);
+    assert_eq!(g["tiled_groups"], g["groups"]);
+    // The paper's arch cannot hold 8k importance entries: refused, naming the key.
+    let (code, _, err) = common::spatten(&[
+        "run",
+        "--workload",
+        wl.to_str().unwrap(),
+        "--out",
+        dir.path().join("r2").to_str().unwrap(),
+        "--quiet",
+    ]);
+    assert_eq!(code, 2);
+    assert!(err.contains("importance.token_entries"), "{err}");
 }

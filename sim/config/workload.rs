@@ -87,6 +87,27 @@ pub struct StageConfig {
     pub prompt_tokens: u32,
     /// Tokens generated after the prompt (0 for summarization).
     pub generated_tokens: u32,
+    /// Generation only: whether the prompt pass runs on this accelerator (`simulated`, the
+    /// default) or its KV cache is taken as already filled elsewhere (`cached`: decode-only
+    /// studies; the run starts at the first generated token with every prompt token alive
+    /// and zero importance, and has no iteration 0).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub prefill: Option<Prefill>,
+}
+
+/// Where a generation workload's prompt pass runs (see [`StageConfig::prefill`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Prefill {
+    Simulated,
+    Cached,
+}
+
+impl StageConfig {
+    /// Whether iteration 0 (the prompt pass) runs.
+    pub fn runs_prompt(&self) -> bool {
+        self.prefill != Some(Prefill::Cached)
+    }
 }
 
 /// Cascade pruning schedule for tokens or heads (the SpAtten paper's cascade pruning). A ratio is cumulative: after
@@ -253,6 +274,12 @@ impl WorkloadConfig {
                 "must be at least 1 for a generation stage",
             ),
             _ => {}
+        }
+        if s.kind == StageKind::Summarization && s.prefill.is_some() {
+            c.fail(
+                "stage.prefill",
+                "applies to generation stages only (a summarization stage is its prompt pass)",
+            );
         }
         c.range_u64(
             "stage.generated_tokens",

@@ -130,12 +130,12 @@ impl Controller {
         token_cfg: &TopkConfig,
         plan: TilePlan,
     ) -> Self {
-        let tiled: Vec<bool> = trace.head_calls.iter().map(|c| plan.tiled(c)).collect();
+        let tiled = super::gqa::tiled_calls(trace, &plan);
         // A tiled group's first query head has lost its tiles when the next one runs.
         let leader: Vec<Option<usize>> = super::gqa::leaders(trace)
             .into_iter()
             .enumerate()
-            .map(|(i, l)| l.filter(|&l| !tiled[i] && !tiled[l]))
+            .map(|(i, l)| l.filter(|_| !tiled[i]))
             .collect();
         let mut records: Vec<RecordState> = trace
             .layers

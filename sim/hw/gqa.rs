@@ -10,12 +10,16 @@
 //! keeps different rows within a group (the SnapKV-on-GQA case), both the fetch and the
 //! scoring grow from the head's own rows to the union; [`GqaStats`] shows that penalty.
 //! Locally pruned V rows (a top-k per query head after softmax) are fetched per query head,
-//! since they are chosen after the group's shared fetch.
+//! since they are chosen after the group's shared fetch. A group whose rows stream through
+//! the SRAM in tiles ([`super::tiling`]) does not share: the first query head's tiles are
+//! gone when the next one runs, so each query head streams the union itself (interleaving
+//! the group's query heads tile by tile is not modelled).
 
 use std::borrow::Cow;
 
 use serde::{Deserialize, Serialize};
 
+use super::tiling::TilePlan;
 use crate::trace::attention::{AttentionTrace, HeadCall};
 
 /// K/V rows with and without sharing within groups, over the whole trace.
@@ -43,6 +47,23 @@ pub struct GqaStats {
     /// What the same query heads would fetch with one fetch per query head of their own rows
     /// (no sharing), for comparison.
     pub key_msb_bytes_unshared: u64,
+    /// Groups streamed in tiles, which fetch per query head instead of once.
+    pub tiled_groups: u64,
+    /// K MSB bytes the simulator fetched: once per fitting group, once per query head of a
+    /// tiled group (each scoring the union).
+    pub key_msb_bytes_fetched: u64,
+}
+
+/// Whether each call streams in tiles, decided per group: on the view where every call of a
+/// group holds the union, a group is tiled when any of its calls is.
+pub fn tiled_calls(view: &AttentionTrace, plan: &TilePlan) -> Vec<bool> {
+    let mut out: Vec<bool> = view.head_calls.iter().map(|c| plan.tiled(c)).collect();
+    for g in groups(view) {
+        if out[g.clone()].iter().any(|&t| t) {
+            out[g].iter_mut().for_each(|t| *t = true);
+        }
+    }
+    out
 }
 
 /// The groups of consecutive head calls in one (iteration, layer) reading one K/V head, as
@@ -107,8 +128,9 @@ pub fn leaders(trace: &AttentionTrace) -> Vec<Option<usize>> {
     out
 }
 
-/// Sharing statistics of a trace with grouped heads (`None` without).
-pub fn stats(trace: &AttentionTrace, txn_bytes: u64) -> Option<GqaStats> {
+/// Sharing statistics of a trace with grouped heads (`None` without), for a design point
+/// with tile plan `plan` and `txn_bytes`-byte transactions.
+pub fn stats(trace: &AttentionTrace, plan: &TilePlan, txn_bytes: u64) -> Option<GqaStats> {
     let h = &trace.header;
     let kv_heads = h.kv_heads?;
     let d = h.head_dim as u64;
@@ -133,7 +155,9 @@ pub fn stats(trace: &AttentionTrace, txn_bytes: u64) -> Option<GqaStats> {
         group_size: h.heads / kv_heads,
         ..GqaStats::default()
     };
+    let tiled = tiled_calls(&shared_view(trace), plan);
     for g in groups(trace) {
+        let group_tiled = tiled[g.start];
         let calls = &trace.head_calls[g];
         let keys = union(calls.iter().map(|c| c.keys.clone()));
         let dense: Vec<&HeadCall> = calls.iter().filter(|c| c.value_topk.is_none()).collect();
@@ -142,7 +166,10 @@ pub fn stats(trace: &AttentionTrace, txn_bytes: u64) -> Option<GqaStats> {
         s.key_rows_per_kv_head += keys.len() as u64;
         s.key_rows_per_query_head_union += keys.len() as u64 * calls.len() as u64;
         s.value_rows_per_kv_head += values.len() as u64;
-        s.key_msb_bytes_per_kv_head += bytes(&keys, calls[0].key_msb_bits);
+        let shared = bytes(&keys, calls[0].key_msb_bits);
+        s.key_msb_bytes_per_kv_head += shared;
+        s.tiled_groups += group_tiled as u64;
+        s.key_msb_bytes_fetched += shared * if group_tiled { calls.len() as u64 } else { 1 };
         for c in calls {
             s.key_rows_per_query_head_own += c.keys.len() as u64;
             s.key_msb_bytes_unshared += bytes(&c.keys, c.key_msb_bits);

@@ -120,6 +120,7 @@ pub fn simulate(
     let shared = gqa::shared_view(trace);
     validate::check(arch, &shared, dram)?;
     let mut stats = machine::Machine::new(arch, &shared, options).run(dram)?;
-    stats.gqa = gqa::stats(trace, arch.fetcher.transaction_bytes as u64);
+    let plan = tiling::TilePlan::new(arch, trace.header.head_dim);
+    stats.gqa = gqa::stats(trace, &plan, arch.fetcher.transaction_bytes as u64);
     Ok(stats)
 }

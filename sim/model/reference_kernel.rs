@@ -34,6 +34,7 @@ pub fn workload_for_model(
             kind: StageKind::Summarization,
             prompt_tokens: tokens,
             generated_tokens: 0,
+            prefill: None,
         },
         ..settings.clone()
     }

@@ -131,8 +131,10 @@ fn run_views(
     progress: &dyn Fn(u64, u64),
 ) -> Result<AttentionTrace, ReferenceError> {
     check_layer_views(layers, workload)?;
-    let passes =
-        u64::from(workload.model.layers) * (u64::from(workload.stage.generated_tokens) + 1);
+    // A cached prefill starts at the first generated token (no iteration 0).
+    let first = u32::from(!workload.stage.runs_prompt());
+    let passes = u64::from(workload.model.layers)
+        * (u64::from(workload.stage.generated_tokens) + 1 - u64::from(first));
     let mut trace = AttentionTrace {
         header: TraceHeader {
             workload: workload.name.clone(),
@@ -158,7 +160,7 @@ fn run_views(
         workload.final_tokens() as usize,
         m.head_dim as usize,
     );
-    for iteration in 0..=workload.stage.generated_tokens {
+    for iteration in first..=workload.stage.generated_tokens {
         if iteration > 0 {
             state.begin_generation_step();
         }
@@ -178,7 +180,8 @@ fn run_views(
             )?;
             debug_assert_eq!(result.output.len_of(Axis(1)), q_rows.len());
             result.append_to(&mut trace);
-            let done = u64::from(iteration) * u64::from(workload.model.layers) + layer as u64 + 1;
+            let done =
+                u64::from(iteration - first) * u64::from(workload.model.layers) + layer as u64 + 1;
             progress(done, passes);
         }
     }

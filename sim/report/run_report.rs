@@ -207,9 +207,11 @@ fn gqa_section(w: &mut String, g: &crate::hw::gqa::GqaStats) {
     let _ = writeln!(
         w,
         "\n### Grouped K/V heads\n\n{} K/V heads, each shared by {} query heads; {} groups run. \
-         K rows fetched once per K/V head (union of the group's kept rows): {}; K rows per query \
-         head: {} scored against the union, {} of its own, so the union costs {:.3}x the own rows. \
-         K MSB bytes fetched shared: {}; one fetch per query head of its own rows would be {}.",
+         K rows per K/V head (union of the group's kept rows): {}; K rows per query head: {} \
+         scored against the union, {} of its own, so the union costs {:.3}x the own rows. \
+         K MSB bytes: {} fetched; {} with one fetch per K/V head; {} with one fetch per query \
+         head of its own rows. {} of the groups streamed through the SRAM in tiles and \
+         fetched once per query head.",
         g.kv_heads,
         g.group_size,
         g.groups,
@@ -220,8 +222,10 @@ fn gqa_section(w: &mut String, g: &crate::hw::gqa::GqaStats) {
             g.key_rows_per_query_head_union,
             g.key_rows_per_query_head_own
         ),
+        human_bytes(g.key_msb_bytes_fetched as f64),
         human_bytes(g.key_msb_bytes_per_kv_head as f64),
         human_bytes(g.key_msb_bytes_unshared as f64),
+        g.tiled_groups,
     );
 }
 
