@@ -222,7 +222,10 @@ pub fn reference_estimate(w: &WorkloadConfig) -> Estimate {
     let mut e = Estimate::default();
     const SHAPE: &str = "model.layers x model.heads x model.head_dim x \
                          (stage.prompt_tokens + stage.generated_tokens)";
-    e.add("value tensors", mul(&[elements, 3, 4]), SHAPE);
+    // Q has a head per query head, K and V one per K/V head (model.kv_heads).
+    let kv_elements = mul(&[l, m.kv_heads() as u64, tokens, d]);
+    let value_elements = elements.saturating_add(kv_elements.saturating_mul(2));
+    e.add("value tensors", mul(&[value_elements, 4]), SHAPE);
     e.add("quantized levels", mul(&[elements, 3, 2]), SHAPE);
     // Each head call lists its keys and values (u32) plus a fixed record.
     let calls = mul(&[l, h, w.stage.generated_tokens as u64 + 1]);

@@ -43,6 +43,10 @@ pub const WORKLOAD: &[(&str, &str)] = &[
         include_str!("../../workloads/mistral-7b.toml"),
     ),
     (
+        "llama-3-8b-decode",
+        include_str!("../../workloads/llama-3-8b-decode.toml"),
+    ),
+    (
         "qwen2.5-7b",
         include_str!("../../workloads/qwen2.5-7b.toml"),
     ),
@@ -54,6 +58,7 @@ pub const WORKLOAD: &[(&str, &str)] = &[
 pub const LONG_CONTEXT_WORKLOADS: &[&str] = &[
     "llama-2-7b",
     "llama-3-8b",
+    "llama-3-8b-decode",
     "llama-3.1-8b-32k",
     "llama-3.1-8b-128k",
     "mistral-7b",
