@@ -384,11 +384,15 @@ fn value_info(v: &ValueTensors, path: &Path, stats: bool, json: bool) -> anyhow:
         m.prompt_tokens, m.causal
     );
     println!(
-        "  shape          {} layers x [{} heads, {} tokens, {} dims] for each of Q, K, V",
+        "  shape          {} layers x [{} heads, {} tokens, {} dims] for each of Q, K, V{}",
         v.layers.len(),
         v.heads(),
         v.tokens(),
-        v.head_dim()
+        v.head_dim(),
+        match v.kv_heads() {
+            kv if kv != v.heads() => format!(" (K and V: {kv} heads)"),
+            _ => String::new(),
+        }
     );
     if let Some(s) = s {
         println!("  softmax rows   {}", s.rows);
@@ -433,9 +437,10 @@ fn trace_info(t: &AttentionTrace, path: &Path, json: bool) -> anyhow::Result<Exi
     println!("  workload       {}", h.workload);
     println!("  source         {}", h.source);
     println!(
-        "  shape          {} layers x {} heads, D = {}, {}, {} + {} tokens, seed {}",
+        "  shape          {} layers x {} heads{}, D = {}, {}, {} + {} tokens, seed {}",
         h.layers,
         h.heads,
+        kv_text(h.heads, h.kv_heads()),
         h.head_dim,
         h.stage.label(),
         h.prompt_tokens,

@@ -8,7 +8,7 @@ use crate::config::workload::StageKind;
 /// The newest on-disk layout; readers accept every version from 1 up to it. A writer records
 /// the oldest version that can express the trace, so a trace without version-2 content
 /// (grouped K/V heads) stays byte-identical to what version 1 wrote.
-pub const TRACE_FORMAT_VERSION: u32 = 2;
+pub const TRACE_FORMAT_VERSION: u32 = 3;
 
 /// What produced a trace and for which model shape.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -41,8 +41,20 @@ impl TraceHeader {
         head / (self.heads / self.kv_heads().max(1)).max(1)
     }
 
-    /// The oldest format version that can hold a trace with this header.
+    /// The version a writer records for a trace with this header: 3 (compact token index
+    /// lists) for more than 65536 tokens, where lists get long and indices need 32 bits;
+    /// otherwise the oldest that can hold it (2 with grouped K/V heads, else 1), so shorter
+    /// traces keep the bytes older writers gave them.
     pub fn format_version(&self) -> u32 {
+        if self.prompt_tokens as u64 + self.generated_tokens as u64 > 1 << 16 {
+            3
+        } else {
+            self.min_version()
+        }
+    }
+
+    /// The oldest version whose header can say what this one says (`kv_heads` needs 2).
+    pub fn min_version(&self) -> u32 {
         if self.kv_heads.is_some() { 2 } else { 1 }
     }
 }
