@@ -12,13 +12,42 @@ from safetensors.numpy import load_file
 
 path = sys.argv[1]
 meta = safe_open(path, "np").metadata()
-assert meta["format"] == "spatten-trace" and meta["version"] == "1", meta
+# Version 2 adds the optional header key kv_heads (grouped K/V heads); version 3 stores the
+# token index lists compactly (a code per list: 0 list, 1 ranges, 2 bitmap; traces/FORMAT.md).
+assert meta["format"] == "spatten-trace" and meta["version"] in ("1", "2", "3"), meta
 header = json.loads(meta["header"])
+kv_heads = header.get("kv_heads", header["heads"])
 t = load_file(path)  # column name -> numpy array
-keys = np.split(t["head_calls.keys"], t["head_calls.key_offsets"][1:-1].astype(np.int64))
 
-print(header["workload"], header["layers"], "layers x", header["heads"], "heads")
-print("head calls:", len(keys), " keys fetched:", int(t["head_calls.key_offsets"][-1]))
+
+def decode(code, words):
+    """One compact index list (version 3) as a numpy array of token indices."""
+    words = words.astype(np.int64)
+    if code == 0:
+        return words
+    if code == 1:
+        starts, lengths = words[0::2], words[1::2]
+        return np.concatenate([np.arange(s, s + n) for s, n in zip(starts, lengths)] or [words[:0]])
+    if code == 2:
+        first, span = words[0], words[1]
+        bits = np.unpackbits(words[2:].astype("<u4").view(np.uint8), bitorder="little")[:span]
+        return first + np.flatnonzero(bits)
+    raise ValueError(f"unknown index encoding {code}")
+
+
+def index_lists(flat, offsets, codes=None):
+    parts = np.split(t[flat], t[offsets][1:-1].astype(np.int64))
+    if codes is None:
+        return parts
+    return [decode(c, w) for c, w in zip(t[codes], parts)]
+
+
+compact = meta["version"] == "3"
+keys = index_lists("head_calls.keys", "head_calls.key_offsets",
+                   "head_calls.key_encoding" if compact else None)
+
+print(header["workload"], header["layers"], "layers x", header["heads"], "heads,", kv_heads, "K/V heads")
+print("head calls:", len(keys), " keys fetched:", sum(len(k) for k in keys))
 print("LSB refetches:", int(t["head_calls.lsb_refetch"].sum()))
 first = 0
 print(f"call {first}: iteration {t['head_calls.iteration'][first]}, layer {t['head_calls.layer'][first]},"

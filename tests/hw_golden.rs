@@ -156,6 +156,7 @@ fn pruned_random(
             prompt_tokens: prompt,
             generated_tokens: generated,
             seed,
+            kv_heads: None,
         },
         head_calls,
         layers: records,

@@ -29,6 +29,7 @@ fn trace(keys: u32, kept: u32) -> AttentionTrace {
             prompt_tokens: keys - 1,
             generated_tokens: 1,
             seed: 0,
+            kv_heads: None,
         },
         head_calls: vec![HeadCall {
             iteration: 1,

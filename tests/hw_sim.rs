@@ -154,6 +154,7 @@ fn pruned_trace() -> AttentionTrace {
             prompt_tokens: 40,
             generated_tokens: 1,
             seed: 0,
+            kv_heads: None,
         },
         head_calls: c,
         layers: vec![

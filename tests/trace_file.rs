@@ -72,6 +72,7 @@ fn random_trace(seed: u64) -> AttentionTrace {
         generated_tokens: generated,
         // Header seeds are at most 2^63 - 1 (a reader rule).
         seed: seed >> 1,
+        kv_heads: None,
     };
     let (mut head_calls, mut records, mut calls) = (Vec::new(), Vec::new(), Vec::new());
     for iteration in 0..=generated {
@@ -195,6 +196,7 @@ fn small_trace() -> AttentionTrace {
             prompt_tokens: 4,
             generated_tokens: 1,
             seed: 0,
+            kv_heads: None,
         },
         head_calls: vec![
             call(0, vec![0, 2, 4], vec![2, 4], Some(0)),

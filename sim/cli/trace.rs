@@ -230,9 +230,10 @@ fn capture(model: Option<PathBuf>, text_path: &Path, out: &Path) -> anyhow::Resu
 /// "6 layers x 12 heads x 32 dims x 120 tokens (prompt 120, causal false)".
 fn values_shape(v: &ValueTensors) -> String {
     format!(
-        "{} layers x {} heads x {} dims x {} tokens (prompt {}, causal {})",
+        "{} layers x {} heads{} x {} dims x {} tokens (prompt {}, causal {})",
         v.layers.len(),
         v.heads(),
+        kv_text(v.heads() as u32, v.kv_heads() as u32),
         v.head_dim(),
         v.tokens(),
         v.meta.prompt_tokens,
@@ -240,11 +241,21 @@ fn values_shape(v: &ValueTensors) -> String {
     )
 }
 
+/// " (8 K/V heads)" under grouped-query attention, nothing otherwise.
+fn kv_text(heads: u32, kv_heads: u32) -> String {
+    if kv_heads == heads {
+        String::new()
+    } else {
+        format!(" ({kv_heads} K/V heads)")
+    }
+}
+
 fn workload_shape(w: &WorkloadConfig) -> String {
     format!(
-        "{} layers x {} heads x {} dims x {} tokens (prompt {}, causal {})",
+        "{} layers x {} heads{} x {} dims x {} tokens (prompt {}, causal {})",
         w.model.layers,
         w.model.heads,
+        kv_text(w.model.heads, w.model.kv_heads()),
         w.model.head_dim,
         w.final_tokens(),
         w.stage.prompt_tokens,
@@ -373,11 +384,15 @@ fn value_info(v: &ValueTensors, path: &Path, stats: bool, json: bool) -> anyhow:
         m.prompt_tokens, m.causal
     );
     println!(
-        "  shape          {} layers x [{} heads, {} tokens, {} dims] for each of Q, K, V",
+        "  shape          {} layers x [{} heads, {} tokens, {} dims] for each of Q, K, V{}",
         v.layers.len(),
         v.heads(),
         v.tokens(),
-        v.head_dim()
+        v.head_dim(),
+        match v.kv_heads() {
+            kv if kv != v.heads() => format!(" (K and V: {kv} heads)"),
+            _ => String::new(),
+        }
     );
     if let Some(s) = s {
         println!("  softmax rows   {}", s.rows);
@@ -422,9 +437,10 @@ fn trace_info(t: &AttentionTrace, path: &Path, json: bool) -> anyhow::Result<Exi
     println!("  workload       {}", h.workload);
     println!("  source         {}", h.source);
     println!(
-        "  shape          {} layers x {} heads, D = {}, {}, {} + {} tokens, seed {}",
+        "  shape          {} layers x {} heads{}, D = {}, {}, {} + {} tokens, seed {}",
         h.layers,
         h.heads,
+        kv_text(h.heads, h.kv_heads()),
         h.head_dim,
         h.stage.label(),
         h.prompt_tokens,

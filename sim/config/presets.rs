@@ -22,4 +22,45 @@ pub const WORKLOAD: &[(&str, &str)] = &[
         "gpt2-medium",
         include_str!("../../workloads/gpt2-medium.toml"),
     ),
+    (
+        "llama-2-7b",
+        include_str!("../../workloads/llama-2-7b.toml"),
+    ),
+    (
+        "llama-3-8b",
+        include_str!("../../workloads/llama-3-8b.toml"),
+    ),
+    (
+        "llama-3.1-8b-32k",
+        include_str!("../../workloads/llama-3.1-8b-32k.toml"),
+    ),
+    (
+        "llama-3.1-8b-128k",
+        include_str!("../../workloads/llama-3.1-8b-128k.toml"),
+    ),
+    (
+        "mistral-7b",
+        include_str!("../../workloads/mistral-7b.toml"),
+    ),
+    (
+        "llama-3-8b-decode",
+        include_str!("../../workloads/llama-3-8b-decode.toml"),
+    ),
+    (
+        "qwen2.5-7b",
+        include_str!("../../workloads/qwen2.5-7b.toml"),
+    ),
+];
+
+/// The long-context decoder presets among [`WORKLOAD`]: 4k to 128k tokens, beyond one SRAM
+/// bank of keys and above the default memory and work limits (see sim/budget.rs), so only
+/// feasibility and validation are checked for them by default.
+pub const LONG_CONTEXT_WORKLOADS: &[&str] = &[
+    "llama-2-7b",
+    "llama-3-8b",
+    "llama-3-8b-decode",
+    "llama-3.1-8b-32k",
+    "llama-3.1-8b-128k",
+    "mistral-7b",
+    "qwen2.5-7b",
 ];

@@ -30,6 +30,44 @@ pub struct ModelShape {
     pub hidden: u32,
     /// Decoder-style masking: query i attends keys 0..=i only (GPT-2); false for BERT.
     pub causal: bool,
+    /// K/V heads (grouped-query attention): each serves `heads / kv_heads` query heads; 1 is
+    /// multi-query attention. Absent = `heads` (multi-head attention).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kv_heads: Option<u32>,
+    /// How positions enter the model. Recorded as a fact of the workload: it changes the
+    /// values of Q and K (RoPE rotates them before Q x K), not the dataflow the simulator
+    /// times, so nothing downstream branches on it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub positional: Option<Positional>,
+}
+
+/// Positional encoding of a model (a recorded fact; see [`ModelShape::positional`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Positional {
+    /// Learned absolute position embeddings added to the input (BERT, GPT-2).
+    Learned,
+    /// Rotary embeddings applied to Q and K per position (Llama, Mistral, Qwen).
+    Rope,
+    /// No positional signal in the attention inputs.
+    None,
+}
+
+impl ModelShape {
+    /// K/V heads: `kv_heads`, or `heads` when absent.
+    pub fn kv_heads(&self) -> u32 {
+        self.kv_heads.unwrap_or(self.heads)
+    }
+
+    /// Query heads per K/V head (1 for multi-head attention).
+    pub fn group_size(&self) -> u32 {
+        self.heads / self.kv_heads().max(1)
+    }
+
+    /// The K/V head serving query head `head`.
+    pub fn kv_head_of(&self, head: u32) -> u32 {
+        head / self.group_size().max(1)
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -49,6 +87,27 @@ pub struct StageConfig {
     pub prompt_tokens: u32,
     /// Tokens generated after the prompt (0 for summarization).
     pub generated_tokens: u32,
+    /// Generation only: whether the prompt pass runs on this accelerator (`simulated`, the
+    /// default) or its KV cache is taken as already filled elsewhere (`cached`: decode-only
+    /// studies; the run starts at the first generated token with every prompt token alive
+    /// and zero importance, and has no iteration 0).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub prefill: Option<Prefill>,
+}
+
+/// Where a generation workload's prompt pass runs (see [`StageConfig::prefill`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Prefill {
+    Simulated,
+    Cached,
+}
+
+impl StageConfig {
+    /// Whether iteration 0 (the prompt pass) runs.
+    pub fn runs_prompt(&self) -> bool {
+        self.prefill != Some(Prefill::Cached)
+    }
 }
 
 /// Cascade pruning schedule for tokens or heads (the SpAtten paper's cascade pruning). A ratio is cumulative: after
@@ -101,6 +160,11 @@ impl StageKind {
 }
 
 pub const MSB_WIDTHS: [u32; 5] = [4, 6, 8, 10, 12];
+
+/// The longest sequence (prompt + generated tokens) a workload may have: 128 Ki tokens, the
+/// context of Llama-3.1 and the largest the trace format accepts (traces/FORMAT.md). The
+/// datapath's accumulators are sized for it (sim/reference/SPEC.md sections 4 and 7).
+pub const MAX_TOKENS: u32 = 131_072;
 
 impl PruningSchedule {
     pub fn start_ratio(&self) -> f64 {
@@ -181,8 +245,25 @@ impl WorkloadConfig {
                 format!("must equal heads x head_dim = {heads_x_dim}"),
             );
         }
+        if let Some(kv) = m.kv_heads {
+            c.range_u64("model.kv_heads", kv as u64, 1, 256);
+            if kv != 0 && m.heads != 0 && !m.heads.is_multiple_of(kv) {
+                c.fail(
+                    "model.kv_heads",
+                    format!(
+                        "= {kv} must divide model.heads = {} (each K/V head serves an equal group of query heads)",
+                        m.heads
+                    ),
+                );
+            }
+        }
         let s = &self.stage;
-        c.range_u64("stage.prompt_tokens", s.prompt_tokens as u64, 1, 65_536);
+        c.range_u64(
+            "stage.prompt_tokens",
+            s.prompt_tokens as u64,
+            1,
+            MAX_TOKENS as u64,
+        );
         match s.kind {
             StageKind::Summarization if s.generated_tokens != 0 => c.fail(
                 "stage.generated_tokens",
@@ -194,12 +275,27 @@ impl WorkloadConfig {
             ),
             _ => {}
         }
+        if s.kind == StageKind::Summarization && s.prefill.is_some() {
+            c.fail(
+                "stage.prefill",
+                "applies to generation stages only (a summarization stage is its prompt pass)",
+            );
+        }
         c.range_u64(
             "stage.generated_tokens",
             s.generated_tokens as u64,
             0,
-            65_536,
+            MAX_TOKENS as u64,
         );
+        let total = u64::from(s.prompt_tokens) + u64::from(s.generated_tokens);
+        if total > MAX_TOKENS as u64 {
+            c.fail(
+                "stage.generated_tokens",
+                format!(
+                    "stage.prompt_tokens + stage.generated_tokens = {total} exceeds {MAX_TOKENS} (the longest context a trace holds)"
+                ),
+            );
+        }
         self.token_pruning.check(c, "token_pruning");
         self.head_pruning.check(c, "head_pruning");
         c.range_f64(

@@ -15,12 +15,16 @@
 //!   head, and ProbxV only ever sees the final pass (so it waits for the recompute).
 //! - Local V pruning: the V rows are requested when the head's top-k call has selected them
 //!   (its filter pass starts; see [`super::topk`]).
+//! - Grouped K/V heads ([`super::gqa`]): the calls of one group after its first reuse the
+//!   first call's K (and, without local V pruning, V) jobs, MSB and LSB planes alike, so the
+//!   group's rows come from DRAM once; K/V addresses are those of the K/V head.
 //! - A head closes (freeing its bank) when ProbxV and the importance accumulators are done
 //!   with it; when all heads of a layer are closed its token/head top-k calls run.
 
 use std::collections::VecDeque;
 
 use super::fetcher::{AddressLayout, Cause, FetchJob, Rows, Tensor};
+use super::tiling::{Consumer, TilePlan, TiledJob};
 use super::topk::{TokenTopk, topk_call_comparisons, topk_call_cycles};
 use crate::config::arch::TopkConfig;
 use crate::trace::attention::{AttentionTrace, HeadCall};
@@ -37,6 +41,12 @@ pub struct HeadRt {
     pub pv_done: bool,
     pub importance_done: bool,
     pub closed: bool,
+    /// The call prunes V locally (its V rows are its own, never shared in a group).
+    pub local_v: bool,
+}
+
+fn calls_value_topk(hc: &HeadCall) -> bool {
+    hc.value_topk.is_some()
 }
 
 #[derive(Debug)]
@@ -91,6 +101,15 @@ pub struct Controller {
     records: Vec<RecordState>,
     record_prefix: usize,
     record_of_call: Vec<Option<u32>>,
+    /// The first call of each call's K/V group, for calls that reuse its fetches.
+    leader: Vec<Option<usize>>,
+    /// Open calls using the bank of each group's first call.
+    bank_users: Vec<u32>,
+    plan: TilePlan,
+    /// Calls that stream K or V through SRAM in tiles ([`super::tiling`]).
+    tiled: Vec<bool>,
+    /// Fetch jobs streaming in tiles whose generation is not done, by job id.
+    pub tiled_jobs: std::collections::BTreeMap<usize, TiledJob>,
     pub heads_closed: usize,
     pub lsb_refetches: u64,
     pub token_calls: u64,
@@ -98,6 +117,8 @@ pub struct Controller {
     /// Comparator elements of the token/head engine's calls.
     pub token_comparisons: u64,
     token_cfg: TopkConfig,
+    /// Query heads per K/V head (1 without grouping).
+    group_size: u32,
 }
 
 impl Controller {
@@ -107,7 +128,15 @@ impl Controller {
         txn_bytes: u32,
         max_open: u32,
         token_cfg: &TopkConfig,
+        plan: TilePlan,
     ) -> Self {
+        let tiled = super::gqa::tiled_calls(trace, &plan);
+        // A tiled group's first query head has lost its tiles when the next one runs.
+        let leader: Vec<Option<usize>> = super::gqa::leaders(trace)
+            .into_iter()
+            .enumerate()
+            .map(|(i, l)| l.filter(|_| !tiled[i]))
+            .collect();
         let mut records: Vec<RecordState> = trace
             .layers
             .iter()
@@ -142,12 +171,18 @@ impl Controller {
             records,
             record_prefix: 0,
             record_of_call,
+            leader,
+            bank_users: vec![0; trace.head_calls.len()],
+            plan,
+            tiled,
+            tiled_jobs: Default::default(),
             heads_closed: 0,
             lsb_refetches: 0,
             token_calls: 0,
             head_calls: 0,
             token_comparisons: 0,
             token_cfg: token_cfg.clone(),
+            group_size: (trace.header.heads / trace.header.kv_heads().max(1)).max(1),
         }
     }
 
@@ -176,7 +211,12 @@ impl Controller {
         rows: Rows<'a>,
         bits: u8,
     ) -> usize {
-        let base = self.layout.base(hc.layer, hc.head, tensor);
+        // K and V live in the regions of the K/V head (the query head without grouping).
+        let head = match tensor {
+            Tensor::Q => hc.head,
+            _ => self.kv_head_of(hc.head),
+        };
+        let base = self.layout.base(hc.layer, head, tensor);
         let job = FetchJob::new(
             tensor,
             cause,
@@ -194,7 +234,7 @@ impl Controller {
     /// Requests the trace's K or V rows of head call `call` in `tensor`'s bits (MSB fetch or
     /// LSB refetch) and records the job in the head's state.
     fn fetch_kv<'a>(
-        &self,
+        &mut self,
         ports: &mut Ports<'_, 'a>,
         call: usize,
         hc: &'a HeadCall,
@@ -207,7 +247,19 @@ impl Controller {
             Tensor::VLsb => (Cause::LsbRefetch, &hc.values, hc.lsb_bits),
             Tensor::Q => unreachable!("queries are fetched by row range"),
         };
-        let id = Some(self.job(ports, hc, tensor, cause, Rows::List(rows), bits));
+        let id = Some(
+            self.shared_job(ports, calls_value_topk(hc), call, tensor)
+                .unwrap_or_else(|| {
+                    let id = self.job(ports, hc, tensor, cause, Rows::List(rows), bits);
+                    let consumer = match tensor {
+                        Tensor::KMsb => Consumer::Qk { lsb: false },
+                        Tensor::KLsb => Consumer::Qk { lsb: true },
+                        _ => Consumer::Pv,
+                    };
+                    self.tile(ports, call, id, consumer, rows.len());
+                    id
+                }),
+        );
         let h = &mut ports.heads[call];
         match tensor {
             Tensor::KMsb => h.k_job = id,
@@ -215,6 +267,74 @@ impl Controller {
             Tensor::VMsb => h.v_job = id,
             Tensor::VLsb => h.v_lsb_job = id,
             Tensor::Q => {}
+        }
+    }
+
+    /// Registers job `id` of a tiled call as streaming through SRAM when its rows exceed a
+    /// tile, and gives it the room of the first tiles.
+    fn tile(
+        &mut self,
+        ports: &mut Ports<'_, '_>,
+        call: usize,
+        id: usize,
+        consumer: Consumer,
+        rows: usize,
+    ) {
+        let p = &self.plan;
+        let (tile_rows, tiles_in_flight) = match consumer {
+            Consumer::Qk { .. } => (p.key_tile_rows, p.key_tiles_in_flight),
+            Consumer::Pv => (p.value_tile_rows, p.value_tiles_in_flight),
+        };
+        if !self.tiled[call] || rows as u64 <= tile_rows as u64 {
+            return;
+        }
+        let t = TiledJob {
+            call: call as u32,
+            consumer,
+            tile_rows,
+            tiles_in_flight,
+        };
+        ports.jobs[id].row_limit = t.row_limit(0);
+        self.tiled_jobs.insert(id, t);
+    }
+
+    /// The recompute of a tiled call after an LSB refetch: its K MSB rows have left the
+    /// SRAM with their tiles, so they stream again beside the LSB rows.
+    fn restream_keys<'a>(&mut self, ports: &mut Ports<'_, 'a>, call: usize, hc: &'a HeadCall) {
+        let id = self.job(
+            ports,
+            hc,
+            Tensor::KMsb,
+            Cause::LsbRefetch,
+            Rows::List(&hc.keys),
+            hc.key_msb_bits,
+        );
+        self.tile(ports, call, id, Consumer::Qk { lsb: true }, hc.keys.len());
+        ports.heads[call].k_job = Some(id);
+    }
+
+    fn kv_head_of(&self, head: u32) -> u32 {
+        head / self.group_size
+    }
+
+    /// The job of the group's first call that already brings `tensor`'s rows for `call`, if
+    /// any: K always (the group scores one union of rows), V only when neither call prunes
+    /// V locally (locally kept rows are chosen per query head).
+    fn shared_job(
+        &self,
+        ports: &Ports<'_, '_>,
+        local_v: bool,
+        call: usize,
+        tensor: Tensor,
+    ) -> Option<usize> {
+        let lead = self.leader[call]?;
+        let h = &ports.heads[lead];
+        match tensor {
+            Tensor::KMsb => h.k_job,
+            Tensor::KLsb => h.k_lsb_job,
+            Tensor::VMsb if !local_v && !h.local_v => h.v_job,
+            Tensor::VLsb if !local_v && !h.local_v => h.v_lsb_job,
+            _ => None,
         }
     }
 
@@ -232,6 +352,11 @@ impl Controller {
             ports.heads[call as usize].decided = true;
             if hc.lsb_refetch {
                 self.lsb_refetches += 1;
+                if self.tiled[call as usize]
+                    && hc.keys.len() as u64 > self.plan.key_tile_rows as u64
+                {
+                    self.restream_keys(ports, call as usize, hc);
+                }
                 self.fetch_kv(ports, call as usize, hc, Tensor::KLsb);
                 if hc.value_topk.is_none() {
                     self.fetch_kv(ports, call as usize, hc, Tensor::VLsb);
@@ -290,8 +415,14 @@ impl Controller {
             break;
         }
         // Open heads into free SRAM banks.
-        while self.next_open < calls.len() && self.open < self.max_open {
+        while self.next_open < calls.len() {
             let hc = &calls[self.next_open];
+            // A group shares its first call's bank: only that call needs a free one.
+            let bank = self.leader[self.next_open].unwrap_or(self.next_open);
+            let cost = self.bank_cost(bank);
+            if bank == self.next_open && self.open + cost > self.max_open {
+                break;
+            }
             let gate = self.record_prefix == self.records.len()
                 || self.records[self.record_prefix].key >= (hc.iteration, hc.layer);
             if !gate {
@@ -311,13 +442,17 @@ impl Controller {
                 }
             };
             let h = self.next_open;
+            ports.heads[h].local_v = hc.value_topk.is_some();
             ports.heads[h].q_job =
                 Some(self.job(ports, hc, Tensor::Q, Cause::Query, q_rows, hc.query_bits));
             self.fetch_kv(ports, h, hc, Tensor::KMsb);
             if hc.value_topk.is_none() {
                 self.fetch_kv(ports, h, hc, Tensor::VMsb);
             }
-            self.open += 1;
+            if bank == self.next_open {
+                self.open += cost;
+            }
+            self.bank_users[bank] += 1;
             self.next_open += 1;
             progress = true;
         }
@@ -336,6 +471,11 @@ impl Controller {
         progress
     }
 
+    /// Banks a call's group takes: all of them when it streams in tiles.
+    fn bank_cost(&self, call: usize) -> u32 {
+        if self.tiled[call] { self.max_open } else { 1 }
+    }
+
     fn try_close(&mut self, calls: &[HeadCall], ports: &mut Ports, call: u32) {
         let h = &mut ports.heads[call as usize];
         let hc = &calls[call as usize];
@@ -343,7 +483,13 @@ impl Controller {
             return;
         }
         h.closed = true;
-        self.open -= 1;
+        // The bank is free when the last open call of its group closes (the group's calls
+        // open together, in the cycle its first call does).
+        let bank = self.leader[call as usize].unwrap_or(call as usize);
+        self.bank_users[bank] -= 1;
+        if self.bank_users[bank] == 0 {
+            self.open -= self.bank_cost(bank);
+        }
         self.heads_closed += 1;
         if let Some(r) = self.record_of_call[call as usize] {
             self.records[r as usize].heads_closed += 1;

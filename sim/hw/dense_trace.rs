@@ -70,6 +70,7 @@ pub fn dense_trace(workload: &WorkloadConfig) -> AttentionTrace {
                 0
             },
             seed: workload.seed,
+            kv_heads: None,
         },
         head_calls,
         layers,

@@ -104,6 +104,10 @@ pub struct FetchJob<'a> {
     pub converted: u32,
     /// Rows fully in on-chip SRAM.
     pub rows_ready: u32,
+    /// Rows the SRAM has room for so far: a job streaming through SRAM in tiles may start
+    /// a row only below this (the controller raises it as tiles are consumed); `u32::MAX`
+    /// for a job that fits.
+    pub row_limit: u32,
 }
 
 impl<'a> FetchJob<'a> {
@@ -131,7 +135,13 @@ impl<'a> FetchJob<'a> {
             row_end_txn: Vec::new(),
             converted: 0,
             rows_ready: 0,
+            row_limit: u32::MAX,
         }
+    }
+
+    /// Waiting for SRAM room: the next row is at or past `row_limit`.
+    pub fn blocked(&self) -> bool {
+        !self.row_open && self.next_row < self.rows.len() && self.next_row >= self.row_limit
     }
 
     pub fn rows(&self) -> u32 {
@@ -179,7 +189,7 @@ impl<'a> FetchJob<'a> {
                 }
                 return Some(self.base + block * self.txn_bytes);
             }
-            if self.next_row == self.rows.len() {
+            if self.next_row == self.rows.len() || self.next_row >= self.row_limit {
                 return None;
             }
             let t = self.rows.get(self.next_row) as u64;
@@ -294,7 +304,20 @@ impl Fetcher {
         // Lane of `next_seq`, kept incrementally (seq mod lanes).
         let mut lane = (self.next_seq % lanes as u64) as usize;
         while generated < self.addresses_per_cycle {
-            let Some(&j) = self.queue.front() else { break };
+            // A job streaming through SRAM in tiles waits for room (see `row_limit`) and the
+            // jobs behind it go ahead; every other job is served strictly in order.
+            let Some(pos) = self.queue.iter().position(|&j| !jobs[j].blocked()) else {
+                if self.queue.is_empty() {
+                    break;
+                }
+                let activity = if generated > 0 {
+                    Activity::Busy
+                } else {
+                    Activity::StalledOutput
+                };
+                return (activity, progress);
+            };
+            let j = self.queue[pos];
             if self.addr_fifos[lane].free() == 0 {
                 return (
                     if generated > 0 {
@@ -305,6 +328,7 @@ impl Fetcher {
                     progress,
                 );
             }
+            let row_before = jobs[j].next_row;
             match jobs[j].next_addr() {
                 Some(addr) => {
                     let entry = AddrEntry {
@@ -322,8 +346,13 @@ impl Fetcher {
                     self.queued += 1;
                     generated += 1;
                 }
+                // Reached its row limit: blocked now, so the search above passes it.
+                None if !jobs[j].generation_done() => {
+                    progress |= jobs[j].next_row != row_before;
+                    continue;
+                }
                 None => {
-                    self.queue.pop_front();
+                    self.queue.remove(pos);
                 }
             }
             progress = true;

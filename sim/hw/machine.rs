@@ -19,6 +19,7 @@ use super::stats::{
     Activity, BusyInterval, DramTraffic, ModuleCounters, SimStats, SramStats, TopkStats,
 };
 use super::stride::{Stride, fifo_steady};
+use super::tiling::Consumer;
 use super::topk::{TokenTopk, ValueTopk};
 use super::{Chunk, SimOptions, watchdog};
 use crate::config::ArchConfig;
@@ -131,7 +132,14 @@ impl<'a> Machine<'a> {
             token_topk: TokenTopk::new(),
             pv: PvUnit::new(&arch.pv, h.head_dim),
             importance: Importance::new(&arch.importance),
-            controller: Controller::new(trace, layout, txn, max_open, &arch.topk_token),
+            controller: Controller::new(
+                trace,
+                layout,
+                txn,
+                max_open,
+                &arch.topk_token,
+                super::tiling::TilePlan::new(arch, h.head_dim),
+            ),
             scores: Fifo::new("softmax.scores", depth),
             // The arch has one softmax FIFO depth; the probability FIFOs after it use it too.
             probs: Fifo::new("softmax.probabilities", depth),
@@ -257,6 +265,12 @@ impl<'a> Machine<'a> {
             self.addr_xbar
                 .step(now, &mut self.fetcher, &self.jobs, dram, &mut self.traffic);
         progress |= p;
+        raise_row_limits(
+            &mut self.controller.tiled_jobs,
+            &mut self.jobs,
+            &self.qk,
+            &self.pv,
+        );
         (acts[FETCHER], p) = self.fetcher.step(now, &mut self.jobs, dram);
         progress |= p;
         (acts[TOPK_TOKEN], p) = self.token_topk.step(now, &mut ev.records_done);
@@ -544,6 +558,7 @@ impl<'a> Machine<'a> {
             modules,
             fifos,
             timeline,
+            gqa: None,
         }
     }
 
@@ -563,4 +578,26 @@ impl<'a> Machine<'a> {
             ),
         ]
     }
+}
+
+/// Gives each job streaming in tiles the room its consumer has freed this cycle.
+fn raise_row_limits(
+    tiled: &mut std::collections::BTreeMap<usize, super::tiling::TiledJob>,
+    jobs: &mut [FetchJob],
+    qk: &QkUnit,
+    pv: &PvUnit,
+) {
+    tiled.retain(|&j, t| {
+        let job = &mut jobs[j];
+        if job.generation_done() {
+            return false;
+        }
+        let rows = job.rows();
+        let consumed = match t.consumer {
+            Consumer::Qk { lsb } => qk.consumed(t.call, lsb, rows),
+            Consumer::Pv => pv.consumed_rows(t.call, rows),
+        };
+        job.row_limit = t.row_limit(consumed);
+        true
+    });
 }

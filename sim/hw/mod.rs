@@ -18,8 +18,13 @@
 //!   V-LSB, Q; packed rows; each distinct 32 B transaction covering a job's rows is fetched
 //!   once.
 //! - A head's K (V) rows must fit one key (value) SRAM bank (half the SRAM when
-//!   double-buffered); larger heads are rejected with a typed error naming
-//!   `qk.key_sram_bytes` / `pv.value_sram_bytes` (tiling with refetch is not modelled).
+//!   double-buffered), except in generation (one query row), where larger heads stream
+//!   through the SRAM in tiles of one bank, double-buffered ([`tiling`]); a summarization
+//!   head that does not fit is rejected with a typed error naming `qk.key_sram_bytes` /
+//!   `pv.value_sram_bytes` (key tiling with an online or two-pass softmax is not modelled).
+//! - Grouped K/V heads: one fetch of a K/V head's rows (the union of what its query heads
+//!   keep) serves the group, whose query heads are each scored against that union
+//!   ([`gqa`]).
 //! - Crossbar latencies are charged on the response path ([`crossbar`]).
 //! - The softmax unit holds the exponentials of rows waiting for their sum without a
 //!   capacity limit (no arch parameter); the probability FIFOs after it use
@@ -43,6 +48,7 @@ pub mod dense_trace;
 pub mod error;
 pub mod fetcher;
 pub mod fifo;
+pub mod gqa;
 pub mod importance;
 pub mod machine;
 pub mod pv;
@@ -51,6 +57,7 @@ pub mod requant;
 pub mod softmax;
 pub mod stats;
 pub mod stride;
+pub mod tiling;
 pub mod topk;
 pub mod validate;
 pub mod watchdog;
@@ -109,6 +116,11 @@ pub fn simulate(
     dram: &mut dyn Dram,
     options: &SimOptions,
 ) -> Result<SimStats, SimError> {
-    validate::check(arch, trace, dram)?;
-    machine::Machine::new(arch, trace, options).run(dram)
+    // Grouped K/V heads: the datapath runs each group on the union of its rows.
+    let shared = gqa::shared_view(trace);
+    validate::check(arch, &shared, dram)?;
+    let mut stats = machine::Machine::new(arch, &shared, options).run(dram)?;
+    let plan = tiling::TilePlan::new(arch, trace.header.head_dim);
+    stats.gqa = gqa::stats(trace, &plan, arch.fetcher.transaction_bytes as u64);
+    Ok(stats)
 }

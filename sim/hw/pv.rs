@@ -19,6 +19,9 @@ pub struct PvUnit {
     latency_cycles: u64,
     /// Probabilities of the current head consumed so far.
     consumed: u64,
+    /// The head being consumed, and the last one finished (heads run in call order).
+    current: Option<u32>,
+    last_done: Option<u32>,
     done: DelayLine<u32>,
     pub macs: u64,
 }
@@ -32,8 +35,22 @@ impl PvUnit {
             head_dim: head_dim as u64,
             latency_cycles: tree_stages + cfg.accumulate_latency_cycles as u64,
             consumed: 0,
+            current: None,
+            last_done: None,
             done: DelayLine::default(),
             macs: 0,
+        }
+    }
+
+    /// V rows of `call` (one query row) the unit is done with, out of `rows` (for V
+    /// streaming through SRAM in tiles).
+    pub fn consumed_rows(&self, call: u32, rows: u32) -> u32 {
+        if self.current == Some(call) {
+            self.consumed as u32
+        } else if self.last_done.is_some_and(|d| d >= call) {
+            rows
+        } else {
+            0
         }
     }
 
@@ -88,7 +105,8 @@ impl PvUnit {
 
     /// Applies `cycles` cycles of `stride`.
     pub fn repeat(&mut self, s: &Stride, cycles: u64) {
-        if let Some((_, n)) = s.take {
+        if let Some((chunk, n)) = s.take {
+            self.current = Some(chunk.call);
             self.consumed += n as u64 * cycles;
             self.macs += n as u64 * cycles * self.head_dim;
         }
@@ -124,8 +142,11 @@ impl PvUnit {
         input.take(now, n);
         self.macs += n as u64 * self.head_dim;
         self.consumed += n as u64;
+        self.current = Some(chunk.call);
         if self.consumed == hc.queries as u64 * row {
             self.consumed = 0;
+            self.current = None;
+            self.last_done = Some(chunk.call);
             self.done.push(now + self.latency_cycles, chunk.call);
         }
         (Activity::Busy, true)

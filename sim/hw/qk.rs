@@ -31,6 +31,8 @@ pub struct QkUnit {
     pub queue: VecDeque<(u32, bool)>,
     cur: Option<Pass>,
     pipe: DelayLine<(Chunk, u32)>,
+    /// The last pass finished, as (call, LSB pass); passes run in this order.
+    last_done: Option<(u32, bool)>,
     pub macs: u64,
     pub scores: u64,
 }
@@ -47,8 +49,19 @@ impl QkUnit {
             queue: VecDeque::new(),
             cur: None,
             pipe: DelayLine::default(),
+            last_done: None,
             macs: 0,
             scores: 0,
+        }
+    }
+
+    /// Key rows of pass (`call`, `lsb`) with one query row that the unit is done with, out
+    /// of `rows` (for K streaming through SRAM in tiles).
+    pub fn consumed(&self, call: u32, lsb: bool, rows: u32) -> u32 {
+        match &self.cur {
+            Some(p) if (p.call, p.lsb) == (call, lsb) => p.key_pos,
+            _ if self.last_done.is_some_and(|d| d >= (call, lsb)) => rows,
+            _ => 0,
         }
     }
 
@@ -210,6 +223,7 @@ impl QkUnit {
             p.key_pos = 0;
             p.query += 1;
             if p.query == hc.queries {
+                self.last_done = Some((p.call, p.lsb));
                 self.cur = None;
             }
         }

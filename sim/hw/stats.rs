@@ -199,4 +199,7 @@ pub struct SimStats {
     pub fifos: BTreeMap<String, FifoStats>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub timeline: Option<Vec<BusyInterval>>,
+    /// K/V sharing within groups of query heads; only for traces with grouped K/V heads.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gqa: Option<super::gqa::GqaStats>,
 }

@@ -27,11 +27,14 @@ pub fn workload_for_model(
             head_dim: hidden / heads,
             hidden,
             causal: false,
+            kv_heads: None,
+            positional: None,
         },
         stage: StageConfig {
             kind: StageKind::Summarization,
             prompt_tokens: tokens,
             generated_tokens: 0,
+            prefill: None,
         },
         ..settings.clone()
     }

@@ -119,7 +119,7 @@ struct HeadOutcome {
 }
 
 /// Runs one layer: `q` is [heads, rows of `state.query_tokens()`, D]; `k` and `v` are
-/// [heads, rows of `state.alive_tokens`, D]. Updates `state` with the pruning decisions.
+/// [kv_heads, rows of `state.alive_tokens`, D] (kv_heads = heads unless the model groups them). Updates `state` with the pruning decisions.
 pub fn attend_layer(
     q: ArrayView3<f32>,
     k: ArrayView3<f32>,
@@ -234,8 +234,10 @@ pub fn attend_layer_rows(
     }
     check_state(state, workload)?;
     check_shape("q", &q, heads, d, q_rows)?;
-    check_shape("k", &k, heads, d, kv_rows)?;
-    check_shape("v", &v, heads, d, kv_rows)?;
+    // Grouped-query attention: K and V have one head per group of query heads.
+    let kv_heads = workload.model.kv_heads() as usize;
+    check_shape("k", &k, kv_heads, d, kv_rows)?;
+    check_shape("v", &v, kv_heads, d, kv_rows)?;
     // Row slices below need contiguous rows; copies only views that lack them.
     let (q, k, v) = (
         q.as_standard_layout(),
@@ -257,12 +259,12 @@ pub fn attend_layer_rows(
         .alive_heads
         .par_iter()
         .map(|&h| {
-            let hi = h as usize;
+            let kv = workload.model.kv_head_of(h) as usize;
             ctx.head(
                 h,
-                q.index_axis(Axis(0), hi),
-                k.index_axis(Axis(0), hi),
-                v.index_axis(Axis(0), hi),
+                q.index_axis(Axis(0), h as usize),
+                k.index_axis(Axis(0), kv),
+                v.index_axis(Axis(0), kv),
             )
         })
         .collect::<Result<_, _>>()?;

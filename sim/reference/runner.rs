@@ -46,8 +46,8 @@ pub fn check_values(
     check_layer_views(&layer_views(values), workload)
 }
 
-/// Checks that there is one layer of [heads, prompt + generated, D] Q, K and V per layer of
-/// `workload`.
+/// Checks that there is one layer of [heads, prompt + generated, D] Q and [kv_heads, prompt +
+/// generated, D] K and V per layer of `workload`.
 pub fn check_layer_views(
     layers: &[LayerViews<'_>],
     workload: &WorkloadConfig,
@@ -60,13 +60,21 @@ pub fn check_layer_views(
             want: m.layers as usize,
         });
     }
-    let want = vec![
-        m.heads as usize,
-        workload.final_tokens() as usize,
-        m.head_dim as usize,
-    ];
+    let shape = |heads: u32| {
+        vec![
+            heads as usize,
+            workload.final_tokens() as usize,
+            m.head_dim as usize,
+        ]
+    };
+    // K and V have one head per K/V head (grouped-query attention), Q one per query head.
+    let (want_q, want_kv) = (shape(m.heads), shape(m.kv_heads()));
     for (l, lv) in layers.iter().enumerate() {
-        for (name, a) in [("q", &lv.q), ("k", &lv.k), ("v", &lv.v)] {
+        for (name, a, want) in [
+            ("q", &lv.q, &want_q),
+            ("k", &lv.k, &want_kv),
+            ("v", &lv.v, &want_kv),
+        ] {
             if a.shape() != want.as_slice() {
                 return Err(ReferenceError::Shape {
                     what: format!("layer {l} {name}"),
@@ -123,8 +131,10 @@ fn run_views(
     progress: &dyn Fn(u64, u64),
 ) -> Result<AttentionTrace, ReferenceError> {
     check_layer_views(layers, workload)?;
-    let passes =
-        u64::from(workload.model.layers) * (u64::from(workload.stage.generated_tokens) + 1);
+    // A cached prefill starts at the first generated token (no iteration 0).
+    let first = u32::from(!workload.stage.runs_prompt());
+    let passes = u64::from(workload.model.layers)
+        * (u64::from(workload.stage.generated_tokens) + 1 - u64::from(first));
     let mut trace = AttentionTrace {
         header: TraceHeader {
             workload: workload.name.clone(),
@@ -136,6 +146,7 @@ fn run_views(
             prompt_tokens: workload.stage.prompt_tokens,
             generated_tokens: workload.stage.generated_tokens,
             seed: workload.seed,
+            kv_heads: Some(workload.model.kv_heads()).filter(|&k| k != workload.model.heads),
         },
         head_calls: Vec::new(),
         layers: Vec::new(),
@@ -149,7 +160,7 @@ fn run_views(
         workload.final_tokens() as usize,
         m.head_dim as usize,
     );
-    for iteration in 0..=workload.stage.generated_tokens {
+    for iteration in first..=workload.stage.generated_tokens {
         if iteration > 0 {
             state.begin_generation_step();
         }
@@ -169,7 +180,8 @@ fn run_views(
             )?;
             debug_assert_eq!(result.output.len_of(Axis(1)), q_rows.len());
             result.append_to(&mut trace);
-            let done = u64::from(iteration) * u64::from(workload.model.layers) + layer as u64 + 1;
+            let done =
+                u64::from(iteration - first) * u64::from(workload.model.layers) + layer as u64 + 1;
             progress(done, passes);
         }
     }

@@ -201,6 +201,34 @@ fn human_seconds(s: f64) -> String {
 }
 
 /// The settings that decide the run's work: stage, pruning and quantization.
+/// K/V sharing within groups of query heads (grouped-query attention only).
+fn gqa_section(w: &mut String, g: &crate::hw::gqa::GqaStats) {
+    let per = |a: u64, b: u64| a as f64 / b.max(1) as f64;
+    let _ = writeln!(
+        w,
+        "\n### Grouped K/V heads\n\n{} K/V heads, each shared by {} query heads; {} groups run. \
+         K rows per K/V head (union of the group's kept rows): {}; K rows per query head: {} \
+         scored against the union, {} of its own, so the union costs {:.3}x the own rows. \
+         K MSB bytes: {} fetched; {} with one fetch per K/V head; {} with one fetch per query \
+         head of its own rows. {} of the groups streamed through the SRAM in tiles and \
+         fetched once per query head.",
+        g.kv_heads,
+        g.group_size,
+        g.groups,
+        g.key_rows_per_kv_head,
+        g.key_rows_per_query_head_union,
+        g.key_rows_per_query_head_own,
+        per(
+            g.key_rows_per_query_head_union,
+            g.key_rows_per_query_head_own
+        ),
+        human_bytes(g.key_msb_bytes_fetched as f64),
+        human_bytes(g.key_msb_bytes_per_kv_head as f64),
+        human_bytes(g.key_msb_bytes_unshared as f64),
+        g.tiled_groups,
+    );
+}
+
 fn workload_settings(w: &mut String, wl: &crate::config::WorkloadConfig) {
     let m = &wl.model;
     let st = &wl.stage;
@@ -209,11 +237,19 @@ fn workload_settings(w: &mut String, wl: &crate::config::WorkloadConfig) {
     let _ = writeln!(w, "| setting | value |\n|---|---|");
     let _ = writeln!(
         w,
-        "| model | {} layers x {} heads, head dim {}{} |",
+        "| model | {} layers x {} heads{}, head dim {}{}{} |",
         m.layers,
         m.heads,
+        match m.kv_heads {
+            Some(kv) if kv != m.heads => format!(" ({kv} K/V heads)"),
+            _ => String::new(),
+        },
         m.head_dim,
-        if m.causal { ", causal" } else { "" }
+        if m.causal { ", causal" } else { "" },
+        match m.positional {
+            Some(p) => format!(", positions {p:?}").to_lowercase(),
+            None => String::new(),
+        }
     );
     let _ = writeln!(
         w,
@@ -345,6 +381,9 @@ fn summary(
             human_bytes(bits / 8.0),
             100.0 * bits / t.dense_bits.max(f64::MIN_POSITIVE)
         );
+    }
+    if let Some(g) = &s.gqa {
+        gqa_section(w, g);
     }
     let e = &r.energy;
     let _ = writeln!(w, "\n## Energy\n");

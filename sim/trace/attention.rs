@@ -5,8 +5,10 @@ use serde::{Deserialize, Serialize};
 
 use crate::config::workload::StageKind;
 
-/// Bumped whenever the on-disk layout changes; readers reject other versions.
-pub const TRACE_FORMAT_VERSION: u32 = 1;
+/// The newest on-disk layout; readers accept every version from 1 up to it. A writer records
+/// the oldest version that can express the trace, so a trace without version-2 content
+/// (grouped K/V heads) stays byte-identical to what version 1 wrote.
+pub const TRACE_FORMAT_VERSION: u32 = 3;
 
 /// What produced a trace and for which model shape.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -22,6 +24,39 @@ pub struct TraceHeader {
     pub prompt_tokens: u32,
     pub generated_tokens: u32,
     pub seed: u64,
+    /// K/V heads when fewer than `heads` (grouped-query attention, version 2): query head h
+    /// reads K/V head `h / (heads / kv_heads)`. Absent = one K/V head per query head.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kv_heads: Option<u32>,
+}
+
+impl TraceHeader {
+    /// K/V heads (`heads` when the trace does not say).
+    pub fn kv_heads(&self) -> u32 {
+        self.kv_heads.unwrap_or(self.heads)
+    }
+
+    /// The K/V head that query head `head` reads.
+    pub fn kv_head_of(&self, head: u32) -> u32 {
+        head / (self.heads / self.kv_heads().max(1)).max(1)
+    }
+
+    /// The version a writer records for a trace with this header: 3 (compact token index
+    /// lists) for more than 65536 tokens, where lists get long and indices need 32 bits;
+    /// otherwise the oldest that can hold it (2 with grouped K/V heads, else 1), so shorter
+    /// traces keep the bytes older writers gave them.
+    pub fn format_version(&self) -> u32 {
+        if self.prompt_tokens as u64 + self.generated_tokens as u64 > 1 << 16 {
+            3
+        } else {
+            self.min_version()
+        }
+    }
+
+    /// The oldest version whose header can say what this one says (`kv_heads` needs 2).
+    pub fn min_version(&self) -> u32 {
+        if self.kv_heads.is_some() { 2 } else { 1 }
+    }
 }
 
 /// One head processed by the accelerator: iteration 0 is the summarization of the prompt

@@ -624,6 +624,7 @@ pub fn convert(path: &Path, file: &CsvFile) -> Result<AttentionTrace, TraceError
             prompt_tokens,
             generated_tokens: iterations,
             seed: ROUNDS_SEED,
+            kv_heads: None,
         },
         head_calls,
         layers: layer_records,

@@ -13,6 +13,11 @@
 //!   layers, so a few tokens collect attention everywhere, as real models do; token 0 is an
 //!   attention sink. Larger biases concentrate cumulative importance on fewer tokens.
 //!
+//! Grouped K/V heads (`model.kv_heads` < heads): the first query head of each group is
+//! drawn as above and also gives the group's K and V; the other query heads of the group
+//! share its a and u and draw their own g_i, so every query head sees the same biases b_j
+//! through the shared keys. Without grouping the output is what it was before.
+//!
 //! Deterministic: every (layer, head) draws from its own ChaCha8 stream of `seed`, so the
 //! result does not depend on the rayon thread count.
 
@@ -145,6 +150,29 @@ struct HeadValues {
     q: Vec<f32>,
     k: Vec<f32>,
     v: Vec<f32>,
+    /// The head's logit scale `a` and unit direction `u`, shared with the other query heads
+    /// of its K/V group.
+    a: f64,
+    u: Vec<f64>,
+}
+
+/// Components of a standard normal vector orthogonal to the unit vector `u`.
+fn orthogonal(u: &[f64], rng: &mut ChaCha8Rng) -> Vec<f64> {
+    let mut g: Vec<f64> = u.iter().map(|_| normal(rng)).collect();
+    let along: f64 = g.iter().zip(u).map(|(x, y)| x * y).sum();
+    g.iter_mut().zip(u).for_each(|(x, y)| *x -= along * y);
+    g
+}
+
+/// Query rows `q_i = a g_i + sqrt(D) u` of one head for `tokens` positions.
+fn query_rows(a: f64, u: &[f64], tokens: usize, rng: &mut ChaCha8Rng) -> Vec<f32> {
+    let sqrt_d = (u.len() as f64).sqrt();
+    let mut q = Vec::with_capacity(tokens * u.len());
+    for _ in 0..tokens {
+        let g = orthogonal(u, rng);
+        q.extend(g.iter().zip(u).map(|(x, y)| (a * x + sqrt_d * y) as f32));
+    }
+    q
 }
 
 fn head_values(
@@ -166,27 +194,16 @@ fn head_values(
         .sqrt()
         .max(f64::MIN_POSITIVE);
     u.iter_mut().for_each(|x| *x /= norm);
-    let sqrt_d = (dim as f64).sqrt();
-    let orthogonal = |rng: &mut ChaCha8Rng| -> Vec<f64> {
-        let mut g: Vec<f64> = (0..dim).map(|_| normal(rng)).collect();
-        let along: f64 = g.iter().zip(&u).map(|(x, y)| x * y).sum();
-        g.iter_mut().zip(&u).for_each(|(x, y)| *x -= along * y);
-        g
-    };
-    let mut q = Vec::with_capacity(tokens * dim);
+    let q = query_rows(a, &u, tokens, &mut rng);
     let mut k = Vec::with_capacity(tokens * dim);
-    for _ in 0..tokens {
-        let g = orthogonal(&mut rng);
-        q.extend(g.iter().zip(&u).map(|(x, y)| (a * x + sqrt_d * y) as f32));
-    }
     for b in bias.iter().take(tokens) {
-        let g = orthogonal(&mut rng);
+        let g = orthogonal(&u, &mut rng);
         k.extend(g.iter().zip(&u).map(|(x, y)| (a * x + b * y) as f32));
     }
     let v = (0..tokens * dim)
         .map(|_| (knobs.value_std * normal(&mut rng)) as f32)
         .collect();
-    HeadValues { q, k, v }
+    HeadValues { q, k, v, a, u }
 }
 
 /// Q, K and V for every layer of `workload` (prompt + generated tokens).
@@ -198,27 +215,58 @@ pub fn generate(workload: &WorkloadConfig, knobs: &SynthKnobs, seed: u64) -> Val
     }
     let layers = workload.model.layers as usize;
     let heads = workload.model.heads as usize;
+    let kv_heads = workload.model.kv_heads() as usize;
+    let group = workload.model.group_size() as usize;
     let dim = workload.model.head_dim as usize;
     let tokens = workload.final_tokens() as usize;
     let bias = token_biases(tokens, knobs, seed);
-    let per_head: Vec<HeadValues> = (0..layers * heads)
+    let stream = |i: usize| {
+        let mut rng = ChaCha8Rng::seed_from_u64(seed);
+        rng.set_stream(i as u64);
+        rng
+    };
+    // Query head i draws from stream i. The first query head of each K/V group also draws
+    // the group's K and V (so without grouping every head is what it always was); the
+    // others share its scale and direction and draw only their queries.
+    let per_kv: Vec<HeadValues> = (0..layers * kv_heads)
+        .into_par_iter()
+        .map(|j| {
+            let (layer, first) = (
+                j / kv_heads,
+                (j / kv_heads) * heads + (j % kv_heads) * group,
+            );
+            head_values(knobs, layers, layer, tokens, dim, &bias, stream(first))
+        })
+        .collect();
+    let followers: Vec<Vec<f32>> = (0..layers * heads)
         .into_par_iter()
         .map(|i| {
-            let mut rng = ChaCha8Rng::seed_from_u64(seed);
-            rng.set_stream(i as u64);
-            head_values(knobs, layers, i / heads, tokens, dim, &bias, rng)
+            if i % group == 0 {
+                return Vec::new();
+            }
+            let lead = &per_kv[(i / heads) * kv_heads + (i % heads) / group];
+            query_rows(lead.a, &lead.u, tokens, &mut stream(i))
         })
         .collect();
     let stack = |parts: Vec<&Vec<f32>>| {
+        let n = parts.len();
         let flat: Vec<f32> = parts.into_iter().flatten().copied().collect();
-        Array3::from_shape_vec((heads, tokens, dim), flat).expect("heads x tokens x dim values")
+        Array3::from_shape_vec((n, tokens, dim), flat).expect("heads x tokens x dim values")
     };
-    let layer_values = per_head
-        .chunks(heads)
-        .map(|hs| LayerValues {
-            q: stack(hs.iter().map(|h| &h.q).collect()),
-            k: stack(hs.iter().map(|h| &h.k).collect()),
-            v: stack(hs.iter().map(|h| &h.v).collect()),
+    let layer_values = (0..layers)
+        .map(|l| {
+            let kvs = &per_kv[l * kv_heads..(l + 1) * kv_heads];
+            let q = (0..heads)
+                .map(|h| match h % group {
+                    0 => &kvs[h / group].q,
+                    _ => &followers[l * heads + h],
+                })
+                .collect();
+            LayerValues {
+                q: stack(q),
+                k: stack(kvs.iter().map(|h| &h.k).collect()),
+                v: stack(kvs.iter().map(|h| &h.v).collect()),
+            }
         })
         .collect();
     let knob_text = serde_json::to_string(knobs).expect("knobs serialize");

@@ -25,7 +25,7 @@ fn is_subset(small: &[u32], big: &[u32]) -> bool {
     small.iter().all(|s| it.by_ref().any(|b| b == s))
 }
 
-/// Tokens a workload can reach (65536 prompt + 65536 generated, config/workload.rs).
+/// Tokens a workload can reach (`config::workload::MAX_TOKENS`).
 pub const MAX_TOKENS: u64 = 131_072;
 
 /// The header's shape within what workloads allow (config/workload.rs), so that nothing sized
@@ -55,6 +55,14 @@ pub fn check_header(h: &TraceHeader) -> Result<(), String> {
             "header.seed = {}: at most {} (seeds are TOML integers in workloads)",
             h.seed,
             i64::MAX
+        ));
+    }
+    if let Some(kv) = h.kv_heads
+        && (kv == 0 || kv >= h.heads || !h.heads.is_multiple_of(kv))
+    {
+        return Err(format!(
+            "header.kv_heads = {kv}: must divide heads = {} and be below it (absent means one K/V head per query head)",
+            h.heads
         ));
     }
     let total = h.prompt_tokens as u64 + h.generated_tokens as u64;

@@ -12,6 +12,7 @@ use super::attention::{
 };
 use super::container::{self, Container, RawTensor};
 use super::error::TraceError;
+use super::index_codec;
 use super::trace_check::check_trace;
 
 pub const TRACE_FORMAT: &str = "spatten-trace";
@@ -57,17 +58,49 @@ fn csr<'a>(lists: impl Iterator<Item = &'a Vec<u32>>) -> (Vec<u64>, Vec<u32>) {
     (offsets, flat)
 }
 
-/// Builds the container of a trace after checking it is consistent.
+/// Flattens token index lists in the compact form of version 3: (offsets, words, codes).
+fn compact<'a>(lists: impl Iterator<Item = &'a Vec<u32>>) -> (Vec<u64>, Vec<u32>, Vec<u8>) {
+    let mut offsets = vec![0u64];
+    let mut flat = Vec::new();
+    let mut codes = Vec::new();
+    for l in lists {
+        let (code, words) = index_codec::encode(l);
+        flat.extend_from_slice(&words);
+        offsets.push(flat.len() as u64);
+        codes.push(code);
+    }
+    (offsets, flat, codes)
+}
+
+/// Builds the container of a trace after checking it is consistent, in the version its
+/// header calls for ([`TraceHeader::format_version`]).
 pub fn encode_trace(path: &Path, t: &AttentionTrace) -> Result<Container, TraceError> {
-    check_trace(t).map_err(|reason| TraceError::Unwritable {
+    encode_trace_as(path, t, t.header.format_version())
+}
+
+/// [`encode_trace`] in a chosen format version (1 to [`TRACE_FORMAT_VERSION`], at least what
+/// the header needs): for tools and tests that must produce older files.
+pub fn encode_trace_as(
+    path: &Path,
+    t: &AttentionTrace,
+    version: u32,
+) -> Result<Container, TraceError> {
+    let unwritable = |reason: String| TraceError::Unwritable {
         path: path.to_path_buf(),
         reason,
-    })?;
+    };
+    check_trace(t).map_err(unwritable)?;
+    if !(t.header.min_version()..=TRACE_FORMAT_VERSION).contains(&version) {
+        return Err(unwritable(format!(
+            "version {version} cannot hold this trace (versions {} to {TRACE_FORMAT_VERSION} can)",
+            t.header.min_version()
+        )));
+    }
+    let compact_lists = version >= 3;
     let mut c = Container::default();
     let wide = t.header.prompt_tokens as u64 + t.header.generated_tokens as u64 > TOKENS_U16;
     c.metadata.insert("format".into(), TRACE_FORMAT.into());
-    c.metadata
-        .insert("version".into(), TRACE_FORMAT_VERSION.to_string());
+    c.metadata.insert("version".into(), version.to_string());
     c.metadata.insert(
         "header".into(),
         serde_json::to_string(&t.header).expect("the header serializes"),
@@ -93,12 +126,36 @@ pub fn encode_trace(path: &Path, t: &AttentionTrace) -> Result<Container, TraceE
         "head_calls.accumulate_importance",
         u8col(|c| c.accumulate_importance as u8),
     );
-    let (off, flat) = csr(hc.iter().map(|c| &c.keys));
-    put("head_calls.key_offsets", RawTensor::u64s(&off));
-    put("head_calls.keys", index_tensor(&flat, wide));
-    let (off, flat) = csr(hc.iter().map(|c| &c.values));
-    put("head_calls.value_offsets", RawTensor::u64s(&off));
-    put("head_calls.values", index_tensor(&flat, wide));
+    let mut index_lists = |name: &str, offsets: &str, codes: &str, lists: Vec<&Vec<u32>>| {
+        if compact_lists {
+            let (off, flat, code) = compact(lists.into_iter());
+            put(offsets, RawTensor::u64s(&off));
+            put(name, RawTensor::u32s(&flat));
+            put(codes, RawTensor::u8s(&code));
+        } else {
+            let (off, flat) = csr(lists.into_iter());
+            put(offsets, RawTensor::u64s(&off));
+            put(name, index_tensor(&flat, wide));
+        }
+    };
+    index_lists(
+        "head_calls.keys",
+        "head_calls.key_offsets",
+        "head_calls.key_encoding",
+        hc.iter().map(|c| &c.keys).collect(),
+    );
+    index_lists(
+        "head_calls.values",
+        "head_calls.value_offsets",
+        "head_calls.value_encoding",
+        hc.iter().map(|c| &c.values).collect(),
+    );
+    index_lists(
+        "layers.tokens_kept",
+        "layers.token_offsets",
+        "layers.token_encoding",
+        t.layers.iter().map(|r| &r.tokens_kept).collect(),
+    );
 
     let tk = &t.topk_calls;
     put(
@@ -127,9 +184,6 @@ pub fn encode_trace(path: &Path, t: &AttentionTrace) -> Result<Container, TraceE
     put("layers.layer", lcol(|r| r.layer));
     put("layers.token_topk", lcol(|r| opt(r.token_topk)));
     put("layers.head_topk", lcol(|r| opt(r.head_topk)));
-    let (off, flat) = csr(ly.iter().map(|r| &r.tokens_kept));
-    put("layers.token_offsets", RawTensor::u64s(&off));
-    put("layers.tokens_kept", index_tensor(&flat, wide));
     let (off, flat) = csr(ly.iter().map(|r| &r.heads_kept));
     put("layers.head_offsets", RawTensor::u64s(&off));
     put("layers.heads_kept", RawTensor::u32s(&flat));
@@ -149,9 +203,56 @@ pub fn read_trace(path: &Path) -> Result<AttentionTrace, TraceError> {
 struct Columns<'a> {
     path: &'a Path,
     c: &'a Container,
+    /// Version 3: token index lists in the compact encoding, with a code column each.
+    compact: bool,
+    /// Tokens of the trace (bounds decoded indices).
+    tokens: u64,
 }
 
 impl Columns<'_> {
+    /// Token index lists: plain CSR before version 3, compact (index_codec) from it.
+    fn index_lists(
+        &self,
+        offsets: &str,
+        flat: &str,
+        codes: &str,
+        records: usize,
+    ) -> Result<Vec<Vec<u32>>, TraceError> {
+        let lists = self.lists(offsets, flat, records)?;
+        if !self.compact {
+            return Ok(lists);
+        }
+        let code = self.u8s(codes, records)?;
+        // Ranges expand: refuse before allocating what a hostile file could ask for.
+        let total: u64 = lists
+            .iter()
+            .zip(&code)
+            .map(|(w, &c)| index_codec::decoded_len(c, w))
+            .sum();
+        let limit = crate::budget::limits().max_memory_bytes;
+        if total.saturating_mul(4) > limit {
+            return Err(TraceError::Tensor {
+                path: self.path.to_path_buf(),
+                tensor: flat.into(),
+                reason: format!(
+                    "decodes to {total} token indices, above the memory limit of {limit} B (--max-memory)"
+                ),
+            });
+        }
+        lists
+            .iter()
+            .zip(&code)
+            .enumerate()
+            .map(|(i, (words, &c))| {
+                index_codec::decode(c, words, self.tokens).map_err(|reason| TraceError::Tensor {
+                    path: self.path.to_path_buf(),
+                    tensor: flat.into(),
+                    reason: format!("record {i}: {reason}"),
+                })
+            })
+            .collect()
+    }
+
     fn inconsistent(&self, reason: String) -> TraceError {
         TraceError::Inconsistent {
             path: self.path.to_path_buf(),
@@ -244,16 +345,31 @@ pub fn decode_trace(path: &Path, c: &Container) -> Result<AttentionTrace, TraceE
         ));
     }
     let version = c.meta(path, "version")?;
-    if version != TRACE_FORMAT_VERSION.to_string() {
+    let known = (1..=TRACE_FORMAT_VERSION).find(|v| v.to_string() == version);
+    let Some(version) = known else {
         return Err(meta_err(
             "version",
-            format!("is {version:?}; this reader understands version {TRACE_FORMAT_VERSION}"),
+            format!("is {version:?}; this reader understands versions 1 to {TRACE_FORMAT_VERSION}"),
         ));
-    }
+    };
     let header: TraceHeader = serde_json::from_str(c.meta(path, "header")?)
         .map_err(|e| meta_err("header", format!("is not a valid trace header: {e}")))?;
+    if header.min_version() > version {
+        return Err(meta_err(
+            "header",
+            format!(
+                "has kv_heads, which needs version {}; the file says {version}",
+                header.min_version()
+            ),
+        ));
+    }
     super::trace_check::check_header(&header).map_err(|e| meta_err("header", e))?;
-    let cols = Columns { path, c };
+    let cols = Columns {
+        path,
+        c,
+        compact: version >= 3,
+        tokens: header.prompt_tokens as u64 + header.generated_tokens as u64,
+    };
 
     let n = cols.records("head_calls.iteration")?;
     let iteration = cols.u32s("head_calls.iteration", n)?;
@@ -268,8 +384,18 @@ pub fn decode_trace(path: &Path, c: &Container) -> Result<AttentionTrace, TraceE
     let lsb_bits = cols.u8s("head_calls.lsb_bits", n)?;
     let lsb_refetch = cols.u8s("head_calls.lsb_refetch", n)?;
     let accumulate = cols.u8s("head_calls.accumulate_importance", n)?;
-    let keys = cols.lists("head_calls.key_offsets", "head_calls.keys", n)?;
-    let values = cols.lists("head_calls.value_offsets", "head_calls.values", n)?;
+    let keys = cols.index_lists(
+        "head_calls.key_offsets",
+        "head_calls.keys",
+        "head_calls.key_encoding",
+        n,
+    )?;
+    let values = cols.index_lists(
+        "head_calls.value_offsets",
+        "head_calls.values",
+        "head_calls.value_encoding",
+        n,
+    )?;
     let flag = |name: &str, v: &[u8]| -> Result<(), TraceError> {
         match v.iter().position(|&b| b > 1) {
             Some(i) => Err(cols.inconsistent(format!("{name}[{i}] = {}, expected 0 or 1", v[i]))),
@@ -330,7 +456,12 @@ pub fn decode_trace(path: &Path, c: &Container) -> Result<AttentionTrace, TraceE
     let layer = cols.u32s("layers.layer", n)?;
     let token_topk = cols.u32s("layers.token_topk", n)?;
     let head_topk = cols.u32s("layers.head_topk", n)?;
-    let tokens = cols.lists("layers.token_offsets", "layers.tokens_kept", n)?;
+    let tokens = cols.index_lists(
+        "layers.token_offsets",
+        "layers.tokens_kept",
+        "layers.token_encoding",
+        n,
+    )?;
     let heads = cols.lists("layers.head_offsets", "layers.heads_kept", n)?;
     let layers = tokens
         .into_iter()

@@ -16,7 +16,8 @@ pub struct ValueMeta {
     pub causal: bool,
 }
 
-/// One layer's projections, each [heads, tokens, head_dim], f32.
+/// One layer's projections, f32: Q [heads, tokens, head_dim], K and V [kv_heads, tokens,
+/// head_dim] (kv_heads = heads unless K/V heads are grouped).
 #[derive(Debug, Clone, PartialEq)]
 pub struct LayerValues {
     pub q: Array3<f32>,
@@ -33,6 +34,11 @@ pub struct ValueTensors {
 impl ValueTensors {
     pub fn heads(&self) -> usize {
         self.layers.first().map_or(0, |l| l.q.shape()[0])
+    }
+
+    /// K/V heads (fewer than `heads` under grouped-query attention).
+    pub fn kv_heads(&self) -> usize {
+        self.layers.first().map_or(0, |l| l.k.shape()[0])
     }
 
     pub fn tokens(&self) -> usize {

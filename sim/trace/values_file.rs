@@ -18,6 +18,25 @@ fn tensor_name(layer: usize, kind: &str) -> String {
     format!("layers.{layer}.{kind}")
 }
 
+/// Why a K/V shape cannot go with a Q shape of [heads, tokens, head_dim]: K and V must have
+/// the same tokens and head_dim and a number of heads that divides Q's.
+fn kv_shape_error(q: &[usize], kv: &[usize]) -> Option<String> {
+    let fits = kv.len() == 3
+        && q.len() == 3
+        && kv[1..] == q[1..]
+        && kv[0] >= 1
+        && kv[0] <= q[0]
+        && q[0].is_multiple_of(kv[0]);
+    (!fits).then(|| {
+        format!(
+            "has shape {kv:?}, but with Q of shape {q:?} K and V need [h, {}, {}] with h dividing {} (grouped K/V heads)",
+            q.get(1).copied().unwrap_or(0),
+            q.get(2).copied().unwrap_or(0),
+            q.first().copied().unwrap_or(0)
+        )
+    })
+}
+
 /// Builds the container of a value set; checks the shapes it is about to promise.
 pub fn encode_values(path: &Path, values: &ValueTensors) -> Result<Container, TraceError> {
     let bad = |reason: String| TraceError::Unwritable {
@@ -37,6 +56,10 @@ pub fn encode_values(path: &Path, values: &ValueTensors) -> Result<Container, Tr
             values.meta.prompt_tokens, shape[1]
         )));
     }
+    let kv_shape = values.layers[0].k.shape().to_vec();
+    if let Some(reason) = kv_shape_error(&shape, &kv_shape) {
+        return Err(bad(format!("layers.0.k {reason}")));
+    }
     let mut c = Container::default();
     let m = &values.meta;
     for (k, v) in [
@@ -53,9 +76,13 @@ pub fn encode_values(path: &Path, values: &ValueTensors) -> Result<Container, Tr
     for (l, layer) in values.layers.iter().enumerate() {
         for (kind, a) in KINDS.iter().zip([&layer.q, &layer.k, &layer.v]) {
             let name = tensor_name(l, kind);
-            if a.shape() != shape.as_slice() {
+            let (want, first) = match *kind {
+                "q" => (&shape, "layers.0.q"),
+                _ => (&kv_shape, "layers.0.k"),
+            };
+            if a.shape() != want.as_slice() {
                 return Err(bad(format!(
-                    "{name} has shape {:?} but layers.0.q has {shape:?}",
+                    "{name} has shape {:?} but {first} has {want:?}",
                     a.shape()
                 )));
             }
@@ -66,7 +93,7 @@ pub fn encode_values(path: &Path, values: &ValueTensors) -> Result<Container, Tr
             }
             // `iter` walks in logical (row-major) order whatever the memory layout.
             c.tensors
-                .insert(name, RawTensor::f32s(shape.clone(), a.iter().copied()));
+                .insert(name, RawTensor::f32s(want.clone(), a.iter().copied()));
         }
     }
     Ok(c)
@@ -154,7 +181,10 @@ pub fn decode_values(path: &Path, c: &Container) -> Result<ValueTensors, TraceEr
         ));
     }
 
-    let mut shape: Option<(String, Vec<usize>)> = None;
+    // Q tensors share one shape, K and V another that differs at most in heads (fewer K/V
+    // heads under grouped-query attention).
+    let mut q_shape: Option<(String, Vec<usize>)> = None;
+    let mut kv_shape: Option<(String, Vec<usize>)> = None;
     let mut layers = Vec::with_capacity(layer_count);
     for l in 0..layer_count {
         let mut arrays = Vec::with_capacity(3);
@@ -182,8 +212,13 @@ pub fn decode_values(path: &Path, c: &Container) -> Result<ValueTensors, TraceEr
                     format!("has an empty dimension: {:?}", t.shape),
                 ));
             }
-            match &shape {
-                None => shape = Some((name.clone(), t.shape.clone())),
+            let shape = if kind == "q" {
+                &mut q_shape
+            } else {
+                &mut kv_shape
+            };
+            match shape {
+                None => *shape = Some((name.clone(), t.shape.clone())),
                 Some((first, s)) if *s != t.shape => {
                     return Err(tensor_err(
                         &name,
@@ -207,6 +242,11 @@ pub fn decode_values(path: &Path, c: &Container) -> Result<ValueTensors, TraceEr
             let a = Array3::from_shape_vec(dims, data)
                 .map_err(|e| tensor_err(&name, format!("cannot be shaped: {e}")))?;
             arrays.push(a);
+        }
+        if let (0, Some((_, q)), Some((name, kv))) = (l, &q_shape, &kv_shape)
+            && let Some(reason) = kv_shape_error(q, kv)
+        {
+            return Err(tensor_err(name, reason));
         }
         let v = arrays.pop().unwrap();
         let k = arrays.pop().unwrap();
