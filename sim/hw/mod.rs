@@ -45,6 +45,7 @@ pub mod fetcher;
 pub mod fifo;
 pub mod importance;
 pub mod machine;
+pub mod policy_cost;
 pub mod pv;
 pub mod qk;
 pub mod requant;
