@@ -309,6 +309,7 @@ pub fn dense_workload_for(h: &TraceHeader) -> WorkloadConfig {
         token_pruning: none.clone(),
         head_pruning: none,
         local_v: LocalVConfig { keep_ratio: 1.0 },
+        policy: Default::default(),
         quant: QuantConfig {
             mode: QuantMode::Static,
             msb_bits: 12,

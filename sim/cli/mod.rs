@@ -2,6 +2,7 @@
 
 mod accuracy;
 mod baseline;
+mod compare;
 mod config;
 mod default_job;
 mod golden;
@@ -73,6 +74,9 @@ pub enum Command {
     Golden(golden::GoldenArgs),
     /// STS-B Spearman of a BERT model, dense and with a workload's pruning and quantization in the loop.
     Accuracy(accuracy::AccuracyArgs),
+    /// Compare pruning policies (spatten, h2o, streaming-llm, quest, ...) on one workload:
+    /// cycles, DRAM bytes, energy, kept fraction and accuracy in one table, with figures.
+    Compare(compare::CompareArgs),
     /// Reproduce the paper's evaluation: benchmarks, accelerators, design space, EXPERIMENTS.md.
     Reproduce(reproduce::ReproduceArgs),
 }
@@ -97,5 +101,6 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Golden(g) => golden::run(g),
         Command::Accuracy(a) => accuracy::run(a),
         Command::Reproduce(a) => reproduce::run(a),
+        Command::Compare(a) => compare::run(a),
     }
 }

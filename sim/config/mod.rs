@@ -8,6 +8,7 @@ pub mod arch;
 pub mod energy;
 pub mod error;
 pub mod hbm;
+pub mod policy;
 pub mod presets;
 pub mod workload;
 

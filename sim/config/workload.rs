@@ -3,6 +3,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::error::Checker;
+use super::policy::PolicyConfig;
 
 /// A workload (`workloads/*.toml`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -19,6 +20,9 @@ pub struct WorkloadConfig {
     pub head_pruning: PruningSchedule,
     pub local_v: LocalVConfig,
     pub quant: QuantConfig,
+    /// The KV-cache / token pruning policy; absent means SpAtten's cascade.
+    #[serde(default, skip_serializing_if = "PolicyConfig::is_default")]
+    pub policy: PolicyConfig,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -342,5 +346,7 @@ impl WorkloadConfig {
             1.0,
             true,
         );
+        self.policy
+            .check(c, s.prompt_tokens, self.final_tokens(), m.layers, m.heads);
     }
 }

@@ -51,6 +51,7 @@ pub mod fifo;
 pub mod gqa;
 pub mod importance;
 pub mod machine;
+pub mod policy_cost;
 pub mod pv;
 pub mod qk;
 pub mod requant;

@@ -7,6 +7,7 @@ use rayon::prelude::*;
 
 use super::error::ReferenceError;
 use super::importance::{add_head, add_token, head_increment};
+use super::policy::{PolicyRun, PolicyState};
 use super::prune::{Selection, keep_count, local_v_keep, select};
 use super::quant::{QuantFormat, WORD_BITS, quantize_rows};
 use super::quant_cache::{QuantCache, Tensor};
@@ -36,6 +37,8 @@ pub struct PruningState {
     pub token_importance: Vec<u64>,
     /// Head scores, indexed by head, `HEAD_IMPORTANCE_BITS` wide.
     pub head_importance: Vec<u64>,
+    /// The `[policy]`'s own state (empty for the spatten cascade).
+    pub policy: PolicyState,
 }
 
 impl PruningState {
@@ -49,6 +52,7 @@ impl PruningState {
             alive_heads: (0..workload.model.heads).collect(),
             token_importance: vec![0; workload.final_tokens() as usize],
             head_importance: vec![0; workload.model.heads as usize],
+            policy: PolicyState::new(workload),
         }
     }
 
@@ -61,6 +65,7 @@ impl PruningState {
         if self.token_importance.len() <= t as usize {
             self.token_importance.resize(t as usize + 1, 0);
         }
+        self.policy.begin_step(t);
         t
     }
 
@@ -116,6 +121,9 @@ struct HeadOutcome {
     /// Probability sums per visible key (index into the call's keys).
     token_inc: Vec<u64>,
     head_inc: u64,
+    /// The policy's score increments per visible key, and its page top-k call (Quest).
+    policy_inc: Vec<u64>,
+    page_topk: Option<TopkCall>,
 }
 
 /// Runs one layer: `q` is [heads, rows of `state.query_tokens()`, D]; `k` and `v` are
@@ -245,7 +253,9 @@ pub fn attend_layer_rows(
         v.as_standard_layout(),
     );
 
+    let run = PolicyRun::new(workload, layer, state);
     let ctx = HeadContext {
+        policy: run.as_ref(),
         workload,
         layer,
         iteration: state.iteration,
@@ -259,31 +269,52 @@ pub fn attend_layer_rows(
         .alive_heads
         .par_iter()
         .map(|&h| {
+            // Under GQA several query heads read one K/V head.
             let kv = workload.model.kv_head_of(h) as usize;
-            ctx.head(
-                h,
+            let (qh, kh, vh) = (
                 q.index_axis(Axis(0), h as usize),
                 k.index_axis(Axis(0), kv),
                 v.index_axis(Axis(0), kv),
-            )
+            );
+            // A policy may narrow this head's keys (its layer's cache, its pages).
+            match run.as_ref() {
+                Some(r) => match r.head_keys(state, h, &qh, &kh, q_rows, kv_rows)? {
+                    Some(keys) => {
+                        let sub = HeadContext {
+                            alive: &keys.alive,
+                            kv_rows: &keys.kv_rows,
+                            ..ctx
+                        };
+                        let mut o = sub.head(h, qh, kh, vh)?;
+                        o.page_topk = keys.page_topk;
+                        Ok(o)
+                    }
+                    None => ctx.head(h, qh, kh, vh),
+                },
+                None => ctx.head(h, qh, kh, vh),
+            }
         })
         .collect::<Result<_, _>>()?;
 
     let mut output = Array3::<f32>::zeros((heads, query_tokens.len(), d));
     let mut head_calls = Vec::with_capacity(outcomes.len());
     let mut topk_calls = Vec::new();
+    if let Some(r) = &run {
+        r.begin_layer(state);
+    }
     for o in outcomes {
         let h = o.call.head as usize;
         for (dst, &src) in output.index_axis_mut(Axis(0), h).iter_mut().zip(&o.out) {
             *dst = src;
         }
         for (j, &inc) in o.token_inc.iter().enumerate() {
-            add_token(
-                &mut state.token_importance[state.alive_tokens[j] as usize],
-                inc,
-            );
+            add_token(&mut state.token_importance[o.call.keys[j] as usize], inc);
         }
         add_head(&mut state.head_importance[h], o.head_inc);
+        if let Some(r) = &run {
+            r.merge_head(state, o.call.head, &o.call.keys, &o.policy_inc);
+            topk_calls.extend(o.page_topk);
+        }
         let mut call = o.call;
         if let Some(t) = o.value_topk {
             call.value_topk = Some(topk_calls.len() as u32);
@@ -292,6 +323,28 @@ pub fn attend_layer_rows(
         head_calls.push(call);
     }
 
+    if let Some(r) = &run {
+        // The policy decides instead of the cascade: no head pruning.
+        let (tokens_kept, call) = r.after_layer(state);
+        let token_topk = call.map(|c| {
+            topk_calls.push(c);
+            topk_calls.len() as u32 - 1
+        });
+        let record = LayerRecord {
+            iteration: state.iteration,
+            layer,
+            tokens_kept,
+            heads_kept: state.alive_heads.clone(),
+            token_topk,
+            head_topk: None,
+        };
+        return Ok(LayerResult {
+            output,
+            head_calls,
+            topk_calls,
+            record,
+        });
+    }
     let layers = workload.model.layers;
     let seed = workload.seed;
     // Token pruning: ratio against the sequence length; the generated token is the query of
@@ -363,7 +416,9 @@ pub fn kv_format(workload: &WorkloadConfig) -> QuantFormat {
     }
 }
 
+#[derive(Clone, Copy)]
 struct HeadContext<'a> {
+    policy: Option<&'a PolicyRun<'a>>,
     workload: &'a WorkloadConfig,
     layer: u32,
     iteration: u32,
@@ -451,12 +506,21 @@ impl HeadContext<'_> {
         };
         let mult = softmax::multiplier(qk::score_unit(qq.word_scale(), kq.word_scale(), d));
         let threshold = threshold_register(w.quant.requant_threshold);
-        let local_v = self.iteration > 0 && w.local_v.keep_ratio < 1.0;
+        let local_v = self.iteration > 0 && w.local_v.keep_ratio < 1.0 && self.policy.is_none();
 
         let mut s = Scratch::default();
         let mut out = vec![0f32; self.query_tokens.len() * d];
         let mut out_words = vec![0i16; d];
         let mut token_inc = vec![0u64; visible_all];
+        let mut policy_inc = vec![
+            0u64;
+            if self.policy.is_some() {
+                visible_all
+            } else {
+                0
+            }
+        ];
+        let last_query = self.query_tokens.last().copied().unwrap_or(0);
         let mut abs_sum: u64 = 0;
         let mut requant_rows = 0u32;
         let mut values_kept: Option<Vec<u32>> = None;
@@ -480,6 +544,9 @@ impl HeadContext<'_> {
             }
             for (acc, &p) in token_inc.iter_mut().zip(&s.probs) {
                 *acc += p as u64;
+            }
+            if let Some(pr) = self.policy {
+                pr.score_row(qt, last_query, &s.probs, &s.scores, mult, &mut policy_inc);
             }
             let keep = local_v_keep(n as u32, w.local_v.keep_ratio);
             if local_v && (keep as usize) < n {
@@ -530,7 +597,10 @@ impl HeadContext<'_> {
             lsb_bits: if progressive { fmt.lsb_bits as u8 } else { 0 },
             requant_rows,
             lsb_refetch,
-            accumulate_importance: w.token_pruning.average_ratio > 0.0,
+            accumulate_importance: match self.policy {
+                Some(pr) => pr.accumulates(),
+                None => w.token_pruning.average_ratio > 0.0,
+            },
             value_topk: None,
         };
         Ok(HeadOutcome {
@@ -539,6 +609,8 @@ impl HeadContext<'_> {
             value_topk,
             token_inc,
             head_inc: head_increment(abs_sum, vq.word_scale()),
+            policy_inc,
+            page_topk: None,
         })
     }
 }

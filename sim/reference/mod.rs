@@ -6,6 +6,7 @@ pub mod fixed;
 pub mod golden;
 pub mod importance;
 pub mod layer;
+pub mod policy;
 pub mod prune;
 pub mod pv;
 pub mod qk;

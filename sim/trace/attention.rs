@@ -96,6 +96,9 @@ pub enum TopkPurpose {
     Token,
     Head,
     LocalValue,
+    /// A query-aware policy's page selection (Quest): n pages in, k kept; referenced by no
+    /// record (format minor version 1).
+    Page,
 }
 
 /// One run of a quick-select top-k engine.

@@ -89,7 +89,7 @@ pub fn check_trace(t: &AttentionTrace) -> Result<(), String> {
         // A top-k call ranks tokens or heads: never more than the trace has.
         let most = match c.purpose {
             TopkPurpose::Head => h.heads as u64,
-            TopkPurpose::Token | TopkPurpose::LocalValue => all_tokens,
+            TopkPurpose::Token | TopkPurpose::LocalValue | TopkPurpose::Page => all_tokens,
         };
         if c.n as u64 > most {
             return Err(format!(

@@ -44,6 +44,7 @@ fn purpose_code(p: TopkPurpose) -> u8 {
         TopkPurpose::Token => 0,
         TopkPurpose::Head => 1,
         TopkPurpose::LocalValue => 2,
+        TopkPurpose::Page => 3,
     }
 }
 
@@ -437,9 +438,10 @@ pub fn decode_trace(path: &Path, c: &Container) -> Result<AttentionTrace, TraceE
             0 => TopkPurpose::Token,
             1 => TopkPurpose::Head,
             2 => TopkPurpose::LocalValue,
+            3 => TopkPurpose::Page,
             p => {
                 return Err(
-                    cols.inconsistent(format!("topk.purpose[{i}] = {p}, expected 0, 1 or 2"))
+                    cols.inconsistent(format!("topk.purpose[{i}] = {p}, expected 0, 1, 2 or 3"))
                 );
             }
         };
