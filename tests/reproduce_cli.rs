@@ -290,26 +290,36 @@ fn quick_run_writes_consistent_files_deterministically() {
         check_accuracy(&a, &md, &files);
     }
 
-    // Same bytes with one thread.
-    let b = tmp.path().join("b");
-    let (code, _, stderr) = spatten(&[
-        "reproduce",
-        "--quick",
-        "--quiet",
-        "--jobs",
-        "1",
-        "--out",
-        b.to_str().unwrap(),
-    ]);
-    assert_eq!(code, 0, "{stderr}");
-    let other = all_files(&b);
-    assert_eq!(
-        files.keys().collect::<Vec<_>>(),
-        other.keys().collect::<Vec<_>>()
-    );
-    for (k, v) in &files {
-        assert!(v == &other[k], "{k} differs between --jobs 2 and --jobs 1");
+    // Same bytes with one thread, filling a cache, and again from the filled cache.
+    let cache = tmp.path().join("cache");
+    for (run, what) in [
+        ("b", "--jobs 1, filling --cache"),
+        ("c", "--jobs 1 from --cache"),
+    ] {
+        let out = tmp.path().join(run);
+        let (code, _, stderr) = spatten(&[
+            "reproduce",
+            "--quick",
+            "--quiet",
+            "--jobs",
+            "1",
+            "--cache",
+            cache.to_str().unwrap(),
+            "--out",
+            out.to_str().unwrap(),
+        ]);
+        assert_eq!(code, 0, "{stderr}");
+        let other = all_files(&out);
+        assert_eq!(
+            files.keys().collect::<Vec<_>>(),
+            other.keys().collect::<Vec<_>>()
+        );
+        for (k, v) in &files {
+            assert!(v == &other[k], "{k} differs between --jobs 2 and {what}");
+        }
     }
+    let entries = std::fs::read_dir(&cache).unwrap().count();
+    assert!(entries > 0, "the cache stayed empty");
 }
 
 #[test]

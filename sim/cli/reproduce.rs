@@ -9,6 +9,7 @@ use clap::Args;
 use indicatif::ProgressBar;
 
 use super::progress;
+use crate::reproduce::cache::Cache;
 use crate::reproduce::{self, Options};
 
 #[derive(Debug, Args)]
@@ -32,6 +33,10 @@ pub struct ReproduceArgs {
     /// Skip item 4 (accuracy of the real model against pruning ratio).
     #[arg(long)]
     pub no_accuracy: bool,
+    /// Keep the reference traces and accuracy results in this folder and reuse them on
+    /// later runs with the same inputs and the same spatten executable (same output bytes).
+    #[arg(long, value_name = "DIR")]
+    pub cache: Option<PathBuf>,
 }
 
 pub fn run(a: ReproduceArgs) -> anyhow::Result<ExitCode> {
@@ -46,6 +51,10 @@ pub fn run(a: ReproduceArgs) -> anyhow::Result<ExitCode> {
         progress::bar("reproduce", 0, "runs")
     };
     let command = format!("spatten reproduce{}", if a.quick { " --quick" } else { "" });
+    let cache = match &a.cache {
+        Some(dir) => Some(Cache::new(dir, Cache::executable_fingerprint()?)?),
+        None => None,
+    };
     let opts = Options {
         out: a.out.clone(),
         force: a.force,
@@ -57,6 +66,7 @@ pub fn run(a: ReproduceArgs) -> anyhow::Result<ExitCode> {
         } else {
             reproduce::accuracy::Data::locate()
         },
+        cache,
     };
     let start = Instant::now();
     let summary = pool.install(|| reproduce::run(&opts, &bar))?;

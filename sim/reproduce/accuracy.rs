@@ -12,10 +12,11 @@
 use std::path::{Path, PathBuf};
 
 use indicatif::ProgressBar;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::benchmarks;
-use crate::config::WorkloadConfig;
+use super::cache::{self, Cache};
+use crate::config::{self, WorkloadConfig};
 use crate::data_dir::Dataset;
 use crate::model::{self, BertModel, DenseAttention, ReferenceAttention, StsPair};
 
@@ -30,7 +31,7 @@ pub const QUICK_HEAD_RATIOS: [f64; 1] = [0.3];
 pub const PAIR_STRIDE: usize = 3;
 pub const QUICK_PAIR_STRIDE: usize = 30;
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct AccuracyRow {
     /// "dense float", "token pruning" or "head pruning".
     pub study: String,
@@ -98,28 +99,64 @@ fn load_pairs(path: &Path, quick: bool) -> anyhow::Result<Vec<StsPair>> {
 }
 
 /// Runs every configuration over the pairs (pairs in parallel), ticking `bar` per config.
-pub fn run(data: &Data, quick: bool, bar: &ProgressBar) -> anyhow::Result<Vec<AccuracyRow>> {
+/// With a `cache`, a configuration's row is read from it when the same model files, STS-B
+/// file, pair selection and settings were evaluated before.
+pub fn run(
+    data: &Data,
+    quick: bool,
+    cache: Option<&Cache>,
+    bar: &ProgressBar,
+) -> anyhow::Result<Vec<AccuracyRow>> {
+    let inputs = match cache {
+        Some(_) => Some(format!(
+            "model {}\nsts {}\nquick {quick}\n",
+            cache::hash_dir(&data.model_dir)?,
+            cache::hash_path(&data.sts)?
+        )),
+        None => None,
+    };
     let bert = BertModel::load(&data.model_dir)?;
     let pairs = load_pairs(&data.sts, quick)?;
     let mut rows = Vec::new();
     for (study, ratio, settings) in configs(quick)? {
-        let report = match &settings {
-            None => model::evaluate(&bert, &pairs, || DenseAttention, &|| {})?,
-            Some(w) => model::evaluate(
-                &bert,
-                &pairs,
-                || ReferenceAttention::new(w, bert.config()),
-                &|| {},
-            )?,
+        let row = || -> anyhow::Result<AccuracyRow> {
+            evaluate_config(&bert, &pairs, study.clone(), ratio, settings.as_ref())
         };
-        bar.inc(1);
-        rows.push(AccuracyRow {
-            study,
-            ratio,
-            pairs: report.pairs(),
-            spearman: report.spearman,
-            surviving_token_fraction: report.surviving_tokens as f64 / report.tokens.max(1) as f64,
+        rows.push(match (cache, &inputs) {
+            (Some(c), Some(inputs)) => {
+                let what = settings
+                    .as_ref()
+                    .map_or("dense float".into(), config::to_toml);
+                c.json("accuracy", &[inputs.as_bytes(), what.as_bytes()], row)?
+            }
+            _ => row()?,
         });
+        bar.inc(1);
     }
     Ok(rows)
+}
+
+fn evaluate_config(
+    bert: &BertModel,
+    pairs: &[StsPair],
+    study: String,
+    ratio: f64,
+    settings: Option<&WorkloadConfig>,
+) -> anyhow::Result<AccuracyRow> {
+    let report = match settings {
+        None => model::evaluate(bert, pairs, || DenseAttention, &|| {})?,
+        Some(w) => model::evaluate(
+            bert,
+            pairs,
+            || ReferenceAttention::new(w, bert.config()),
+            &|| {},
+        )?,
+    };
+    Ok(AccuracyRow {
+        study,
+        ratio,
+        pairs: report.pairs(),
+        spearman: report.spearman,
+        surviving_token_fraction: report.surviving_tokens as f64 / report.tokens.max(1) as f64,
+    })
 }

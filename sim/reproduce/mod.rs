@@ -14,6 +14,7 @@ pub mod accel;
 pub mod accuracy;
 pub mod bench;
 pub mod benchmarks;
+pub mod cache;
 pub mod design;
 pub mod figures;
 pub mod lengths;
@@ -40,6 +41,8 @@ pub struct Options {
     pub revision: String,
     /// Model and STS-B data for item 4; `None` skips it (said in EXPERIMENTS.md).
     pub accuracy: Option<accuracy::Data>,
+    /// Reuse reference traces and accuracy rows of earlier runs ([`cache`]).
+    pub cache: Option<cache::Cache>,
 }
 
 /// What a run produced, for the CLI's summary.
@@ -137,9 +140,9 @@ pub fn run(opts: &Options, bar: &ProgressBar) -> anyhow::Result<Summary> {
     });
     // The model evaluation overlaps the simulations; both split their work over the pool.
     let (outcomes, acc_rows) = rayon::join(
-        || runner::run_all(&p.points, bar),
+        || runner::run_all(&p.points, opts.cache.as_ref(), bar),
         || match &opts.accuracy {
-            Some(d) => accuracy::run(d, opts.quick, bar).map(Some),
+            Some(d) => accuracy::run(d, opts.quick, opts.cache.as_ref(), bar).map(Some),
             None => Ok(None),
         },
     );

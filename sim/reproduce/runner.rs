@@ -1,8 +1,9 @@
 //! Runs many (workload, design point) pairs through the experiment pipeline in parallel.
 //!
 //! Points that replay the same attention trace are grouped so the reference runs once per
-//! trace; groups run in parallel (rayon), and each group's design points run in parallel
-//! too. Results come back in point order, so the output is the same at any thread count.
+//! trace, and traces made from the same synthetic values (workloads that differ only in
+//! pruning or quantization) share one generation of them; these families run in parallel
+//! (rayon), and each family's traces and design points run in parallel too. Results come back in point order, so the output is the same at any thread count.
 //! Memory: the command-level HBM2 model (`DramKind::Native`, the default of `spatten run`).
 
 use std::collections::BTreeMap;
@@ -10,13 +11,18 @@ use std::collections::BTreeMap;
 use indicatif::ProgressBar;
 use rayon::prelude::*;
 
-use crate::config::workload::StageKind;
+use serde::Serialize;
+
+use super::cache::Cache;
+use crate::config::workload::{ModelShape, StageConfig, StageKind};
 use crate::config::{self, ArchConfig, WorkloadConfig};
 use crate::experiment::{self, DramKind};
 use crate::hw::{self, SimError};
 use crate::report::run_report::{Comparison, comparisons};
 use crate::trace::savings::TrafficSteps;
-use crate::trace::{self, AttentionTrace, HeadCall, LayerRecord, SynthKnobs, TraceHeader};
+use crate::trace::{
+    self, AttentionTrace, HeadCall, LayerRecord, SynthKnobs, TraceHeader, ValueTensors,
+};
 
 /// Where a point's attention trace comes from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -89,12 +95,109 @@ pub fn build_trace(workload: &WorkloadConfig, kind: TraceKind) -> anyhow::Result
     Ok(match kind {
         TraceKind::Dense => hw::dense_trace(workload),
         TraceKind::Reference => {
-            crate::budget::reference_estimate(workload)
-                .check(&format!("workload {}", workload.name))?;
-            let values = trace::generate(workload, &SynthKnobs::default(), workload.seed);
-            crate::reference::run_workload(&values, workload)?
+            check_reference_budget(workload)?;
+            reference_trace(&synthetic_values(workload), workload)?
         }
     })
+}
+
+fn check_reference_budget(workload: &WorkloadConfig) -> anyhow::Result<()> {
+    Ok(
+        crate::budget::reference_estimate(workload)
+            .check(&format!("workload {}", workload.name))?,
+    )
+}
+
+/// The synthetic values of `workload` (default knobs, the workload's seed).
+fn synthetic_values(workload: &WorkloadConfig) -> ValueTensors {
+    trace::generate(workload, &SynthKnobs::default(), workload.seed)
+}
+
+/// What the synthetic values of a workload depend on: its shape, token counts and seed, not
+/// its pruning or quantization settings. Workloads with one key (the breakdown steps, say)
+/// replay the reference on one set of values.
+#[derive(Serialize)]
+struct ValuesKey<'a> {
+    model: &'a ModelShape,
+    stage: &'a StageConfig,
+    seed: u64,
+}
+
+fn values_key(w: &WorkloadConfig) -> String {
+    config::config_hash(&ValuesKey {
+        model: &w.model,
+        stage: &w.stage,
+        seed: w.seed,
+    })
+}
+
+/// The reference trace of `workload` on `values` made for a workload of the same
+/// [`values_key`]: the same bytes as generating the values for `workload` itself.
+fn reference_trace(
+    values: &ValueTensors,
+    workload: &WorkloadConfig,
+) -> anyhow::Result<AttentionTrace> {
+    crate::reference::check_values(values, workload)?;
+    Ok(crate::reference::run_workload_views(
+        &crate::reference::layer_views(values),
+        &trace::synth_source(&workload.name, &SynthKnobs::default()),
+        workload,
+    )?)
+}
+
+/// What a cached reference trace depends on besides the build: the whole workload.
+fn trace_key(w: &WorkloadConfig) -> String {
+    format!(
+        "reference trace, synthetic values (default knobs)\n{}",
+        config::to_toml(w)
+    )
+}
+
+/// The traces of groups of points that share one [`values_key`] (or, for dense traces, of one
+/// group): the values are made once, only if some trace is not in `cache`, and dropped once
+/// every trace is built; traces in parallel.
+fn build_family(
+    points: &[Point],
+    groups: &[Vec<usize>],
+    cache: Option<&Cache>,
+) -> anyhow::Result<Vec<AttentionTrace>> {
+    let first = &points[groups[0][0]];
+    let context = |w: &WorkloadConfig| format!("building the trace of {}", w.name);
+    match first.kind {
+        TraceKind::Dense => Ok(groups
+            .iter()
+            .map(|ix| hw::dense_trace(&points[ix[0]].workload))
+            .collect()),
+        TraceKind::Reference => {
+            let workloads: Vec<&WorkloadConfig> =
+                groups.iter().map(|ix| &points[ix[0]].workload).collect();
+            for w in &workloads {
+                check_reference_budget(w).map_err(|e| e.context(context(w)))?;
+            }
+            let cached: Vec<Option<AttentionTrace>> = workloads
+                .iter()
+                .map(|w| cache.and_then(|c| c.read_trace(&[trace_key(w).as_bytes()])))
+                .collect();
+            if cached.iter().all(Option::is_some) {
+                return Ok(cached.into_iter().flatten().collect());
+            }
+            let values = synthetic_values(&first.workload);
+            workloads
+                .par_iter()
+                .zip(cached)
+                .map(|(w, hit)| {
+                    if let Some(t) = hit {
+                        return Ok(t);
+                    }
+                    let t = reference_trace(&values, w).map_err(|e| e.context(context(w)))?;
+                    if let Some(c) = cache {
+                        c.store_trace(&[trace_key(w).as_bytes()], &t)?;
+                    }
+                    Ok(t)
+                })
+                .collect()
+        }
+    }
 }
 
 /// The element width of the paper's dense baseline K/V.
@@ -245,8 +348,15 @@ pub fn run_point(
     })))
 }
 
-/// Runs every point (grouped by trace), ticking `bar` once per point; results in point order.
-pub fn run_all(points: &[Point], bar: &ProgressBar) -> anyhow::Result<Vec<Outcome>> {
+/// Runs every point, ticking `bar` once per point; results in point order. Points that
+/// replay one trace share it, and traces whose values are the same share those
+/// ([`build_family`]).
+/// With a `cache`, reference traces are read from it when there and stored when made.
+pub fn run_all(
+    points: &[Point],
+    cache: Option<&Cache>,
+    bar: &ProgressBar,
+) -> anyhow::Result<Vec<Outcome>> {
     let mut groups: BTreeMap<(String, TraceKind), Vec<usize>> = BTreeMap::new();
     for (i, p) in points.iter().enumerate() {
         groups
@@ -254,24 +364,34 @@ pub fn run_all(points: &[Point], bar: &ProgressBar) -> anyhow::Result<Vec<Outcom
             .or_default()
             .push(i);
     }
+    let mut families: BTreeMap<(TraceKind, String), Vec<Vec<usize>>> = BTreeMap::new();
+    for ((trace_key, kind), ix) in groups {
+        let family = match kind {
+            TraceKind::Reference => values_key(&points[ix[0]].workload),
+            TraceKind::Dense => trace_key,
+        };
+        families.entry((kind, family)).or_default().push(ix);
+    }
     // Largest traces first, so the long GPT-2 runs do not start last.
-    let mut order: Vec<Vec<usize>> = groups.into_values().collect();
-    order.sort_by_key(|ix| {
+    let size = |ix: &Vec<usize>| {
         let w = &points[ix[0]].workload;
-        std::cmp::Reverse(
-            w.model.layers as u64 * w.model.heads as u64 * (w.final_tokens() as u64).pow(2),
-        )
-    });
-    let per_group: Vec<Vec<(usize, Outcome)>> = order
+        w.model.layers as u64 * w.model.heads as u64 * (w.final_tokens() as u64).pow(2)
+    };
+    let mut order: Vec<Vec<Vec<usize>>> = families.into_values().collect();
+    order.sort_by_key(|fam| std::cmp::Reverse(fam.iter().map(size).max()));
+    let per_family: Vec<Vec<(usize, Outcome)>> = order
         .par_iter()
-        .map(|ix| -> anyhow::Result<Vec<(usize, Outcome)>> {
-            let first = &points[ix[0]];
-            let trace = build_trace(&first.workload, first.kind)
-                .map_err(|e| e.context(format!("building the trace of {}", first.workload.name)))?;
-            ix.par_iter()
-                .map(|&i| {
+        .map(|fam| -> anyhow::Result<Vec<(usize, Outcome)>> {
+            let traces = build_family(points, fam, cache)?;
+            let jobs: Vec<(usize, &AttentionTrace)> = fam
+                .iter()
+                .zip(&traces)
+                .flat_map(|(ix, t)| ix.iter().map(move |&i| (i, t)))
+                .collect();
+            jobs.par_iter()
+                .map(|&(i, trace)| {
                     let p = &points[i];
-                    let o = run_point(&p.arch, &p.workload, &trace, p.split_stages)?;
+                    let o = run_point(&p.arch, &p.workload, trace, p.split_stages)?;
                     bar.inc(1);
                     Ok((i, o))
                 })
@@ -279,7 +399,7 @@ pub fn run_all(points: &[Point], bar: &ProgressBar) -> anyhow::Result<Vec<Outcom
         })
         .collect::<anyhow::Result<_>>()?;
     let mut out: Vec<Option<Outcome>> = vec![None; points.len()];
-    for (i, o) in per_group.into_iter().flatten() {
+    for (i, o) in per_family.into_iter().flatten() {
         out[i] = Some(o);
     }
     Ok(out
@@ -313,6 +433,37 @@ mod tests {
         let part = experiment::simulate(&arch, &prompt, DramKind::Native, false).unwrap();
         assert!(part.cycles > 0 && part.cycles < whole.cycles);
         assert!(part.head_calls < whole.head_calls);
+    }
+
+    #[test]
+    fn breakdown_steps_share_values_and_their_traces_are_unchanged() {
+        let arch = load_arch("spatten").unwrap();
+        let mut w = load_workload("gpt2-small").unwrap();
+        w.model.layers = 2;
+        w.stage.prompt_tokens = 40;
+        w.stage.generated_tokens = 3;
+        let variants = crate::reproduce::design::breakdown_variants(&arch, &w);
+        let points: Vec<Point> = variants
+            .iter()
+            .map(|v| v.point.clone())
+            .filter(|p| p.kind == TraceKind::Reference)
+            .collect();
+        let keys: Vec<String> = points.iter().map(|p| values_key(&p.workload)).collect();
+        assert!(keys.len() >= 5 && keys.iter().all(|k| *k == keys[0]));
+        let groups: Vec<Vec<usize>> = (0..points.len()).map(|i| vec![i]).collect();
+        let shared = build_family(&points, &groups, None).unwrap();
+        for (p, t) in points.iter().zip(&shared) {
+            let own = build_trace(&p.workload, TraceKind::Reference).unwrap();
+            assert_eq!(&own, t, "{}", p.workload.name);
+            assert!(t.header.source.contains(&p.workload.name));
+        }
+        // A different seed or shape is a different family.
+        let mut other = w.clone();
+        other.seed += 1;
+        assert_ne!(values_key(&other), values_key(&w));
+        other = w.clone();
+        other.stage.prompt_tokens += 1;
+        assert_ne!(values_key(&other), values_key(&w));
     }
 
     #[test]

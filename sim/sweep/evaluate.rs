@@ -77,6 +77,14 @@ impl Evaluator for PipelineEvaluator {
         c
     }
 
+    fn prepare(&self, workloads: &[&WorkloadConfig]) {
+        use rayon::prelude::*;
+        // A failed trace is kept in its cell and reported by each of the workload's points.
+        workloads.par_iter().for_each(|w| {
+            let _ = self.trace(w);
+        });
+    }
+
     fn evaluate(
         &self,
         arch: &ArchConfig,

@@ -11,7 +11,7 @@ use sha2::{Digest, Sha256};
 
 use super::SweepError;
 use super::results::{self, Appender, Manifest, RESULTS_FILE};
-use super::spec::{Resolved, SweepSpec, value_text};
+use super::spec::{Point, Resolved, SweepSpec, value_text};
 use crate::config::{self, ArchConfig, ConfigKind, WorkloadConfig};
 use crate::output_dir::OutputDir;
 
@@ -21,6 +21,10 @@ pub trait Evaluator: Sync {
     /// One value per metric column, or why the point failed.
     fn evaluate(&self, arch: &ArchConfig, workload: &WorkloadConfig)
     -> Result<Vec<String>, String>;
+    /// Called once before any point runs, with each distinct workload of the points that
+    /// will run. An evaluator that shares work across a workload's points (its trace) does
+    /// it here, all workloads in parallel, so no worker sits waiting for another's result.
+    fn prepare(&self, _workloads: &[&WorkloadConfig]) {}
 }
 
 #[derive(Debug, Clone)]
@@ -168,12 +172,22 @@ pub fn run_sweep_with(
     let start = Instant::now();
     let finished = std::sync::atomic::AtomicUsize::new(0);
     let written: Result<Vec<String>, SweepError> = pool.install(|| {
-        todo.par_iter()
+        let resolved: Vec<(Point, Resolved)> = todo
+            .par_iter()
             .map(|&id| {
                 let point = spec.point(id);
+                let r = spec.resolve(&point);
+                (point, r)
+            })
+            .collect();
+        evaluator.prepare(&distinct_workloads(&resolved));
+        resolved
+            .into_par_iter()
+            .map(|(point, resolved)| {
+                let id = point.id;
                 let mut row = vec![id.to_string(), point.workload.clone()];
                 row.extend(point.settings.iter().map(|(_, v)| value_text(v)));
-                let (status, detail, values) = match spec.resolve(&point) {
+                let (status, detail, values) = match resolved {
                     Resolved::Ready(cfg) => match evaluator.evaluate(&cfg.0, &cfg.1) {
                         Ok(v) => ("ok", String::new(), v),
                         Err(e) => ("failed", e, vec![String::new(); metrics]),
@@ -215,6 +229,19 @@ pub fn run_sweep_with(
         failed: count("failed"),
         seconds,
     })
+}
+
+/// One of each distinct workload (by content) among the points that will run, in point order.
+fn distinct_workloads(resolved: &[(Point, Resolved)]) -> Vec<&WorkloadConfig> {
+    let mut seen = std::collections::HashSet::new();
+    resolved
+        .iter()
+        .filter_map(|(_, r)| match r {
+            Resolved::Ready(cfg) => Some(&cfg.1),
+            _ => None,
+        })
+        .filter(|w| seen.insert(config::config_hash(*w)))
+        .collect()
 }
 
 /// The spec's point count, computed without overflow and bounded by `max`.

@@ -206,6 +206,14 @@ fn head_values(
     HeadValues { q, k, v, a, u }
 }
 
+/// The `source` that [`generate`] records for `workload_name`'s values: the values depend on
+/// the shape, seed and knobs only, so a caller that reuses one workload's values for another
+/// of the same shape labels them with this.
+pub fn synth_source(workload_name: &str, knobs: &SynthKnobs) -> String {
+    let knob_text = serde_json::to_string(knobs).expect("knobs serialize");
+    format!("synth:{workload_name} {knob_text}")
+}
+
 /// Q, K and V for every layer of `workload` (prompt + generated tokens).
 ///
 /// Panics if `knobs.check()` fails; callers holding user input check first.
@@ -269,11 +277,10 @@ pub fn generate(workload: &WorkloadConfig, knobs: &SynthKnobs, seed: u64) -> Val
             }
         })
         .collect();
-    let knob_text = serde_json::to_string(knobs).expect("knobs serialize");
     ValueTensors {
         meta: ValueMeta {
             model: "synthetic".into(),
-            source: format!("synth:{} {knob_text}", workload.name),
+            source: synth_source(&workload.name, knobs),
             seed,
             prompt_tokens: workload.stage.prompt_tokens,
             causal: workload.model.causal,
