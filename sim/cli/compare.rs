@@ -56,6 +56,8 @@ pub struct CompareArgs {
     /// Output directory [default: reports/compare-<workload>] (same rules as `run --out`).
     #[arg(long)]
     pub out: Option<PathBuf>,
+    /// Write into --out even if it holds files spatten did not write: they are kept, and only
+    /// spatten's own files are replaced.
     #[arg(long)]
     pub force: bool,
 }
@@ -127,6 +129,7 @@ pub fn run(a: CompareArgs) -> anyhow::Result<ExitCode> {
         &input,
         budget,
         &rows,
+        a.accuracy_pairs,
         accuracy_note.as_deref(),
     );
     out.write(|dir| -> anyhow::Result<()> {
@@ -274,11 +277,25 @@ fn accuracy(
     pairs.truncate(pairs_wanted);
     let cfg = bert.config().clone();
     for (row, w) in rows.iter_mut().zip(workloads) {
+        let w = &per_sentence(w);
         let r = model::evaluate(&bert, &pairs, || ReferenceAttention::new(w, &cfg), &|| {})
             .with_context(|| format!("policy {}: accuracy", row.policy))?;
         row.spearman = Some(r.spearman);
     }
     Ok(None)
+}
+
+/// The accuracy loop runs each sentence as its own prompt: a token budget becomes the same
+/// fraction of each sentence as it is of the workload's prompt, where the policy reads one.
+fn per_sentence(w: &WorkloadConfig) -> WorkloadConfig {
+    let mut w = w.clone();
+    if let Some(n) = w.policy.budget
+        && w.policy.kind.keys().contains(&"keep_fraction")
+    {
+        w.policy.budget = None;
+        w.policy.keep_fraction = Some((n as f64 / w.stage.prompt_tokens as f64).min(1.0));
+    }
+    w
 }
 
 fn table(
@@ -287,6 +304,7 @@ fn table(
     input: &str,
     budget: Option<Budget>,
     rows: &[Row],
+    pairs: usize,
     note: Option<&str>,
 ) -> String {
     let mut s = String::new();
@@ -340,6 +358,15 @@ fn table(
          metadata; compare.json itemizes them). contiguity loss: K transactions over the same \
          rows packed."
     );
+    if acc {
+        let _ = writeln!(
+            s,
+            "STS-B Spearman: all-MiniLM-L6-v2 on the first {} pairs of STS-B dev with the \
+             policy in the loop, each sentence its own prompt (a token budget scaled to the \
+             same fraction of it).",
+            pairs
+        );
+    }
     if let Some(n) = note {
         let _ = writeln!(s, "\n{n}");
     }
