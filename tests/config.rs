@@ -46,7 +46,21 @@ fn spatten_1_8_overrides_only_what_it_says() {
     assert_eq!(small.hbm.channels, 2);
     assert!((small.hbm.total_bandwidth_gbps() - 64.0).abs() < 1e-9);
     assert!((full.hbm.total_bandwidth_gbps() - 512.0).abs() < 1e-9);
-    assert_eq!(small.softmax, full.softmax);
+    // Softmax and top-k scale with the multipliers: one score per cycle at D = 64.
+    assert_eq!(small.softmax.lanes, 1);
+    assert_eq!(small.qk_scores_per_cycle(64), 1);
+    assert_eq!(
+        (small.topk_token.comparators, small.topk_value.comparators),
+        (2, 2)
+    );
+    let same_latencies = |s: &spatten::config::arch::SoftmaxConfig| {
+        (s.fifo_depth, s.exp_latency_cycles, s.divide_latency_cycles)
+    };
+    assert_eq!(
+        same_latencies(&small.softmax),
+        same_latencies(&full.softmax)
+    );
+    assert_eq!(small.qk.key_sram_bytes, full.qk.key_sram_bytes);
     assert_eq!(small.hbm.timing, full.hbm.timing);
     assert_eq!(small.base.as_deref(), Some("spatten"));
 }

@@ -10,6 +10,7 @@ use indicatif::ProgressBar;
 
 use super::progress;
 use crate::reproduce::cache::Cache;
+use crate::reproduce::markdown::{DEVIATION, fmt3};
 use crate::reproduce::{self, Options};
 
 #[derive(Debug, Args)]
@@ -83,6 +84,32 @@ pub fn run(a: ReproduceArgs) -> anyhow::Result<ExitCode> {
         summary.accel.speedup_a3,
         summary.accel.speedup_mnnfast
     );
+    println!("fidelity (paper -> ours, ours / paper):");
+    let width = summary
+        .claims
+        .iter()
+        .map(|c| c.what.len())
+        .max()
+        .unwrap_or(0);
+    for c in &summary.claims {
+        println!(
+            "  {:width$}  {}{} -> {}{}  {}{}",
+            c.what,
+            fmt3(c.paper),
+            c.unit,
+            fmt3(c.ours),
+            c.unit,
+            fmt3(c.ours / c.paper),
+            if c.deviates() {
+                format!(
+                    "  (off by more than {:.0} %: cause in the report)",
+                    DEVIATION * 100.0
+                )
+            } else {
+                String::new()
+            },
+        );
+    }
     println!("  report: {}", a.out.join("EXPERIMENTS.md").display());
     Ok(ExitCode::SUCCESS)
 }

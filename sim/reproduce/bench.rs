@@ -26,6 +26,10 @@ pub struct BenchRow {
     pub latency_s: f64,
     pub effective_gops: f64,
     pub energy_j: f64,
+    /// Average power of the run: on chip, in DRAM, and both (energy / latency).
+    pub on_chip_power_w: f64,
+    pub dram_power_w: f64,
+    pub power_w: f64,
     pub dram_bytes: u64,
     /// K/V volume of the dense attention in fp32, bytes: the paper's reference for its DRAM
     /// reduction and the per-technique split below.
@@ -145,6 +149,9 @@ pub fn rows(benches: &[Benchmark], outcomes: &[Outcome]) -> anyhow::Result<Vec<B
                 latency_s: r.seconds,
                 effective_gops: r.effective_gops,
                 energy_j: r.energy_j,
+                on_chip_power_w: r.on_chip_j / r.seconds,
+                dram_power_w: r.dram_j / r.seconds,
+                power_w: r.energy_j / r.seconds,
                 dram_bytes: r.dram_bytes,
                 dense_kv_bytes: r.traffic_fp32.dense_bits / 8.0,
                 fetched_kv_bytes: r.traffic_fp32.after_quantization_bits / 8.0,
@@ -208,6 +215,9 @@ pub struct GeomeanRow {
     /// Against dense K/V at the 12-bit on-chip word.
     pub dram_reduction_12bit: f64,
     pub effective_gops: f64,
+    pub on_chip_power_w: f64,
+    pub dram_power_w: f64,
+    pub power_w: f64,
 }
 
 /// Geometric means over all benchmarks, then per model (in first-seen order).
@@ -236,6 +246,9 @@ pub fn geomeans(rows: &[BenchRow]) -> Vec<GeomeanRow> {
                 dram_reduction: gm(|r| r.dram_reduction)?,
                 dram_reduction_12bit: gm(|r| r.dram_reduction_12bit)?,
                 effective_gops: gm(|r| r.effective_gops)?,
+                on_chip_power_w: gm(|r| r.on_chip_power_w)?,
+                dram_power_w: gm(|r| r.dram_power_w)?,
+                power_w: gm(|r| r.power_w)?,
                 group: g,
             })
         })

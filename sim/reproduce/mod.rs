@@ -52,6 +52,8 @@ pub struct Summary {
     pub files: Vec<PathBuf>,
     pub geomean_all: bench::GeomeanRow,
     pub accel: accel::AccelRow,
+    /// The fidelity table of EXPERIMENTS.md.
+    pub claims: Vec<markdown::Claim>,
 }
 
 /// All points of all studies, in a fixed order, with the ranges each study owns.
@@ -168,7 +170,8 @@ pub fn run(opts: &Options, bar: &ProgressBar) -> anyhow::Result<Summary> {
         .cloned()
         .collect();
     let cumulative = cumulative_speedup(&breakdown);
-    let claims = markdown::claims(&all, &accel_gm);
+    let full_area = crate::energy::AreaBreakdown::of(&crate::config::load_arch("spatten")?);
+    let claims = markdown::claims(&all, &accel_gm, full_area.total_mm2());
     let baseline_fit = benchmarks::baseline_fit()?;
 
     let out = OutputDir::new(&opts.out, "reproduce").force(opts.force);
@@ -253,6 +256,7 @@ pub fn run(opts: &Options, bar: &ProgressBar) -> anyhow::Result<Summary> {
         files: files.into_iter().map(|f| opts.out.join(f)).collect(),
         geomean_all: all,
         accel: accel_gm,
+        claims,
     })
 }
 

@@ -51,6 +51,9 @@ pub struct PointResult {
     /// Operations of the dense attention (the paper's throughput count).
     pub effective_ops: u64,
     pub energy_j: f64,
+    /// The part of `energy_j` spent on chip (logic, SRAM, leakage) and in DRAM.
+    pub on_chip_j: f64,
+    pub dram_j: f64,
     pub dram_bytes: u64,
     /// Head calls whose LSBs were refetched, over all head calls.
     pub lsb_refetch_fraction: f64,
@@ -338,6 +341,8 @@ pub fn run_point(
         effective_gops: r.stats.effective_gops,
         effective_ops: r.stats.effective_ops,
         energy_j: r.energy.total_j,
+        on_chip_j: r.energy.on_chip_j,
+        dram_j: r.energy.dram_j,
         dram_bytes: r.stats.dram.bytes_read,
         lsb_refetch_fraction: r.stats.lsb_refetches as f64 / r.stats.head_calls.max(1) as f64,
         traffic,
