@@ -31,7 +31,7 @@ pub enum Input {
 impl Input {
     pub fn describe(&self) -> String {
         match self {
-            Input::Synthetic => "synthetic values (default generator knobs)".into(),
+            Input::Synthetic => "synthetic values (the default knobs for the model: decoder fit if causal, MiniLM fit otherwise)".into(),
             Input::Values(p) => format!("value file {}", p.display()),
             Input::Trace(p) => format!("trace file {}", p.display()),
         }
@@ -129,7 +129,11 @@ impl Experiment {
                     }
                     _ => {
                         phase("generating synthetic values");
-                        trace::generate(workload, &SynthKnobs::default(), workload.seed)
+                        trace::generate(
+                            workload,
+                            &SynthKnobs::for_workload(workload),
+                            workload.seed,
+                        )
                     }
                 };
                 phase("running the reference model");

@@ -111,12 +111,12 @@ pub fn run(a: CompareArgs) -> anyhow::Result<ExitCode> {
     }
     let values = match &a.values {
         Some(p) => crate::trace::read_values(p)?,
-        None => crate::trace::generate(&base, &SynthKnobs::default(), base.seed),
+        None => crate::trace::generate(&base, &SynthKnobs::for_workload(&base), base.seed),
     };
     crate::reference::check_values(&values, &base)?;
     let input = match &a.values {
         Some(p) => format!("value file {}", p.display()),
-        None => "synthetic values (default generator knobs)".to_string(),
+        None => crate::experiment::Input::Synthetic.describe(),
     };
     let mut rows: Vec<Row> = workloads
         .par_iter()

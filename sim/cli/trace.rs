@@ -110,7 +110,7 @@ pub fn run(cmd: TraceCommand) -> anyhow::Result<ExitCode> {
             let w = config::load_workload(&workload)?;
             let knobs = match knobs {
                 Some(p) => load_knobs(&p)?,
-                None => SynthKnobs::default(),
+                None => SynthKnobs::for_workload(&w),
             };
             let seed = seed.unwrap_or(w.seed);
             crate::budget::reference_estimate(&w).check(&format!("workload {workload}"))?;

@@ -113,7 +113,7 @@ fn check_reference_budget(workload: &WorkloadConfig) -> anyhow::Result<()> {
 
 /// The synthetic values of `workload` (default knobs, the workload's seed).
 fn synthetic_values(workload: &WorkloadConfig) -> ValueTensors {
-    trace::generate(workload, &SynthKnobs::default(), workload.seed)
+    trace::generate(workload, &SynthKnobs::for_workload(workload), workload.seed)
 }
 
 /// What the synthetic values of a workload depend on: its shape, token counts and seed, not
@@ -143,7 +143,7 @@ fn reference_trace(
     crate::reference::check_values(values, workload)?;
     Ok(crate::reference::run_workload_views(
         &crate::reference::layer_views(values),
-        &trace::synth_source(&workload.name, &SynthKnobs::default()),
+        &trace::synth_source(&workload.name, &SynthKnobs::for_workload(workload)),
         workload,
     )?)
 }

@@ -96,7 +96,7 @@ impl Evaluator for PipelineEvaluator {
             arch,
             workload,
             (*trace).clone(),
-            "synthetic values (default generator knobs)",
+            &experiment::Input::Synthetic.describe(),
             self.dram,
             false,
             &mut |_| {},

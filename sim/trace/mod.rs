@@ -4,6 +4,7 @@ pub mod attention;
 pub mod container;
 pub mod error;
 pub mod index_codec;
+pub mod refetch;
 pub mod savings;
 pub mod spatten_csv;
 pub mod stats;

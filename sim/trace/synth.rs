@@ -67,6 +67,31 @@ impl Default for SynthKnobs {
 }
 
 impl SynthKnobs {
+    /// Knobs for decoders (causal attention): the MiniLM knobs with sharpness and
+    /// concentration refitted to the LSB refetches of the public SpAtten GPT-2-small trace
+    /// (`examples/fit_synth_decoder.rs`; the fit is reported in traces/FORMAT.md). Decoder
+    /// attention is flat in the first layers and far more peaked after them than MiniLM's,
+    /// with weaker global heavy hitters.
+    pub fn decoder() -> Self {
+        Self {
+            logit_std_median: 11.75,
+            logit_std_layer_trend: 4.0,
+            sink_bias: 0.5,
+            heavy_bias: 1.625,
+            ..Self::default()
+        }
+    }
+
+    /// The knobs synthetic values of `w` use when none are given: [`Self::decoder`] for
+    /// causal (decoder) models, the MiniLM fit otherwise.
+    pub fn for_workload(w: &WorkloadConfig) -> Self {
+        if w.model.causal {
+            Self::decoder()
+        } else {
+            Self::default()
+        }
+    }
+
     /// Names the first knob outside its domain.
     pub fn check(&self) -> Result<(), String> {
         let finite = [
