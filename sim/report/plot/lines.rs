@@ -123,6 +123,9 @@ fn scatter_chart<'a, DB: DrawingBackend + 'a>(
     Ok((x, y, ch))
 }
 
+/// Up to this many points, dominated points are labelled too.
+const MAX_LABELLED: usize = 16;
+
 pub(super) fn draw_pareto<DB: DrawingBackend>(root: &Root<DB>, c: &ParetoScatter) -> Drawn {
     let f = fonts(c.frame.size);
     let grey = PALETTE[8];
@@ -162,25 +165,49 @@ pub(super) fn draw_pareto<DB: DrawingBackend>(root: &Root<DB>, c: &ParetoScatter
     for p in &line {
         marker(area, *p, 0, front_col, true)?;
     }
-    // Labels of front points, right of the point unless that runs off the plot.
+    // Labels right of the point unless that runs off the plot: every front point, then the
+    // dominated ones where few enough points leave room (a comparison of policies, not a
+    // sweep), skipping any label that would overlap one already placed.
     let (plot_x1, _) = ch.backend_coord(&(x.range.end, y.range.end));
-    for &i in &front {
+    let dominated = (0..c.points.len()).filter(|i| !front.contains(i));
+    let order: Vec<usize> = if c.points.len() <= MAX_LABELLED {
+        front.iter().copied().chain(dominated).collect()
+    } else {
+        front.clone()
+    };
+    let mut placed: Vec<(f64, f64, f64, f64)> = Vec::new();
+    for i in order {
         let p = &c.points[i];
         if p.label.is_empty() {
             continue;
         }
         let (ax, ay) = ch.backend_coord(&(x.map(p.x), y.map(p.y)));
         let w = text::width(&p.label, f.value);
-        let (pos, h) = if f64::from(ax) + 10.0 + w < f64::from(plot_x1) {
+        let right = f64::from(ax) + 10.0 + w < f64::from(plot_x1);
+        let (pos, h) = if right {
             ((ax + 10, ay - 6), HPos::Left)
         } else {
             ((ax - 10, ay - 6), HPos::Right)
         };
+        let x0 = if right {
+            f64::from(pos.0)
+        } else {
+            f64::from(pos.0) - w
+        };
+        let tall = f.value * 1.2;
+        let bbox = (x0, f64::from(pos.1) - tall, x0 + w, f64::from(pos.1));
+        let overlaps =
+            |b: &(f64, f64, f64, f64)| bbox.0 < b.2 && b.0 < bbox.2 && bbox.1 < b.3 && b.1 < bbox.3;
+        if placed.iter().any(overlaps) {
+            continue;
+        }
+        placed.push(bbox);
+        let ink = if front.contains(&i) { INK } else { grey };
         put(
             area,
             &p.label,
             pos,
-            &anchored(f.value, h, VPos::Bottom).color(&INK),
+            &anchored(f.value, h, VPos::Bottom).color(&ink),
         )?;
     }
     Ok(())
