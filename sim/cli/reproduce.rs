@@ -10,7 +10,7 @@ use indicatif::ProgressBar;
 
 use super::progress;
 use crate::reproduce::cache::Cache;
-use crate::reproduce::markdown::{DEVIATION, fmt3};
+use crate::reproduce::markdown::DEVIATION;
 use crate::reproduce::{self, Options};
 
 #[derive(Debug, Args)]
@@ -92,23 +92,16 @@ pub fn run(a: ReproduceArgs) -> anyhow::Result<ExitCode> {
         .max()
         .unwrap_or(0);
     for c in &summary.claims {
-        println!(
-            "  {:width$}  {}{} -> {}{}  {}{}",
-            c.what,
-            fmt3(c.paper),
-            c.unit,
-            fmt3(c.ours),
-            c.unit,
-            fmt3(c.ours / c.paper),
-            if c.deviates() {
-                format!(
-                    "  (off by more than {:.0} %: cause in the report)",
-                    DEVIATION * 100.0
-                )
-            } else {
-                String::new()
-            },
-        );
+        let [paper, ours, ratio] = c.cells();
+        let note = if c.deviates() {
+            format!(
+                "  (off by more than {:.0} %: cause in the report)",
+                DEVIATION * 100.0
+            )
+        } else {
+            String::new()
+        };
+        println!("  {:width$}  {paper} -> {ours}  {ratio}{note}", c.what);
     }
     println!("  report: {}", a.out.join("EXPERIMENTS.md").display());
     Ok(ExitCode::SUCCESS)
