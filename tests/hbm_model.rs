@@ -258,6 +258,58 @@ fn counters_add_up() {
     assert!(s.refreshes >= (h.channels * h.ranks) as u64 * intervals);
     // Little's law, exactly: each request is counted in flight once per cycle of its latency.
     assert_eq!(s.queue_occupancy_sum, s.total_latency_cycles);
+    // The per-channel split sums to the totals, each channel within what the mapping sends it.
+    assert_eq!(s.per_channel.len(), h.channels as usize);
+    let sum = |f: fn(&spatten::dram::ChannelStats) -> u64| s.per_channel.iter().map(f).sum::<u64>();
+    assert_eq!(sum(|c| c.reads), s.reads);
+    assert_eq!(sum(|c| c.bytes_read), s.bytes_read);
+    assert_eq!(sum(|c| c.activations), s.activations);
+    assert_eq!(sum(|c| c.row_hits), s.row_hits);
+    assert_eq!(
+        sum(|c| c.row_misses + c.row_conflicts),
+        s.row_misses + s.row_conflicts
+    );
+    for c in &s.per_channel {
+        let mapped = reqs
+            .iter()
+            .filter(|r| d.channel_of(r.addr) == c.channel)
+            .count() as u64;
+        // Requests to an address already queued ride on its column command.
+        assert!(c.reads + c.writes <= mapped, "channel {}", c.channel);
+        assert!(c.reads + c.writes > 0, "channel {}", c.channel);
+    }
+}
+
+#[test]
+fn one_channel_stream_reuses_its_rows_in_closed_form() {
+    // Every 32 B burst of channel 0 in address order (the mapping interleaves channels in
+    // bits [8:5]): one activation per row, so the row-hit rate is 1 - rows / bursts; the
+    // other channels see nothing.
+    let h = preset("hbm2-2gbps");
+    let mut d = HbmDram::new(&h, 32).unwrap();
+    // Short enough to end before the first refresh closes the rows.
+    let n = 1024u64;
+    let reqs: Vec<Req> = (0..n)
+        .map(|i| Req {
+            addr: i * 32 * h.channels as u64,
+            is_write: false,
+        })
+        .collect();
+    let r = drive(&mut d, &reqs, true, 0);
+    let c0 = &r.stats.per_channel[0];
+    assert_eq!(c0.reads, n);
+    assert!(r.stats.per_channel[1..].iter().all(|c| c.reads == 0));
+    let rows_touched: std::collections::BTreeSet<(u32, u32, u32)> = reqs
+        .iter()
+        .map(|q| {
+            let l = d.mapping().locate(q.addr);
+            (l.bank_group, l.bank, l.row)
+        })
+        .collect();
+    assert!(r.cycles < h.timing.trefi as u64, "{} cycles", r.cycles);
+    assert_eq!(c0.activations, rows_touched.len() as u64);
+    assert_eq!(c0.row_hits, n - rows_touched.len() as u64);
+    assert!((c0.row_hit_rate() - (1.0 - rows_touched.len() as f64 / n as f64)).abs() < 1e-12);
 }
 
 #[test]

@@ -53,6 +53,76 @@ pub struct DramStats {
     pub latency_histogram: Vec<u64>,
     #[serde(default)]
     pub latency_histogram_bucket_cycles: u64,
+    /// The command-level model's counters per channel (empty for the other back-ends).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub per_channel: Vec<ChannelStats>,
+}
+
+/// One channel's share of [`DramStats`]: where the bandwidth went and how well each
+/// channel's rows were reused.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct ChannelStats {
+    pub channel: u32,
+    pub reads: u64,
+    pub writes: u64,
+    pub bytes_read: u64,
+    pub bytes_written: u64,
+    pub activations: u64,
+    pub row_hits: u64,
+    pub row_misses: u64,
+    pub row_conflicts: u64,
+}
+
+impl ChannelStats {
+    /// The counters of `after` that grew since `before` (one channel's step).
+    fn add_growth(&mut self, before: &DramStats, after: &DramStats) {
+        self.reads += after.reads - before.reads;
+        self.writes += after.writes - before.writes;
+        self.bytes_read += after.bytes_read - before.bytes_read;
+        self.bytes_written += after.bytes_written - before.bytes_written;
+        self.activations += after.activations - before.activations;
+        self.row_hits += after.row_hits - before.row_hits;
+        self.row_misses += after.row_misses - before.row_misses;
+        self.row_conflicts += after.row_conflicts - before.row_conflicts;
+    }
+
+    /// Column accesses that found their row open, over all column accesses.
+    pub fn row_hit_rate(&self) -> f64 {
+        let n = self.row_hits + self.row_misses + self.row_conflicts;
+        if n == 0 {
+            0.0
+        } else {
+            self.row_hits as f64 / n as f64
+        }
+    }
+}
+
+impl DramStats {
+    /// The counters [`ChannelStats`] splits by channel, without the rest (cheap to copy
+    /// around every channel step).
+    fn channel_counters(&self) -> DramStats {
+        DramStats {
+            reads: self.reads,
+            writes: self.writes,
+            bytes_read: self.bytes_read,
+            bytes_written: self.bytes_written,
+            activations: self.activations,
+            row_hits: self.row_hits,
+            row_misses: self.row_misses,
+            row_conflicts: self.row_conflicts,
+            ..DramStats::default()
+        }
+    }
+
+    /// Records the growth of the split counters over one step of `channel`.
+    pub(crate) fn attribute_step(&mut self, channel: usize, before: &DramStats) {
+        let after = self.channel_counters();
+        self.per_channel[channel].add_growth(before, &after);
+    }
+
+    pub(crate) fn snapshot(&self) -> DramStats {
+        self.channel_counters()
+    }
 }
 
 /// A cycle-driven memory model.

@@ -362,6 +362,7 @@ fn summary(
         s.dram.backend.row_misses,
         s.dram.backend.row_conflicts,
     );
+    channel_table(w, r);
     let _ = writeln!(
         w,
         "K/V data volume against dense {}-bit attention: {:.2}x less ({} -> {}).\n",
@@ -771,4 +772,31 @@ fn figures(
         },
     )?);
     Ok(out)
+}
+
+/// Per channel of the command-level model: bandwidth achieved over the run and row reuse.
+fn channel_table(w: &mut String, r: &ExperimentResult) {
+    let chans = &r.stats.dram.backend.per_channel;
+    if chans.is_empty() {
+        return;
+    }
+    let seconds = r.stats.seconds.max(f64::MIN_POSITIVE);
+    let peak = r.arch.hbm.total_bandwidth_gbps() / chans.len() as f64;
+    let _ = writeln!(
+        w,
+        "| channel | read | achieved GB/s | of the channel's {peak:.0} GB/s | row-hit rate | activations |\n|---|---|---|---|---|---|"
+    );
+    for c in chans {
+        let gbps = (c.bytes_read + c.bytes_written) as f64 / seconds / 1e9;
+        let _ = writeln!(
+            w,
+            "| {} | {} | {gbps:.1} | {:.1} % | {:.1} % | {} |",
+            c.channel,
+            human_bytes(c.bytes_read as f64),
+            100.0 * gbps / peak,
+            100.0 * c.row_hit_rate(),
+            c.activations
+        );
+    }
+    let _ = writeln!(w);
 }
