@@ -392,3 +392,37 @@ fn compare_writes_one_table_and_refuses_bad_arguments() {
         assert!(!bad.exists());
     }
 }
+
+#[test]
+fn dense_keeps_everything_on_a_decode_only_run() {
+    // No prompt pass (prefill = "cached"): the kept fraction counts the iterations run.
+    let dir = tempfile::tempdir().unwrap();
+    let w = dir.path().join("decode.toml");
+    std::fs::write(
+        &w,
+        "base = \"gpt2-small\"\nname = \"decode\"\n[model]\nlayers = 2\n[stage]\n\
+         kind = \"generation\"\nprompt_tokens = 96\ngenerated_tokens = 3\nprefill = \"cached\"\n",
+    )
+    .unwrap();
+    let out = dir.path().join("cmp");
+    let (code, stdout, err) = common::spatten(&[
+        "compare",
+        "--workload",
+        w.to_str().unwrap(),
+        "--policies",
+        "dense,streaming-llm",
+        "--budget",
+        "32",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 0, "{stdout}{err}");
+    let rows: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("compare.json")).unwrap()).unwrap();
+    assert_eq!(rows[0]["kept_fraction"].as_f64().unwrap(), 1.0);
+    // The first step reads the whole cached cache (there was no prompt pass to compress
+    // after), then each step reads the 32 kept plus the newest token.
+    let want = (97.0 + 33.0 + 33.0) / (97.0 + 98.0 + 99.0);
+    let got = rows[1]["kept_fraction"].as_f64().unwrap();
+    assert!((got - want).abs() < 1e-9, "{got} vs {want}");
+}

@@ -206,14 +206,18 @@ fn with_policy(
     Ok(w)
 }
 
+/// Keys dense attention reads over the iterations the trace ran: a decode-only run
+/// (`prefill = "cached"`) has no prompt pass, and counting one would understate every
+/// kept fraction.
 fn dense_keys(t: &AttentionTrace) -> u64 {
     let h = &t.header;
     let per_pass = h.layers as u64 * h.heads as u64;
-    let mut keys = per_pass * h.prompt_tokens as u64;
-    for i in 1..=h.generated_tokens as u64 {
-        keys += per_pass * (h.prompt_tokens as u64 + i);
-    }
-    keys
+    let iterations: std::collections::BTreeSet<u32> =
+        t.head_calls.iter().map(|c| c.iteration).collect();
+    iterations
+        .into_iter()
+        .map(|i| per_pass * crate::trace::trace_check::tokens_in_iteration(h.prompt_tokens, i))
+        .sum()
 }
 
 fn simulate(
