@@ -146,7 +146,9 @@ impl AttentionTrace {
     /// and optionally ``kv_heads`` for grouped K/V heads)
     /// and ``columns`` maps every column name of the trace file to a 1-D numpy array of the
     /// dtype traces/FORMAT.md gives (``head_calls.keys`` uint16 or uint32, offsets uint64,
-    /// flags uint8, ...; an existing trace's ``columns`` show them all). Every consistency
+    /// flags uint8, ...; an existing trace's ``columns`` show them all). Traces over 65536
+    /// tokens use version 3's compact index lists, with ``head_calls.key_encoding`` and the
+    /// other ``*_encoding`` columns; given those, the columns are read as version 3. Every consistency
     /// rule of the file reader is checked; a violation raises DataError naming the column.
     #[staticmethod]
     fn from_numpy(
@@ -157,10 +159,14 @@ impl AttentionTrace {
         let header = header_from(py, header)?;
         let mut c = Container::default();
         c.metadata.insert("format".into(), TRACE_FORMAT.into());
-        c.metadata.insert(
-            "version".into(),
-            lib::attention::TRACE_FORMAT_VERSION.to_string(),
-        );
+        // The columns say which layout they are in: the compact index lists of version 3
+        // carry `*_encoding` columns; without them, the oldest version the header allows.
+        let version = if columns.contains("head_calls.key_encoding")? {
+            lib::attention::TRACE_FORMAT_VERSION
+        } else {
+            header.min_version()
+        };
+        c.metadata.insert("version".into(), version.to_string());
         c.metadata.insert(
             "header".into(),
             serde_json::to_string(&header).expect("a header serializes"),
