@@ -74,18 +74,6 @@ pub struct ChannelStats {
 }
 
 impl ChannelStats {
-    /// The counters of `after` that grew since `before` (one channel's step).
-    fn add_growth(&mut self, before: &DramStats, after: &DramStats) {
-        self.reads += after.reads - before.reads;
-        self.writes += after.writes - before.writes;
-        self.bytes_read += after.bytes_read - before.bytes_read;
-        self.bytes_written += after.bytes_written - before.bytes_written;
-        self.activations += after.activations - before.activations;
-        self.row_hits += after.row_hits - before.row_hits;
-        self.row_misses += after.row_misses - before.row_misses;
-        self.row_conflicts += after.row_conflicts - before.row_conflicts;
-    }
-
     /// Column accesses that found their row open, over all column accesses.
     pub fn row_hit_rate(&self) -> f64 {
         let n = self.row_hits + self.row_misses + self.row_conflicts;
@@ -94,34 +82,6 @@ impl ChannelStats {
         } else {
             self.row_hits as f64 / n as f64
         }
-    }
-}
-
-impl DramStats {
-    /// The counters [`ChannelStats`] splits by channel, without the rest (cheap to copy
-    /// around every channel step).
-    fn channel_counters(&self) -> DramStats {
-        DramStats {
-            reads: self.reads,
-            writes: self.writes,
-            bytes_read: self.bytes_read,
-            bytes_written: self.bytes_written,
-            activations: self.activations,
-            row_hits: self.row_hits,
-            row_misses: self.row_misses,
-            row_conflicts: self.row_conflicts,
-            ..DramStats::default()
-        }
-    }
-
-    /// Records the growth of the split counters over one step of `channel`.
-    pub(crate) fn attribute_step(&mut self, channel: usize, before: &DramStats) {
-        let after = self.channel_counters();
-        self.per_channel[channel].add_growth(before, &after);
-    }
-
-    pub(crate) fn snapshot(&self) -> DramStats {
-        self.channel_counters()
     }
 }
 

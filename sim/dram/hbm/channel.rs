@@ -13,8 +13,8 @@ use std::collections::{HashMap, HashSet, VecDeque};
 use super::mapping::Location;
 use super::request_queue::RequestQueue;
 use super::timing::{ACT, Delays, KINDS, PRE, RD, REF, WR};
-use crate::dram::DramStats;
 use crate::dram::command_log::{Command, CommandKind};
+use crate::dram::{ChannelStats, DramStats};
 
 /// Multiplicative hashing of the u64 addresses keyed in the controller's maps (SipHash costs
 /// more than the rest of a controller step).
@@ -170,6 +170,9 @@ pub(crate) struct Channel {
     min_lb: u64,
     /// Earliest cycle at which `step` may do anything.
     pub wake: u64,
+    /// This channel's share of the column commands, activations and row outcomes, counted
+    /// where the totals are.
+    pub counters: ChannelStats,
 }
 
 impl Channel {
@@ -216,6 +219,10 @@ impl Channel {
             min_lb: u64::MAX,
             pick_rest: 0,
             wake: p.refresh_interval,
+            counters: ChannelStats {
+                channel: id,
+                ..ChannelStats::default()
+            },
         }
     }
 
@@ -777,6 +784,7 @@ impl Channel {
                     self.raise_act_bounds(p, r, g);
                 }
                 stats.activations += 1;
+                self.counters.activations += 1;
                 self.log_to(log, clk, CommandKind::Activate, p, b, row, 0);
             }
             PRE => {
@@ -806,15 +814,20 @@ impl Channel {
                 let bank = &self.banks[b];
                 if bank.hits > 0 {
                     stats.row_hits += 1;
+                    self.counters.row_hits += 1;
                 } else if bank.opened_by_conflict {
                     stats.row_conflicts += 1;
+                    self.counters.row_conflicts += 1;
                 } else {
                     stats.row_misses += 1;
+                    self.counters.row_misses += 1;
                 }
                 let auto_pre = p.closed_page && !self.bank_q[b].iter().any(|x| x.row == t.row);
                 if is_write {
                     stats.writes += 1;
                     stats.bytes_written += p.request_bytes;
+                    self.counters.writes += 1;
+                    self.counters.bytes_written += p.request_bytes;
                     self.queued_writes.remove(&t.addr);
                     bump(&mut self.banks[b].next, &[(PRE, clk + d.wr_pre)]);
                     bump(
@@ -834,6 +847,8 @@ impl Channel {
                 } else {
                     stats.reads += 1;
                     stats.bytes_read += p.request_bytes;
+                    self.counters.reads += 1;
+                    self.counters.bytes_read += p.request_bytes;
                     self.read_hashes[read_hash(t.addr)] -= 1;
                     let at = clk + d.rl + d.burst;
                     self.read_returns.push_back((at, t.id, t.arrival));

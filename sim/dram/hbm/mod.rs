@@ -96,12 +96,6 @@ impl HbmDram {
         let channels = (0..hbm.channels)
             .map(|c| Channel::new(c, &params))
             .collect();
-        let per_channel = (0..hbm.channels)
-            .map(|channel| crate::dram::ChannelStats {
-                channel,
-                ..Default::default()
-            })
-            .collect();
         Ok(Self {
             params,
             mapping: AddressMapping::new(hbm),
@@ -110,7 +104,6 @@ impl HbmDram {
             stats: DramStats {
                 latency_histogram: vec![0; channel::LATENCY_BUCKETS],
                 latency_histogram_bucket_cycles: channel::LATENCY_BUCKET_CYCLES,
-                per_channel,
                 ..DramStats::default()
             },
             log: None,
@@ -142,12 +135,10 @@ impl HbmDram {
 
     fn step_cycle(&mut self, done: &mut Vec<u64>) {
         let c = self.cycle;
-        for (i, ch) in self.channels.iter_mut().enumerate() {
+        for ch in self.channels.iter_mut() {
             if self.exhaustive || ch.wake <= c {
                 let before = ch.in_flight();
-                let counted = self.stats.snapshot();
                 ch.step(&self.params, c, &mut self.stats, done, &mut self.log);
-                self.stats.attribute_step(i, &counted);
                 self.pending -= before - ch.in_flight();
             }
         }
@@ -251,7 +242,10 @@ impl Dram for HbmDram {
     }
 
     fn stats(&self) -> DramStats {
-        self.stats.clone()
+        DramStats {
+            per_channel: self.channels.iter().map(|c| c.counters.clone()).collect(),
+            ..self.stats.clone()
+        }
     }
 
     fn request_bytes(&self) -> u32 {
