@@ -75,7 +75,7 @@ fn bench(c: &mut Criterion) {
     // What `spatten run --workload gpt2-small` replays: the reference's pruned trace.
     let values = spatten::trace::generate(
         &workload,
-        &spatten::trace::SynthKnobs::default(),
+        &spatten::trace::SynthKnobs::for_workload(&workload),
         workload.seed,
     );
     let pruned = spatten::reference::run_workload(&values, &workload).expect("reference runs");
@@ -170,7 +170,7 @@ fn main() {
             "pruned-native" | "pruned-simple" => {
                 let values = spatten::trace::generate(
                     &workload,
-                    &spatten::trace::SynthKnobs::default(),
+                    &spatten::trace::SynthKnobs::for_workload(&workload),
                     workload.seed,
                 );
                 let t = spatten::reference::run_workload(&values, &workload).expect("reference");
