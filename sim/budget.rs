@@ -204,29 +204,113 @@ fn mul(xs: &[u64]) -> u64 {
     xs.iter().fold(1u64, |a, &x| a.saturating_mul(x))
 }
 
-/// Sum over iterations of the tokens each sees: prompt in iteration 0, prompt + i after.
+/// Sum over iterations of the tokens each sees: prompt in iteration 0 (unless the prefill is
+/// cached), prompt + i in generation iteration i.
 fn token_sum(w: &WorkloadConfig) -> u64 {
+    let prompt_pass = if w.stage.runs_prompt() {
+        w.stage.prompt_tokens as u64
+    } else {
+        0
+    };
+    prompt_pass.saturating_add(generation_token_sum(w))
+}
+
+/// Sum over generation iterations i = 1..=G of the prompt + i tokens each sees.
+fn generation_token_sum(w: &WorkloadConfig) -> u64 {
     let p = w.stage.prompt_tokens as u64;
     let g = w.stage.generated_tokens as u64;
-    p.saturating_mul(g + 1)
+    p.saturating_mul(g)
         .saturating_add(g.saturating_mul(g + 1) / 2)
 }
 
-/// What the values and the reference of `w` take: the f32 Q/K/V tensors, their quantized
-/// levels, and the trace's key and value lists (one per head call).
+/// Synthetic values of more bytes than this are made one layer at a time while the reference
+/// runs ([`crate::reference::run_workload_streamed`]) instead of all at once: 1 GiB, above
+/// every BERT and GPT-2 preset (GPT-2 medium: 0.4 GB), below the long-context ones.
+pub const STREAM_VALUES_ABOVE_BYTES: u64 = 1 << 30;
+
+/// Bytes of every layer's f32 Q, K and V for `w` (Q per query head, K and V per K/V head).
+pub fn value_bytes(w: &WorkloadConfig) -> u64 {
+    let m = &w.model;
+    let (l, d, tokens) = (m.layers as u64, m.head_dim as u64, w.final_tokens() as u64);
+    let q = mul(&[l, m.heads as u64, tokens, d]);
+    let kv = mul(&[l, m.kv_heads() as u64, tokens, d, 2]);
+    mul(&[q.saturating_add(kv), 4])
+}
+
+/// Whether a run of `w` on synthetic values makes them one layer at a time.
+pub fn streams_synthetic_values(w: &WorkloadConfig) -> bool {
+    value_bytes(w) > STREAM_VALUES_ABOVE_BYTES
+}
+
+/// What the values and the reference of `w` take when they come from `values`: the f32 Q/K/V
+/// tensors, their quantized levels, and the trace's key and value lists (one per head call).
+pub fn reference_estimate_for(w: &WorkloadConfig, values: ValueSupply) -> Estimate {
+    if values == ValueSupply::Synthetic && streams_synthetic_values(w) {
+        streamed_reference_estimate(w)
+    } else {
+        reference_estimate(w)
+    }
+}
+
+/// Where a run's values come from, for [`reference_estimate_for`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ValueSupply {
+    /// Made by the synthetic generator (one layer at a time when large).
+    Synthetic,
+    /// Read whole from a value file or handed over by a caller.
+    Whole,
+}
+
+/// [`reference_estimate`] with every layer's values in memory at once (a value file, or
+/// synthetic values below [`STREAM_VALUES_ABOVE_BYTES`]).
 pub fn reference_estimate(w: &WorkloadConfig) -> Estimate {
     let m = &w.model;
     let (l, h, d) = (m.layers as u64, m.heads as u64, m.head_dim as u64);
     let tokens = w.final_tokens() as u64;
     let elements = mul(&[l, h, tokens, d]);
     let mut e = Estimate::default();
-    const SHAPE: &str = "model.layers x model.heads x model.head_dim x \
-                         (stage.prompt_tokens + stage.generated_tokens)";
-    // Q has a head per query head, K and V one per K/V head (model.kv_heads).
-    let kv_elements = mul(&[l, m.kv_heads() as u64, tokens, d]);
-    let value_elements = elements.saturating_add(kv_elements.saturating_mul(2));
-    e.add("value tensors", mul(&[value_elements, 4]), SHAPE);
+    e.add("value tensors", value_bytes(w), SHAPE);
     e.add("quantized levels", mul(&[elements, 3, 2]), SHAPE);
+    add_trace_and_work(&mut e, w);
+    e
+}
+
+const SHAPE: &str = "model.layers x model.heads x model.head_dim x \
+                     (stage.prompt_tokens + stage.generated_tokens)";
+
+/// [`reference_estimate`] with the values made one layer at a time: one layer's K and V, the
+/// query rows of that layer, and the quantized levels of the heads in flight (every query
+/// head's K and V, an upper bound on what the thread pool holds at once).
+fn streamed_reference_estimate(w: &WorkloadConfig) -> Estimate {
+    let m = &w.model;
+    let (h, d) = (m.heads as u64, m.head_dim as u64);
+    let tokens = w.final_tokens() as u64;
+    let query_rows = if w.stage.runs_prompt() {
+        tokens
+    } else {
+        w.stage.generated_tokens as u64
+    };
+    let mut e = Estimate::default();
+    const LAYER: &str = "model.kv_heads x model.head_dim x \
+                         (stage.prompt_tokens + stage.generated_tokens), for one layer";
+    let kv = mul(&[m.kv_heads() as u64, tokens, d, 2, 4]);
+    e.add(
+        "value tensors (one layer at a time)",
+        kv.saturating_add(mul(&[h, query_rows, d, 4])),
+        LAYER,
+    );
+    e.add(
+        "quantized levels (one layer)",
+        mul(&[h, tokens, d, 2, 2]),
+        "model.heads x model.head_dim x (stage.prompt_tokens + stage.generated_tokens)",
+    );
+    add_trace_and_work(&mut e, w);
+    e
+}
+
+fn add_trace_and_work(e: &mut Estimate, w: &WorkloadConfig) {
+    let m = &w.model;
+    let (l, h, d) = (m.layers as u64, m.heads as u64, m.head_dim as u64);
     // Each head call lists its keys and values (u32) plus a fixed record.
     let calls = mul(&[l, h, w.stage.generated_tokens as u64 + 1]);
     e.add(
@@ -243,12 +327,11 @@ pub fn reference_estimate(w: &WorkloadConfig) -> Estimate {
     } else {
         0
     };
-    let rows = prompt_rows.saturating_add(token_sum(w).saturating_sub(p));
+    let rows = prompt_rows.saturating_add(generation_token_sum(w));
     e.work_macs = mul(&[l, h, d, 2, rows]);
     e.work_keys = "model.layers x model.heads x model.head_dim x stage.prompt_tokens^2 \
                    (+ prompt + i per generated token)"
         .into();
-    e
 }
 
 /// The simulator's tables for `arch` (FIFOs with their occupancy histograms, DRAM queues per
@@ -320,13 +403,13 @@ pub fn trace_estimate(arch: &ArchConfig, trace: &AttentionTrace) -> Estimate {
 }
 
 /// Everything a run of `w` through the reference and the simulator on `arch` will take.
-pub fn run_estimate(arch: &ArchConfig, w: &WorkloadConfig) -> Estimate {
+pub fn run_estimate(arch: &ArchConfig, w: &WorkloadConfig, values: ValueSupply) -> Estimate {
     let calls = mul(&[
         w.model.layers as u64,
         w.model.heads as u64,
         w.stage.generated_tokens as u64 + 1,
     ]);
-    reference_estimate(w).and(simulator_estimate(arch, calls))
+    reference_estimate_for(w, values).and(simulator_estimate(arch, calls))
 }
 
 #[cfg(test)]
@@ -341,7 +424,7 @@ mod tests {
                 continue;
             }
             let w = crate::config::load_workload(name).unwrap();
-            let e = run_estimate(&arch, &w);
+            let e = run_estimate(&arch, &w, ValueSupply::Whole);
             assert!(
                 e.memory_bytes() < DEFAULT_MAX_MEMORY_BYTES / 4,
                 "{name}: {e:?}"

@@ -88,7 +88,11 @@ impl Experiment {
             // Before any value is made: can this design point run the workload at all, and
             // does the whole run fit the memory and work limits?
             config::check_feasible(&self.arch, w)?;
-            budget::run_estimate(&self.arch, w).check(&self.subject())?;
+            let supply = match self.input {
+                Input::Synthetic => budget::ValueSupply::Synthetic,
+                _ => budget::ValueSupply::Whole,
+            };
+            budget::run_estimate(&self.arch, w, supply).check(&self.subject())?;
         }
         let trace = self.build_trace(phase)?;
         if matches!(self.input, Input::Trace(_)) {
@@ -121,6 +125,21 @@ impl Experiment {
                 let workload = self.workload.as_ref().ok_or_else(|| {
                     anyhow::anyhow!("a workload is needed to run the reference on values")
                 })?;
+                let knobs = SynthKnobs::for_workload(workload);
+                if matches!(self.input, Input::Synthetic)
+                    && budget::streams_synthetic_values(workload)
+                {
+                    // Too large to hold at once: each layer is made when the reference needs it.
+                    budget::reference_estimate_for(workload, budget::ValueSupply::Synthetic)
+                        .check(&self.subject())?;
+                    phase("running the reference model on synthetic values, layer by layer");
+                    let layers = trace::SynthLayers::new(workload, &knobs, workload.seed);
+                    return Ok(crate::reference::run_workload_streamed(
+                        &layers,
+                        workload,
+                        &|_, _| {},
+                    )?);
+                }
                 budget::reference_estimate(workload).check(&self.subject())?;
                 let values = match &self.input {
                     Input::Values(path) => {
@@ -129,11 +148,7 @@ impl Experiment {
                     }
                     _ => {
                         phase("generating synthetic values");
-                        trace::generate(
-                            workload,
-                            &SynthKnobs::for_workload(workload),
-                            workload.seed,
-                        )
+                        trace::generate(workload, &knobs, workload.seed)
                     }
                 };
                 phase("running the reference model");

@@ -9,10 +9,10 @@ use std::path::Path;
 use ndarray::{Array3, Axis};
 use spatten::config::workload::Positional;
 use spatten::config::{self, ConfigKind, WorkloadConfig, load_workload, presets};
-use spatten::reference::run_workload;
+use spatten::reference::{run_workload, run_workload_streamed};
 use spatten::trace::{
-    LayerValues, SynthKnobs, ValueTensors, generate, read_trace, read_values, write_trace,
-    write_values,
+    LayerValues, SynthKnobs, SynthLayers, ValueTensors, generate, read_trace, read_values,
+    write_trace, write_values,
 };
 
 /// A two-layer grouped-query workload small enough for the reference in a test.
@@ -463,4 +463,75 @@ fn an_8k_decode_step_runs_with_tiles_and_groups() {
     ]);
     assert_eq!(code, 2);
     assert!(err.contains("importance.token_entries"), "{err}");
+}
+
+#[test]
+fn values_made_layer_by_layer_give_the_trace_of_values_made_at_once() {
+    // With a prompt pass (every token queries), GQA and cascade pruning across layers and
+    // iterations; and decode-only (only the generated tokens' queries are kept).
+    let h2o = config::load_from_str::<WorkloadConfig>(
+        "base = \"llama-3-8b\"\nname = \"h2o\"\n[model]\nlayers = 3\nheads = 8\nkv_heads = 2\n\
+         head_dim = 16\nhidden = 128\n[stage]\nkind = \"generation\"\nprompt_tokens = 48\n\
+         generated_tokens = 4\n[policy]\nkind = \"h2o\"\n",
+        Path::new("h2o.toml"),
+        ConfigKind::Workload,
+    )
+    .unwrap();
+    for w in [small_gqa(8, 2), small_gqa(4, 4), decode_only(70), h2o] {
+        let knobs = SynthKnobs::for_workload(&w);
+        let whole = run_workload(&generate(&w, &knobs, w.seed), &w).unwrap();
+        let layers = SynthLayers::new(&w, &knobs, w.seed);
+        let calls = std::cell::Cell::new(0u64);
+        let streamed = run_workload_streamed(&layers, &w, &|done, total| {
+            assert!(done <= total);
+            calls.set(done);
+        })
+        .unwrap();
+        assert_eq!(streamed, whole, "{}", w.name);
+        assert!(calls.get() > 0);
+    }
+    // Layer l of the generator is layer l of `generate`, and Q from a later token is its tail.
+    let w = decode_only(30);
+    let knobs = SynthKnobs::for_workload(&w);
+    let all = generate(&w, &knobs, w.seed);
+    let layers = SynthLayers::new(&w, &knobs, w.seed);
+    assert_eq!(layers.layer(1, 0), all.layers[1]);
+    let tail = layers.layer(1, 30);
+    assert_eq!(tail.k, all.layers[1].k);
+    assert_eq!(tail.q.shape(), &[32, 2, 128]);
+    assert_eq!(
+        tail.q,
+        all.layers[1].q.slice(ndarray::s![.., 30.., ..]).to_owned()
+    );
+}
+
+#[test]
+fn long_synthetic_runs_are_estimated_and_run_layer_by_layer() {
+    use spatten::budget::{self, ValueSupply};
+    // The 128k preset's values (103 GB) are made one layer at a time, within the default
+    // memory limit; a value file of them would be refused.
+    let mut w = load_workload("llama-3.1-8b-128k").unwrap();
+    w.stage.prefill = Some(spatten::config::workload::Prefill::Cached);
+    w.stage.generated_tokens = 1;
+    w.stage.prompt_tokens = 131_071;
+    assert!(budget::value_bytes(&w) > 90 << 30);
+    assert!(budget::streams_synthetic_values(&w));
+    let streamed = budget::reference_estimate_for(&w, ValueSupply::Synthetic);
+    assert!(streamed.check("128k").is_ok(), "{streamed:?}");
+    assert!(streamed.memory_bytes() < 5 << 30);
+    let whole = budget::reference_estimate_for(&w, ValueSupply::Whole);
+    assert!(
+        whole
+            .check("128k")
+            .unwrap_err()
+            .to_string()
+            .contains("--max-memory")
+    );
+    // Shipped BERT and GPT-2 presets keep making their values at once.
+    for name in ["bert-base", "gpt2-small", "gpt2-medium"] {
+        assert!(
+            !budget::streams_synthetic_values(&load_workload(name).unwrap()),
+            "{name}"
+        );
+    }
 }

@@ -107,7 +107,8 @@ pub fn run(a: CompareArgs) -> anyhow::Result<ExitCode> {
     out.check()?;
     for w in &workloads {
         config::check_feasible(&arch, w)?;
-        crate::budget::run_estimate(&arch, w).check(&format!("workload {}", w.name))?;
+        crate::budget::run_estimate(&arch, w, crate::budget::ValueSupply::Whole)
+            .check(&format!("workload {}", w.name))?;
     }
     let values = match &a.values {
         Some(p) => crate::trace::read_values(p)?,

@@ -21,6 +21,6 @@ pub mod zero_eliminator;
 pub use error::ReferenceError;
 pub use layer::{LayerResult, PruningState, attend_layer, attend_layer_rows, kv_format};
 pub use runner::{
-    LayerViews, check_layer_views, check_values, layer_views, run_workload, run_workload_views,
-    run_workload_with_progress,
+    LayerViews, check_layer_views, check_values, layer_views, run_workload, run_workload_streamed,
+    run_workload_views, run_workload_with_progress,
 };

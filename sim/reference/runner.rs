@@ -7,7 +7,7 @@ use super::error::ReferenceError;
 use super::layer::{PruningState, attend_layer_rows};
 use super::quant_cache::QuantCache;
 use crate::config::WorkloadConfig;
-use crate::trace::{AttentionTrace, TraceHeader, ValueTensors};
+use crate::trace::{AttentionTrace, SynthLayers, TraceHeader, ValueTensors};
 
 /// One layer's Q, K and V, each [heads, tokens, head_dim], borrowed from arrays the caller
 /// owns (a value file's tensors, or a Python caller's numpy arrays without a copy).
@@ -131,6 +131,59 @@ fn run_views(
     progress: &dyn Fn(u64, u64),
 ) -> Result<AttentionTrace, ReferenceError> {
     check_layer_views(layers, workload)?;
+    let m = &workload.model;
+    let cache = QuantCache::new(
+        m.layers as usize,
+        m.heads as usize,
+        workload.final_tokens() as usize,
+        m.head_dim as usize,
+    );
+    let mut visit = |layer: usize, attend: &mut dyn FnMut(LayerViews<'_>, usize)| {
+        attend(layers[layer].clone(), 0)
+    };
+    run_layers(&mut visit, source, workload, Some(&cache), progress)
+}
+
+/// [`run_workload`] on synthetic values made one layer at a time, each time a layer is
+/// visited, and dropped after it: the memory of one layer (K and V of every token, Q of the
+/// tokens that query), however many layers and tokens, for the time of generating every
+/// layer once per iteration. The trace is the one [`run_workload`] gives on
+/// [`generate`](crate::trace::generate)'s values.
+pub fn run_workload_streamed(
+    values: &SynthLayers,
+    workload: &WorkloadConfig,
+    progress: &dyn Fn(u64, u64),
+) -> Result<AttentionTrace, ReferenceError> {
+    // The first query row: a cached prefill's prompt tokens never query.
+    let q_from = if workload.stage.runs_prompt() {
+        0
+    } else {
+        workload.stage.prompt_tokens as usize
+    };
+    let mut visit = |layer: usize, attend: &mut dyn FnMut(LayerViews<'_>, usize)| {
+        let lv = values.layer(layer, q_from);
+        let views = LayerViews {
+            q: lv.q.view(),
+            k: lv.k.view(),
+            v: lv.v.view(),
+        };
+        attend(views, q_from)
+    };
+    // No quantization cache: it would hold every layer's levels, and each layer's values
+    // are made afresh per visit anyway (quantizing afresh gives the same levels).
+    run_layers(&mut visit, &values.meta().source, workload, None, progress)
+}
+
+/// Hands layer `layer`'s views, and the token of their first query row, to `attend`.
+type LayerVisit<'v> = dyn FnMut(usize, &mut dyn FnMut(LayerViews<'_>, usize)) + 'v;
+
+fn run_layers(
+    visit: &mut LayerVisit<'_>,
+    source: &str,
+    workload: &WorkloadConfig,
+    cache: Option<&QuantCache>,
+    progress: &dyn Fn(u64, u64),
+) -> Result<AttentionTrace, ReferenceError> {
     // A cached prefill starts at the first generated token (no iteration 0).
     let first = u32::from(!workload.stage.runs_prompt());
     let passes = u64::from(workload.model.layers)
@@ -153,33 +206,36 @@ fn run_views(
         topk_calls: Vec::new(),
     };
     let mut state = PruningState::new(workload);
-    let m = &workload.model;
-    let cache = QuantCache::new(
-        m.layers as usize,
-        m.heads as usize,
-        workload.final_tokens() as usize,
-        m.head_dim as usize,
-    );
     for iteration in first..=workload.stage.generated_tokens {
         if iteration > 0 {
             state.begin_generation_step();
         }
-        for (layer, lv) in layers.iter().enumerate() {
-            let q_rows: Vec<usize> = state.query_tokens().iter().map(|&t| t as usize).collect();
-            let kv_rows: Vec<usize> = state.alive_tokens.iter().map(|&t| t as usize).collect();
-            let result = attend_layer_rows(
-                lv.q,
-                lv.k,
-                lv.v,
-                &q_rows,
-                &kv_rows,
-                layer as u32,
-                &mut state,
-                workload,
-                Some(&cache),
-            )?;
-            debug_assert_eq!(result.output.len_of(Axis(1)), q_rows.len());
-            result.append_to(&mut trace);
+        for layer in 0..workload.model.layers as usize {
+            let mut outcome = Ok(());
+            visit(layer, &mut |lv, q_first| {
+                let q_rows: Vec<usize> = state
+                    .query_tokens()
+                    .iter()
+                    .map(|&t| t as usize - q_first)
+                    .collect();
+                let kv_rows: Vec<usize> = state.alive_tokens.iter().map(|&t| t as usize).collect();
+                outcome = attend_layer_rows(
+                    lv.q,
+                    lv.k,
+                    lv.v,
+                    &q_rows,
+                    &kv_rows,
+                    layer as u32,
+                    &mut state,
+                    workload,
+                    cache,
+                )
+                .map(|result| {
+                    debug_assert_eq!(result.output.len_of(Axis(1)), q_rows.len());
+                    result.append_to(&mut trace);
+                });
+            });
+            outcome?;
             let done =
                 u64::from(iteration - first) * u64::from(workload.model.layers) + layer as u64 + 1;
             progress(done, passes);

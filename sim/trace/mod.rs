@@ -18,7 +18,7 @@ pub mod values_file;
 pub use attention::{AttentionTrace, HeadCall, LayerRecord, TopkCall, TopkPurpose, TraceHeader};
 pub use error::TraceError;
 pub use stats::{AttentionStats, attention_stats};
-pub use synth::{SynthKnobs, generate, synth_source};
+pub use synth::{SynthKnobs, SynthLayers, generate, synth_source};
 pub use trace_file::{read_trace, write_trace};
 pub use values::{LayerValues, ValueMeta, ValueTensors};
 pub use values_file::{read_values, write_values};

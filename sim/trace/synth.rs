@@ -189,22 +189,34 @@ fn orthogonal(u: &[f64], rng: &mut ChaCha8Rng) -> Vec<f64> {
     g
 }
 
-/// Query rows `q_i = a g_i + sqrt(D) u` of one head for `tokens` positions.
-fn query_rows(a: f64, u: &[f64], tokens: usize, rng: &mut ChaCha8Rng) -> Vec<f32> {
+/// Query rows `q_i = a g_i + sqrt(D) u` of one head for `tokens` positions, keeping those from
+/// position `keep_from` on (the earlier ones are drawn all the same, so the stream and every
+/// later value stay what they are when all are kept).
+fn query_rows(
+    a: f64,
+    u: &[f64],
+    tokens: usize,
+    keep_from: usize,
+    rng: &mut ChaCha8Rng,
+) -> Vec<f32> {
     let sqrt_d = (u.len() as f64).sqrt();
-    let mut q = Vec::with_capacity(tokens * u.len());
-    for _ in 0..tokens {
+    let mut q = Vec::with_capacity(tokens.saturating_sub(keep_from) * u.len());
+    for t in 0..tokens {
         let g = orthogonal(u, rng);
-        q.extend(g.iter().zip(u).map(|(x, y)| (a * x + sqrt_d * y) as f32));
+        if t >= keep_from {
+            q.extend(g.iter().zip(u).map(|(x, y)| (a * x + sqrt_d * y) as f32));
+        }
     }
     q
 }
 
+#[allow(clippy::too_many_arguments)]
 fn head_values(
     knobs: &SynthKnobs,
     layers: usize,
     layer: usize,
     tokens: usize,
+    q_from: usize,
     dim: usize,
     bias: &[f64],
     mut rng: ChaCha8Rng,
@@ -219,7 +231,7 @@ fn head_values(
         .sqrt()
         .max(f64::MIN_POSITIVE);
     u.iter_mut().for_each(|x| *x /= norm);
-    let q = query_rows(a, &u, tokens, &mut rng);
+    let q = query_rows(a, &u, tokens, q_from, &mut rng);
     let mut k = Vec::with_capacity(tokens * dim);
     for b in bias.iter().take(tokens) {
         let g = orthogonal(&u, &mut rng);
@@ -243,73 +255,114 @@ pub fn synth_source(workload_name: &str, knobs: &SynthKnobs) -> String {
 ///
 /// Panics if `knobs.check()` fails; callers holding user input check first.
 pub fn generate(workload: &WorkloadConfig, knobs: &SynthKnobs, seed: u64) -> ValueTensors {
-    if let Err(e) = knobs.check() {
-        panic!("invalid synthetic knobs: {e}");
-    }
-    let layers = workload.model.layers as usize;
-    let heads = workload.model.heads as usize;
-    let kv_heads = workload.model.kv_heads() as usize;
-    let group = workload.model.group_size() as usize;
-    let dim = workload.model.head_dim as usize;
-    let tokens = workload.final_tokens() as usize;
-    let bias = token_biases(tokens, knobs, seed);
-    let stream = |i: usize| {
-        let mut rng = ChaCha8Rng::seed_from_u64(seed);
-        rng.set_stream(i as u64);
-        rng
-    };
-    // Query head i draws from stream i. The first query head of each K/V group also draws
-    // the group's K and V (so without grouping every head is what it always was); the
-    // others share its scale and direction and draw only their queries.
-    let per_kv: Vec<HeadValues> = (0..layers * kv_heads)
-        .into_par_iter()
-        .map(|j| {
-            let (layer, first) = (
-                j / kv_heads,
-                (j / kv_heads) * heads + (j % kv_heads) * group,
-            );
-            head_values(knobs, layers, layer, tokens, dim, &bias, stream(first))
-        })
-        .collect();
-    let followers: Vec<Vec<f32>> = (0..layers * heads)
-        .into_par_iter()
-        .map(|i| {
-            if i % group == 0 {
-                return Vec::new();
-            }
-            let lead = &per_kv[(i / heads) * kv_heads + (i % heads) / group];
-            query_rows(lead.a, &lead.u, tokens, &mut stream(i))
-        })
-        .collect();
-    let stack = |parts: Vec<&Vec<f32>>| {
-        let n = parts.len();
-        let flat: Vec<f32> = parts.into_iter().flatten().copied().collect();
-        Array3::from_shape_vec((n, tokens, dim), flat).expect("heads x tokens x dim values")
-    };
-    let layer_values = (0..layers)
-        .map(|l| {
-            let kvs = &per_kv[l * kv_heads..(l + 1) * kv_heads];
-            let q = (0..heads)
-                .map(|h| match h % group {
-                    0 => &kvs[h / group].q,
-                    _ => &followers[l * heads + h],
-                })
-                .collect();
-            LayerValues {
-                q: stack(q),
-                k: stack(kvs.iter().map(|h| &h.k).collect()),
-                v: stack(kvs.iter().map(|h| &h.v).collect()),
-            }
-        })
-        .collect();
+    let g = SynthLayers::new(workload, knobs, seed);
     ValueTensors {
-        meta: ValueMeta {
-            model: "synthetic".into(),
-            source: synth_source(&workload.name, knobs),
+        meta: g.meta(),
+        layers: (0..g.layers).map(|l| g.layer(l, 0)).collect(),
+    }
+}
+
+/// The synthetic values of a workload, one layer at a time: layer `l` of [`generate`]'s result
+/// without holding the others, so a long-context run needs the memory of one layer.
+#[derive(Debug, Clone)]
+pub struct SynthLayers {
+    knobs: SynthKnobs,
+    seed: u64,
+    meta: ValueMeta,
+    layers: usize,
+    heads: usize,
+    kv_heads: usize,
+    group: usize,
+    dim: usize,
+    tokens: usize,
+    bias: Vec<f64>,
+}
+
+impl SynthLayers {
+    /// Panics if `knobs.check()` fails; callers holding user input check first.
+    pub fn new(workload: &WorkloadConfig, knobs: &SynthKnobs, seed: u64) -> Self {
+        if let Err(e) = knobs.check() {
+            panic!("invalid synthetic knobs: {e}");
+        }
+        let tokens = workload.final_tokens() as usize;
+        Self {
+            knobs: knobs.clone(),
             seed,
-            prompt_tokens: workload.stage.prompt_tokens,
-            causal: workload.model.causal,
-        },
-        layers: layer_values,
+            meta: ValueMeta {
+                model: "synthetic".into(),
+                source: synth_source(&workload.name, knobs),
+                seed,
+                prompt_tokens: workload.stage.prompt_tokens,
+                causal: workload.model.causal,
+            },
+            layers: workload.model.layers as usize,
+            heads: workload.model.heads as usize,
+            kv_heads: workload.model.kv_heads() as usize,
+            group: workload.model.group_size() as usize,
+            dim: workload.model.head_dim as usize,
+            tokens,
+            bias: token_biases(tokens, knobs, seed),
+        }
+    }
+
+    pub fn meta(&self) -> ValueMeta {
+        self.meta.clone()
+    }
+
+    /// Layer `layer`'s values: K and V of every token, and the query rows of the tokens from
+    /// `q_from` on (Q is `[heads, tokens - q_from, D]`; a decode-only run needs only the
+    /// generated tokens' queries).
+    pub fn layer(&self, layer: usize, q_from: usize) -> LayerValues {
+        let (heads, group, dim, tokens) = (self.heads, self.group, self.dim, self.tokens);
+        let q_from = q_from.min(tokens);
+        let stream = |i: usize| {
+            let mut rng = ChaCha8Rng::seed_from_u64(self.seed);
+            rng.set_stream(i as u64);
+            rng
+        };
+        // Query head i of the model draws from stream i. The first query head of each K/V
+        // group also draws the group's K and V (so without grouping every head is what it
+        // always was); the others share its scale and direction and draw only their queries.
+        let per_kv: Vec<HeadValues> = (0..self.kv_heads)
+            .into_par_iter()
+            .map(|g| {
+                let first = layer * heads + g * group;
+                let rng = stream(first);
+                let (k, l) = (&self.knobs, self.layers);
+                head_values(k, l, layer, tokens, q_from, dim, &self.bias, rng)
+            })
+            .collect();
+        let followers: Vec<Vec<f32>> = (0..heads)
+            .into_par_iter()
+            .map(|h| {
+                if h % group == 0 {
+                    return Vec::new();
+                }
+                let lead = &per_kv[h / group];
+                query_rows(
+                    lead.a,
+                    &lead.u,
+                    tokens,
+                    q_from,
+                    &mut stream(layer * heads + h),
+                )
+            })
+            .collect();
+        let stack = |parts: Vec<&Vec<f32>>, rows: usize| {
+            let n = parts.len();
+            let flat: Vec<f32> = parts.into_iter().flatten().copied().collect();
+            Array3::from_shape_vec((n, rows, dim), flat).expect("heads x tokens x dim values")
+        };
+        let q = (0..heads)
+            .map(|h| match h % group {
+                0 => &per_kv[h / group].q,
+                _ => &followers[h],
+            })
+            .collect();
+        LayerValues {
+            q: stack(q, tokens - q_from),
+            k: stack(per_kv.iter().map(|h| &h.k).collect(), tokens),
+            v: stack(per_kv.iter().map(|h| &h.v).collect(), tokens),
+        }
     }
 }
