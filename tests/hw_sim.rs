@@ -395,6 +395,58 @@ fn watchdog_names_the_stuck_module_for_an_impossible_configuration() {
     }
 }
 
+/// Design points with one producer beat wider than the FIFO it feeds, and the key naming it.
+fn overwide_beats() -> Vec<(&'static str, ArchConfig)> {
+    let mut lanes = arch();
+    lanes.softmax.lanes = 16;
+    lanes.softmax.fifo_depth = 8;
+    lanes.topk_value.comparators = 8;
+    let mut topk = arch();
+    topk.topk_value.comparators = 2;
+    topk.topk_value.fifo_depth = 4;
+    let mut qk = arch();
+    qk.softmax.lanes = 4;
+    qk.softmax.fifo_depth = 4;
+    qk.topk_value.comparators = 4;
+    vec![
+        ("softmax.lanes", lanes),
+        ("topk_value.fifo_depth", topk),
+        ("softmax.fifo_depth", qk),
+    ]
+}
+
+#[test]
+fn producer_beats_wider_than_their_fifo_are_refused_not_deadlocked() {
+    // Regression: these passed validation and the watchdog fired. Each is refused naming its
+    // key, and run past validation each does deadlock, so the check refuses nothing runnable.
+    let t = pruned_trace();
+    let o = SimOptions {
+        watchdog_cycles: 5_000,
+        ..SimOptions::default()
+    };
+    for (key, a) in overwide_beats() {
+        assert_eq!(a.fifo_beat_violations(Some(64)).len(), 1, "{key}");
+        match run(&a, &t, &o) {
+            Err(SimError::Config { key: k, .. }) => assert_eq!(k, key),
+            other => panic!("{key}: expected a configuration error, got {other:?}"),
+        }
+        let stalled = spatten::hw::machine::Machine::new(&a, &t, &o).run(&mut dram(&a));
+        assert!(
+            matches!(stalled, Err(SimError::Stalled { .. })),
+            "{key}: {stalled:?}"
+        );
+    }
+    // One step inside each boundary runs.
+    let mut a = arch();
+    a.softmax.lanes = 16;
+    a.softmax.fifo_depth = 16;
+    a.topk_value.comparators = 8;
+    a.topk_value.fifo_depth = 8;
+    run(&a, &t, &o).unwrap();
+    let small = config::load_arch("spatten-1-8").unwrap();
+    run(&small, &t, &o).unwrap();
+}
+
 #[test]
 fn watchdog_catches_a_lost_dram_response() {
     let arch = arch();

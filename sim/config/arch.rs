@@ -254,18 +254,8 @@ impl ArchConfig {
             }
         }
 
-        // The local-V engine takes `comparators` probabilities per beat from the probability
-        // FIFOs, which are softmax.fifo_depth deep: a wider batch never fills, and the
-        // pipeline deadlocks.
-        if self.topk_value.comparators > s.fifo_depth {
-            c.fail(
-                "topk_value.comparators",
-                format!(
-                    "{} comparators take more probabilities per beat than the softmax FIFOs \
-                     hold (softmax.fifo_depth = {})",
-                    self.topk_value.comparators, s.fifo_depth
-                ),
-            );
+        for (key, reason) in self.fifo_beat_violations(None) {
+            c.fail(&key, reason);
         }
 
         let i = &self.importance;
@@ -479,6 +469,67 @@ impl ArchConfig {
                 );
             }
         }
+    }
+
+    /// Producers whose beat is wider than the FIFO it feeds: such a beat never fits, so the
+    /// pipeline would deadlock (the watchdog fires). Each entry is (key, reason). The QxK
+    /// beat, `multipliers / head_dim` scores, depends on the trace: it is checked when
+    /// `head_dim` is given (at simulation), the others always (also by `config check`).
+    pub fn fifo_beat_violations(&self, head_dim: Option<u32>) -> Vec<(String, String)> {
+        let s = &self.softmax;
+        let mut out = Vec::new();
+        // The softmax output stage pushes `lanes` probabilities per beat into the probability
+        // FIFOs, which are softmax.fifo_depth deep.
+        if s.lanes > s.fifo_depth {
+            out.push((
+                "softmax.lanes".into(),
+                format!(
+                    "{} lanes push more probabilities per beat than the softmax FIFOs hold \
+                     (softmax.fifo_depth = {})",
+                    s.lanes, s.fifo_depth
+                ),
+            ));
+        }
+        // The requant unit forwards min(tree_inputs, lanes) probabilities per beat to the
+        // local-V engine's input FIFO (topk_value.fifo_depth deep).
+        let requant_beat = self.requant.tree_inputs.min(s.lanes);
+        if self.topk_value.fifo_depth < requant_beat {
+            out.push((
+                "topk_value.fifo_depth".into(),
+                format!(
+                    "{} is below the requant unit's beat of {requant_beat} probabilities \
+                     (min(requant.tree_inputs = {}, softmax.lanes = {}))",
+                    self.topk_value.fifo_depth, self.requant.tree_inputs, s.lanes
+                ),
+            ));
+        }
+        // The local-V engine's filter pass emits `comparators` probabilities per beat into
+        // the ProbxV FIFO (softmax.fifo_depth deep).
+        if self.topk_value.comparators > s.fifo_depth {
+            out.push((
+                "topk_value.comparators".into(),
+                format!(
+                    "{} comparators take more probabilities per beat than the softmax FIFOs \
+                     hold (softmax.fifo_depth = {})",
+                    self.topk_value.comparators, s.fifo_depth
+                ),
+            ));
+        }
+        // The QxK unit pushes multipliers / head_dim scores per beat into the score FIFO.
+        if let Some(d) = head_dim.filter(|&d| d > 0) {
+            let beat = self.qk.multipliers / d;
+            if beat > s.fifo_depth {
+                out.push((
+                    "softmax.fifo_depth".into(),
+                    format!(
+                        "{} is below the QxK beat of {beat} scores (qk.multipliers = {} / \
+                         head_dim {d}), which the score FIFO must take at once",
+                        s.fifo_depth, self.qk.multipliers
+                    ),
+                ));
+            }
+        }
+        out
     }
 
     /// Clock period in ns.
