@@ -26,6 +26,7 @@ pub struct ArchConfig {
     pub topk_value: TopkConfig,
     pub pv: PvConfig,
     pub importance: ImportanceConfig,
+    pub controller: ControllerConfig,
     pub energy: EnergyConfig,
     pub area: AreaConfig,
     /// The files this design point was loaded from (not part of its value).
@@ -157,6 +158,23 @@ pub struct ImportanceConfig {
     pub adders: u32,
 }
 
+/// How the controller sequences heads through the SRAMs and the pipeline.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ControllerConfig {
+    /// Head allocations the key/value SRAM buffer manager keeps in flight: a ring of SRAM
+    /// rows, each open head holding its K/V rows (the public RTL: 16; 2 = two fixed banks).
+    pub buffer_allocations: u32,
+    /// Whether the next head's QxK waits for the previous head's requant decision (true), or
+    /// runs on while the LSB pass of a refetched head is re-injected with priority and a
+    /// reorder buffer restores head order after the requant unit (false, the public RTL).
+    pub qk_waits_for_requant: bool,
+    /// Whether the local-V top-k engine stays in its filter pass until ProbxV takes its
+    /// output (true), or writes one head's kept probabilities into a buffer ProbxV drains and
+    /// is free for the next head (false, the public RTL).
+    pub local_v_waits_for_pv: bool,
+}
+
 impl ArchConfig {
     /// Range and consistency checks; violations carry dotted key paths.
     pub(crate) fn check(&self, c: &mut Checker) {
@@ -264,6 +282,10 @@ impl ArchConfig {
         c.range_u64("importance.token_bits", i.token_bits as u64, 8, 64);
         c.range_u64("importance.head_bits", i.head_bits as u64, 8, 64);
         c.nonzero("importance.adders", i.adders as u64);
+        c.nonzero(
+            "controller.buffer_allocations",
+            self.controller.buffer_allocations as u64,
+        );
         self.check_bounds(c);
         self.check_cross_module(c);
         self.energy.check(c);
@@ -405,6 +427,12 @@ impl ArchConfig {
                 "entries",
             ),
             ("importance.adders", self.importance.adders, 4096, LANES),
+            (
+                "controller.buffer_allocations",
+                self.controller.buffer_allocations,
+                4096,
+                "allocations in flight; the public RTL keeps 16",
+            ),
         ] {
             c.at_most(key, v as u64, max, why);
         }

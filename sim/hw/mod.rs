@@ -42,6 +42,7 @@
 //!   accumulator ([`pv`]).
 
 pub mod bitwidth_converter;
+pub mod buffer_ring;
 pub mod controller;
 pub mod crossbar;
 pub mod dense_trace;
