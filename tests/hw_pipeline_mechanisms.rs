@@ -92,7 +92,7 @@ fn each_mechanism_is_exact_against_stepping() {
         mix(generation(2, 2, 40, 2), 1, 0),
     ];
     for (i, t) in traces.iter().enumerate() {
-        let today = run(&arch(), t);
+        let today = run(&with(2, true, true), t);
         for (name, a) in &variants {
             for kind in [DramKind::Simple, DramKind::Native] {
                 let go = |fast_forward| {
@@ -150,6 +150,11 @@ fn ring_obeys_the_open_heads_bound() {
     let t = generation(1, 12, 60, 4);
     let h = t.head_calls.len() as u64;
     let lat = head_latency(&arch());
+    assert_eq!(
+        arch().controller.buffer_allocations,
+        16,
+        "the RTL's ring is the default"
+    );
     let mut last = u64::MAX;
     for n in [1u32, 2, 4, 16] {
         let s = run(&with(n, true, true), &t);
@@ -180,7 +185,7 @@ fn ring_obeys_the_open_heads_bound() {
 #[test]
 fn qk_without_the_requant_wait_breaks_the_serial_chain() {
     let t = mix(generation(1, 12, 100, 4), 2, 0);
-    let a = arch();
+    let a = with(2, true, true);
     let per = a.qk_scores_per_cycle(64) as u64;
     let tree = a.requant.tree_latency_cycles as u64;
     let chain: u64 = dram_latency(&a)
@@ -207,7 +212,7 @@ fn qk_without_the_requant_wait_breaks_the_serial_chain() {
 #[test]
 fn local_v_engine_freed_from_probxv() {
     let t = mix(generation(2, 6, 300, 2), 0, 1);
-    let a = arch();
+    let a = with(2, true, true);
     let waits = run(&a, &t);
     let free = run(&with(2, true, false), &t);
     same_work(&free, &waits);
