@@ -54,6 +54,11 @@ pub struct FetcherConfig {
     pub transaction_bytes: u32,
     /// Addresses the fetcher can generate per cycle.
     pub addresses_per_cycle: u32,
+    /// Channel stagger of the DRAM regions: region r (five per head: K-MSB, K-LSB, V-MSB,
+    /// V-LSB, Q) starts (r x this mod channels) transactions past its channel-0 boundary.
+    /// 0 starts every region on channel 0, so heads with the same row pattern load the same
+    /// channels.
+    pub region_offset_transactions: u32,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -328,6 +333,12 @@ impl ArchConfig {
                 f.addresses_per_cycle,
                 4096,
                 LANES,
+            ),
+            (
+                "fetcher.region_offset_transactions",
+                f.region_offset_transactions,
+                65_535,
+                "transactions (taken modulo hbm.channels)",
             ),
             (
                 "crossbar.requests_per_channel_per_cycle",

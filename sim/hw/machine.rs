@@ -105,8 +105,14 @@ impl<'a> Machine<'a> {
             .copied()
             .unwrap_or(0);
         let tokens = (h.prompt_tokens as u64 + h.generated_tokens as u64).max(max_key as u64 + 1);
-        let align = txn as u64 * arch.hbm.channels as u64;
-        let layout = AddressLayout::new(tokens, h.head_dim as u64, h.heads, align);
+        let layout = AddressLayout::new(
+            tokens,
+            h.head_dim as u64,
+            h.heads,
+            txn as u64,
+            arch.hbm.channels as u64,
+            arch.fetcher.region_offset_transactions as u64,
+        );
         let depth = arch.softmax.fifo_depth;
         Self {
             arch: arch.clone(),
