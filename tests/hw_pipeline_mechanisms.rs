@@ -85,6 +85,11 @@ fn each_mechanism_is_exact_against_stepping() {
         ("no requant wait", with(2, false, true)),
         ("free local-V engine", with(2, true, false)),
         ("all, as the RTL", with(16, false, false)),
+        ("all, staggered regions", {
+            let mut a = with(16, false, false);
+            a.fetcher.region_offset_transactions = 7;
+            a
+        }),
     ];
     let traces = [
         mix(generation(2, 3, 70, 3), 3, 2),
