@@ -171,6 +171,46 @@ fn a_local_v_batch_wider_than_the_softmax_fifos_is_refused() {
 }
 
 #[test]
+fn producer_beats_wider_than_their_fifo_are_refused() {
+    // Regression: each of these passed `config check` and then deadlocked (watchdog).
+    let e = arch_err(
+        "base = \"spatten\"\n[softmax]\nlanes = 16\nfifo_depth = 8\n[topk_value]\ncomparators = 8\n",
+    );
+    assert_eq!(e.key.as_deref(), Some("softmax.lanes"));
+    assert!(e.reason.contains("softmax.fifo_depth = 8"), "{}", e.reason);
+    let e = arch_err("base = \"spatten\"\n[topk_value]\ncomparators = 2\nfifo_depth = 4\n");
+    assert_eq!(e.key.as_deref(), Some("topk_value.fifo_depth"));
+    assert!(e.reason.contains("requant.tree_inputs = 8"), "{}", e.reason);
+    // The boundary values pass: lanes equal to the depth, a top-k FIFO as deep as the beat.
+    let ok = load_from_str::<ArchConfig>(
+        "base = \"spatten\"\n[softmax]\nlanes = 16\nfifo_depth = 16\n[topk_value]\ncomparators = 8\nfifo_depth = 8\n[requant]\ntree_inputs = 8\n",
+        Path::new("x.toml"),
+        ConfigKind::Arch,
+    )
+    .unwrap();
+    assert!(ok.fifo_beat_violations(Some(64)).is_empty());
+    // spatten-1-8 (one softmax lane, two comparators) and the full design pass at D = 64.
+    for name in ["spatten", "spatten-1-8"] {
+        assert!(
+            load_arch(name)
+                .unwrap()
+                .fifo_beat_violations(Some(64))
+                .is_empty()
+        );
+    }
+    // The QxK beat (multipliers / head_dim scores) depends on the trace's head_dim.
+    let mut a = load_arch("spatten").unwrap();
+    a.softmax.lanes = 4;
+    a.softmax.fifo_depth = 4;
+    a.topk_value.comparators = 4;
+    assert!(a.fifo_beat_violations(None).is_empty());
+    let v = a.fifo_beat_violations(Some(64));
+    assert_eq!(v.len(), 1, "{v:?}");
+    assert_eq!(v[0].0, "softmax.fifo_depth");
+    assert!(v[0].1.contains("QxK beat of 8 scores"), "{}", v[0].1);
+}
+
+#[test]
 fn base_chains_resolve_relative_paths_and_cycles_are_errors() {
     let dir = tempfile::tempdir().unwrap();
     let a = dir.path().join("a.toml");

@@ -395,6 +395,58 @@ fn watchdog_names_the_stuck_module_for_an_impossible_configuration() {
     }
 }
 
+/// Design points with one producer beat wider than the FIFO it feeds, and the key naming it.
+fn overwide_beats() -> Vec<(&'static str, ArchConfig)> {
+    let mut lanes = arch();
+    lanes.softmax.lanes = 16;
+    lanes.softmax.fifo_depth = 8;
+    lanes.topk_value.comparators = 8;
+    let mut topk = arch();
+    topk.topk_value.comparators = 2;
+    topk.topk_value.fifo_depth = 4;
+    let mut qk = arch();
+    qk.softmax.lanes = 4;
+    qk.softmax.fifo_depth = 4;
+    qk.topk_value.comparators = 4;
+    vec![
+        ("softmax.lanes", lanes),
+        ("topk_value.fifo_depth", topk),
+        ("softmax.fifo_depth", qk),
+    ]
+}
+
+#[test]
+fn producer_beats_wider_than_their_fifo_are_refused_not_deadlocked() {
+    // Regression: these passed validation and the watchdog fired. Each is refused naming its
+    // key, and run past validation each does deadlock, so the check refuses nothing runnable.
+    let t = pruned_trace();
+    let o = SimOptions {
+        watchdog_cycles: 5_000,
+        ..SimOptions::default()
+    };
+    for (key, a) in overwide_beats() {
+        assert_eq!(a.fifo_beat_violations(Some(64)).len(), 1, "{key}");
+        match run(&a, &t, &o) {
+            Err(SimError::Config { key: k, .. }) => assert_eq!(k, key),
+            other => panic!("{key}: expected a configuration error, got {other:?}"),
+        }
+        let stalled = spatten::hw::machine::Machine::new(&a, &t, &o).run(&mut dram(&a));
+        assert!(
+            matches!(stalled, Err(SimError::Stalled { .. })),
+            "{key}: {stalled:?}"
+        );
+    }
+    // One step inside each boundary runs.
+    let mut a = arch();
+    a.softmax.lanes = 16;
+    a.softmax.fifo_depth = 16;
+    a.topk_value.comparators = 8;
+    a.topk_value.fifo_depth = 8;
+    run(&a, &t, &o).unwrap();
+    let small = config::load_arch("spatten-1-8").unwrap();
+    run(&small, &t, &o).unwrap();
+}
+
 #[test]
 fn watchdog_catches_a_lost_dram_response() {
     let arch = arch();
@@ -470,4 +522,73 @@ fn packed_rows_share_transactions_and_are_fetched_once() {
     // 4-bit rows are exactly one transaction each.
     assert_eq!(s.dram.bytes_by_tensor.v_msb, 3 * 32);
     assert_eq!(s.scores, 9);
+}
+
+/// With every DRAM region on channel 0, heads that keep the same strided tokens (every 8th
+/// key, 48 B rows: 12 transactions apart) load the same half of the channels; staggering the
+/// regions (`fetcher.region_offset_transactions`) spreads them, moves the same bytes, and
+/// the regions stay disjoint.
+#[test]
+fn staggered_regions_balance_the_channels() {
+    use spatten::dram::backend::{DramKind, make_dram};
+    use spatten::hw::fetcher::{AddressLayout, Tensor};
+    let layout = AddressLayout::new(993, 64, 12, 32, 16, 7);
+    let mut bases = Vec::new();
+    for layer in 0..3 {
+        for head in 0..12 {
+            for t in [
+                Tensor::KMsb,
+                Tensor::KLsb,
+                Tensor::VMsb,
+                Tensor::VLsb,
+                Tensor::Q,
+            ] {
+                bases.push(layout.base(layer, head, t));
+            }
+        }
+    }
+    // Each region holds 993 rows of up to 64 x 16 bit.
+    for w in bases.windows(2) {
+        assert!(w[0] + 993 * 64 * 2 <= w[1], "{w:?}");
+    }
+    let starts: std::collections::BTreeSet<u64> = bases.iter().map(|b| b / 32 % 16).collect();
+    assert_eq!(starts.len(), 16);
+
+    let w = {
+        let mut w = config::load_workload("gpt2-small").unwrap();
+        w.model.layers = 1;
+        w.stage.prompt_tokens = 992;
+        w.stage.generated_tokens = 1;
+        w
+    };
+    let mut t = dense_trace(&w);
+    t.head_calls.retain(|c| c.iteration == 1);
+    t.layers.retain(|r| r.iteration == 1);
+    for c in &mut t.head_calls {
+        c.keys = c.keys.iter().copied().step_by(8).collect();
+        c.values = c.keys.clone();
+        c.key_msb_bits = 6;
+        c.value_msb_bits = 6;
+    }
+    let per_channel = |offset: u32| {
+        let mut a = arch();
+        a.fetcher.region_offset_transactions = offset;
+        let mut dram = make_dram(DramKind::Native, &a.hbm, a.fetcher.transaction_bytes).unwrap();
+        let s = simulate(&a, &t, dram.as_mut(), &SimOptions::default()).unwrap();
+        let b: Vec<u64> = s
+            .dram
+            .backend
+            .per_channel
+            .iter()
+            .map(|c| c.bytes_read)
+            .collect();
+        (b, s.dram.bytes_read)
+    };
+    let (aligned, bytes) = per_channel(0);
+    let (staggered, same) = per_channel(7);
+    assert_eq!(bytes, same);
+    let spread =
+        |b: &[u64]| *b.iter().max().unwrap() as f64 / *b.iter().min().unwrap().max(&1) as f64;
+    assert!(spread(&aligned) > 4.0, "{aligned:?}");
+    assert!(spread(&staggered) < 1.3, "{staggered:?}");
 }

@@ -26,6 +26,7 @@ pub struct ArchConfig {
     pub topk_value: TopkConfig,
     pub pv: PvConfig,
     pub importance: ImportanceConfig,
+    pub controller: ControllerConfig,
     pub energy: EnergyConfig,
     pub area: AreaConfig,
     /// The files this design point was loaded from (not part of its value).
@@ -53,6 +54,11 @@ pub struct FetcherConfig {
     pub transaction_bytes: u32,
     /// Addresses the fetcher can generate per cycle.
     pub addresses_per_cycle: u32,
+    /// Channel stagger of the DRAM regions: region r (five per head: K-MSB, K-LSB, V-MSB,
+    /// V-LSB, Q) starts (r x this mod channels) transactions past its channel-0 boundary.
+    /// 0 starts every region on channel 0, so heads with the same row pattern load the same
+    /// channels.
+    pub region_offset_transactions: u32,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -157,6 +163,23 @@ pub struct ImportanceConfig {
     pub adders: u32,
 }
 
+/// How the controller sequences heads through the SRAMs and the pipeline.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ControllerConfig {
+    /// Head allocations the key/value SRAM buffer manager keeps in flight: a ring of SRAM
+    /// rows, each open head holding its K/V rows (the public RTL: 16; 2 = two fixed banks).
+    pub buffer_allocations: u32,
+    /// Whether the next head's QxK waits for the previous head's requant decision (true), or
+    /// runs on while the LSB pass of a refetched head is re-injected with priority and a
+    /// reorder buffer restores head order after the requant unit (false, the public RTL).
+    pub qk_waits_for_requant: bool,
+    /// Whether the local-V top-k engine stays in its filter pass until ProbxV takes its
+    /// output (true), or writes one head's kept probabilities into a buffer ProbxV drains and
+    /// is free for the next head (false, the public RTL).
+    pub local_v_waits_for_pv: bool,
+}
+
 impl ArchConfig {
     /// Range and consistency checks; violations carry dotted key paths.
     pub(crate) fn check(&self, c: &mut Checker) {
@@ -254,18 +277,8 @@ impl ArchConfig {
             }
         }
 
-        // The local-V engine takes `comparators` probabilities per beat from the probability
-        // FIFOs, which are softmax.fifo_depth deep: a wider batch never fills, and the
-        // pipeline deadlocks.
-        if self.topk_value.comparators > s.fifo_depth {
-            c.fail(
-                "topk_value.comparators",
-                format!(
-                    "{} comparators take more probabilities per beat than the softmax FIFOs \
-                     hold (softmax.fifo_depth = {})",
-                    self.topk_value.comparators, s.fifo_depth
-                ),
-            );
+        for (key, reason) in self.fifo_beat_violations(None) {
+            c.fail(&key, reason);
         }
 
         let i = &self.importance;
@@ -274,6 +287,10 @@ impl ArchConfig {
         c.range_u64("importance.token_bits", i.token_bits as u64, 8, 64);
         c.range_u64("importance.head_bits", i.head_bits as u64, 8, 64);
         c.nonzero("importance.adders", i.adders as u64);
+        c.nonzero(
+            "controller.buffer_allocations",
+            self.controller.buffer_allocations as u64,
+        );
         self.check_bounds(c);
         self.check_cross_module(c);
         self.energy.check(c);
@@ -316,6 +333,12 @@ impl ArchConfig {
                 f.addresses_per_cycle,
                 4096,
                 LANES,
+            ),
+            (
+                "fetcher.region_offset_transactions",
+                f.region_offset_transactions,
+                65_535,
+                "transactions (taken modulo hbm.channels)",
             ),
             (
                 "crossbar.requests_per_channel_per_cycle",
@@ -415,6 +438,12 @@ impl ArchConfig {
                 "entries",
             ),
             ("importance.adders", self.importance.adders, 4096, LANES),
+            (
+                "controller.buffer_allocations",
+                self.controller.buffer_allocations,
+                4096,
+                "allocations in flight; the public RTL keeps 16",
+            ),
         ] {
             c.at_most(key, v as u64, max, why);
         }
@@ -479,6 +508,67 @@ impl ArchConfig {
                 );
             }
         }
+    }
+
+    /// Producers whose beat is wider than the FIFO it feeds: such a beat never fits, so the
+    /// pipeline would deadlock (the watchdog fires). Each entry is (key, reason). The QxK
+    /// beat, `multipliers / head_dim` scores, depends on the trace: it is checked when
+    /// `head_dim` is given (at simulation), the others always (also by `config check`).
+    pub fn fifo_beat_violations(&self, head_dim: Option<u32>) -> Vec<(String, String)> {
+        let s = &self.softmax;
+        let mut out = Vec::new();
+        // The softmax output stage pushes `lanes` probabilities per beat into the probability
+        // FIFOs, which are softmax.fifo_depth deep.
+        if s.lanes > s.fifo_depth {
+            out.push((
+                "softmax.lanes".into(),
+                format!(
+                    "{} lanes push more probabilities per beat than the softmax FIFOs hold \
+                     (softmax.fifo_depth = {})",
+                    s.lanes, s.fifo_depth
+                ),
+            ));
+        }
+        // The requant unit forwards min(tree_inputs, lanes) probabilities per beat to the
+        // local-V engine's input FIFO (topk_value.fifo_depth deep).
+        let requant_beat = self.requant.tree_inputs.min(s.lanes);
+        if self.topk_value.fifo_depth < requant_beat {
+            out.push((
+                "topk_value.fifo_depth".into(),
+                format!(
+                    "{} is below the requant unit's beat of {requant_beat} probabilities \
+                     (min(requant.tree_inputs = {}, softmax.lanes = {}))",
+                    self.topk_value.fifo_depth, self.requant.tree_inputs, s.lanes
+                ),
+            ));
+        }
+        // The local-V engine's filter pass emits `comparators` probabilities per beat into
+        // the ProbxV FIFO (softmax.fifo_depth deep).
+        if self.topk_value.comparators > s.fifo_depth {
+            out.push((
+                "topk_value.comparators".into(),
+                format!(
+                    "{} comparators take more probabilities per beat than the softmax FIFOs \
+                     hold (softmax.fifo_depth = {})",
+                    self.topk_value.comparators, s.fifo_depth
+                ),
+            ));
+        }
+        // The QxK unit pushes multipliers / head_dim scores per beat into the score FIFO.
+        if let Some(d) = head_dim.filter(|&d| d > 0) {
+            let beat = self.qk.multipliers / d;
+            if beat > s.fifo_depth {
+                out.push((
+                    "softmax.fifo_depth".into(),
+                    format!(
+                        "{} is below the QxK beat of {beat} scores (qk.multipliers = {} / \
+                         head_dim {d}), which the score FIFO must take at once",
+                        s.fifo_depth, self.qk.multipliers
+                    ),
+                ));
+            }
+        }
+        out
     }
 
     /// Clock period in ns.

@@ -1,28 +1,34 @@
 //! The controller: sequences head calls in trace order, head by head and query by query.
 //!
 //! - A head is *opened* (its Q, K-MSB and, unless V is pruned locally, V-MSB fetch jobs are
-//!   queued) when an SRAM bank is free: two heads may be open with double-buffered key and
-//!   value SRAM (the next head's fetch overlaps the current head's compute), one otherwise.
+//!   queued) when the SRAM buffer manager has room for its rows ([`super::buffer_ring`]): up
+//!   to `controller.buffer_allocations` heads with double-buffered key and value SRAM (the
+//!   next heads' fetches overlap the current head's compute), one otherwise.
 //!   Summarization fetches a head's K/V once and every query row reuses them; generation
 //!   heads are separate calls, so K/V come from DRAM every iteration.
 //! - The first head of a new (iteration, layer) is opened only after the previous layers'
 //!   token/head top-k calls finished, since its surviving keys depend on them. A layer
 //!   without top-k calls does not hold the next one back: the FC layers run on another
 //!   device and are not modelled, so the next layer's Q/K/V are taken as available.
-//! - QxK passes are released in order. When a head may refetch LSBs (`lsb_bits > 0`), the
-//!   next head's QxK waits for its requant decision; on a refetch the K-LSB (and V-LSB) jobs
-//!   are queued and the head's QxK + softmax are redone with merged values before the next
-//!   head, and ProbxV only ever sees the final pass (so it waits for the recompute).
+//! - QxK passes are released in order. With `controller.qk_waits_for_requant`, when a head
+//!   may refetch LSBs (`lsb_bits > 0`) the next head's QxK waits for its requant decision; on
+//!   a refetch the K-LSB (and V-LSB) jobs are queued and the head's QxK + softmax are redone
+//!   with merged values before the next head. Without the wait (the public RTL) later heads'
+//!   passes run on, and a refetched head's LSB pass is re-injected with priority: it runs
+//!   next on the QxK unit, after LSB passes already waiting; the requant unit's reorder
+//!   buffer restores head order ([`super::requant`]). ProbxV only ever sees the final pass
+//!   (so it waits for the recompute).
 //! - Local V pruning: the V rows are requested when the head's top-k call has selected them
 //!   (its filter pass starts; see [`super::topk`]).
 //! - Grouped K/V heads ([`super::gqa`]): the calls of one group after its first reuse the
 //!   first call's K (and, without local V pruning, V) jobs, MSB and LSB planes alike, so the
 //!   group's rows come from DRAM once; K/V addresses are those of the K/V head.
-//! - A head closes (freeing its bank) when ProbxV and the importance accumulators are done
+//! - A head closes (freeing its SRAM allocation) when ProbxV and the importance accumulators are done
 //!   with it; when all heads of a layer are closed its token/head top-k calls run.
 
 use std::collections::VecDeque;
 
+use super::buffer_ring::BufferRing;
 use super::fetcher::{AddressLayout, Cause, FetchJob, Rows, Tensor};
 use super::tiling::{Consumer, TilePlan, TiledJob};
 use super::topk::{TokenTopk, topk_call_comparisons, topk_call_cycles};
@@ -94,8 +100,8 @@ pub struct Controller {
     head_dim: u64,
     txn_bytes: u64,
     prompt_tokens: u32,
-    max_open: u32,
-    open: u32,
+    ring: BufferRing,
+    qk_waits_for_requant: bool,
     next_open: usize,
     next_qk: usize,
     records: Vec<RecordState>,
@@ -126,7 +132,8 @@ impl Controller {
         trace: &AttentionTrace,
         layout: AddressLayout,
         txn_bytes: u32,
-        max_open: u32,
+        ring: BufferRing,
+        qk_waits_for_requant: bool,
         token_cfg: &TopkConfig,
         plan: TilePlan,
     ) -> Self {
@@ -164,8 +171,8 @@ impl Controller {
             head_dim: trace.header.head_dim as u64,
             txn_bytes: txn_bytes as u64,
             prompt_tokens: trace.header.prompt_tokens,
-            max_open,
-            open: 0,
+            ring,
+            qk_waits_for_requant,
             next_open: 0,
             next_qk: 0,
             records,
@@ -192,8 +199,8 @@ impl Controller {
 
     pub fn describe(&self) -> String {
         format!(
-            "controller: {} heads open, next to open {}, next QxK pass {}, {} closed, layer records done {}/{}",
-            self.open,
+            "controller: ring {}, next to open {}, next QxK pass {}, {} closed, layer records done {}/{}",
+            self.ring.describe(),
             self.next_open,
             self.next_qk,
             self.heads_closed,
@@ -361,7 +368,13 @@ impl Controller {
                 if hc.value_topk.is_none() {
                     self.fetch_kv(ports, call as usize, hc, Tensor::VLsb);
                 }
-                ports.qk_queue.push_back((call, true));
+                if self.qk_waits_for_requant {
+                    ports.qk_queue.push_back((call, true));
+                } else {
+                    // Re-injected with priority, behind LSB passes already waiting.
+                    let at = ports.qk_queue.iter().take_while(|&&(_, lsb)| lsb).count();
+                    ports.qk_queue.insert(at, (call, true));
+                }
             }
         }
         for call in ev.value_topk_selected.drain(..) {
@@ -419,8 +432,8 @@ impl Controller {
             let hc = &calls[self.next_open];
             // A group shares its first call's bank: only that call needs a free one.
             let bank = self.leader[self.next_open].unwrap_or(self.next_open);
-            let cost = self.bank_cost(bank);
-            if bank == self.next_open && self.open + cost > self.max_open {
+            let alloc = self.ring.allocation(hc, self.tiled[bank]);
+            if bank == self.next_open && !self.ring.fits(alloc) {
                 break;
             }
             let gate = self.record_prefix == self.records.len()
@@ -450,7 +463,7 @@ impl Controller {
                 self.fetch_kv(ports, h, hc, Tensor::VMsb);
             }
             if bank == self.next_open {
-                self.open += cost;
+                self.ring.take(alloc);
             }
             self.bank_users[bank] += 1;
             self.next_open += 1;
@@ -458,7 +471,7 @@ impl Controller {
         }
         // Release QxK passes in order.
         while self.next_qk < self.next_open {
-            if self.next_qk > 0 {
+            if self.qk_waits_for_requant && self.next_qk > 0 {
                 let prev = self.next_qk - 1;
                 if calls[prev].lsb_bits > 0 && !ports.heads[prev].decided {
                     break;
@@ -469,11 +482,6 @@ impl Controller {
             progress = true;
         }
         progress
-    }
-
-    /// Banks a call's group takes: all of them when it streams in tiles.
-    fn bank_cost(&self, call: usize) -> u32 {
-        if self.tiled[call] { self.max_open } else { 1 }
     }
 
     fn try_close(&mut self, calls: &[HeadCall], ports: &mut Ports, call: u32) {
@@ -488,7 +496,8 @@ impl Controller {
         let bank = self.leader[call as usize].unwrap_or(call as usize);
         self.bank_users[bank] -= 1;
         if self.bank_users[bank] == 0 {
-            self.open -= self.bank_cost(bank);
+            self.ring
+                .free(self.ring.allocation(&calls[bank], self.tiled[bank]));
         }
         self.heads_closed += 1;
         if let Some(r) = self.record_of_call[call as usize] {

@@ -3,7 +3,10 @@
 //!
 //! Address layout (documented contract, see README of hw): every (layer, head) owns five
 //! regions in the order K-MSB, K-LSB, V-MSB, V-LSB, Q, each `tokens x head_dim x 16 bit`
-//! rounded up to `channels x transaction_bytes` so every region starts on channel 0. Inside
+//! rounded up to `channels x transaction_bytes`, so every region starts on channel 0, unless
+//! `fetcher.region_offset_transactions` = s > 0: then region r (counted over all heads in
+//! this order) starts (r x s mod channels) transactions later and each region is one
+//! `channels x transaction_bytes` stripe longer, so regions never overlap. Inside
 //! a region, row `t` (a token index, or a query row) of a plane stored with `b` bits per
 //! element occupies bits `[t x D x b, (t + 1) x D x b)`, packed. A job fetches the distinct
 //! transactions covering its rows once, in ascending address order (rows narrower than a
@@ -39,20 +42,42 @@ pub enum Cause {
 pub struct AddressLayout {
     region_bytes: u64,
     heads: u64,
+    txn_bytes: u64,
+    channels: u64,
+    offset_txns: u64,
 }
 
 impl AddressLayout {
-    pub fn new(tokens: u64, head_dim: u64, heads: u32, align_bytes: u64) -> Self {
+    /// The layout for `tokens` rows per region; `offset_txns` is
+    /// `fetcher.region_offset_transactions`.
+    pub fn new(
+        tokens: u64,
+        head_dim: u64,
+        heads: u32,
+        txn_bytes: u64,
+        channels: u64,
+        offset_txns: u64,
+    ) -> Self {
+        let align_bytes = (txn_bytes * channels).max(1);
         let raw = tokens * head_dim * REGION_BITS_PER_ELEMENT / 8;
+        let stripes = raw.div_ceil(align_bytes).max(1) + (offset_txns > 0) as u64;
         Self {
-            region_bytes: raw.div_ceil(align_bytes).max(1) * align_bytes,
+            region_bytes: stripes * align_bytes,
             heads: heads as u64,
+            txn_bytes,
+            channels: channels.max(1),
+            offset_txns,
         }
     }
 
+    /// Bytes reserved per region (a region's rows take at most `tokens x head_dim x 2`).
+    pub fn region_bytes(&self) -> u64 {
+        self.region_bytes
+    }
+
     pub fn base(&self, layer: u32, head: u32, tensor: Tensor) -> u64 {
-        ((layer as u64 * self.heads + head as u64) * REGIONS_PER_HEAD + tensor as u64)
-            * self.region_bytes
+        let r = (layer as u64 * self.heads + head as u64) * REGIONS_PER_HEAD + tensor as u64;
+        r * self.region_bytes + (r * self.offset_txns % self.channels) * self.txn_bytes
     }
 }
 

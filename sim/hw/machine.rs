@@ -105,13 +105,14 @@ impl<'a> Machine<'a> {
             .copied()
             .unwrap_or(0);
         let tokens = (h.prompt_tokens as u64 + h.generated_tokens as u64).max(max_key as u64 + 1);
-        let align = txn as u64 * arch.hbm.channels as u64;
-        let layout = AddressLayout::new(tokens, h.head_dim as u64, h.heads, align);
-        let max_open = if arch.qk.double_buffered && arch.pv.double_buffered {
-            2
-        } else {
-            1
-        };
+        let layout = AddressLayout::new(
+            tokens,
+            h.head_dim as u64,
+            h.heads,
+            txn as u64,
+            arch.hbm.channels as u64,
+            arch.fetcher.region_offset_transactions as u64,
+        );
         let depth = arch.softmax.fifo_depth;
         Self {
             arch: arch.clone(),
@@ -128,7 +129,7 @@ impl<'a> Machine<'a> {
             qk: QkUnit::new(&arch.qk, h.head_dim),
             softmax: Softmax::new(&arch.softmax),
             requant: Requant::new(&arch.requant),
-            value_topk: ValueTopk::new(&arch.topk_value),
+            value_topk: ValueTopk::new(&arch.topk_value, arch.controller.local_v_waits_for_pv),
             token_topk: TokenTopk::new(),
             pv: PvUnit::new(&arch.pv, h.head_dim),
             importance: Importance::new(&arch.importance),
@@ -136,7 +137,8 @@ impl<'a> Machine<'a> {
                 trace,
                 layout,
                 txn,
-                max_open,
+                super::buffer_ring::BufferRing::new(arch, h.head_dim),
+                arch.controller.qk_waits_for_requant,
                 &arch.topk_token,
                 super::tiling::TilePlan::new(arch, h.head_dim),
             ),
@@ -240,14 +242,22 @@ impl<'a> Machine<'a> {
             &mut ev.value_topk_selected,
         );
         progress |= p;
+        // ProbxV takes heads in order: the requant unit's direct beats wait for the local-V
+        // engine's earlier heads.
+        let local_v_pending = !self.value_topk.is_drained() || !self.topk_in.is_empty();
         let outputs = Outputs {
             pv: &mut self.pv_in,
             topk: &mut self.topk_in,
             importance: &mut self.importance_in,
         };
-        (acts[REQUANT], p) =
-            self.requant
-                .step(now, calls, &mut self.probs, outputs, &mut ev.decided);
+        (acts[REQUANT], p) = self.requant.step(
+            now,
+            calls,
+            &mut self.probs,
+            outputs,
+            &mut ev.decided,
+            local_v_pending,
+        );
         progress |= p;
         (acts[SOFTMAX], p) = self
             .softmax
@@ -372,7 +382,10 @@ impl<'a> Machine<'a> {
         let calls = &self.trace.head_calls;
         let qk = self.qk.stride(now, calls, &self.heads, &self.jobs)?;
         let softmax = self.softmax.stride(now, calls, &self.scores)?;
-        let requant = self.requant.stride(now, calls, &self.probs)?;
+        let local_v_pending = !self.value_topk.is_drained() || !self.topk_in.is_empty();
+        let requant = self
+            .requant
+            .stride(now, calls, &self.probs, local_v_pending)?;
         let pv = self
             .pv
             .stride(now, calls, &self.heads, &self.jobs, &self.pv_in)?;
@@ -391,7 +404,7 @@ impl<'a> Machine<'a> {
         let cycles = units.iter().map(|s| s.cycles).min().expect("units");
         self.qk.repeat(now, &qk, cycles);
         self.softmax.repeat(now, &softmax, cycles);
-        self.requant.repeat(&requant, cycles);
+        self.requant.repeat(calls, &requant, cycles);
         self.pv.repeat(&pv, cycles);
         self.importance.repeat(&importance, cycles);
         self.value_topk.repeat(&value_topk, cycles);

@@ -40,8 +40,15 @@
 //!   not when the call ends: the filter feeds ProbxV, which needs those rows ([`topk`]).
 //! - PV has no broadcast/multiply latency parameters: its pipeline is its adder tree plus the
 //!   accumulator ([`pv`]).
+//! - Heads open into a ring of SRAM rows with `controller.buffer_allocations` allocations
+//!   ([`buffer_ring`]); QxK may run past a pending requant decision, order restored by the
+//!   requant unit's reorder buffer ([`requant`]); the local-V engine may hand its kept
+//!   probabilities to a one-head buffer ([`topk`]). ProbxV always sees heads whole and in
+//!   call order: a beat from the requant unit waits while the local-V engine still holds an
+//!   earlier head's probabilities.
 
 pub mod bitwidth_converter;
+pub mod buffer_ring;
 pub mod controller;
 pub mod crossbar;
 pub mod dense_trace;

@@ -9,6 +9,23 @@
 //! the trace fetches fewer V rows than keys without a recorded top-k call: the zero
 //! eliminator) and, when the head accumulates importance, to the importance accumulators.
 //! A beat moves only when every destination has room.
+//!
+//! Head order: ProbxV, the importance accumulators and the local-V engine take heads in call
+//! order. When the next head's QxK runs before the previous head's decision
+//! (`controller.qk_waits_for_requant = false`), a refetched head's re-injected LSB pass
+//! reaches this unit after later heads' final passes; as in the public RTL a reorder buffer
+//! restores the order: a final-pass beat of a head whose predecessors are not all forwarded
+//! is held (with its already-computed fan-out) and forwarded, one beat per cycle, when its
+//! head's turn comes. The buffer's size is not an arch parameter (it holds at most the final
+//! passes of the heads open in the SRAM ring). Heads in order pass straight through, so with
+//! the wait on nothing is ever held.
+//!
+//! ProbxV's FIFO is fed by two paths, this unit (heads that keep all V) and the local-V
+//! engine (heads that prune V locally, later: after their top-k rounds). A beat for ProbxV
+//! waits while the local-V engine still has an earlier head's probabilities to emit, so
+//! ProbxV sees heads whole and in order.
+
+use std::collections::{BTreeMap, VecDeque};
 
 use super::Chunk;
 use super::fifo::{DelayLine, Fifo};
@@ -24,6 +41,19 @@ pub struct Requant {
     forwarded_in_row: u32,
     in_pass: u64,
     decisions: DelayLine<u32>,
+    /// The head whose final pass goes out next, and its input elements forwarded so far.
+    expected: u32,
+    expected_forwarded: u64,
+    /// Final-pass beats held for order, by head.
+    held: BTreeMap<u32, VecDeque<Held>>,
+}
+
+/// A held beat: the chunk, its input elements, and its fan-out [ProbxV, local-V, importance].
+#[derive(Debug, Clone, Copy)]
+struct Held {
+    chunk: Chunk,
+    n: u32,
+    to: [u32; 3],
 }
 
 pub struct Outputs<'f> {
@@ -41,6 +71,21 @@ impl Requant {
             forwarded_in_row: 0,
             in_pass: 0,
             decisions: DelayLine::default(),
+            expected: 0,
+            expected_forwarded: 0,
+            held: BTreeMap::new(),
+        }
+    }
+
+    /// Counts `n` input elements of the expected head's final pass as forwarded, moving on
+    /// to the next head when the pass is complete.
+    fn forwarded(&mut self, calls: &[HeadCall], n: u64) {
+        self.expected_forwarded += n;
+        let hc = &calls[self.expected as usize];
+        if self.expected_forwarded == hc.queries as u64 * hc.keys.len() as u64 {
+            self.held.remove(&self.expected);
+            self.expected += 1;
+            self.expected_forwarded = 0;
         }
     }
 
@@ -49,13 +94,23 @@ impl Requant {
     }
 
     pub fn is_drained(&self) -> bool {
-        self.decisions.is_empty() && self.in_row == 0 && self.in_pass == 0
+        self.decisions.is_empty() && self.in_row == 0 && self.in_pass == 0 && self.held.is_empty()
     }
 
     /// What each of the next cycles does while the row stays unfinished, no decision comes
     /// due and the zero eliminator's cut is not reached (see `stride`). Pushes are
     /// [ProbxV, local-V top-k, importance].
-    pub fn stride(&self, now: u64, calls: &[HeadCall], input: &Fifo<Chunk>) -> Option<Stride> {
+    pub fn stride(
+        &self,
+        now: u64,
+        calls: &[HeadCall],
+        input: &Fifo<Chunk>,
+        local_v_pending: bool,
+    ) -> Option<Stride> {
+        // Held beats move one per cycle: always stepped.
+        if !self.held.is_empty() {
+            return None;
+        }
         let due = cycles_before(now, self.decisions.next_ready());
         let Some((&chunk, have)) = input.front() else {
             let activity = Activity::without_input(self.in_row > 0, !self.decisions.is_empty());
@@ -70,6 +125,9 @@ impl Requant {
         let mut cycles = cycles_below(self.in_row as u64, n as u64, keys as u64).min(due);
         let mut push = [None; 3];
         if chunk.lsb == hc.lsb_refetch {
+            if chunk.call != self.expected {
+                return None; // held for order
+            }
             if hc.value_topk.is_some() {
                 push[1] = Some((chunk, n));
             } else {
@@ -79,6 +137,9 @@ impl Requant {
                     cycles = cycles.min((left / n) as u64);
                 } else if to_pv > 0 {
                     cycles = cycles.min(1);
+                }
+                if to_pv > 0 && local_v_pending {
+                    return None; // waits for the local-V engine
                 }
                 push[0] = (to_pv > 0).then_some((chunk, to_pv));
             }
@@ -90,8 +151,12 @@ impl Requant {
     }
 
     /// Applies `cycles` cycles of `stride`.
-    pub fn repeat(&mut self, s: &Stride, cycles: u64) {
-        if let Some((_, n)) = s.take {
+    pub fn repeat(&mut self, calls: &[HeadCall], s: &Stride, cycles: u64) {
+        if let Some((chunk, n)) = s.take {
+            if chunk.lsb == calls[chunk.call as usize].lsb_refetch {
+                // A stride never ends a pass, so this never completes the expected head.
+                self.expected_forwarded += n as u64 * cycles;
+            }
             self.in_row += n * cycles as u32;
             self.in_pass += n as u64 * cycles;
             self.forwarded_in_row += s.push[0].map_or(0, |(_, m)| m) * cycles as u32;
@@ -99,21 +164,50 @@ impl Requant {
     }
 
     /// Steps one cycle; head calls whose decision became known are appended to `decided`.
+    /// `local_v_pending`: the local-V engine has probabilities of an earlier head to emit.
     pub fn step(
         &mut self,
         now: u64,
         calls: &[HeadCall],
         input: &mut Fifo<Chunk>,
-        out: Outputs,
+        mut out: Outputs,
         decided: &mut Vec<u32>,
+        local_v_pending: bool,
     ) -> (Activity, bool) {
         let mut progress = false;
         while let Some(call) = self.decisions.pop_ready(now) {
             decided.push(call);
             progress = true;
         }
+        // A held beat of the head whose turn it is goes out first, when every destination
+        // has room.
+        let mut drained = false;
+        if let Some(b) = self
+            .held
+            .get(&self.expected)
+            .and_then(|q| q.front().copied())
+            && out.pv.free() >= b.to[0]
+            && (b.to[0] == 0 || !local_v_pending)
+            && out.topk.free() >= b.to[1]
+            && out.importance.free() >= b.to[2]
+        {
+            send(&mut out, now, b.chunk, b.to);
+            if let Some(q) = self.held.get_mut(&self.expected) {
+                q.pop_front();
+                if q.is_empty() {
+                    self.held.remove(&self.expected);
+                }
+            }
+            self.forwarded(calls, b.n as u64);
+            drained = true;
+            progress = true;
+        }
         let Some((&chunk, have)) = input.front() else {
-            let a = Activity::without_input(self.in_row > 0, !self.decisions.is_empty());
+            let a = if drained {
+                Activity::Busy
+            } else {
+                Activity::without_input(self.in_row > 0, !self.decisions.is_empty())
+            };
             return (a, progress);
         };
         let hc = &calls[chunk.call as usize];
@@ -134,21 +228,34 @@ impl Requant {
                 to_importance = n;
             }
         }
-        if out.topk.free() < to_topk
-            || out.pv.free() < to_pv
-            || out.importance.free() < to_importance
-        {
-            return (Activity::StalledOutput, progress);
-        }
-        input.take(now, n);
-        if to_topk > 0 {
-            out.topk.try_push(now, chunk, to_topk);
-        }
-        if to_pv > 0 {
-            out.pv.try_push(now, chunk, to_pv);
-        }
-        if to_importance > 0 {
-            out.importance.try_push(now, chunk, to_importance);
+        let to = [to_pv, to_topk, to_importance];
+        // In order (and nothing of this head held, nothing sent this cycle): straight through.
+        let direct = !final_pass
+            || (!drained && chunk.call == self.expected && !self.held.contains_key(&chunk.call));
+        if direct {
+            if out.topk.free() < to_topk
+                || out.pv.free() < to_pv
+                || (to_pv > 0 && local_v_pending)
+                || out.importance.free() < to_importance
+            {
+                let a = if drained {
+                    Activity::Busy
+                } else {
+                    Activity::StalledOutput
+                };
+                return (a, progress);
+            }
+            input.take(now, n);
+            send(&mut out, now, chunk, to);
+            if final_pass {
+                self.forwarded(calls, n as u64);
+            }
+        } else {
+            input.take(now, n);
+            self.held
+                .entry(chunk.call)
+                .or_default()
+                .push_back(Held { chunk, n, to });
         }
         self.forwarded_in_row += to_pv;
         self.in_row += n;
@@ -164,5 +271,18 @@ impl Requant {
             }
         }
         (Activity::Busy, true)
+    }
+}
+
+/// Pushes one beat's fan-out [ProbxV, local-V, importance]; the caller checked the room.
+fn send(out: &mut Outputs, now: u64, chunk: Chunk, to: [u32; 3]) {
+    if to[1] > 0 {
+        out.topk.try_push(now, chunk, to[1]);
+    }
+    if to[0] > 0 {
+        out.pv.try_push(now, chunk, to[0]);
+    }
+    if to[2] > 0 {
+        out.importance.try_push(now, chunk, to[2]);
     }
 }

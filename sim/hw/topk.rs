@@ -10,7 +10,14 @@
 //! pass emits the kept probabilities at P per cycle into the ProbxV FIFO, waiting when it is
 //! full. The head's V rows are requested when the filter pass starts: the rounds have fixed
 //! the kept set by then, and ProbxV needs those rows to drain the FIFO the filter fills (a
-//! kept row longer than the FIFO would otherwise deadlock). The token/head engine works
+//! kept row longer than the FIFO would otherwise deadlock). With
+//! `controller.local_v_waits_for_pv` the engine stays in its filter pass until ProbxV has
+//! taken every kept probability, so the next head's input and selection (and its V fetch)
+//! wait for ProbxV, which waits for this head's V rows. Without it (the public RTL) the
+//! filter pass writes into a buffer that holds one head's kept probabilities and drains into
+//! the ProbxV FIFO one beat per cycle; the engine is free as soon as its filter cycles are
+//! done, and the next head's filter pass waits only until the buffer holds no other head's
+//! probabilities. The token/head engine works
 //! on the on-chip importance scores, so only its cycle count applies; the next layer's heads
 //! are not opened before it finishes (their keys depend on it).
 
@@ -52,15 +59,20 @@ enum ValueState {
 pub struct ValueTopk {
     cfg: TopkConfig,
     state: ValueState,
+    waits_for_pv: bool,
+    /// The kept-probability buffer between the filter pass and ProbxV (one head's worth).
+    held: VecDeque<(Chunk, u32)>,
     pub calls: u64,
     pub comparisons: u64,
 }
 
 impl ValueTopk {
-    pub fn new(cfg: &TopkConfig) -> Self {
+    pub fn new(cfg: &TopkConfig, waits_for_pv: bool) -> Self {
         Self {
             cfg: cfg.clone(),
             state: ValueState::Idle,
+            waits_for_pv,
+            held: VecDeque::new(),
             calls: 0,
             comparisons: 0,
         }
@@ -74,7 +86,7 @@ impl ValueTopk {
     }
 
     pub fn is_drained(&self) -> bool {
-        matches!(self.state, ValueState::Idle)
+        matches!(self.state, ValueState::Idle) && self.held.is_empty()
     }
 
     pub fn describe(&self) -> String {
@@ -85,6 +97,10 @@ impl ValueTopk {
     /// same beat while the first round's input streams in (see `stride`). The filter pass is
     /// always stepped.
     pub fn stride(&self, now: u64, calls: &[HeadCall], input: &Fifo<Chunk>) -> Option<Stride> {
+        // The buffer drains one beat per cycle: always stepped.
+        if !self.held.is_empty() {
+            return None;
+        }
         match self.state {
             ValueState::Idle => input
                 .is_empty()
@@ -138,6 +154,30 @@ impl ValueTopk {
         selected: &mut Vec<u32>,
     ) -> (Activity, bool) {
         let p = self.cfg.comparators;
+        // The kept-probability buffer feeds ProbxV first (a beat per cycle, when it has room).
+        let mut drained = false;
+        if let Some(&(chunk, n)) = self.held.front()
+            && out.try_push(now, chunk, n)
+        {
+            self.held.pop_front();
+            drained = true;
+        }
+        let (activity, progress) =
+            self.step_engine(now, calls, topk_calls, input, out, selected, p);
+        (activity, progress || drained)
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn step_engine(
+        &mut self,
+        now: u64,
+        calls: &[HeadCall],
+        topk_calls: &[TopkCall],
+        input: &mut Fifo<Chunk>,
+        out: &mut Fifo<Chunk>,
+        selected: &mut Vec<u32>,
+        p: u32,
+    ) -> (Activity, bool) {
         let (activity, progress) = match &mut self.state {
             ValueState::Idle => match input.front() {
                 Some((&chunk, _)) => {
@@ -149,7 +189,7 @@ impl ValueTopk {
                     let hc = &calls[chunk.call as usize];
                     let tc = &topk_calls[hc.value_topk.expect("routed by value_topk") as usize];
                     self.comparisons += topk_call_comparisons(tc);
-                    return self.step(now, calls, topk_calls, input, out, selected);
+                    return self.step_engine(now, calls, topk_calls, input, out, selected, p);
                 }
                 None => (Activity::Idle, false),
             },
@@ -188,7 +228,7 @@ impl ValueTopk {
                     let call = *call;
                     selected.push(call);
                     self.state = self.filter_state(call, calls, topk_calls, now);
-                    return self.step(now, calls, topk_calls, input, out, selected);
+                    return self.step_engine(now, calls, topk_calls, input, out, selected, p);
                 }
                 (Activity::Busy, false)
             }
@@ -202,14 +242,19 @@ impl ValueTopk {
                 let total = hc.queries as u64 * row;
                 if *emitted < total {
                     let n = (p as u64).min(row - *emitted % row) as u32;
-                    if out.try_push(
-                        now,
-                        Chunk {
-                            call: *call,
-                            lsb: hc.lsb_refetch,
-                        },
-                        n,
-                    ) {
+                    let chunk = Chunk {
+                        call: *call,
+                        lsb: hc.lsb_refetch,
+                    };
+                    let sent = if self.waits_for_pv {
+                        out.try_push(now, chunk, n)
+                    } else if self.held.iter().all(|(c, _)| c.call == *call) {
+                        self.held.push_back((chunk, n));
+                        true
+                    } else {
+                        false
+                    };
+                    if sent {
                         *emitted += n as u64;
                         (Activity::Busy, true)
                     } else {

@@ -47,6 +47,10 @@ pub fn check(arch: &ArchConfig, trace: &AttentionTrace, dram: &dyn Dram) -> Resu
             ),
         ));
     }
+    // A beat wider than the FIFO it feeds never fits: refuse it rather than deadlock.
+    if let Some((key, reason)) = arch.fifo_beat_violations(Some(d)).into_iter().next() {
+        return Err(cfg(&key, reason));
+    }
     let row_bytes = d as u64 * arch.bitwidth_converter.output_bits as u64 / 8;
     let key_rows = bank_bytes(arch.qk.key_sram_bytes, arch.qk.double_buffered) / row_bytes.max(1);
     let value_rows =
