@@ -15,7 +15,7 @@ use super::decoder_config::{Activation, DecoderArch, DecoderConfig};
 use super::decoder_weights::{DecoderWeights, Norm};
 use super::error::ModelError;
 use super::hf_tokenizer::HfTokenizer;
-use super::ops::{gelu, gelu_tanh, layer_norm, linear, rms_norm, silu};
+use super::ops::{gelu, gelu_tanh, layer_norm, linear_rows as linear, rms_norm, silu};
 use super::tensors::Checkpoint;
 
 #[derive(Debug, Clone)]
@@ -265,7 +265,14 @@ impl DecoderModel {
             x += &linear(inner.view(), &w.mlp_out);
         }
         norm(&mut x, &self.weights.final_norm, eps);
-        let logits = x.dot(&self.weights.lm_head().t());
+        let head = self.weights.lm_head();
+        let logits = if x.nrows() == 1 {
+            // Row-major [vocab, hidden] times one row: a dot per vocabulary row, no packing
+            // copy of the (largest) matrix.
+            head.dot(&x.row(0)).insert_axis(Axis(0))
+        } else {
+            x.dot(&head.t())
+        };
         Ok(StepOutput { logits, positions })
     }
 

@@ -47,6 +47,51 @@ impl DecoderWeights {
         }
     }
 
+    /// Random weights of the right shapes (uniform, scaled by 1/sqrt(fan-in); norms at 1),
+    /// seeded: for speed measurements of a model size nothing is shipped for.
+    pub fn random(cfg: &DecoderConfig, seed: u64) -> Self {
+        use rand::{Rng, SeedableRng};
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
+        let mut mat = |rows: usize, cols: usize, fan_in: usize| {
+            let a = 1.0 / (fan_in as f32).sqrt();
+            Array2::from_shape_fn((rows, cols), |_| rng.gen_range(-a..a))
+        };
+        let h = cfg.hidden_size;
+        let (qw, kvw, inner) = (cfg.attn_width(), cfg.kv_width(), cfg.intermediate_size);
+        let lin = |w: Array2<f32>| Linear {
+            bias: Array1::zeros(w.ncols()),
+            weight_t: w,
+        };
+        let norm = || match cfg.arch {
+            DecoderArch::Gpt2 => Norm::Layer(LayerNorm {
+                gamma: Array1::ones(h),
+                beta: Array1::zeros(h),
+            }),
+            DecoderArch::Llama => Norm::Rms(Array1::ones(h)),
+        };
+        let mlp_in = match cfg.arch {
+            DecoderArch::Gpt2 => inner,
+            DecoderArch::Llama => 2 * inner,
+        };
+        let layers = (0..cfg.num_layers)
+            .map(|_| DecoderLayer {
+                attn_norm: norm(),
+                qkv: lin(mat(h, qw + 2 * kvw, h)),
+                attn_out: lin(mat(qw, h, qw)),
+                mlp_norm: norm(),
+                mlp_in: lin(mat(h, mlp_in, h)),
+                mlp_out: lin(mat(inner, h, inner)),
+            })
+            .collect();
+        Self {
+            embed: mat(cfg.vocab_size, h, h),
+            positions: (cfg.arch == DecoderArch::Gpt2).then(|| mat(cfg.max_positions, h, h)),
+            layers,
+            final_norm: norm(),
+            lm_head: (!cfg.tie_word_embeddings).then(|| mat(cfg.vocab_size, h, h)),
+        }
+    }
+
     /// The output projection, [vocab, hidden].
     pub fn lm_head(&self) -> &Array2<f32> {
         self.lm_head.as_ref().unwrap_or(&self.embed)

@@ -15,6 +15,20 @@ pub fn linear(x: ArrayView2<f32>, lin: &Linear) -> Array2<f32> {
     y
 }
 
+/// As [`linear`], with a one-row fast path (a decode step): the matrix kernel would copy
+/// (pack) the whole weight matrix for a single row; summing its rows in place reads it once,
+/// contiguously. (Kept apart from `linear` so the encoder's numbers do not move.)
+pub fn linear_rows(x: ArrayView2<f32>, lin: &Linear) -> Array2<f32> {
+    if x.nrows() != 1 {
+        return linear(x, lin);
+    }
+    let mut y = lin.bias.clone();
+    for (&xi, w) in x.row(0).iter().zip(lin.weight_t.rows()) {
+        y.scaled_add(xi, &w);
+    }
+    y.insert_axis(ndarray::Axis(0))
+}
+
 /// LayerNorm over each row (biased variance, as torch).
 pub fn layer_norm(x: &mut Array2<f32>, ln: &LayerNorm, eps: f32) {
     for mut row in x.rows_mut() {
