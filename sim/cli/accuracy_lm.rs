@@ -70,27 +70,29 @@ pub fn run(dir: &Path, args: &AccuracyArgs) -> anyhow::Result<ExitCode> {
             ReferenceDecoder::new(&w, &cfg, window)
         })?;
         let (ppl, base) = (pruned.perplexity(), dense.perplexity());
+        let quant = format!(
+            "{:?} {}+{} bit",
+            w.quant.mode, w.quant.msb_bits, w.quant.lsb_bits
+        );
+        // A [policy] decides which keys each head reads instead of the cascade's token and
+        // head pruning, so only its name describes the pruning.
+        let what = if w.policy.is_default() {
+            format!(
+                "token pruning {:.2}, head pruning {:.2}, local V keep {:.2}, {quant}",
+                w.token_pruning.average_ratio, w.head_pruning.average_ratio, w.local_v.keep_ratio
+            )
+        } else {
+            format!("policy {}, {quant}", w.policy.kind.label())
+        };
         println!(
-            "perplexity ({}: token pruning {:.2}, head pruning {:.2}, local V keep {:.2}, {:?} {}+{} bit{}): {:.3} ({:+.2} %)",
+            "perplexity ({}: {what}): {ppl:.3} ({:+.2} %)",
             w.name,
-            w.token_pruning.average_ratio,
-            w.head_pruning.average_ratio,
-            w.local_v.keep_ratio,
-            w.quant.mode,
-            w.quant.msb_bits,
-            w.quant.lsb_bits,
-            if w.policy.is_default() {
-                String::new()
-            } else {
-                format!(", policy {}", w.policy.kind.label())
-            },
-            ppl,
             100.0 * (ppl / base - 1.0)
         );
         if let Some(a) = dense.top1_agreement(&pruned) {
             println!("top-1 next-token agreement with dense: {:.2} %", 100.0 * a);
         }
-        if let Some((kept, seq)) = pruned.kv_kept {
+        if let Some((kept, seq)) = pruned.kv_kept.filter(|_| w.policy.is_default()) {
             println!(
                 "K/V rows alive after the last layer: {:.1} % of the sequence (mean over generation steps)",
                 100.0 * kept as f64 / seq.max(1) as f64
