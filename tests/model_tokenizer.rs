@@ -79,3 +79,42 @@ fn every_stsb_dev_sentence_matches_hugging_face() {
     assert!(lines.next().is_none(), "golden longer than data");
     assert_eq!(pairs.len(), 1500);
 }
+
+/// The `tokenizers` crate (the decoders' tokenizer) on MiniLM's own tokenizer.json gives the
+/// same ids as the hand-written WordPiece and Hugging Face on every STS-B dev sentence and
+/// on the edge cases without truncation.
+#[test]
+#[cfg_attr(
+    not(all(data_minilm, data_stsb)),
+    ignore = "needs the MiniLM model and STS-B dev (see data/README.md)"
+)]
+fn the_tokenizers_crate_matches_on_every_stsb_dev_sentence() {
+    let hf =
+        spatten::model::HfTokenizer::from_file(&data("models/all-MiniLM-L6-v2/tokenizer.json"))
+            .unwrap()
+            .without_truncation();
+    let wp = tokenizer();
+    let pairs = read_sts(&data("data/stsb/sts-dev.tsv")).unwrap();
+    let mut checked = 0;
+    for p in &pairs {
+        for s in [&p.sentence1, &p.sentence2] {
+            assert_eq!(
+                hf.encode(s, true).unwrap(),
+                wp.encode(s, usize::MAX).unwrap(),
+                "{s:?}"
+            );
+            checked += 1;
+        }
+    }
+    for line in golden("tokenizer_cases.jsonl").lines() {
+        let case: serde_json::Value = serde_json::from_str(line).unwrap();
+        if case["max_length"].as_u64().is_some() {
+            continue;
+        }
+        let text = case["text"].as_str().unwrap();
+        let want: Vec<u32> = serde_json::from_value(case["ids"].clone()).unwrap();
+        assert_eq!(hf.encode(text, true).unwrap(), want, "text {text:?}");
+        checked += 1;
+    }
+    assert!(checked > 3000, "only {checked} sentences");
+}

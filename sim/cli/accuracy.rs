@@ -1,4 +1,6 @@
-//! `spatten accuracy`: sentence-similarity accuracy of the model on an STS file.
+//! `spatten accuracy`: sentence-similarity accuracy of a BERT model on an STS file, or the
+//! perplexity of a decoder (GPT-2 / Llama `config.json`) on a text; either dense and with a
+//! workload's pruning and quantization in the loop.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -13,16 +15,26 @@ use crate::model::{self, AccuracyReport, BertModel, DenseAttention, ReferenceAtt
 
 #[derive(Debug, Args)]
 pub struct AccuracyArgs {
-    /// Model directory (config.json, vocab.txt, model.safetensors). Default:
-    /// models/all-MiniLM-L6-v2 under $SPATTEN_DATA (else ./data), where
-    /// scripts/fetch-model.sh puts it.
+    /// Model directory. A BERT encoder (config.json, vocab.txt, model.safetensors) is scored
+    /// on STS; a decoder (config.json with model_type "gpt2" or "llama", tokenizer.json,
+    /// model.safetensors or a sharded index) by perplexity on --text. Default: with --text,
+    /// the shipped models/tiny-gpt2; else models/all-MiniLM-L6-v2 under $SPATTEN_DATA (else
+    /// ./data), where scripts/fetch-model.sh puts it.
     #[arg(long)]
     pub model: Option<PathBuf>,
+    /// Decoders: the text to score (UTF-8). Default: the model folder's heldout.txt (the
+    /// shipped models hold out the last 10 % of WikiText-2 valid there).
+    #[arg(long)]
+    pub text: Option<PathBuf>,
+    /// Decoders: tokens per window; the text is cut into non-overlapping windows, each run
+    /// as a 1-token prompt followed by generation steps, every next token scored.
+    #[arg(long, default_value_t = 128)]
+    pub window: usize,
     /// Tab-separated STS file (genre, file, year, id, score, sentence1, sentence2).
     /// Default: data/stsb/sts-dev.tsv under $SPATTEN_DATA (else ./data).
     #[arg(long)]
     pub data: Option<PathBuf>,
-    /// Use only the first N pairs.
+    /// Use only the first N pairs (decoders: the first N windows).
     #[arg(long)]
     pub limit: Option<usize>,
     /// Also run with this workload's pruning and quantization settings in the loop (the
@@ -32,8 +44,34 @@ pub struct AccuracyArgs {
 }
 
 pub fn run(args: AccuracyArgs) -> anyhow::Result<ExitCode> {
+    let model_dir = match &args.model {
+        Some(m) => Some(m.clone()),
+        None if args.text.is_some() => Some(shipped_model("tiny-gpt2")?),
+        None => None,
+    };
+    if let Some(dir) = &model_dir {
+        let config = dir.join("config.json");
+        let kind = if config.is_file() {
+            model::model_type(&config)?
+        } else {
+            None
+        };
+        if matches!(kind.as_deref(), Some("gpt2" | "llama")) {
+            if args.data.is_some() {
+                bail!("--data is an STS file for BERT models; a decoder takes --text FILE");
+            }
+            return super::accuracy_lm::run(dir, &args);
+        }
+        if args.text.is_some() {
+            bail!(
+                "--text needs a decoder model (config.json model_type \"gpt2\" or \"llama\"); {} is {}",
+                dir.display(),
+                kind.map_or("not one".to_string(), |k| format!("model_type \"{k}\""))
+            );
+        }
+    }
     let data = or_default(args.data, Dataset::StsbDev, "--data FILE")?;
-    let model_dir = or_default(args.model, Dataset::MiniLm, "--model DIR")?;
+    let model_dir = or_default(model_dir, Dataset::MiniLm, "--model DIR")?;
     let mut pairs = model::read_sts(&data)?;
     if let Some(n) = args.limit {
         pairs.truncate(n);
@@ -77,6 +115,25 @@ pub fn run(args: AccuracyArgs) -> anyhow::Result<ExitCode> {
         );
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// A model shipped in the repository's models/: from the current directory, else from the
+/// source tree this binary was built from.
+pub(super) fn shipped_model(name: &str) -> anyhow::Result<PathBuf> {
+    let local = PathBuf::from("models").join(name);
+    if local.is_dir() {
+        return Ok(local);
+    }
+    let built = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("models")
+        .join(name);
+    if built.is_dir() {
+        return Ok(built);
+    }
+    bail!(
+        "no --model given and the shipped models/{name} is not in the current directory; \
+         run from the repository root or pass --model DIR"
+    )
 }
 
 /// The path given on the command line, else the data set's place under the data root.

@@ -1,6 +1,7 @@
 //! The `spatten` command line: one file per subcommand, each a thin face over the library.
 
 mod accuracy;
+mod accuracy_lm;
 mod baseline;
 mod compare;
 mod config;
@@ -72,7 +73,8 @@ pub enum Command {
     Trace(trace::TraceCommand),
     /// Write (or --check) golden vectors of the reference datapath for RTL.
     Golden(golden::GoldenArgs),
-    /// STS-B Spearman of a BERT model, dense and with a workload's pruning and quantization in the loop.
+    /// STS-B Spearman of a BERT model, or perplexity of a GPT-2 / Llama decoder on a text,
+    /// dense and with a workload's pruning and quantization in the loop.
     Accuracy(accuracy::AccuracyArgs),
     /// Compare pruning policies (spatten, h2o, streaming-llm, quest, ...) on one workload:
     /// cycles, DRAM bytes, energy, kept fraction and accuracy in one table, with figures.

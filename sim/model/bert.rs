@@ -6,15 +6,15 @@
 //! any rayon thread count). Masked positions in a padded batch get exactly zero probability
 //! after softmax, so the result equals the padded-batch one.
 
-use std::f32::consts::FRAC_1_SQRT_2;
 use std::path::{Path, PathBuf};
 
-use ndarray::{Array1, Array2, Array3, ArrayView2, Axis, Zip, s};
+use ndarray::{Array1, Array2, Array3, Axis, Zip, s};
 
 use super::attention::{AttentionKernel, DenseAttention};
 use super::error::ModelError;
+use super::ops::{gelu, layer_norm, linear};
 use super::tokenizer::WordPieceTokenizer;
-use super::weights::{BertConfig, BertWeights, LayerNorm, Linear};
+use super::weights::{BertConfig, BertWeights};
 
 #[derive(Debug, Clone)]
 pub struct BertModel {
@@ -222,7 +222,7 @@ impl BertModel {
     }
 }
 
-fn check_output(
+pub(crate) fn check_output(
     layer: usize,
     (heads, tokens, head_dim): (usize, usize, usize),
     context: &Array3<f32>,
@@ -247,30 +247,6 @@ fn check_output(
     Ok(())
 }
 
-fn linear(x: ArrayView2<f32>, lin: &Linear) -> Array2<f32> {
-    let mut y = x.dot(&lin.weight_t);
-    y += &lin.bias;
-    y
-}
-
-fn layer_norm(x: &mut Array2<f32>, ln: &LayerNorm, eps: f32) {
-    for mut row in x.rows_mut() {
-        let n = row.len() as f32;
-        let mean = row.sum() / n;
-        let var = row.iter().map(|&v| (v - mean) * (v - mean)).sum::<f32>() / n;
-        let inv = 1.0 / (var + eps).sqrt();
-        Zip::from(&mut row)
-            .and(&ln.gamma)
-            .and(&ln.beta)
-            .for_each(|v, &g, &b| *v = (*v - mean) * inv * g + b);
-    }
-}
-
-/// Exact (erf) GELU, as BERT's `hidden_act = "gelu"`.
-fn gelu(x: f32) -> f32 {
-    0.5 * x * (1.0 + libm::erff(x * FRAC_1_SQRT_2))
-}
-
 fn mean_rows(x: &Array2<f32>) -> Array1<f32> {
     x.sum_axis(Axis(0)) / x.nrows() as f32
 }
@@ -284,29 +260,6 @@ fn l2_normalize(v: Array1<f32>) -> Array1<f32> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn gelu_matches_closed_form_points() {
-        assert_eq!(gelu(0.0), 0.0);
-        // GELU(1) = 0.5 (1 + erf(1/sqrt 2)) = 0.841344746...
-        assert!((gelu(1.0) - 0.841_344_7).abs() < 1e-6);
-        assert!((gelu(-1.0) + 0.158_655_25).abs() < 1e-6);
-    }
-
-    #[test]
-    fn layer_norm_gives_zero_mean_unit_variance() {
-        let mut x = Array2::from_shape_fn((3, 8), |(r, c)| (r * 8 + c * c) as f32 * 0.3);
-        let ln = LayerNorm {
-            gamma: Array1::ones(8),
-            beta: Array1::zeros(8),
-        };
-        layer_norm(&mut x, &ln, 1e-12);
-        for row in x.rows() {
-            assert!(row.mean().unwrap().abs() < 1e-5);
-            let var = row.mapv(|v| v * v).mean().unwrap();
-            assert!((var - 1.0).abs() < 1e-4);
-        }
-    }
 
     #[test]
     fn kernel_output_checks_reject_bad_keep_lists() {

@@ -37,11 +37,12 @@ pub enum ModelError {
         found: Vec<usize>,
     },
 
-    #[error("{path}: tensor `{name}` has dtype {found}, expected F32")]
+    #[error("{path}: tensor `{name}` has dtype {found}, expected {expected}")]
     TensorDtype {
         path: PathBuf,
         name: String,
         found: String,
+        expected: &'static str,
     },
 
     #[error("{path}: tensor `{name}` holds a non-finite value")]
@@ -49,6 +50,9 @@ pub enum ModelError {
 
     #[error("{path}: {reason}")]
     Vocab { path: PathBuf, reason: String },
+
+    #[error("{path}: {reason}")]
+    Checkpoint { path: PathBuf, reason: String },
 
     #[error("text is empty: it holds no token after normalisation")]
     EmptyText,

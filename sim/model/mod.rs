@@ -1,4 +1,4 @@
-//! A small f32 transformer (BERT encoder) over real weights, used to capture Q/K/V values and
+//! Small f32 transformers over real weights (a BERT encoder; GPT-2- and Llama-style decoders), used to capture Q/K/V values and
 //! to measure what pruning and quantization cost in accuracy.
 //!
 //! Load with [`BertModel::load`]; embed with [`BertModel::embed`] (dense) or
@@ -8,11 +8,20 @@
 pub mod attention;
 pub mod bert;
 pub mod capture;
+pub mod decoder;
+pub mod decoder_attention;
+pub mod decoder_config;
+pub mod decoder_reference;
+pub mod decoder_weights;
 pub mod error;
 pub mod eval;
+pub mod hf_tokenizer;
+pub mod lm_eval;
+pub mod ops;
 pub mod reference_kernel;
 pub mod stats;
 pub mod stsb;
+pub mod tensors;
 pub mod tokenizer;
 pub mod weights;
 
@@ -22,8 +31,14 @@ pub use attention::{
 };
 pub use bert::{BertModel, Embedding};
 pub use capture::capture;
+pub use decoder::{DecoderModel, KvCache, StepOutput};
+pub use decoder_attention::{DecoderKernel, DenseCausal, causal_attention};
+pub use decoder_config::{DecoderArch, DecoderConfig, model_type};
+pub use decoder_reference::{ReferenceDecoder, workload_for_decoder};
 pub use error::ModelError;
 pub use eval::{AccuracyReport, Drift, embedding_drift, evaluate};
+pub use hf_tokenizer::HfTokenizer;
+pub use lm_eval::{LmReport, evaluate_lm, score_window, windows};
 pub use reference_kernel::{ReferenceAttention, workload_for_model};
 pub use stats::{cosine, spearman};
 pub use stsb::{StsError, StsPair, read_sts};

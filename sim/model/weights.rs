@@ -217,6 +217,7 @@ impl Reader<'_> {
                 path: self.path.clone(),
                 name: full,
                 found: format!("{:?}", view.dtype()),
+                expected: "F32",
             });
         }
         if view.shape() != expected {

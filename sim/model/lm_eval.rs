@@ -1,0 +1,155 @@
+//! Language-model accuracy of a decoder on a text: perplexity over non-overlapping windows,
+//! teacher-forced through the KV cache, and top-1 next-token agreement between two runs.
+//!
+//! Each window of W tokens runs as the hardware runs generation: its first token is the
+//! prompt (iteration 0), every further token one generation iteration whose single query
+//! predicts the next. All W - 1 next tokens are scored, so the dense result equals the
+//! plain full-window perplexity (scripts/train_decoders.py and scripts/decoder_numpy.py use
+//! the same windows), and under pruning every prediction reads the pruned KV cache.
+
+use rayon::prelude::*;
+
+use super::decoder::{DecoderModel, KvCache, argmax};
+use super::decoder_attention::DecoderKernel;
+use super::error::ModelError;
+
+/// Non-overlapping windows of `len` tokens; a tail shorter than 2 tokens (nothing to
+/// predict) is dropped.
+pub fn windows(ids: &[u32], len: usize) -> Vec<&[u32]> {
+    ids.chunks(len.max(2)).filter(|w| w.len() >= 2).collect()
+}
+
+/// The scored predictions of one run.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LmReport {
+    pub windows: usize,
+    /// Natural-log probability of each scored next token, in text order.
+    pub logprobs: Vec<f64>,
+    /// The model's top-1 prediction at each scored position.
+    pub top1: Vec<u32>,
+    /// K/V rows kept by the last layer and sequence tokens, summed over generation steps
+    /// (None for a kernel that never prunes).
+    pub kv_kept: Option<(u64, u64)>,
+}
+
+impl LmReport {
+    pub fn targets(&self) -> usize {
+        self.logprobs.len()
+    }
+
+    /// Mean negative log-likelihood per scored token (nats).
+    pub fn mean_nll(&self) -> f64 {
+        -self.logprobs.iter().sum::<f64>() / self.logprobs.len().max(1) as f64
+    }
+
+    pub fn perplexity(&self) -> f64 {
+        self.mean_nll().exp()
+    }
+
+    /// Fraction of positions where both runs predict the same next token.
+    pub fn top1_agreement(&self, other: &LmReport) -> Option<f64> {
+        (self.top1.len() == other.top1.len() && !self.top1.is_empty()).then(|| {
+            let same = self
+                .top1
+                .iter()
+                .zip(&other.top1)
+                .filter(|(a, b)| a == b)
+                .count();
+            same as f64 / self.top1.len() as f64
+        })
+    }
+}
+
+/// Log-probabilities, top-1 predictions and K/V statistics of one window.
+type WindowScore = (Vec<f64>, Vec<u32>, Option<(u64, u64)>);
+
+/// One window through the KV cache, a fresh kernel per window. Returns, per next token,
+/// its log-probability and the top-1 prediction, and the kernel's K/V statistics.
+pub fn score_window(
+    model: &DecoderModel,
+    ids: &[u32],
+    kernel: &mut dyn DecoderKernel,
+) -> Result<(Vec<f64>, Vec<u32>), ModelError> {
+    let mut cache = KvCache::new(model.config(), ids.len());
+    let mut logprobs = Vec::with_capacity(ids.len().saturating_sub(1));
+    let mut top1 = Vec::with_capacity(ids.len().saturating_sub(1));
+    for (t, &target) in ids.iter().enumerate().skip(1) {
+        let step = model.forward(&ids[t - 1..t], &mut cache, kernel)?;
+        if step.positions.last() != Some(&(t - 1)) {
+            return Err(ModelError::Kernel {
+                layer: model.config().num_layers - 1,
+                reason: format!("the query at position {} was pruned", t - 1),
+            });
+        }
+        let row = step.logits.row(step.logits.nrows() - 1);
+        logprobs.push(log_softmax_at(row, target as usize));
+        top1.push(argmax(row));
+    }
+    Ok((logprobs, top1))
+}
+
+/// Scores every window, each with a fresh kernel from `factory`. Windows run in parallel
+/// but independently and are reassembled in order, so the report is identical at any
+/// thread count. `on_window` is called once per finished window (progress display).
+pub fn evaluate_lm<F, K>(
+    model: &DecoderModel,
+    windows: &[&[u32]],
+    factory: F,
+    on_window: &(dyn Fn() + Sync),
+) -> Result<LmReport, ModelError>
+where
+    F: Fn() -> K + Sync,
+    K: DecoderKernel,
+{
+    let parts: Vec<WindowScore> = windows
+        .par_iter()
+        .map(|w| {
+            let mut kernel = factory();
+            let (lp, top) = score_window(model, w, &mut kernel)?;
+            on_window();
+            Ok((lp, top, kernel.kv_kept()))
+        })
+        .collect::<Result<_, ModelError>>()?;
+    let mut report = LmReport {
+        windows: windows.len(),
+        logprobs: Vec::new(),
+        top1: Vec::new(),
+        kv_kept: None,
+    };
+    for (lp, top, kept) in parts {
+        report.logprobs.extend(lp);
+        report.top1.extend(top);
+        if let Some((a, b)) = kept {
+            let (sa, sb) = report.kv_kept.unwrap_or((0, 0));
+            report.kv_kept = Some((sa + a, sb + b));
+        }
+    }
+    Ok(report)
+}
+
+/// log softmax(row)[target] in f64.
+pub fn log_softmax_at(row: ndarray::ArrayView1<f32>, target: usize) -> f64 {
+    let max = row.iter().fold(f64::NEG_INFINITY, |m, &x| m.max(x as f64));
+    let z: f64 = row.iter().map(|&x| (x as f64 - max).exp()).sum();
+    row[target] as f64 - max - z.ln()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ndarray::arr1;
+
+    #[test]
+    fn windows_drop_only_a_tail_without_a_target() {
+        let ids: Vec<u32> = (0..10).collect();
+        let w = windows(&ids, 4);
+        assert_eq!(w, vec![&ids[0..4], &ids[4..8], &ids[8..10]]);
+        assert_eq!(windows(&ids[..9], 4).len(), 2);
+    }
+
+    #[test]
+    fn log_softmax_of_equal_logits_is_minus_log_n() {
+        let lp = log_softmax_at(arr1(&[3.0f32, 3.0, 3.0, 3.0]).view(), 2);
+        assert!((lp + 4f64.ln()).abs() < 1e-12);
+    }
+}
