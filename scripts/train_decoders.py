@@ -8,8 +8,9 @@ exact layout of a real checkpoint and the same Rust loader runs real GPT-2 / Lla
 
 Data: the WikiText-2 validation text (CC BY-SA 3.0), $SPATTEN_DATA/data/wikitext-2/valid.txt.
 Its lines are split at 90 % of the characters: the first part trains the byte-level BPE
-tokenizer and the models, the rest is held out (heldout.txt in each model folder, shipped so
-that `spatten accuracy` runs on a clone without the data folder).
+tokenizer and the models, the rest is held out (`spatten accuracy --model DIR` scores it by
+default, splitting the data root's file the same way: `model::heldout_split`). The text itself
+is not copied into the repository.
 
 Deterministic: fixed seeds, torch.use_deterministic_algorithms, one thread, no dropout.
 
@@ -151,14 +152,15 @@ default `--model`, not a useful language model.
   with `tokenizers` on the training split.
 - **Data**: WikiText-2 (raw) validation text, `data/wikitext-2/valid.txt` of the data root.
   Split by characters at a line end: the first 90 % trains tokenizer and model, the last
-  10 % is held out and shipped here as `heldout.txt` ({heldout_tokens:,} tokens).
+  10 % is held out ({heldout_tokens:,} tokens; `spatten accuracy --model models/{name}`
+  scores it by default, cut from the data root's file by the same rule).
 - **Recipe**: AdamW (lr {lr}, betas 0.9/0.95, weight decay 0.01), batch {batch} x {ctx}
   tokens, {steps} steps, 50 warm-up steps then cosine decay, gradient clip 1.0, no dropout;
   seed {seed}; one CPU thread, `torch.use_deterministic_algorithms(True)`; torch {torch}.
-- **Held-out perplexity**: {ppl:.2f} (non-overlapping {ctx}-token windows of `heldout.txt`,
+- **Held-out perplexity**: {ppl:.2f} (non-overlapping {ctx}-token windows of the held-out split,
   exp of the mean next-token NLL; training split: {train_ppl:.2f}).
 - **Licence**: the text is CC BY-SA 3.0 (WikiText, Merity et al. 2016, from Wikipedia);
-  `heldout.txt` and these weights derived from it are shared under the same licence.
+  these weights, derived from it, are shared under the same licence.
 
 Rebuild (took {minutes} minutes wall-clock on one thread of a shared 2-core machine):
 
@@ -221,7 +223,6 @@ def main():
         if gen.exists():
             gen.unlink()
         tok.save(str(out / "tokenizer.json"))
-        (out / "heldout.txt").write_text(heldout_text, encoding="utf-8")
         params = sum(p.numel() for p in model.parameters())
         (out / "README.md").write_text(
             CARD.format(

@@ -6,7 +6,10 @@ mod common;
 
 use std::path::Path;
 
-use spatten::model::{DecoderModel, DenseCausal, evaluate_lm, windows};
+use spatten::model::{DecoderModel, DenseCausal, evaluate_lm, heldout_split, windows};
+
+/// A text written for these tests (no data root needed).
+const TEXT: &str = "tests/data/decoder-text.txt";
 
 fn field(out: &str, prefix: &str) -> f64 {
     let line = out
@@ -33,12 +36,13 @@ fn accuracy_prints_dense_and_pruned_perplexity() {
         "gpt2-small",
         "--limit",
         "3",
+        "--text",
+        TEXT,
     ]);
     assert_eq!(code, 0, "{err}");
-    let model =
-        DecoderModel::load(&Path::new(env!("CARGO_MANIFEST_DIR")).join("models/tiny-llama"))
-            .unwrap();
-    let text = std::fs::read_to_string(model.dir().join("heldout.txt")).unwrap();
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let model = DecoderModel::load(&root.join("models/tiny-llama")).unwrap();
+    let text = std::fs::read_to_string(root.join(TEXT)).unwrap();
     let ids = model.encode(&text).unwrap();
     let wins: Vec<&[u32]> = windows(&ids, 128).into_iter().take(3).collect();
     let dense = evaluate_lm(&model, &wins, || DenseCausal, &|| {}).unwrap();
@@ -82,4 +86,41 @@ fn bad_decoder_arguments_exit_2() {
         common::spatten(&["accuracy", "--model", "models/tiny-gpt2", "--data", "x.tsv"]);
     assert_eq!(code, 2);
     assert!(err.contains("--text"), "{err}");
+}
+
+#[test]
+#[cfg_attr(not(data_wikitext2), ignore = "needs the WikiText-2 validation text")]
+fn the_default_text_is_the_split_the_shipped_models_held_out() {
+    use sha2::{Digest, Sha256};
+    let valid = spatten::data_dir::Dataset::Wikitext2.path();
+    let all = std::fs::read_to_string(&valid).unwrap();
+    let held = heldout_split(&all);
+    // The sha256 of the held-out file scripts/train_decoders.py wrote when it trained the
+    // shipped models (its model cards' perplexities are measured on it).
+    let digest: String = Sha256::digest(held.as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    assert_eq!(
+        digest,
+        "fb304572801fd91a5a93427a333e2c1eb32104b7dcea969e411590727042bec6"
+    );
+    let (code, out, err) =
+        common::spatten(&["accuracy", "--model", "models/tiny-gpt2", "--limit", "2"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("held-out last 10 %"), "{out}");
+    assert!(out.contains("38342 tokens"), "{out}");
+}
+
+#[test]
+fn the_split_cuts_at_the_line_after_nine_tenths_of_the_characters() {
+    // 39 characters: nine tenths is character 35, on the second line; the third is held out.
+    let text = format!("{}\n{}\nc\n", "a".repeat(30), "b".repeat(5));
+    assert_eq!(heldout_split(&text), "c\n");
+    // Characters, not bytes: 'é' is two bytes, and the cut lands after the same line.
+    let accented = format!("{}\n{}\nc\n", "é".repeat(30), "b".repeat(5));
+    assert_eq!(heldout_split(&accented), "c\n");
+    // 23 characters: character 20 is on the last line, so nothing is held out.
+    assert_eq!(heldout_split("aaaa\nbbbb\ncccc\ndddd\nee\n"), "");
+    assert_eq!(heldout_split("no newline at all"), "");
 }

@@ -94,15 +94,18 @@ fn max_abs_diff(rust: &ndarray::Array2<f32>, other: &[Vec<f64>]) -> f64 {
         .fold(0.0, f64::max)
 }
 
-fn heldout_windows(model: &DecoderModel) -> Vec<u32> {
-    let text = std::fs::read_to_string(model.dir().join("heldout.txt")).unwrap();
-    model.encode(&text).unwrap()
+/// The token ids of the test text (tests/data/decoder-text.txt, written for these tests).
+fn text_ids(model: &DecoderModel) -> Vec<u32> {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/decoder-text.txt");
+    model
+        .encode(&std::fs::read_to_string(path).unwrap())
+        .unwrap()
 }
 
 fn check(name: &str) {
     let dir = model_dir(name);
     let model = DecoderModel::load(&dir).unwrap();
-    let ids = heldout_windows(&model);
+    let ids = text_ids(&model);
     let wins: Vec<&[u32]> = windows(&ids, WINDOW).into_iter().take(WINDOWS).collect();
     let Some(np) = numpy(&dir, &wins, None) else {
         return;
@@ -155,7 +158,7 @@ fn shipped_models_match_transformers_when_available() {
     for name in ["tiny-gpt2", "tiny-llama"] {
         let dir = model_dir(name);
         let model = DecoderModel::load(&dir).unwrap();
-        let ids = heldout_windows(&model);
+        let ids = text_ids(&model);
         let wins: Vec<&[u32]> = windows(&ids, WINDOW).into_iter().take(1).collect();
         let np = numpy(&dir, &wins, Some(&py)).unwrap();
         let Some(t) = np.torch_logits else {

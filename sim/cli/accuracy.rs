@@ -22,8 +22,9 @@ pub struct AccuracyArgs {
     /// ./data), where scripts/fetch-model.sh puts it.
     #[arg(long)]
     pub model: Option<PathBuf>,
-    /// Decoders: the text to score (UTF-8). Default: the model folder's heldout.txt (the
-    /// shipped models hold out the last 10 % of WikiText-2 valid there).
+    /// Decoders: the text to score (UTF-8), all of it. Default: the held-out last 10 % of
+    /// data/wikitext-2/valid.txt under $SPATTEN_DATA (else ./data), the split the shipped
+    /// models did not train on.
     #[arg(long)]
     pub text: Option<PathBuf>,
     /// Decoders: tokens per window; the text is cut into non-overlapping windows, each run
@@ -137,7 +138,11 @@ pub(super) fn shipped_model(name: &str) -> anyhow::Result<PathBuf> {
 }
 
 /// The path given on the command line, else the data set's place under the data root.
-fn or_default(given: Option<PathBuf>, dataset: Dataset, flag: &str) -> anyhow::Result<PathBuf> {
+pub(super) fn or_default(
+    given: Option<PathBuf>,
+    dataset: Dataset,
+    flag: &str,
+) -> anyhow::Result<PathBuf> {
     match given {
         Some(p) => Ok(p),
         None if dataset.is_present() => Ok(dataset.path()),

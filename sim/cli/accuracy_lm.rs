@@ -7,11 +7,13 @@ use std::process::ExitCode;
 
 use anyhow::{Context, bail};
 
-use super::accuracy::AccuracyArgs;
+use super::accuracy::{AccuracyArgs, or_default};
 use super::progress;
 use crate::config;
+use crate::data_dir::Dataset;
 use crate::model::{
-    DecoderKernel, DecoderModel, DenseCausal, LmReport, ReferenceDecoder, evaluate_lm, windows,
+    DecoderKernel, DecoderModel, DenseCausal, LmReport, ReferenceDecoder, evaluate_lm,
+    heldout_split, windows,
 };
 
 pub fn run(dir: &Path, args: &AccuracyArgs) -> anyhow::Result<ExitCode> {
@@ -30,9 +32,22 @@ pub fn run(dir: &Path, args: &AccuracyArgs) -> anyhow::Result<ExitCode> {
             cfg.max_positions
         );
     }
-    let text_path = args.text.clone().unwrap_or_else(|| dir.join("heldout.txt"));
-    let text = std::fs::read_to_string(&text_path)
-        .with_context(|| format!("reading --text {}", text_path.display()))?;
+    let (text_path, text) = match &args.text {
+        Some(p) => (
+            p.display().to_string(),
+            std::fs::read_to_string(p)
+                .with_context(|| format!("reading --text {}", p.display()))?,
+        ),
+        None => {
+            let valid = or_default(None, Dataset::Wikitext2, "--text FILE")?;
+            let all = std::fs::read_to_string(&valid)
+                .with_context(|| format!("reading {}", valid.display()))?;
+            (
+                format!("{}, held-out last 10 %", valid.display()),
+                heldout_split(&all).to_string(),
+            )
+        }
+    };
     let ids = model.encode(&text)?;
     let mut wins = windows(&ids, args.window);
     if let Some(n) = args.limit {
@@ -41,7 +56,7 @@ pub fn run(dir: &Path, args: &AccuracyArgs) -> anyhow::Result<ExitCode> {
     if wins.is_empty() {
         bail!(
             "{}: the text has {} tokens, fewer than the 2 a prediction needs",
-            text_path.display(),
+            text_path,
             ids.len()
         );
     }
@@ -59,7 +74,7 @@ pub fn run(dir: &Path, args: &AccuracyArgs) -> anyhow::Result<ExitCode> {
     );
     println!(
         "text: {} ({} tokens; {} windows of up to {window}, {} next tokens scored)",
-        text_path.display(),
+        text_path,
         ids.len(),
         wins.len(),
         dense.targets()

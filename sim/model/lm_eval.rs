@@ -13,6 +13,20 @@ use super::decoder::{DecoderModel, KvCache, argmax};
 use super::decoder_attention::DecoderKernel;
 use super::error::ModelError;
 
+/// The held-out part of a text as `scripts/train_decoders.py` splits it: the first 90 % of
+/// the characters, extended to the end of their line, trained the shipped decoders; the rest,
+/// returned here, is what their model cards' perplexities are measured on.
+pub fn heldout_split(text: &str) -> &str {
+    let chars = text.chars().count();
+    // Python's int(len(text) * 0.9): the same double product, truncated.
+    let at = (chars as f64 * 0.9) as usize;
+    let byte = text.char_indices().nth(at).map_or(text.len(), |(b, _)| b);
+    match text[byte..].find('\n') {
+        Some(i) => &text[byte + i + 1..],
+        None => "",
+    }
+}
+
 /// Non-overlapping windows of `len` tokens; a tail shorter than 2 tokens (nothing to
 /// predict) is dropped.
 pub fn windows(ids: &[u32], len: usize) -> Vec<&[u32]> {
