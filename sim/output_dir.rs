@@ -240,10 +240,12 @@ impl OutputDir {
                 if !(ours || empty || self.force) {
                     return Err(self.refusal(&found));
                 }
-                let owned = found.marker.as_ref().map(Marker::owned).unwrap_or_default();
                 for f in files {
                     let p = self.path.join(f);
-                    if std::fs::symlink_metadata(&p).is_ok() && !owned.contains(*f) {
+                    // The marker is read after the file is seen, for the reason `inspect` gives.
+                    if std::fs::symlink_metadata(&p).is_ok()
+                        && !Marker::read(&self.path).is_some_and(|m| m.owned().contains(*f))
+                    {
                         return Err(OutputError::refused(
                             &p,
                             "exists and was not written by spatten; it is never overwritten \
@@ -318,9 +320,12 @@ impl OutputDir {
                  must be a folder of its own (e.g. reports/NAME)",
             ));
         }
+        // The listing comes before the marker: a concurrent sweep claiming this folder writes
+        // its marker before any file it lists, so every such file seen here is in the marker.
+        let entries = walk(path)?;
         let marker = Marker::read(path);
         let owned = marker.as_ref().map(Marker::owned).unwrap_or_default();
-        let foreign = walk(path)?
+        let foreign = entries
             .into_iter()
             .filter(|e| e != MARKER && !owned.contains(e) && !e.contains(TMP_TAG))
             .collect();

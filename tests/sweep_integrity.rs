@@ -129,8 +129,9 @@ fn concurrent_resumed_sweeps_never_duplicate_rows() {
             .spawn()
             .unwrap()
     };
-    let (a, b) = (spawn(), spawn());
-    for child in [a, b] {
+    // Four writers race for a folder none of them has made yet.
+    let children: Vec<_> = (0..4).map(|_| spawn()).collect();
+    for child in children {
         let o = child.wait_with_output().unwrap();
         let err = String::from_utf8_lossy(&o.stderr);
         assert!(
