@@ -45,7 +45,7 @@ fn accuracy_prints_dense_and_pruned_perplexity() {
     let text = std::fs::read_to_string(root.join(TEXT)).unwrap();
     let ids = model.encode(&text).unwrap();
     let wins: Vec<&[u32]> = windows(&ids, 128).into_iter().take(3).collect();
-    let dense = evaluate_lm(&model, &wins, || DenseCausal, &|| {}).unwrap();
+    let dense = evaluate_lm(&model, &wins, 1, || DenseCausal, &|| {}).unwrap();
     let printed = field(&out, "perplexity (dense)");
     assert_eq!(
         format!("{printed:.3}"),
@@ -123,4 +123,73 @@ fn the_split_cuts_at_the_line_after_nine_tenths_of_the_characters() {
     // 23 characters: character 20 is on the last line, so nothing is held out.
     assert_eq!(heldout_split("aaaa\nbbbb\ncccc\ndddd\nee\n"), "");
     assert_eq!(heldout_split("no newline at all"), "");
+}
+
+#[test]
+fn compare_scores_each_generation_policy_by_the_decoders_perplexity() {
+    let dir = tempfile::tempdir().unwrap();
+    let w = dir.path().join("gen.toml");
+    std::fs::write(
+        &w,
+        "base = \"gpt2-small\"\nname = \"gen\"\n[model]\nlayers = 2\n[stage]\n\
+         prompt_tokens = 224\ngenerated_tokens = 32\n",
+    )
+    .unwrap();
+    let out = dir.path().join("cmp");
+    let (code, stdout, err) = common::spatten(&[
+        "compare",
+        "--workload",
+        w.to_str().unwrap(),
+        "--policies",
+        "dense,streaming-llm",
+        "--text",
+        TEXT,
+        "--accuracy-windows",
+        "2",
+        "--dram",
+        "simple",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 0, "{stdout}{err}");
+    assert!(stdout.contains("| perplexity (tiny-gpt2) |"), "{stdout}");
+    assert!(
+        stdout.contains("each a 96-token prompt and 32 generated tokens, the 62 predicted"),
+        "{stdout}"
+    );
+    let rows: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("compare.json")).unwrap()).unwrap();
+    let ppl = |i: usize| rows[i]["accuracy"].as_f64().unwrap();
+    // The dense row is the same loop as `spatten accuracy` with a dense policy.
+    let dense = dir.path().join("dense.toml");
+    std::fs::write(
+        &dense,
+        format!(
+            "base = \"{}\"\nname = \"d\"\n[policy]\nkind = \"dense\"\n",
+            w.display()
+        ),
+    )
+    .unwrap();
+    let (code, acc, err) = common::spatten(&[
+        "accuracy",
+        "--model",
+        "models/tiny-gpt2",
+        "--workload",
+        dense.to_str().unwrap(),
+        "--prompt",
+        "96",
+        "--limit",
+        "2",
+        "--text",
+        TEXT,
+    ]);
+    assert_eq!(code, 0, "{err}");
+    assert!(acc.contains("62 next tokens scored"), "{acc}");
+    assert_eq!(
+        format!("{:.3}", ppl(0)),
+        format!("{:.3}", field(&acc, "perplexity (d:"))
+    );
+    // Half the cache (sinks and a recent window) reads less and predicts worse.
+    assert!(ppl(1) > ppl(0), "{rows}");
+    assert!(out.join("figures/pareto_accuracy_energy.png").is_file());
 }

@@ -118,7 +118,7 @@ fn check(name: &str) {
 
     // Dense perplexity through the KV cache, one token per step, equals numpy's
     // full-window perplexity.
-    let dense = evaluate_lm(&model, &wins, || DenseCausal, &|| {}).unwrap();
+    let dense = evaluate_lm(&model, &wins, 1, || DenseCausal, &|| {}).unwrap();
     let np_lp: Vec<f64> = np.logprobs.concat();
     assert_eq!(dense.targets(), np_lp.len());
     let np_ppl = (-np_lp.iter().sum::<f64>() / np_lp.len() as f64).exp();

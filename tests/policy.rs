@@ -45,6 +45,31 @@ fn policy(kind: PolicyKind) -> PolicyConfig {
 }
 
 #[test]
+fn token_counts_sized_for_a_longer_prompt_are_scaled_to_the_one_run() {
+    // A budget of 16 chosen for a 48-token prompt is 8 on this 24-token one; the sinks stay.
+    let keys = |p: PolicyConfig| -> Vec<Vec<u32>> {
+        run(&tiny_generation(p))
+            .head_calls
+            .iter()
+            .map(|c| c.keys.clone())
+            .collect()
+    };
+    let eight = keys(PolicyConfig {
+        budget: Some(8),
+        sinks: Some(2),
+        ..policy(PolicyKind::StreamingLlm)
+    });
+    let sized = |prompt| PolicyConfig {
+        budget: Some(16),
+        sinks: Some(2),
+        sized_for_prompt: Some(prompt),
+        ..policy(PolicyKind::StreamingLlm)
+    };
+    assert_eq!(keys(sized(48)), eight);
+    assert_ne!(keys(sized(24)), eight);
+}
+
+#[test]
 fn streaming_llm_attends_sinks_plus_the_recent_window() {
     let w = tiny_generation(PolicyConfig {
         budget: Some(8),

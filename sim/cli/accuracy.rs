@@ -28,9 +28,14 @@ pub struct AccuracyArgs {
     #[arg(long)]
     pub text: Option<PathBuf>,
     /// Decoders: tokens per window; the text is cut into non-overlapping windows, each run
-    /// as a 1-token prompt followed by generation steps, every next token scored.
+    /// as a --prompt-token prompt followed by one generation step per token.
     #[arg(long, default_value_t = 128)]
     pub window: usize,
+    /// Decoders: prompt tokens per window (iteration 0, one pass; policies that fire after
+    /// the prompt compress its KV cache). The generation steps' next tokens are scored, and
+    /// with 1 the prompt's too, so 1 scores the whole window.
+    #[arg(long, default_value_t = 1)]
+    pub prompt: usize,
     /// Tab-separated STS file (genre, file, year, id, score, sentence1, sentence2).
     /// Default: data/stsb/sts-dev.tsv under $SPATTEN_DATA (else ./data).
     #[arg(long)]

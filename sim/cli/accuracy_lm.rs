@@ -32,22 +32,14 @@ pub fn run(dir: &Path, args: &AccuracyArgs) -> anyhow::Result<ExitCode> {
             cfg.max_positions
         );
     }
-    let (text_path, text) = match &args.text {
-        Some(p) => (
-            p.display().to_string(),
-            std::fs::read_to_string(p)
-                .with_context(|| format!("reading --text {}", p.display()))?,
-        ),
-        None => {
-            let valid = or_default(None, Dataset::Wikitext2, "--text FILE")?;
-            let all = std::fs::read_to_string(&valid)
-                .with_context(|| format!("reading {}", valid.display()))?;
-            (
-                format!("{}, held-out last 10 %", valid.display()),
-                heldout_split(&all).to_string(),
-            )
-        }
-    };
+    if args.prompt == 0 || args.prompt >= args.window {
+        bail!(
+            "--prompt {} must lie in 1..{} (below --window, so one token is left to score)",
+            args.prompt,
+            args.window
+        );
+    }
+    let (text_path, text) = read_text(args.text.as_deref())?;
     let ids = model.encode(&text)?;
     let mut wins = windows(&ids, args.window);
     if let Some(n) = args.limit {
@@ -61,7 +53,7 @@ pub fn run(dir: &Path, args: &AccuracyArgs) -> anyhow::Result<ExitCode> {
         );
     }
     let window = args.window;
-    let dense = score(&model, &wins, "dense", || DenseCausal)?;
+    let dense = score(&model, &wins, args.prompt, "dense", || DenseCausal)?;
     println!(
         "model: {} ({}; {:?}, {} layers, {} heads / {} K/V heads, vocab {})",
         model.name(),
@@ -73,15 +65,17 @@ pub fn run(dir: &Path, args: &AccuracyArgs) -> anyhow::Result<ExitCode> {
         cfg.vocab_size
     );
     println!(
-        "text: {} ({} tokens; {} windows of up to {window}, {} next tokens scored)",
+        "text: {} ({} tokens; {} windows of up to {window}, each a {}-token prompt then \
+         generation steps; {} next tokens scored)",
         text_path,
         ids.len(),
         wins.len(),
+        args.prompt,
         dense.targets()
     );
     println!("perplexity (dense): {:.3}", dense.perplexity());
     if let Some(w) = settings {
-        let pruned = score(&model, &wins, &w.name, || {
+        let pruned = score(&model, &wins, args.prompt, &w.name, || {
             ReferenceDecoder::new(&w, &cfg, window)
         })?;
         let (ppl, base) = (pruned.perplexity(), dense.perplexity());
@@ -117,9 +111,31 @@ pub fn run(dir: &Path, args: &AccuracyArgs) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-fn score<F, K>(
+/// The text to score and how to name it: `given`, else the held-out split of the data
+/// root's WikiText-2 validation file.
+pub(super) fn read_text(given: Option<&Path>) -> anyhow::Result<(String, String)> {
+    match given {
+        Some(p) => Ok((
+            p.display().to_string(),
+            std::fs::read_to_string(p)
+                .with_context(|| format!("reading --text {}", p.display()))?,
+        )),
+        None => {
+            let valid = or_default(None, Dataset::Wikitext2, "--text FILE")?;
+            let all = std::fs::read_to_string(&valid)
+                .with_context(|| format!("reading {}", valid.display()))?;
+            Ok((
+                format!("{}, held-out last 10 %", valid.display()),
+                heldout_split(&all).to_string(),
+            ))
+        }
+    }
+}
+
+pub(super) fn score<F, K>(
     model: &DecoderModel,
     wins: &[&[u32]],
+    prompt: usize,
     label: &str,
     factory: F,
 ) -> anyhow::Result<LmReport>
@@ -128,7 +144,7 @@ where
     K: DecoderKernel,
 {
     let bar = progress::bar(label.to_string(), wins.len() as u64, "windows");
-    let report = evaluate_lm(model, wins, factory, &|| bar.inc(1));
+    let report = evaluate_lm(model, wins, prompt, factory, &|| bar.inc(1));
     bar.finish_and_clear();
     Ok(report?)
 }

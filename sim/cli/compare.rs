@@ -11,13 +11,11 @@ use clap::Args;
 use rayon::prelude::*;
 use serde::Serialize;
 
+use super::compare_accuracy::{self, AccuracyColumn, AccuracyInputs};
 use crate::config::policy::{PolicyConfig, PolicyKind};
-use crate::config::workload::StageKind;
 use crate::config::{self, Validate, WorkloadConfig};
-use crate::data_dir::Dataset;
 use crate::experiment::{self, DramKind};
 use crate::hw::policy_cost::PolicyCost;
-use crate::model::{self, BertModel, ReferenceAttention};
 use crate::output_dir::OutputDir;
 use crate::report::plot::{self, Frame, Goal, ParetoScatter, ScatterPoint, Series, StackedBars};
 use crate::trace::{AttentionTrace, SynthKnobs, ValueTensors};
@@ -49,10 +47,24 @@ pub struct CompareArgs {
     /// Memory model (as for `run`).
     #[arg(long, default_value = "native")]
     pub dram: DramKind,
-    /// STS-B pairs for the accuracy column (summarization workloads; needs MiniLM and
+    /// STS-B pairs for the accuracy column of a summarization workload (needs MiniLM and
     /// STS-B under the data root, else the column is left out with a note); 0 skips it.
     #[arg(long, default_value_t = 200)]
     pub accuracy_pairs: usize,
+    /// Text windows for the accuracy column of a generation workload: perplexity of
+    /// --decoder with each policy in the loop; 0 skips it.
+    #[arg(long, default_value_t = 40)]
+    pub accuracy_windows: usize,
+    /// Decoder for the perplexity column (HF layout: config.json, tokenizer.json,
+    /// model.safetensors) [default: the shipped models/tiny-llama for a RoPE workload, else
+    /// models/tiny-gpt2].
+    #[arg(long)]
+    pub decoder: Option<PathBuf>,
+    /// Text for the perplexity column [default: the held-out last 10 % of
+    /// data/wikitext-2/valid.txt under $SPATTEN_DATA (else ./data); without it the column
+    /// is left out with a note].
+    #[arg(long)]
+    pub text: Option<PathBuf>,
     /// Output directory [default: reports/compare-<workload>] (same rules as `run --out`).
     #[arg(long)]
     pub out: Option<PathBuf>,
@@ -75,8 +87,9 @@ pub struct Row {
     pub kept_fraction: f64,
     pub topk_calls: u64,
     pub contiguity_loss: f64,
-    /// STS-B Spearman with the policy in the loop (MiniLM), when measured.
-    pub spearman: Option<f64>,
+    /// With the policy in a model's loop, when measured: STS-B Spearman (summarization)
+    /// or the decoder's perplexity (generation); the table's footnote names which.
+    pub accuracy: Option<f64>,
     pub cost: PolicyCost,
 }
 
@@ -123,16 +136,14 @@ pub fn run(a: CompareArgs) -> anyhow::Result<ExitCode> {
         .par_iter()
         .map(|w| simulate(&arch, w, &values, &input, a.dram))
         .collect::<anyhow::Result<_>>()?;
-    let accuracy_note = accuracy(&base, &workloads, a.accuracy_pairs, &mut rows)?;
-    let table = table(
-        &base,
-        &arch.name,
-        &input,
-        budget,
-        &rows,
-        a.accuracy_pairs,
-        accuracy_note.as_deref(),
-    );
+    let inputs = AccuracyInputs {
+        sts_pairs: a.accuracy_pairs,
+        decoder: a.decoder.clone(),
+        text: a.text.clone(),
+        windows: a.accuracy_windows,
+    };
+    let accuracy = compare_accuracy::fill(&base, &workloads, &inputs, &mut rows)?;
+    let table = table(&base, &arch.name, &input, budget, &rows, &accuracy);
     out.write(|dir| -> anyhow::Result<()> {
         std::fs::write(dir.join("compare.md"), &table)
             .with_context(|| format!("{}: writing the table", dir.display()))?;
@@ -141,7 +152,7 @@ pub fn run(a: CompareArgs) -> anyhow::Result<ExitCode> {
             serde_json::to_string_pretty(&rows)? + "\n",
         )
         .with_context(|| format!("{}: writing compare.json", dir.display()))?;
-        figures(dir, &base.name, &rows)
+        figures(dir, &base.name, &rows, accuracy.as_ref().ok())
     })?;
     print!("{table}");
     println!("report: {}", out.path().join("compare.md").display());
@@ -249,58 +260,9 @@ fn simulate(
         kept_fraction,
         topk_calls: cost.eviction_calls + cost.page_calls,
         contiguity_loss: cost.contiguity_loss,
-        spearman: None,
+        accuracy: None,
         cost,
     })
-}
-
-/// Fills the Spearman column on the MiniLM / STS-B loop for a summarization workload;
-/// returns a note when the column is left out.
-fn accuracy(
-    base: &WorkloadConfig,
-    workloads: &[WorkloadConfig],
-    pairs_wanted: usize,
-    rows: &mut [Row],
-) -> anyhow::Result<Option<String>> {
-    if pairs_wanted == 0 {
-        return Ok(Some("accuracy skipped (--accuracy-pairs 0)".into()));
-    }
-    if base.stage.kind != StageKind::Summarization {
-        return Ok(Some(
-            "accuracy: generation policies need the decoder loop (perplexity), which this \
-             build does not have; no accuracy column"
-                .into(),
-        ));
-    }
-    for d in [Dataset::MiniLm, Dataset::StsbDev] {
-        if !d.is_present() {
-            return Ok(Some(format!("accuracy left out: {}", d.missing_message())));
-        }
-    }
-    let bert = BertModel::load(&Dataset::MiniLm.path())?;
-    let mut pairs = model::read_sts(&Dataset::StsbDev.path())?;
-    pairs.truncate(pairs_wanted);
-    let cfg = bert.config().clone();
-    for (row, w) in rows.iter_mut().zip(workloads) {
-        let w = &per_sentence(w);
-        let r = model::evaluate(&bert, &pairs, || ReferenceAttention::new(w, &cfg), &|| {})
-            .with_context(|| format!("policy {}: accuracy", row.policy))?;
-        row.spearman = Some(r.spearman);
-    }
-    Ok(None)
-}
-
-/// The accuracy loop runs each sentence as its own prompt: a token budget becomes the same
-/// fraction of each sentence as it is of the workload's prompt, where the policy reads one.
-fn per_sentence(w: &WorkloadConfig) -> WorkloadConfig {
-    let mut w = w.clone();
-    if let Some(n) = w.policy.budget
-        && w.policy.kind.keys().contains(&"keep_fraction")
-    {
-        w.policy.budget = None;
-        w.policy.keep_fraction = Some((n as f64 / w.stage.prompt_tokens as f64).min(1.0));
-    }
-    w
 }
 
 fn table(
@@ -309,8 +271,7 @@ fn table(
     input: &str,
     budget: Option<Budget>,
     rows: &[Row],
-    pairs: usize,
-    note: Option<&str>,
+    accuracy: &Result<AccuracyColumn, String>,
 ) -> String {
     let mut s = String::new();
     let budget = match budget {
@@ -323,16 +284,16 @@ fn table(
         "# Policies on {} (arch {arch}, {input}, budget: {budget})\n",
         base.name
     );
-    let acc = rows.iter().any(|r| r.spearman.is_some());
+    let acc = accuracy.as_ref().ok();
     let _ = writeln!(
         s,
         "| policy | cycles | ms | DRAM MB | energy mJ | kept | top-k calls | contiguity loss |{}",
-        if acc { " STS-B Spearman |" } else { "" }
+        acc.map_or(String::new(), |c| format!(" {} |", c.header))
     );
     let _ = writeln!(
         s,
         "|---|---:|---:|---:|---:|---:|---:|---:|{}",
-        if acc { "---:|" } else { "" }
+        if acc.is_some() { "---:|" } else { "" }
     );
     for r in rows {
         let _ = write!(
@@ -347,11 +308,11 @@ fn table(
             r.topk_calls,
             r.contiguity_loss
         );
-        if acc {
+        if acc.is_some() {
             let _ = write!(
                 s,
                 " {} |",
-                r.spearman.map_or("-".into(), |x| format!("{x:.4}"))
+                r.accuracy.map_or("-".into(), |x| format!("{x:.4}"))
             );
         }
         s.push('\n');
@@ -363,22 +324,23 @@ fn table(
          metadata; compare.json itemizes them). contiguity loss: K transactions over the same \
          rows packed."
     );
-    if acc {
-        let _ = writeln!(
-            s,
-            "STS-B Spearman: all-MiniLM-L6-v2 on the first {} pairs of STS-B dev with the \
-             policy in the loop, each sentence its own prompt (a token budget scaled to the \
-             same fraction of it).",
-            pairs
-        );
-    }
-    if let Some(n) = note {
-        let _ = writeln!(s, "\n{n}");
+    match accuracy {
+        Ok(c) => {
+            let _ = writeln!(s, "{}", c.footnote);
+        }
+        Err(note) => {
+            let _ = writeln!(s, "\n{note}");
+        }
     }
     s
 }
 
-fn figures(dir: &Path, workload: &str, rows: &[Row]) -> anyhow::Result<()> {
+fn figures(
+    dir: &Path,
+    workload: &str,
+    rows: &[Row],
+    accuracy: Option<&AccuracyColumn>,
+) -> anyhow::Result<()> {
     let figs = dir.join("figures");
     std::fs::create_dir_all(&figs)
         .with_context(|| format!("{}: creating the figure folder", figs.display()))?;
@@ -462,24 +424,29 @@ fn figures(dir: &Path, workload: &str, rows: &[Row]) -> anyhow::Result<()> {
         &|r| r.kept_fraction,
         Goal::Maximize,
     )?;
-    if rows.iter().all(|r| r.spearman.is_some()) {
+    if let Some(c) = accuracy.filter(|_| rows.iter().all(|r| r.accuracy.is_some())) {
+        let goal = if c.higher_is_better {
+            Goal::Maximize
+        } else {
+            Goal::Minimize
+        };
         scatter(
             "pareto_accuracy_energy",
             &format!("Accuracy and energy, {workload}"),
             &format!("energy ({unit})"),
             &|r| r.energy_j * k,
-            "STS-B Spearman (MiniLM)",
-            &|r| r.spearman.unwrap_or(0.0),
-            Goal::Maximize,
+            &c.axis,
+            &|r| r.accuracy.unwrap_or(0.0),
+            goal,
         )?;
         scatter(
             "pareto_accuracy_latency",
             &format!("Accuracy and latency, {workload}"),
             "latency (ms)",
             &|r| r.milliseconds,
-            "STS-B Spearman (MiniLM)",
-            &|r| r.spearman.unwrap_or(0.0),
-            Goal::Maximize,
+            &c.axis,
+            &|r| r.accuracy.unwrap_or(0.0),
+            goal,
         )?;
     }
     Ok(())

@@ -4,6 +4,7 @@ mod accuracy;
 mod accuracy_lm;
 mod baseline;
 mod compare;
+mod compare_accuracy;
 mod config;
 mod default_job;
 mod golden;

@@ -146,6 +146,12 @@ pub struct PolicyConfig {
     /// DuoAttention per-head mask: one list per layer of its retrieval heads (others stream).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub retrieval_heads: Option<Vec<Vec<u32>>>,
+    /// Not a key: set by the accuracy loops, which run the workload's policy on prompts
+    /// shorter than its own. The token counts (budget, window, observation window and the
+    /// presets' own, all but the sinks and Quest's page size) were chosen for a prompt of
+    /// this many tokens and are scaled to the prompt actually run.
+    #[serde(skip)]
+    pub sized_for_prompt: Option<u32>,
 }
 
 impl PolicyConfig {

@@ -1,11 +1,15 @@
 //! Language-model accuracy of a decoder on a text: perplexity over non-overlapping windows,
 //! teacher-forced through the KV cache, and top-1 next-token agreement between two runs.
 //!
-//! Each window of W tokens runs as the hardware runs generation: its first token is the
-//! prompt (iteration 0), every further token one generation iteration whose single query
-//! predicts the next. All W - 1 next tokens are scored, so the dense result equals the
-//! plain full-window perplexity (scripts/train_decoders.py and scripts/decoder_numpy.py use
-//! the same windows), and under pruning every prediction reads the pruned KV cache.
+//! Each window of W tokens runs as the hardware runs generation: its first P tokens are
+//! the prompt (iteration 0, one pass; P = 1 by default), every further token one generation
+//! iteration whose single query predicts the next. Every prediction of a one-token pass is
+//! scored: those of the generation steps, which read the pruned KV cache, and the prompt's
+//! when it is a single token. So with P = 1 all W - 1 next tokens are scored and the dense
+//! result equals the plain full-window perplexity (scripts/train_decoders.py and
+//! scripts/decoder_numpy.py use the same windows); with a longer prompt the W - P - 1
+//! generation steps are, and a prompt pass that prunes its own last query (the cascade)
+//! needs no prediction from it.
 
 use rayon::prelude::*;
 
@@ -77,18 +81,36 @@ impl LmReport {
 /// Log-probabilities, top-1 predictions and K/V statistics of one window.
 type WindowScore = (Vec<f64>, Vec<u32>, Option<(u64, u64)>);
 
-/// One window through the KV cache, a fresh kernel per window. Returns, per next token,
-/// its log-probability and the top-1 prediction, and the kernel's K/V statistics.
+/// Tokens scored in a window of `len` tokens whose prompt is `prompt` tokens long (see the
+/// module comment); `prompt` is clamped to 1..len - 1.
+pub fn scored_targets(len: usize, prompt: usize) -> usize {
+    let prompt = prompt.clamp(1, len.saturating_sub(1).max(1));
+    let from = if prompt == 1 { 1 } else { prompt + 1 };
+    len.saturating_sub(from)
+}
+
+/// One window through the KV cache: its first `prompt` tokens (clamped to 1..len - 1) in one
+/// pass, then one token per step. Returns, per scored token (see the module comment), its
+/// log-probability and the top-1 prediction.
 pub fn score_window(
     model: &DecoderModel,
     ids: &[u32],
+    prompt: usize,
     kernel: &mut dyn DecoderKernel,
 ) -> Result<(Vec<f64>, Vec<u32>), ModelError> {
+    let prompt = prompt.clamp(1, ids.len().saturating_sub(1).max(1));
+    let scored = scored_targets(ids.len(), prompt);
     let mut cache = KvCache::new(model.config(), ids.len());
-    let mut logprobs = Vec::with_capacity(ids.len().saturating_sub(1));
-    let mut top1 = Vec::with_capacity(ids.len().saturating_sub(1));
-    for (t, &target) in ids.iter().enumerate().skip(1) {
-        let step = model.forward(&ids[t - 1..t], &mut cache, kernel)?;
+    let mut logprobs = Vec::with_capacity(scored);
+    let mut top1 = Vec::with_capacity(scored);
+    let mut fed = 0;
+    for (t, &target) in ids.iter().enumerate().skip(prompt) {
+        let step = model.forward(&ids[fed..t], &mut cache, kernel)?;
+        let one_token_pass = t - fed == 1;
+        fed = t;
+        if !one_token_pass {
+            continue;
+        }
         if step.positions.last() != Some(&(t - 1)) {
             return Err(ModelError::Kernel {
                 layer: model.config().num_layers - 1,
@@ -102,12 +124,13 @@ pub fn score_window(
     Ok((logprobs, top1))
 }
 
-/// Scores every window, each with a fresh kernel from `factory`. Windows run in parallel
+/// Scores every window (`prompt` tokens first, as [`score_window`]), each with a fresh kernel from `factory`. Windows run in parallel
 /// but independently and are reassembled in order, so the report is identical at any
 /// thread count. `on_window` is called once per finished window (progress display).
 pub fn evaluate_lm<F, K>(
     model: &DecoderModel,
     windows: &[&[u32]],
+    prompt: usize,
     factory: F,
     on_window: &(dyn Fn() + Sync),
 ) -> Result<LmReport, ModelError>
@@ -119,7 +142,7 @@ where
         .par_iter()
         .map(|w| {
             let mut kernel = factory();
-            let (lp, top) = score_window(model, w, &mut kernel)?;
+            let (lp, top) = score_window(model, w, prompt, &mut kernel)?;
             on_window();
             Ok((lp, top, kernel.kv_kept()))
         })
@@ -157,6 +180,9 @@ mod tests {
     fn windows_drop_only_a_tail_without_a_target() {
         let ids: Vec<u32> = (0..10).collect();
         let w = windows(&ids, 4);
+        assert_eq!(scored_targets(4, 1), 3);
+        assert_eq!(scored_targets(128, 96), 31);
+        assert_eq!(scored_targets(4, 9), 0);
         assert_eq!(w, vec![&ids[0..4], &ids[4..8], &ids[8..10]]);
         assert_eq!(windows(&ids[..9], 4).len(), 2);
     }

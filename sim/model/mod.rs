@@ -38,7 +38,7 @@ pub use decoder_reference::{ReferenceDecoder, workload_for_decoder};
 pub use error::ModelError;
 pub use eval::{AccuracyReport, Drift, embedding_drift, evaluate};
 pub use hf_tokenizer::HfTokenizer;
-pub use lm_eval::{LmReport, evaluate_lm, heldout_split, score_window, windows};
+pub use lm_eval::{LmReport, evaluate_lm, heldout_split, score_window, scored_targets, windows};
 pub use reference_kernel::{ReferenceAttention, workload_for_model};
 pub use stats::{cosine, spearman};
 pub use stsb::{StsError, StsPair, read_sts};

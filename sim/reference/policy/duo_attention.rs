@@ -21,7 +21,7 @@ pub fn assemble(s: &Settings) -> Policy {
         reducer: Reducer::PerHead,
         selector: Selector::HeadMask {
             sinks: s.sinks(4),
-            window: s.window(256),
+            window: s.window(s.tokens(256)),
             retrieval,
         },
         granularity: Granularity::Head,

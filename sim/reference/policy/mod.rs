@@ -59,32 +59,49 @@ pub struct Settings<'a> {
     pub every: u32,
     prompt: u32,
     context: u32,
+    /// Prompt run over the prompt the token counts were chosen for (`sized_for_prompt`).
+    scale: f64,
 }
 
 impl<'a> Settings<'a> {
     pub fn new(config: &'a PolicyConfig, w: &WorkloadConfig) -> Self {
         let prompt = w.stage.prompt_tokens;
         let context = w.final_tokens();
-        let budget = config.budget.unwrap_or_else(|| {
+        let scale = config
+            .sized_for_prompt
+            .map_or(1.0, |p| prompt as f64 / p.max(1) as f64);
+        let explicit_budget = config.budget.map(|b| scaled(b, scale));
+        let budget = explicit_budget.unwrap_or_else(|| {
             let f = config.keep_fraction.unwrap_or(0.5);
             ((prompt as f64 * f - 1e-9).ceil() as u32).max(1)
         });
         Settings {
             config,
             budget: budget.min(context),
-            explicit_budget: config.budget,
+            explicit_budget,
             every: config.every.unwrap_or(1),
             prompt,
             context,
+            scale,
         }
+    }
+
+    /// A preset's own token count, scaled as the table's are.
+    pub fn tokens(&self, n: u32) -> u32 {
+        scaled(n, self.scale)
     }
 
     pub fn sinks(&self, default: u32) -> u32 {
         self.config.sinks.unwrap_or(default).min(self.context)
     }
 
+    /// The recent window: the table's (scaled), else `default`, which a preset derives
+    /// from scaled counts or passes through [`Settings::tokens`].
     pub fn window(&self, default: u32) -> u32 {
-        self.config.window.unwrap_or(default).min(self.context)
+        self.config
+            .window
+            .map_or(default, |w| self.tokens(w))
+            .min(self.context)
     }
 
     pub fn dense_layers(&self, default: u32) -> u32 {
@@ -92,9 +109,7 @@ impl<'a> Settings<'a> {
     }
 
     pub fn observation_window(&self) -> u32 {
-        self.config
-            .observation_window
-            .unwrap_or(32)
+        self.tokens(self.config.observation_window.unwrap_or(32))
             .min(self.prompt)
     }
 
@@ -108,6 +123,15 @@ impl<'a> Settings<'a> {
 
     pub fn page_size(&self) -> u32 {
         self.config.page_size.unwrap_or(16)
+    }
+}
+
+/// `n` tokens at `scale`, at least 1; exactly `n` at scale 1.
+fn scaled(n: u32, scale: f64) -> u32 {
+    if scale == 1.0 {
+        n
+    } else {
+        ((n as f64 * scale).round() as u32).max(1)
     }
 }
 

@@ -9,7 +9,7 @@ use crate::config::policy::PolicyKind;
 
 pub fn assemble(s: &Settings) -> Policy {
     let sinks = s.sinks(4);
-    let window = s.window(128);
+    let window = s.window(s.tokens(128));
     Policy {
         kind: PolicyKind::SpattenLlm,
         score: ScoreSource::PreSoftmax,
@@ -17,7 +17,9 @@ pub fn assemble(s: &Settings) -> Policy {
             across_iterations: false,
         },
         selector: Selector::TopK {
-            budget: LayerBudget::Uniform(s.explicit_budget.unwrap_or(sinks + 128 + window)),
+            budget: LayerBudget::Uniform(
+                s.explicit_budget.unwrap_or(sinks + s.tokens(128) + window),
+            ),
             sinks,
             window,
         },
