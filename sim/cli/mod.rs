@@ -15,6 +15,7 @@ mod reproduce;
 mod run;
 mod sweep;
 mod trace;
+mod trace_capture_decoder;
 
 use std::process::ExitCode;
 

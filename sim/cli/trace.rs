@@ -55,13 +55,18 @@ pub enum TraceCommand {
         #[arg(long)]
         knobs: Option<PathBuf>,
     },
-    /// Capture Q/K/V of every layer of a BERT model (dense forward pass) on a text file.
+    /// Capture Q/K/V of every layer of a BERT model or a decoder (dense forward pass) on a
+    /// text file.
     ///
-    /// The text is tokenized as the Hugging Face tokenizer does (`[CLS] ... [SEP]`, truncated
-    /// to the model's positions with a warning). The value file's `source` is the text file's
-    /// name.
+    /// BERT: the text is tokenized as the Hugging Face tokenizer does (`[CLS] ... [SEP]`,
+    /// truncated to the model's positions with a warning), one summarization prompt.
+    /// Decoders (config.json model_type "gpt2" or "llama"): the text's tokens (truncated to
+    /// the model's positions with a warning) are a prompt followed by --generated
+    /// teacher-forced generation steps, causal, K/V per K/V head, Q and K after RoPE. The
+    /// value file's `source` is the text file's name.
     Capture {
-        /// Model directory (config.json, vocab.txt, model.safetensors). Default:
+        /// Model directory: a BERT encoder (config.json, vocab.txt, model.safetensors) or a
+        /// decoder (config.json, tokenizer.json, model.safetensors). Default:
         /// models/all-MiniLM-L6-v2 under $SPATTEN_DATA (else ./data), where
         /// scripts/fetch-model.sh puts it.
         #[arg(long)]
@@ -72,6 +77,9 @@ pub enum TraceCommand {
         /// Output value file (.safetensors); written atomically.
         #[arg(long)]
         out: PathBuf,
+        /// Decoders: the last N tokens are generated (the rest the prompt).
+        #[arg(long, default_value_t = 32)]
+        generated: usize,
     },
     /// Run the bit-exact reference model over a value file and write the attention trace.
     Reference {
@@ -129,7 +137,29 @@ pub fn run(cmd: TraceCommand) -> anyhow::Result<ExitCode> {
             );
             Ok(ExitCode::SUCCESS)
         }
-        TraceCommand::Capture { model, text, out } => capture(model, &text, &out),
+        TraceCommand::Capture {
+            model,
+            text,
+            out,
+            generated,
+        } => {
+            let dir = match model {
+                Some(d) => d,
+                None => default_model()?,
+            };
+            let config = dir.join("config.json");
+            let kind = if config.is_file() {
+                model::model_type(&config)?
+            } else {
+                None
+            };
+            if matches!(kind.as_deref(), Some("gpt2" | "llama")) {
+                check_output_dir(&out)?;
+                super::trace_capture_decoder::run(&dir, &text, &out, generated)
+            } else {
+                capture(dir, &text, &out)
+            }
+        }
         TraceCommand::Reference {
             workload,
             values,
@@ -180,14 +210,10 @@ fn check_output_dir(out: &Path) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn capture(model: Option<PathBuf>, text_path: &Path, out: &Path) -> anyhow::Result<ExitCode> {
+fn capture(dir: PathBuf, text_path: &Path, out: &Path) -> anyhow::Result<ExitCode> {
     let text = std::fs::read_to_string(text_path)
         .with_context(|| format!("{}: cannot read text file", text_path.display()))?;
     check_output_dir(out)?;
-    let dir = match model {
-        Some(d) => d,
-        None => default_model()?,
-    };
     let bert =
         BertModel::load(&dir).with_context(|| format!("loading model from {}", dir.display()))?;
     let pieces = bert.tokenizer().tokenize(&text).len();

@@ -141,6 +141,26 @@ impl<K: AttentionKernel> AttentionKernel for CaptureKernel<K> {
     }
 }
 
+/// The decoders' kernel, recording as above: one call per layer when the whole sequence
+/// runs in one pass, so Q holds every position and K and V the whole cache.
+impl<K: super::DecoderKernel> super::DecoderKernel for CaptureKernel<K> {
+    fn attend(
+        &mut self,
+        layer: usize,
+        q: ArrayView3<f32>,
+        positions: &[usize],
+        k: ArrayView3<f32>,
+        v: ArrayView3<f32>,
+    ) -> Result<AttentionOutput, ModelError> {
+        self.layers.push(crate::trace::LayerValues {
+            q: q.to_owned(),
+            k: k.to_owned(),
+            v: v.to_owned(),
+        });
+        self.inner.attend(layer, q, positions, k, v)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -30,7 +30,7 @@ pub use attention::{
     dense_attention,
 };
 pub use bert::{BertModel, Embedding};
-pub use capture::capture;
+pub use capture::{capture, capture_decoder};
 pub use decoder::{DecoderModel, KvCache, StepOutput};
 pub use decoder_attention::{DecoderKernel, DenseCausal, causal_attention};
 pub use decoder_config::{DecoderArch, DecoderConfig, model_type};
