@@ -3,6 +3,7 @@
 //! give total cycles within 3 % and row-hit rates within 3 percentage points.
 #![cfg(feature = "dramsim3")]
 
+mod common;
 mod hbm_common;
 
 use hbm_common::{Req, drive, random, sequential, spatten_like, strided};
@@ -206,4 +207,34 @@ fn preset_matches_the_bundled_dramsim3_ini() {
     // DRAMsim3 ignores the file's tRTP_L / tRTP_S and uses tRTP (default 5).
     assert!(value(&bundled, "tRTP").is_none());
     assert_eq!(value(&ours, "tRTP").as_deref(), Some("5"));
+}
+
+/// The whole cycle simulation of the public GPT-2-small trace (github.com/mit-han-lab/spatten)
+/// on the default design: the native HBM model and DRAMsim3 behind the same fetcher give the
+/// same cycles, so the native model's distance from the bandwidth/latency model on this
+/// trace is the fetch pattern meeting banks and channels, not a modelling error.
+#[test]
+#[cfg_attr(not(data_spatten_traces), ignore)]
+fn the_public_gpt2_trace_takes_the_same_cycles_on_native_hbm_and_dramsim3() {
+    use spatten::experiment::{DramKind, simulate};
+    let csv = common::data("data/spatten-traces/summary-gpt2-small-wikitext2-per8.csv");
+    let trace = spatten::trace::spatten_csv::import(&csv).unwrap();
+    let arch = spatten::config::load_arch("spatten").unwrap();
+    let native = simulate(&arch, &trace, DramKind::Native, false).unwrap();
+    let ds3 = simulate(&arch, &trace, DramKind::Dramsim3, false).unwrap();
+    eprintln!(
+        "public GPT-2-small trace: native {} cycles, DRAMsim3 {} cycles",
+        native.cycles, ds3.cycles
+    );
+    assert_eq!(native.dram.bytes_read, ds3.dram.bytes_read);
+    let (hn, hd) = (native.dram.backend.row_hits, ds3.dram.backend.row_hits);
+    eprintln!("row hits: native {hn}, DRAMsim3 {hd}");
+    assert!(hd > 0 && (hn as f64 - hd as f64).abs() < 0.005 * hd as f64);
+    let rel = (native.cycles as f64 - ds3.cycles as f64).abs() / ds3.cycles as f64;
+    assert!(
+        rel < 0.005,
+        "native {} vs DRAMsim3 {}",
+        native.cycles,
+        ds3.cycles
+    );
 }

@@ -279,6 +279,10 @@ impl Dram for Dramsim3Dram {
         self.stats.clone()
     }
 
+    fn final_stats(&mut self) -> Result<DramStats, DramError> {
+        self.finish()
+    }
+
     fn request_bytes(&self) -> u32 {
         self.request_bytes
     }

@@ -111,6 +111,11 @@ pub trait Dram {
     /// Requests queued or in flight.
     fn pending(&self) -> usize;
     fn stats(&self) -> DramStats;
+    /// The statistics at the end of a run, when everything has completed: [`Dram::stats`],
+    /// plus what a back-end only learns by finishing (DRAMsim3's command counters).
+    fn final_stats(&mut self) -> Result<DramStats, backend::DramError> {
+        Ok(self.stats())
+    }
     /// Bytes moved by one request.
     fn request_bytes(&self) -> u32;
 }

@@ -17,6 +17,8 @@ pub enum SimError {
     },
     #[error("trace: {0}")]
     BadTrace(String),
+    #[error("memory model: {0}")]
+    Dram(String),
     #[error("configuration key `{key}`: {reason}")]
     Config { key: String, reason: String },
     /// A module found another breaking what it relies on: a configuration that validation

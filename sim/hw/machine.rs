@@ -460,10 +460,10 @@ impl<'a> Machine<'a> {
             }
             now = next;
         };
-        Ok(self.finish(end, dram))
+        self.finish(end, dram)
     }
 
-    fn finish(mut self, end: u64, dram: &mut dyn Dram) -> SimStats {
+    fn finish(mut self, end: u64, dram: &mut dyn Dram) -> Result<SimStats, SimError> {
         self.flush_run();
         // Where stepping every cycle would have left the DRAM (idle cycles are caught up).
         let last = self.dram_cycle_at(end - 1);
@@ -495,7 +495,9 @@ impl<'a> Machine<'a> {
                 ops as f64 / (end as f64 * cycle_ns)
             }
         };
-        self.traffic.backend = dram.stats();
+        self.traffic.backend = dram
+            .final_stats()
+            .map_err(|e| SimError::Dram(e.to_string()))?;
         let modules: BTreeMap<String, _> = MODULES
             .iter()
             .zip(&self.counters)
@@ -550,7 +552,7 @@ impl<'a> Machine<'a> {
                 Tensor::Q => {}
             }
         }
-        SimStats {
+        Ok(SimStats {
             cycles: end,
             seconds,
             frequency_mhz: self.arch.clock.frequency_mhz,
@@ -572,7 +574,7 @@ impl<'a> Machine<'a> {
             fifos,
             timeline,
             gqa: None,
-        }
+        })
     }
 
     pub(super) fn describe_modules(&self) -> Vec<String> {
