@@ -535,3 +535,47 @@ fn long_synthetic_runs_are_estimated_and_run_layer_by_layer() {
         );
     }
 }
+
+#[test]
+fn compare_makes_large_synthetic_values_layer_by_layer() {
+    use spatten::budget::{self, ValueSupply};
+    let dir = tempfile::tempdir().unwrap();
+    let w = dir.path().join("w.toml");
+    std::fs::write(
+        &w,
+        "base = \"llama-3-8b-decode\"\nname = \"stream\"\n[model]\nlayers = 1\nheads = 32\n\
+         kv_heads = 32\n[stage]\nprompt_tokens = 22000\ngenerated_tokens = 2\n",
+    )
+    .unwrap();
+    let workload = spatten::config::load_workload(w.to_str().unwrap()).unwrap();
+    assert!(budget::streams_synthetic_values(&workload));
+    // Held whole, the values alone would not fit the limit given below.
+    let whole = budget::reference_estimate_for(&workload, ValueSupply::Whole);
+    assert!(whole.memory_bytes() > 1_500_000_000, "{whole:?}");
+    let out = dir.path().join("cmp");
+    let (code, stdout, err) = common::spatten(&[
+        "compare",
+        "--workload",
+        w.to_str().unwrap(),
+        "--arch",
+        "arch/spatten-long-context.toml",
+        "--policies",
+        "dense,streaming-llm",
+        "--budget",
+        "512",
+        "--accuracy-windows",
+        "0",
+        "--max-memory",
+        "1500M",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 0, "{stdout}{err}");
+    let rows: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("compare.json")).unwrap()).unwrap();
+    let kept = |i: usize| rows[i]["kept_fraction"].as_f64().unwrap();
+    assert_eq!(kept(0), 1.0);
+    // The first step reads the whole cached cache, the second 512 rows plus the new token.
+    let want = (22_000.0 + 513.0) / (22_000.0 + 22_001.0);
+    assert!((kept(1) - want).abs() < 1e-3, "{} vs {want}", kept(1));
+}

@@ -12,13 +12,14 @@ use rayon::prelude::*;
 use serde::Serialize;
 
 use super::compare_accuracy::{self, AccuracyColumn, AccuracyInputs};
+use crate::budget::ValueSupply;
 use crate::config::policy::{PolicyConfig, PolicyKind};
 use crate::config::{self, Validate, WorkloadConfig};
 use crate::experiment::{self, DramKind};
 use crate::hw::policy_cost::PolicyCost;
 use crate::output_dir::OutputDir;
 use crate::report::plot::{self, Frame, Goal, ParetoScatter, ScatterPoint, Series, StackedBars};
-use crate::trace::{AttentionTrace, SynthKnobs, ValueTensors};
+use crate::trace::{AttentionTrace, SynthKnobs, SynthLayers, ValueTensors};
 
 #[derive(Debug, Args)]
 pub struct CompareArgs {
@@ -118,24 +119,51 @@ pub fn run(a: CompareArgs) -> anyhow::Result<ExitCode> {
     )
     .force(a.force);
     out.check()?;
+    // Synthetic values too large to hold are made layer by layer for each policy's
+    // reference run (the same values for every policy), and the policies run one at a time.
+    let streamed = a.values.is_none() && crate::budget::streams_synthetic_values(&base);
+    let supply = if streamed {
+        ValueSupply::Synthetic
+    } else {
+        ValueSupply::Whole
+    };
     for w in &workloads {
         config::check_feasible(&arch, w)?;
-        crate::budget::run_estimate(&arch, w, crate::budget::ValueSupply::Whole)
-            .check(&format!("workload {}", w.name))?;
+        crate::budget::run_estimate(&arch, w, supply).check(&format!("workload {}", w.name))?;
     }
+    let knobs = SynthKnobs::for_workload(&base);
     let values = match &a.values {
-        Some(p) => crate::trace::read_values(p)?,
-        None => crate::trace::generate(&base, &SynthKnobs::for_workload(&base), base.seed),
+        Some(p) => Values::Whole(crate::trace::read_values(p)?),
+        None if streamed => Values::Streamed(SynthLayers::new(&base, &knobs, base.seed)),
+        None => Values::Whole(crate::trace::generate(&base, &knobs, base.seed)),
     };
-    crate::reference::check_values(&values, &base)?;
+    if let Values::Whole(v) = &values {
+        crate::reference::check_values(v, &base)?;
+    }
     let input = match &a.values {
         Some(p) => format!("value file {}", p.display()),
         None => crate::experiment::Input::Synthetic.describe(),
     };
-    let mut rows: Vec<Row> = workloads
-        .par_iter()
-        .map(|w| simulate(&arch, w, &values, &input, a.dram))
-        .collect::<anyhow::Result<_>>()?;
+    let run = |w: &WorkloadConfig| simulate(&arch, w, &values, &input, a.dram);
+    let mut rows: Vec<Row> = if streamed {
+        let bar = super::progress::bar("policies", workloads.len() as u64, "policies");
+        let rows = workloads
+            .iter()
+            .map(|w| {
+                bar.set_message(format!("policy {}", w.policy.kind.label()));
+                let r = run(w);
+                bar.inc(1);
+                r
+            })
+            .collect::<anyhow::Result<_>>()?;
+        bar.finish_and_clear();
+        rows
+    } else {
+        workloads
+            .par_iter()
+            .map(run)
+            .collect::<anyhow::Result<_>>()?
+    };
     let inputs = AccuracyInputs {
         sts_pairs: a.accuracy_pairs,
         decoder: a.decoder.clone(),
@@ -232,16 +260,25 @@ fn dense_keys(t: &AttentionTrace) -> u64 {
         .sum()
 }
 
+/// The values every policy runs on: held whole, or made one layer at a time.
+enum Values {
+    Whole(ValueTensors),
+    Streamed(SynthLayers),
+}
+
 fn simulate(
     arch: &config::ArchConfig,
     w: &WorkloadConfig,
-    values: &ValueTensors,
+    values: &Values,
     input: &str,
     dram: DramKind,
 ) -> anyhow::Result<Row> {
     let label = w.policy.kind.label();
-    let trace = crate::reference::run_workload(values, w)
-        .with_context(|| format!("policy {label}: the reference"))?;
+    let trace = match values {
+        Values::Whole(v) => crate::reference::run_workload(v, w),
+        Values::Streamed(layers) => crate::reference::run_workload_streamed(layers, w, &|_, _| {}),
+    }
+    .with_context(|| format!("policy {label}: the reference"))?;
     let kept: u64 = trace.head_calls.iter().map(|c| c.keys.len() as u64).sum();
     let kept_fraction = kept as f64 / dense_keys(&trace).max(1) as f64;
     let r = experiment::evaluate(&w.name, arch, w, trace, input, dram, false, &mut |_| {})
