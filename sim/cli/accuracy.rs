@@ -56,13 +56,8 @@ pub fn run(args: AccuracyArgs) -> anyhow::Result<ExitCode> {
         None => None,
     };
     if let Some(dir) = &model_dir {
-        let config = dir.join("config.json");
-        let kind = if config.is_file() {
-            model::model_type(&config)?
-        } else {
-            None
-        };
-        if matches!(kind.as_deref(), Some("gpt2" | "llama")) {
+        let (is_decoder, kind) = model::decoder_dir(dir)?;
+        if is_decoder {
             if args.data.is_some() {
                 bail!("--data is an STS file for BERT models; a decoder takes --text FILE");
             }

@@ -147,13 +147,7 @@ pub fn run(cmd: TraceCommand) -> anyhow::Result<ExitCode> {
                 Some(d) => d,
                 None => default_model()?,
             };
-            let config = dir.join("config.json");
-            let kind = if config.is_file() {
-                model::model_type(&config)?
-            } else {
-                None
-            };
-            if matches!(kind.as_deref(), Some("gpt2" | "llama")) {
+            if model::decoder_dir(&dir)?.0 {
                 check_output_dir(&out)?;
                 super::trace_capture_decoder::run(&dir, &text, &out, generated)
             } else {
@@ -232,13 +226,9 @@ fn capture(dir: PathBuf, text_path: &Path, out: &Path) -> anyhow::Result<ExitCod
             pieces + 2
         );
     }
-    let mut values = model::capture(&bert, &text)
+    let values = model::capture(&bert, &text)
         .with_context(|| format!("{}: capturing with {}", text_path.display(), dir.display()))?;
-    values.meta.source = text_path.file_name().map_or_else(
-        || text_path.display().to_string(),
-        |n| n.to_string_lossy().into_owned(),
-    );
-    write_values(out, &values)?;
+    let values = write_captured(values, text_path, out)?;
     println!(
         "wrote {}: {} ({}) on {}: {} layers x {} heads x {} tokens x {} dims",
         out.display(),
@@ -251,6 +241,20 @@ fn capture(dir: PathBuf, text_path: &Path, out: &Path) -> anyhow::Result<ExitCod
         values.head_dim()
     );
     Ok(ExitCode::SUCCESS)
+}
+
+/// Writes captured values with the text file's name as their `source`.
+pub(super) fn write_captured(
+    mut values: ValueTensors,
+    text_path: &Path,
+    out: &Path,
+) -> anyhow::Result<ValueTensors> {
+    values.meta.source = text_path.file_name().map_or_else(
+        || text_path.display().to_string(),
+        |n| n.to_string_lossy().into_owned(),
+    );
+    write_values(out, &values)?;
+    Ok(values)
 }
 
 /// "6 layers x 12 heads x 32 dims x 120 tokens (prompt 120, causal false)".

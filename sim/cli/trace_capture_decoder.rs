@@ -8,7 +8,6 @@ use std::process::ExitCode;
 use anyhow::{Context, bail};
 
 use crate::model::{DecoderArch, DecoderModel, capture_decoder};
-use crate::trace::values_file::write_values;
 
 pub fn run(dir: &Path, text_path: &Path, out: &Path, generated: usize) -> anyhow::Result<ExitCode> {
     let text = std::fs::read_to_string(text_path)
@@ -36,13 +35,9 @@ pub fn run(dir: &Path, text_path: &Path, out: &Path, generated: usize) -> anyhow
         );
     }
     let prompt = ids.len() - generated;
-    let mut values = capture_decoder(&model, &ids, prompt)
+    let values = capture_decoder(&model, &ids, prompt)
         .with_context(|| format!("{}: capturing with {}", text_path.display(), dir.display()))?;
-    values.meta.source = text_path.file_name().map_or_else(
-        || text_path.display().to_string(),
-        |n| n.to_string_lossy().into_owned(),
-    );
-    write_values(out, &values)?;
+    let values = super::trace::write_captured(values, text_path, out)?;
     println!(
         "wrote {}: {} ({}) on {}: {} layers x {} heads ({} K/V heads) x {} tokens ({prompt} \
          prompt + {generated} generated) x {} dims",

@@ -53,6 +53,18 @@ pub struct DecoderConfig {
     pub mlp_bias: bool,
 }
 
+/// Whether the model folder `dir` holds a decoder: its config.json's `model_type` is
+/// "gpt2" or "llama". Also returns that `model_type` (None without a config.json).
+pub fn decoder_dir(dir: &Path) -> Result<(bool, Option<String>), ModelError> {
+    let config = dir.join("config.json");
+    let kind = if config.is_file() {
+        model_type(&config)?
+    } else {
+        None
+    };
+    Ok((matches!(kind.as_deref(), Some("gpt2" | "llama")), kind))
+}
+
 /// `model_type` of a config.json, for dispatching between the encoder and the decoders.
 pub fn model_type(path: &Path) -> Result<Option<String>, ModelError> {
     let value = read_json(path)?;

@@ -33,7 +33,7 @@ pub use bert::{BertModel, Embedding};
 pub use capture::{capture, capture_decoder};
 pub use decoder::{DecoderModel, KvCache, StepOutput};
 pub use decoder_attention::{DecoderKernel, DenseCausal, causal_attention};
-pub use decoder_config::{DecoderArch, DecoderConfig, model_type};
+pub use decoder_config::{DecoderArch, DecoderConfig, decoder_dir, model_type};
 pub use decoder_reference::{ReferenceDecoder, workload_for_decoder};
 pub use error::ModelError;
 pub use eval::{AccuracyReport, Drift, embedding_drift, evaluate};
