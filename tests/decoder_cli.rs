@@ -192,4 +192,23 @@ fn compare_scores_each_generation_policy_by_the_decoders_perplexity() {
     // Half the cache (sinks and a recent window) reads less and predicts worse.
     assert!(ppl(1) > ppl(0), "{rows}");
     assert!(out.join("figures/pareto_accuracy_energy.png").is_file());
+    // A decoder or text the column cannot read is refused before any simulation.
+    for (flag, path, what) in [
+        ("--decoder", "tests/data", "not a decoder folder"),
+        ("--text", "no-such-text.txt", "reading --text"),
+    ] {
+        let bad = dir.path().join("bad");
+        let (code, _, err) = common::spatten(&[
+            "compare",
+            "--workload",
+            w.to_str().unwrap(),
+            flag,
+            path,
+            "--out",
+            bad.to_str().unwrap(),
+        ]);
+        assert_eq!(code, 2, "{flag}: {err}");
+        assert!(err.contains(what), "{flag}: {err}");
+        assert!(!bad.exists());
+    }
 }

@@ -119,6 +119,13 @@ pub fn run(a: CompareArgs) -> anyhow::Result<ExitCode> {
     )
     .force(a.force);
     out.check()?;
+    let inputs = AccuracyInputs {
+        sts_pairs: a.accuracy_pairs,
+        decoder: a.decoder.clone(),
+        text: a.text.clone(),
+        windows: a.accuracy_windows,
+    };
+    compare_accuracy::check_inputs(&base, &inputs)?;
     // Synthetic values too large to hold are made layer by layer for each policy's
     // reference run (the same values for every policy), and the policies run one at a time.
     let streamed = a.values.is_none() && crate::budget::streams_synthetic_values(&base);
@@ -163,12 +170,6 @@ pub fn run(a: CompareArgs) -> anyhow::Result<ExitCode> {
             .par_iter()
             .map(run)
             .collect::<anyhow::Result<_>>()?
-    };
-    let inputs = AccuracyInputs {
-        sts_pairs: a.accuracy_pairs,
-        decoder: a.decoder.clone(),
-        text: a.text.clone(),
-        windows: a.accuracy_windows,
     };
     let accuracy = compare_accuracy::fill(&base, &workloads, &inputs, &mut rows)?;
     let table = table(&base, &arch.name, &input, budget, &rows, &accuracy);

@@ -39,6 +39,27 @@ pub struct AccuracyColumn {
     pub footnote: String,
 }
 
+/// Refuses a --decoder or --text the perplexity column could not read, before any
+/// simulation runs.
+pub fn check_inputs(base: &WorkloadConfig, inputs: &AccuracyInputs) -> anyhow::Result<()> {
+    if base.stage.kind != StageKind::Generation || inputs.windows == 0 {
+        return Ok(());
+    }
+    if let Some(t) = &inputs.text {
+        std::fs::File::open(t).with_context(|| format!("reading --text {}", t.display()))?;
+    }
+    if let Some(d) = &inputs.decoder
+        && !model::decoder_dir(d)?.0
+    {
+        anyhow::bail!(
+            "--decoder {}: not a decoder folder (config.json with model_type \"gpt2\" or \"llama\", \
+             tokenizer.json, model.safetensors)",
+            d.display()
+        );
+    }
+    Ok(())
+}
+
 /// Fills `row.accuracy` for every policy, or returns why the column is left out.
 pub fn fill(
     base: &WorkloadConfig,
