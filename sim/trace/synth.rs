@@ -189,9 +189,13 @@ fn orthogonal(u: &[f64], rng: &mut ChaCha8Rng) -> Vec<f64> {
     g
 }
 
+/// ChaCha8 words one [`normal`] consumes: two `f64` draws of one `u64` (two words) each.
+const WORDS_PER_NORMAL: u128 = 4;
+
 /// Query rows `q_i = a g_i + sqrt(D) u` of one head for `tokens` positions, keeping those from
-/// position `keep_from` on (the earlier ones are drawn all the same, so the stream and every
-/// later value stay what they are when all are kept).
+/// position `keep_from` on. The earlier rows are skipped in the stream rather than drawn (every
+/// row takes the same number of words), so every later value stays what it is when all are
+/// kept, and a decode-only run of a long prompt does not pay for the prompt's queries.
 fn query_rows(
     a: f64,
     u: &[f64],
@@ -200,12 +204,13 @@ fn query_rows(
     rng: &mut ChaCha8Rng,
 ) -> Vec<f32> {
     let sqrt_d = (u.len() as f64).sqrt();
-    let mut q = Vec::with_capacity(tokens.saturating_sub(keep_from) * u.len());
-    for t in 0..tokens {
+    let keep_from = keep_from.min(tokens);
+    let skipped = keep_from as u128 * u.len() as u128 * WORDS_PER_NORMAL;
+    rng.set_word_pos(rng.get_word_pos() + skipped);
+    let mut q = Vec::with_capacity((tokens - keep_from) * u.len());
+    for _ in keep_from..tokens {
         let g = orthogonal(u, rng);
-        if t >= keep_from {
-            q.extend(g.iter().zip(u).map(|(x, y)| (a * x + sqrt_d * y) as f32));
-        }
+        q.extend(g.iter().zip(u).map(|(x, y)| (a * x + sqrt_d * y) as f32));
     }
     q
 }
