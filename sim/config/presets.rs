@@ -50,6 +50,10 @@ pub const WORKLOAD: &[(&str, &str)] = &[
         "qwen2.5-7b",
         include_str!("../../workloads/qwen2.5-7b.toml"),
     ),
+    (
+        "llama-3.1-8b-128k-decode",
+        include_str!("../../workloads/llama-3.1-8b-128k-decode.toml"),
+    ),
 ];
 
 /// The long-context decoder presets among [`WORKLOAD`]: 4k to 128k tokens, beyond one SRAM
@@ -61,6 +65,7 @@ pub const LONG_CONTEXT_WORKLOADS: &[&str] = &[
     "llama-3-8b-decode",
     "llama-3.1-8b-32k",
     "llama-3.1-8b-128k",
+    "llama-3.1-8b-128k-decode",
     "mistral-7b",
     "qwen2.5-7b",
 ];
