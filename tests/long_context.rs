@@ -146,8 +146,27 @@ fn long_context_presets_are_refused_before_any_work() {
             err.contains("qk.key_sram_bytes") || err.contains("importance.token_entries"),
             "{name}: {err}"
         );
+        // Every one of them fits the shipped long-context design point's importance buffer.
+        if err.contains("importance.token_entries") {
+            assert!(
+                err.contains("(--arch spatten-long-context holds 131072)"),
+                "{name}: {err}"
+            );
+        }
         assert!(!o.exists(), "{name}: no partial report");
     }
+    // The hint names the long-context design point only where it would help.
+    let (code, _, err) = common::spatten(&[
+        "run",
+        "--arch",
+        "spatten-long-context",
+        "--workload",
+        "llama-3.1-8b-128k",
+        "--quiet",
+    ]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("qk.key_sram_bytes"), "{err}");
+    assert!(!err.contains("holds 131072)"), "{err}");
 }
 
 /// The values with each K/V head repeated for every query head of its group (what

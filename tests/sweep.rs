@@ -216,3 +216,27 @@ fn bad_specs_name_the_key() {
     assert!(bad(&format!("{base}[axes]\nqk.multipliers = 4\n")).contains("must be an array"));
     assert!(bad(&format!("constraints = [\"a <\"]\n{base}")).contains("empty side"));
 }
+
+#[test]
+fn shipped_sweep_specs_resolve_every_point() {
+    // A shipped spec names presets, so it runs from any directory, and none of its points is
+    // invalid (a spec that ships one reports an error to every user who runs it).
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("arch/sweeps");
+    let mut specs: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|x| x == "toml"))
+        .collect();
+    specs.sort();
+    assert!(specs.len() >= 3, "{specs:?}");
+    for path in specs {
+        let s = SweepSpec::load(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        assert!(s.point_count() > 0, "{}", path.display());
+        for p in s.points() {
+            // Points a spec's constraints skip are skipped on purpose.
+            if let sweep::spec::Resolved::Invalid(e) = s.resolve(&p) {
+                panic!("{} point {}: {e}", path.display(), p.id);
+            }
+        }
+    }
+}

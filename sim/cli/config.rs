@@ -73,7 +73,7 @@ pub fn run(cmd: ConfigCommand) -> anyhow::Result<ExitCode> {
             for (name, _) in presets::ARCH {
                 let a: ArchConfig = config::load_arch(name)?;
                 println!(
-                    "  {name:<14} {} QxK multipliers, {} HBM channels ({:.0} GB/s), {:.0} MHz",
+                    "  {name:<24} {} QxK multipliers, {} HBM channels ({:.0} GB/s), {:.0} MHz",
                     a.qk.multipliers,
                     a.hbm.channels,
                     a.hbm.total_bandwidth_gbps(),
@@ -84,7 +84,7 @@ pub fn run(cmd: ConfigCommand) -> anyhow::Result<ExitCode> {
             for (name, _) in presets::WORKLOAD {
                 let w: WorkloadConfig = config::load_workload(name)?;
                 println!(
-                    "  {name:<14} {} layers x {} heads, D = {}, {}, {} + {} tokens",
+                    "  {name:<24} {} layers x {} heads, D = {}, {}, {} + {} tokens",
                     w.model.layers,
                     w.model.heads,
                     w.model.head_dim,

@@ -384,14 +384,27 @@ pub fn check_pair(arch: &ArchConfig, workload: &WorkloadConfig) -> Result<(), Co
             &arch.name,
             "importance.token_entries",
             format!(
-                "workload {} reaches {} tokens but the token importance buffer holds {}",
+                "workload {} reaches {} tokens but the token importance buffer holds {}{}",
                 workload.name,
                 workload.final_tokens(),
-                arch.importance.token_entries
+                arch.importance.token_entries,
+                long_context_hint(workload.final_tokens(), &arch.name)
             ),
         ));
     }
     Ok(())
+}
+
+/// Points a design point that is too small for a long context at the shipped one that is
+/// not, when that one would do.
+fn long_context_hint(tokens: u32, arch_name: &str) -> String {
+    const PRESET: &str = "spatten-long-context";
+    match load_arch(PRESET) {
+        Ok(lc) if arch_name != PRESET && tokens <= lc.importance.token_entries => {
+            format!(" (--arch {PRESET} holds {})", lc.importance.token_entries)
+        }
+        _ => String::new(),
+    }
 }
 
 /// [`check_pair`] plus what a run of the reference on this workload will need of the design

@@ -4,6 +4,10 @@
 pub const ARCH: &[(&str, &str)] = &[
     ("spatten", include_str!("../../arch/spatten.toml")),
     ("spatten-1-8", include_str!("../../arch/spatten-1-8.toml")),
+    (
+        "spatten-long-context",
+        include_str!("../../arch/spatten-long-context.toml"),
+    ),
 ];
 
 /// Workload presets: (name, TOML text).
