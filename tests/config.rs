@@ -335,3 +335,16 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn interleaved_group_tiles_need_qk_to_run_on_past_requant() {
+    let e = arch_err(
+        "base = \"spatten\"\n[controller]\nqk_waits_for_requant = true\ninterleave_group_tiles = true\n",
+    );
+    assert_eq!(e.key.as_deref(), Some("controller.interleave_group_tiles"));
+    assert!(
+        e.reason.contains("qk_waits_for_requant = false"),
+        "{}",
+        e.reason
+    );
+}

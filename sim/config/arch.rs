@@ -178,6 +178,13 @@ pub struct ControllerConfig {
     /// output (true), or writes one head's kept probabilities into a buffer ProbxV drains and
     /// is free for the next head (false, the public RTL).
     pub local_v_waits_for_pv: bool,
+    /// Whether a grouped (GQA) head whose K rows stream through the key SRAM in tiles shares
+    /// one stream with its group: QxK scores every query head of the group against a tile
+    /// before the next tile comes (true), or each query head streams the group's rows itself,
+    /// one head after the other as the paper's datapath runs heads (false). Needs
+    /// `qk_waits_for_requant = false`; absent = false.
+    #[serde(default)]
+    pub interleave_group_tiles: bool,
 }
 
 impl ArchConfig {
@@ -481,6 +488,15 @@ impl ArchConfig {
 
     /// What one module assumes about another's parameters.
     fn check_cross_module(&self, c: &mut Checker) {
+        if self.controller.interleave_group_tiles && self.controller.qk_waits_for_requant {
+            // The group's first head decides only after its last tile, which the other heads'
+            // QxK must have scored: waiting for the decision first would never end.
+            c.fail(
+                "controller.interleave_group_tiles",
+                "needs controller.qk_waits_for_requant = false (the next head's QxK cannot \
+                 wait for a decision that comes after the whole group's tiles)",
+            );
+        }
         let f = &self.fetcher;
         // The data crossbar returns a transaction to the lane that issued it: transaction s
         // uses address lane s mod address_fifos and data lane s mod data_fifos, and a data

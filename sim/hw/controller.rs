@@ -23,6 +23,12 @@
 //! - Grouped K/V heads ([`super::gqa`]): the calls of one group after its first reuse the
 //!   first call's K (and, without local V pruning, V) jobs, MSB and LSB planes alike, so the
 //!   group's rows come from DRAM once; K/V addresses are those of the K/V head.
+//! - With `controller.interleave_group_tiles`, a group whose K rows stream in tiles shares one
+//!   K-MSB stream too: its calls open together on the first call's allocation and QxK scores
+//!   each tile for every call of the group before the next tile ([`super::qk`]). The other
+//!   streams of such a call stay its own, and wait for the SRAM room they would take: a
+//!   call's V rows for the previous call's ProbxV to finish, its LSB refetch (K-MSB re-stream
+//!   and K-LSB) for the group's shared QxK pass to finish.
 //! - A head closes (freeing its SRAM allocation) when ProbxV and the importance accumulators are done
 //!   with it; when all heads of a layer are closed its token/head top-k calls run.
 
@@ -30,9 +36,9 @@ use std::collections::VecDeque;
 
 use super::buffer_ring::BufferRing;
 use super::fetcher::{AddressLayout, Cause, FetchJob, Rows, Tensor};
-use super::tiling::{Consumer, TilePlan, TiledJob};
+use super::tiling::{Consumer, TilePlan, TiledJob, Wait};
 use super::topk::{TokenTopk, topk_call_comparisons, topk_call_cycles};
-use crate::config::arch::TopkConfig;
+use crate::config::arch::{ControllerConfig, TopkConfig};
 use crate::trace::attention::{AttentionTrace, HeadCall};
 
 /// Run-time state of one head call.
@@ -109,6 +115,11 @@ pub struct Controller {
     record_of_call: Vec<Option<u32>>,
     /// The first call of each call's K/V group, for calls that reuse its fetches.
     leader: Vec<Option<usize>>,
+    /// For calls of a tiled group after its first, with `interleave_group_tiles`: the first
+    /// call, whose K-MSB stream and SRAM allocation they share.
+    tile_leader: Vec<Option<usize>>,
+    /// [`Self::tile_group_sizes`].
+    tile_groups: Vec<u32>,
     /// Open calls using the bank of each group's first call.
     bank_users: Vec<u32>,
     plan: TilePlan,
@@ -133,11 +144,18 @@ impl Controller {
         layout: AddressLayout,
         txn_bytes: u32,
         ring: BufferRing,
-        qk_waits_for_requant: bool,
+        cfg: &ControllerConfig,
         token_cfg: &TopkConfig,
         plan: TilePlan,
     ) -> Self {
+        let qk_waits_for_requant = cfg.qk_waits_for_requant;
         let tiled = super::gqa::tiled_calls(trace, &plan);
+        let interleave = cfg.interleave_group_tiles && !qk_waits_for_requant;
+        let tile_leader: Vec<Option<usize>> = super::gqa::leaders(trace)
+            .into_iter()
+            .enumerate()
+            .map(|(i, l)| l.filter(|_| interleave && tiled[i]))
+            .collect();
         // A tiled group's first query head has lost its tiles when the next one runs.
         let leader: Vec<Option<usize>> = super::gqa::leaders(trace)
             .into_iter()
@@ -166,6 +184,13 @@ impl Controller {
                 Some(i as u32)
             })
             .collect();
+        let mut tile_groups = vec![1u32; tile_leader.len()];
+        for (i, l) in tile_leader.iter().enumerate() {
+            if let Some(l) = *l {
+                tile_groups[l] += 1;
+                tile_groups[i] = 0;
+            }
+        }
         Self {
             layout,
             head_dim: trace.header.head_dim as u64,
@@ -179,6 +204,8 @@ impl Controller {
             record_prefix: 0,
             record_of_call,
             leader,
+            tile_leader,
+            tile_groups,
             bank_users: vec![0; trace.head_calls.len()],
             plan,
             tiled,
@@ -190,6 +217,27 @@ impl Controller {
             token_comparisons: 0,
             token_cfg: token_cfg.clone(),
             group_size: (trace.header.heads / trace.header.kv_heads().max(1)).max(1),
+        }
+    }
+
+    /// For each call, the calls of the interleaved tiled group it leads: 1 for a call on its
+    /// own, 0 for a group's later calls (the QxK unit runs them with their first).
+    pub fn tile_group_sizes(&self) -> &[u32] {
+        &self.tile_groups
+    }
+
+    /// What a tiled job of `call` consumed by `consumer` waits for (see [`Wait`]).
+    fn wait_for(&self, call: usize, consumer: Consumer) -> Option<Wait> {
+        let first = self.tile_leader[call].unwrap_or(call);
+        let size = self.tile_groups[first] as usize;
+        if size <= 1 {
+            return None;
+        }
+        match consumer {
+            Consumer::Qk { lsb: false } => None,
+            Consumer::Qk { lsb: true } => Some(Wait::QkMsb((first + size - 1) as u32)),
+            Consumer::Pv if call > first => Some(Wait::Pv(call as u32 - 1)),
+            Consumer::Pv => None,
         }
     }
 
@@ -247,6 +295,11 @@ impl Controller {
         hc: &'a HeadCall,
         tensor: Tensor,
     ) {
+        if let (Tensor::KMsb, Some(first)) = (tensor, self.tile_leader[call]) {
+            // The group's one K-MSB stream, scored by every call of the group tile by tile.
+            ports.heads[call].k_job = ports.heads[first].k_job;
+            return;
+        }
         let (cause, rows, bits) = match tensor {
             Tensor::KMsb => (Cause::MsbFetch, &hc.keys, hc.key_msb_bits),
             Tensor::KLsb => (Cause::LsbRefetch, &hc.keys, hc.lsb_bits),
@@ -292,7 +345,10 @@ impl Controller {
             Consumer::Qk { .. } => (p.key_tile_rows, p.key_tiles_in_flight),
             Consumer::Pv => (p.value_tile_rows, p.value_tiles_in_flight),
         };
-        if !self.tiled[call] || rows as u64 <= tile_rows as u64 {
+        let wait = self.wait_for(call, consumer);
+        // A job that fits a bank needs no tiles, but in an interleaved group it may still
+        // have to wait for the SRAM another call of the group holds.
+        if !self.tiled[call] || (rows as u64 <= tile_rows as u64 && wait.is_none()) {
             return;
         }
         let t = TiledJob {
@@ -300,8 +356,9 @@ impl Controller {
             consumer,
             tile_rows,
             tiles_in_flight,
+            wait,
         };
-        ports.jobs[id].row_limit = t.row_limit(0);
+        ports.jobs[id].row_limit = if wait.is_some() { 0 } else { t.row_limit(0) };
         self.tiled_jobs.insert(id, t);
     }
 
@@ -431,7 +488,9 @@ impl Controller {
         while self.next_open < calls.len() {
             let hc = &calls[self.next_open];
             // A group shares its first call's bank: only that call needs a free one.
-            let bank = self.leader[self.next_open].unwrap_or(self.next_open);
+            let bank = self.leader[self.next_open]
+                .or(self.tile_leader[self.next_open])
+                .unwrap_or(self.next_open);
             let alloc = self.ring.allocation(hc, self.tiled[bank]);
             if bank == self.next_open && !self.ring.fits(alloc) {
                 break;
@@ -493,7 +552,9 @@ impl Controller {
         h.closed = true;
         // The bank is free when the last open call of its group closes (the group's calls
         // open together, in the cycle its first call does).
-        let bank = self.leader[call as usize].unwrap_or(call as usize);
+        let bank = self.leader[call as usize]
+            .or(self.tile_leader[call as usize])
+            .unwrap_or(call as usize);
         self.bank_users[bank] -= 1;
         if self.bank_users[bank] == 0 {
             self.ring

@@ -11,9 +11,10 @@
 //! scoring grow from the head's own rows to the union; [`GqaStats`] shows that penalty.
 //! Locally pruned V rows (a top-k per query head after softmax) are fetched per query head,
 //! since they are chosen after the group's shared fetch. A group whose rows stream through
-//! the SRAM in tiles ([`super::tiling`]) does not share: the first query head's tiles are
-//! gone when the next one runs, so each query head streams the union itself (interleaving
-//! the group's query heads tile by tile is not modelled).
+//! the SRAM in tiles ([`super::tiling`]) does not share by default: the first query head's
+//! tiles are gone when the next one runs, so each query head streams the union itself. With
+//! `controller.interleave_group_tiles` the group's query heads are scored tile by tile
+//! against one K-MSB stream, which then comes from DRAM once.
 
 use std::borrow::Cow;
 
@@ -47,10 +48,11 @@ pub struct GqaStats {
     /// What the same query heads would fetch with one fetch per query head of their own rows
     /// (no sharing), for comparison.
     pub key_msb_bytes_unshared: u64,
-    /// Groups streamed in tiles, which fetch per query head instead of once.
+    /// Groups streamed in tiles, which fetch per query head instead of once unless their
+    /// tiles are interleaved.
     pub tiled_groups: u64,
-    /// K MSB bytes the simulator fetched: once per fitting group, once per query head of a
-    /// tiled group (each scoring the union).
+    /// K MSB bytes the simulator fetched on the first pass: once per fitting group, once per
+    /// query head of a tiled group (each scoring the union), once per interleaved tiled group.
     pub key_msb_bytes_fetched: u64,
 }
 
@@ -129,8 +131,13 @@ pub fn leaders(trace: &AttentionTrace) -> Vec<Option<usize>> {
 }
 
 /// Sharing statistics of a trace with grouped heads (`None` without), for a design point
-/// with tile plan `plan` and `txn_bytes`-byte transactions.
-pub fn stats(trace: &AttentionTrace, plan: &TilePlan, txn_bytes: u64) -> Option<GqaStats> {
+/// with tile plan `plan`, `txn_bytes`-byte transactions and tiled groups `interleaved` or not.
+pub fn stats(
+    trace: &AttentionTrace,
+    plan: &TilePlan,
+    txn_bytes: u64,
+    interleaved: bool,
+) -> Option<GqaStats> {
     let h = &trace.header;
     let kv_heads = h.kv_heads?;
     let d = h.head_dim as u64;
@@ -169,7 +176,12 @@ pub fn stats(trace: &AttentionTrace, plan: &TilePlan, txn_bytes: u64) -> Option<
         let shared = bytes(&keys, calls[0].key_msb_bits);
         s.key_msb_bytes_per_kv_head += shared;
         s.tiled_groups += group_tiled as u64;
-        s.key_msb_bytes_fetched += shared * if group_tiled { calls.len() as u64 } else { 1 };
+        let streams = if group_tiled && !interleaved {
+            calls.len() as u64
+        } else {
+            1
+        };
+        s.key_msb_bytes_fetched += shared * streams;
         for c in calls {
             s.key_rows_per_query_head_own += c.keys.len() as u64;
             s.key_msb_bytes_unshared += bytes(&c.keys, c.key_msb_bits);

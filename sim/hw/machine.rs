@@ -19,7 +19,7 @@ use super::stats::{
     Activity, BusyInterval, DramTraffic, ModuleCounters, SimStats, SramStats, TopkStats,
 };
 use super::stride::{Stride, fifo_steady};
-use super::tiling::Consumer;
+use super::tiling::{Consumer, Wait};
 use super::topk::{TokenTopk, ValueTopk};
 use super::{Chunk, SimOptions, watchdog};
 use crate::config::ArchConfig;
@@ -114,6 +114,16 @@ impl<'a> Machine<'a> {
             arch.fetcher.region_offset_transactions as u64,
         );
         let depth = arch.softmax.fifo_depth;
+        let plan = super::tiling::TilePlan::new(arch, h.head_dim);
+        let controller = Controller::new(
+            trace,
+            layout,
+            txn,
+            super::buffer_ring::BufferRing::new(arch, h.head_dim),
+            &arch.controller,
+            &arch.topk_token,
+            plan,
+        );
         Self {
             arch: arch.clone(),
             trace,
@@ -126,22 +136,15 @@ impl<'a> Machine<'a> {
             addr_xbar: AddressCrossbar::new(&arch.crossbar, arch.hbm.channels),
             data_xbar: DataCrossbar::new(&arch.crossbar),
             converter: BitwidthConverter::new(&arch.bitwidth_converter, txn),
-            qk: QkUnit::new(&arch.qk, h.head_dim),
+            qk: QkUnit::new(&arch.qk, h.head_dim)
+                .with_tile_groups(controller.tile_group_sizes(), plan.key_tile_rows),
             softmax: Softmax::new(&arch.softmax),
             requant: Requant::new(&arch.requant),
             value_topk: ValueTopk::new(&arch.topk_value, arch.controller.local_v_waits_for_pv),
             token_topk: TokenTopk::new(),
             pv: PvUnit::new(&arch.pv, h.head_dim),
             importance: Importance::new(&arch.importance),
-            controller: Controller::new(
-                trace,
-                layout,
-                txn,
-                super::buffer_ring::BufferRing::new(arch, h.head_dim),
-                arch.controller.qk_waits_for_requant,
-                &arch.topk_token,
-                super::tiling::TilePlan::new(arch, h.head_dim),
-            ),
+            controller,
             scores: Fifo::new("softmax.scores", depth),
             // The arch has one softmax FIFO depth; the probability FIFOs after it use it too.
             probs: Fifo::new("softmax.probabilities", depth),
@@ -606,6 +609,11 @@ fn raise_row_limits(
         let job = &mut jobs[j];
         if job.generation_done() {
             return false;
+        }
+        match t.wait {
+            Some(Wait::Pv(c)) if !pv.finished(c) => return true,
+            Some(Wait::QkMsb(c)) if !qk.msb_finished(c) => return true,
+            _ => t.wait = None,
         }
         let rows = job.rows();
         let consumed = match t.consumer {

@@ -129,6 +129,12 @@ pub fn simulate(
     validate::check(arch, &shared, dram)?;
     let mut stats = machine::Machine::new(arch, &shared, options).run(dram)?;
     let plan = tiling::TilePlan::new(arch, trace.header.head_dim);
-    stats.gqa = gqa::stats(trace, &plan, arch.fetcher.transaction_bytes as u64);
+    let interleaved = arch.controller.interleave_group_tiles;
+    stats.gqa = gqa::stats(
+        trace,
+        &plan,
+        arch.fetcher.transaction_bytes as u64,
+        interleaved,
+    );
     Ok(stats)
 }

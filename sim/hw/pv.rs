@@ -54,6 +54,11 @@ impl PvUnit {
         }
     }
 
+    /// Whether the unit is done with `call` (calls run in order).
+    pub fn finished(&self, call: u32) -> bool {
+        self.last_done.is_some_and(|d| d >= call)
+    }
+
     pub fn next_event(&self) -> Option<u64> {
         self.done.next_ready()
     }

@@ -3,6 +3,11 @@
 //! A beat needs its query row and its key rows in SRAM (and, on the LSB pass, the keys'
 //! LSB rows too), and a free pipeline stage: beats leave the pipeline in order into the
 //! softmax FIFO, and when it is full the pipeline holds them (one per stage) and stalls.
+//!
+//! An interleaved group (`controller.interleave_group_tiles`, [`super::tiling`]) runs as one
+//! pass over its calls' MSB passes: each key tile is scored for the group's first call, then
+//! for the next, ..., before the next tile, so one K stream serves them all. Scores then
+//! reach the softmax one tile of one row at a time (it sums the rows side by side).
 
 use std::collections::VecDeque;
 
@@ -20,6 +25,35 @@ struct Pass {
     lsb: bool,
     query: u32,
     key_pos: u32,
+    /// The group's first call and its number of calls (1 for a pass of one call).
+    first: u32,
+    members: u32,
+    /// The first key row of the tile being scored (interleaved groups).
+    tile_start: u32,
+}
+
+impl Pass {
+    fn new(call: u32, lsb: bool, members: u32) -> Self {
+        Self {
+            call,
+            lsb,
+            query: 0,
+            key_pos: 0,
+            first: call,
+            members,
+            tile_start: 0,
+        }
+    }
+
+    /// The end of the key rows this call scores before the pass moves on: the row's end, or
+    /// in an interleaved group the tile's.
+    fn key_end(&self, keys: u32, tile_rows: u32) -> u32 {
+        if self.members > 1 {
+            keys.min(self.tile_start.saturating_add(tile_rows))
+        } else {
+            keys
+        }
+    }
 }
 
 #[derive(Debug)]
@@ -33,6 +67,12 @@ pub struct QkUnit {
     pipe: DelayLine<(Chunk, u32)>,
     /// The last pass finished, as (call, LSB pass); passes run in this order.
     last_done: Option<(u32, bool)>,
+    /// Per call, the calls of the interleaved group it leads (see
+    /// [`super::controller::Controller::tile_group_sizes`]); empty without groups.
+    tile_groups: Vec<u32>,
+    key_tile_rows: u32,
+    /// The last call whose MSB pass finished.
+    msb_done: Option<u32>,
     pub macs: u64,
     pub scores: u64,
 }
@@ -50,15 +90,42 @@ impl QkUnit {
             cur: None,
             pipe: DelayLine::default(),
             last_done: None,
+            tile_groups: Vec::new(),
+            key_tile_rows: u32::MAX,
+            msb_done: None,
             macs: 0,
             scores: 0,
         }
+    }
+
+    /// Runs the MSB passes of each interleaved group (`sizes[first]` calls from `first`)
+    /// tile by tile, `key_tile_rows` rows a tile.
+    pub fn with_tile_groups(mut self, sizes: &[u32], key_tile_rows: u32) -> Self {
+        if sizes.iter().any(|&n| n > 1) {
+            self.tile_groups = sizes.to_vec();
+            self.key_tile_rows = key_tile_rows.max(1);
+        }
+        self
+    }
+
+    /// Whether the MSB pass of `call` is finished (MSB passes run in call order; LSB passes
+    /// are re-injected between them, so `last_done` alone does not say).
+    pub fn msb_finished(&self, call: u32) -> bool {
+        self.msb_done.is_some_and(|d| d >= call)
     }
 
     /// Key rows of pass (`call`, `lsb`) with one query row that the unit is done with, out
     /// of `rows` (for K streaming through SRAM in tiles).
     pub fn consumed(&self, call: u32, lsb: bool, rows: u32) -> u32 {
         match &self.cur {
+            // A group's tile is done with once its last call has scored it.
+            Some(p) if p.members > 1 && (p.first, p.lsb) == (call, lsb) => {
+                if p.call == p.first + p.members - 1 {
+                    p.key_pos
+                } else {
+                    p.tile_start
+                }
+            }
             Some(p) if (p.call, p.lsb) == (call, lsb) => p.key_pos,
             _ if self.last_done.is_some_and(|d| d >= (call, lsb)) => rows,
             _ => 0,
@@ -109,8 +176,9 @@ impl QkUnit {
                     return None;
                 }
                 // Full beats that leave the query row unfinished, each with its key rows loaded.
-                let mut cycles = cycles_below(key_pos, n, hc.keys.len() as u64)
-                    .min(rows(h.k_job).saturating_sub(key_pos) / n);
+                let end = p.key_end(hc.keys.len() as u32, self.key_tile_rows) as u64;
+                let mut cycles =
+                    cycles_below(key_pos, n, end).min(rows(h.k_job).saturating_sub(key_pos) / n);
                 if p.lsb {
                     cycles = cycles.min(rows(h.k_lsb_job).saturating_sub(key_pos) / n);
                 }
@@ -182,19 +250,28 @@ impl QkUnit {
                 };
                 return (a, progress);
             };
-            self.cur = Some(Pass {
-                call,
-                lsb,
-                query: 0,
-                key_pos: 0,
-            });
+            let mut members = 1;
+            if !lsb && self.tile_groups.get(call as usize).is_some_and(|&n| n > 1) {
+                // The controller releases a group's MSB passes together, in order.
+                let n = self.tile_groups[call as usize];
+                for m in 1..n {
+                    debug_assert_eq!(self.queue.front(), Some(&(call + m, false)));
+                    if self.queue.front() != Some(&(call + m, false)) {
+                        break;
+                    }
+                    self.queue.pop_front();
+                    members += 1;
+                }
+            }
+            self.cur = Some(Pass::new(call, lsb, members));
             progress = true;
         }
         let p = self.cur.as_mut().expect("set above");
         let hc = &calls[p.call as usize];
         let h = &heads[p.call as usize];
         let keys = hc.keys.len() as u32;
-        let n = self.scores_per_cycle.min(keys - p.key_pos);
+        let end = p.key_end(keys, self.key_tile_rows);
+        let n = self.scores_per_cycle.min(end - p.key_pos);
         let ready = |j: Option<usize>, need: u32| j.is_some_and(|j| jobs[j].rows_ready >= need);
         let inputs = ready(h.q_job, p.query + 1)
             && ready(h.k_job, p.key_pos + n)
@@ -219,11 +296,30 @@ impl QkUnit {
         self.macs += n as u64 * self.head_dim;
         self.scores += n as u64;
         p.key_pos += n;
-        if p.key_pos == keys {
+        if p.members > 1 {
+            if p.key_pos == end {
+                // The next call of the group scores the same tile; after the last, the next
+                // tile. Every call of the group has the same keys (the group's union).
+                if p.call + 1 < p.first + p.members {
+                    p.call += 1;
+                    p.key_pos = p.tile_start;
+                } else if end == keys {
+                    self.last_done = Some((p.call, false));
+                    self.msb_done = Some(p.call);
+                    self.cur = None;
+                } else {
+                    p.call = p.first;
+                    p.tile_start = end;
+                }
+            }
+        } else if p.key_pos == keys {
             p.key_pos = 0;
             p.query += 1;
             if p.query == hc.queries {
                 self.last_done = Some((p.call, p.lsb));
+                if !p.lsb {
+                    self.msb_done = Some(p.call);
+                }
                 self.cur = None;
             }
         }

@@ -4,7 +4,9 @@
 //! cycle (divide + quantize cycles of pipeline), rows in order. Rows overlap freely: the
 //! exponentials of rows waiting for their sum are held in the unit (the arch has no
 //! parameter for that buffer, so its size is not a limit; the rows in flight are bounded by
-//! the stage latencies over the row time).
+//! the stage latencies over the row time). The input stage sums several rows side by side
+//! when their elements arrive interleaved (an interleaved GQA group's tiles, see
+//! [`super::qk`]); rows still complete, and leave, in order.
 
 use std::collections::VecDeque;
 
@@ -19,7 +21,8 @@ pub struct Softmax {
     lanes: u32,
     sum_latency_cycles: u64,
     out_latency_cycles: u64,
-    in_row: Option<(Chunk, u32)>,
+    /// Rows being summed, with their elements so far: one, except for interleaved groups.
+    in_rows: Vec<(Chunk, u32)>,
     pending: VecDeque<(u64, Chunk)>,
     out_row: Option<(Chunk, u32)>,
     pipe: DelayLine<(Chunk, u32)>,
@@ -34,11 +37,26 @@ impl Softmax {
                 + cfg.exp_latency_cycles
                 + cfg.accumulate_latency_cycles) as u64,
             out_latency_cycles: (cfg.divide_latency_cycles + cfg.quantize_latency_cycles) as u64,
-            in_row: None,
+            in_rows: Vec::new(),
             pending: VecDeque::new(),
             out_row: None,
             pipe: DelayLine::default(),
             elements: 0,
+        }
+    }
+
+    /// Elements of `chunk`'s row summed so far.
+    fn have(&self, chunk: &Chunk) -> u32 {
+        self.in_rows
+            .iter()
+            .find(|(c, _)| c == chunk)
+            .map_or(0, |(_, n)| *n)
+    }
+
+    fn set_have(&mut self, chunk: Chunk, have: u32) {
+        match self.in_rows.iter_mut().find(|(c, _)| *c == chunk) {
+            Some((_, n)) => *n = have,
+            None => self.in_rows.push((chunk, have)),
         }
     }
 
@@ -53,7 +71,7 @@ impl Softmax {
     }
 
     pub fn is_drained(&self) -> bool {
-        self.in_row.is_none()
+        self.in_rows.is_empty()
             && self.pending.is_empty()
             && self.out_row.is_none()
             && self.pipe.is_empty()
@@ -62,7 +80,7 @@ impl Softmax {
     pub fn describe(&self) -> String {
         format!(
             "softmax input row {:?}, {} rows summing, output row {:?}",
-            self.in_row.map(|(c, n)| (c.call, n)),
+            self.in_rows.first().map(|(c, n)| (c.call, n)),
             self.pending.len(),
             self.out_row.map(|(c, n)| (c.call, n))
         )
@@ -88,7 +106,7 @@ impl Softmax {
                 .steady_output(now, beat.as_ref(), self.out_latency_cycles);
         let (in_cycles, take) = match input.front() {
             Some((&chunk, b)) if b <= self.lanes => {
-                let have = self.in_row.map_or(0, |(_, n)| n) as u64;
+                let have = self.have(&chunk) as u64;
                 (
                     cycles_below(have, b as u64, row_of(&chunk)),
                     Some((chunk, b)),
@@ -99,7 +117,7 @@ impl Softmax {
         };
         let activity = if beat.is_some() || take.is_some() {
             Activity::Busy
-        } else if self.in_row.is_some() {
+        } else if !self.in_rows.is_empty() {
             Activity::StalledInput
         } else if !self.pending.is_empty() || !self.pipe.is_empty() {
             Activity::Busy
@@ -131,8 +149,8 @@ impl Softmax {
             self.out_latency_cycles,
         );
         if let Some((chunk, b)) = s.take {
-            let have = self.in_row.map_or(0, |(_, n)| n);
-            self.in_row = Some((chunk, have + b * cycles as u32));
+            let have = self.have(&chunk);
+            self.set_have(chunk, have + b * cycles as u32);
         }
     }
 
@@ -178,7 +196,7 @@ impl Softmax {
         if let Some((&chunk, _)) = input.front() {
             {
                 let row_len = calls[chunk.call as usize].keys.len() as u32;
-                let have = self.in_row.map_or(0, |(_, n)| n);
+                let have = self.have(&chunk);
                 let (_, n) = input
                     .take(now, self.lanes.min(row_len - have))
                     .expect("front checked");
@@ -186,13 +204,13 @@ impl Softmax {
                 if have == row_len {
                     self.pending
                         .push_back((now + self.sum_latency_cycles, chunk));
-                    self.in_row = None;
+                    self.in_rows.retain(|(c, _)| *c != chunk);
                 } else {
-                    self.in_row = Some((chunk, have));
+                    self.set_have(chunk, have);
                 }
                 worked = true;
             }
-        } else if self.in_row.is_some() {
+        } else if !self.in_rows.is_empty() {
             starved = true;
         }
         let activity = if worked {

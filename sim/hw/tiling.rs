@@ -19,8 +19,12 @@
 //!   that second MSB stream is charged as an LSB-refetch cost (`bytes_by_cause.lsb_refetch`).
 //! - Summarization calls (many query rows reuse every key) must still fit one bank; key
 //!   tiling there needs an online or two-pass softmax, which is not modelled.
-//! - A tiled call does not share its fetches within a K/V group ([`super::gqa`]): the tiles
-//!   of the first query head are gone when the next one runs, so each streams the union.
+//! - By default a tiled call does not share its fetches within a K/V group ([`super::gqa`]):
+//!   the tiles of the first query head are gone when the next one runs, so each streams the
+//!   union. With `controller.interleave_group_tiles` the group's calls share one K-MSB stream,
+//!   QxK scoring each tile for every query head of the group before it leaves; a tile leaves
+//!   when the group's last query head is done with it. Their V and LSB streams stay per call
+//!   and wait ([`Wait`]) until the SRAM they would take is free.
 
 use crate::config::ArchConfig;
 use crate::trace::attention::HeadCall;
@@ -69,6 +73,17 @@ pub enum Consumer {
     Pv,
 }
 
+/// What a tiled job of an interleaved group waits for before it may fetch a row: the SRAM
+/// room it would take is held by another call of its group until then.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Wait {
+    /// ProbxV has finished this call (whose V tiles hold the value SRAM).
+    Pv(u32),
+    /// QxK has finished the group's shared MSB pass, whose last call this is (its tiles hold
+    /// the key SRAM).
+    QkMsb(u32),
+}
+
 /// A fetch job streaming through SRAM in tiles.
 #[derive(Debug, Clone, Copy)]
 pub struct TiledJob {
@@ -76,6 +91,7 @@ pub struct TiledJob {
     pub consumer: Consumer,
     pub tile_rows: u32,
     pub tiles_in_flight: u32,
+    pub wait: Option<Wait>,
 }
 
 impl TiledJob {
