@@ -472,6 +472,8 @@ fn an_8k_decode_step_runs_with_tiles_and_groups() {
     let g = &stats["gqa"];
     assert_eq!(g["kv_heads"], 8);
     assert_eq!(g["tiled_groups"], g["groups"]);
+    // The long-context design point interleaves a tiled group's query heads: one K stream.
+    assert_eq!(g["key_msb_bytes_fetched"], g["key_msb_bytes_per_kv_head"]);
     // The paper's arch cannot hold 8k importance entries: refused, naming the key.
     let (code, _, err) = common::spatten(&[
         "run",

@@ -240,3 +240,37 @@ fn shipped_sweep_specs_resolve_every_point() {
         }
     }
 }
+
+#[test]
+fn plots_skip_axes_that_hold_one_value() {
+    let spec = SweepSpec::parse(
+        "name = \"p\"\narch = \"spatten\"\nworkloads = [\"bert-base\"]\n[axes]\nqk.multipliers = [128, 256]\n\"hbm.channels\" = [16]\n",
+        Path::new("p.toml"),
+    )
+    .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("s");
+    let options = SweepOptions {
+        out: out.clone(),
+        jobs: 1,
+        resume: false,
+        shard: None,
+        progress: false,
+        max_points: SweepOptions::DEFAULT_MAX_POINTS,
+        force: false,
+    };
+    sweep::run_sweep(&spec, &PeakEvaluator, &options).unwrap();
+    let files = sweep::plot::plot_dir(&out, "peak_gops", &dir.path().join("f")).unwrap();
+    let names: Vec<String> = files
+        .iter()
+        .map(|f| f.file_name().unwrap().to_string_lossy().into_owned())
+        .collect();
+    assert!(
+        names.contains(&"peak_gops_vs_qk_multipliers.png".to_string()),
+        "{names:?}"
+    );
+    assert!(
+        !names.iter().any(|n| n.contains("hbm_channels")),
+        "{names:?}"
+    );
+}

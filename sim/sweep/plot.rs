@@ -91,8 +91,9 @@ fn label(row: &BTreeMap<String, String>, axes: &[String]) -> String {
     parts.join(" ")
 }
 
-/// Draws the Pareto fronts and, for `metric`, one line plot per numeric axis (one series per
-/// combination of the other axes and the workload). Returns the written files.
+/// Draws the Pareto fronts and, for `metric`, one line plot per numeric axis that takes more
+/// than one value (one series per combination of the other such axes and the workload).
+/// Returns the written files.
 pub fn plot_dir(dir: &Path, metric: &str, out: &Path) -> Result<Vec<PathBuf>, SweepError> {
     let (manifest, rows) = ok_rows(dir)?;
     if rows.is_empty() {
@@ -108,7 +109,16 @@ pub fn plot_dir(dir: &Path, metric: &str, out: &Path) -> Result<Vec<PathBuf>, Sw
         )));
     }
     std::fs::create_dir_all(out).map_err(|e| SweepError::io(out, e))?;
-    let axes = axis_columns(&manifest);
+    // An axis with one value is a setting, not a sweep: no figure against it, and no name in
+    // the series labels (a one-point line says nothing).
+    let axes: Vec<String> = axis_columns(&manifest)
+        .into_iter()
+        .filter(|a| {
+            let mut values = rows.iter().map(|r| r.get(a));
+            let first = values.next().flatten();
+            values.any(|v| v != first)
+        })
+        .collect();
     let draw = |e: plot::PlotError| SweepError::Usage(e.to_string());
     let mut files = Vec::new();
     let mut push = |w: plot::Written| {
