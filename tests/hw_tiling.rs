@@ -32,6 +32,26 @@ fn run(arch: &ArchConfig, t: &AttentionTrace, fast_forward: bool) -> SimStats {
     simulate(arch, t, &mut dram, &o).unwrap()
 }
 
+/// Runs `t` with fast-forward on and off, checks that both give the same statistics and
+/// returns them.
+fn run_both(arch: &ArchConfig, t: &AttentionTrace) -> SimStats {
+    let on = run(arch, t, true);
+    let off = run(arch, t, false);
+    assert_eq!(
+        serde_json::to_string(&on).unwrap(),
+        serde_json::to_string(&off).unwrap()
+    );
+    on
+}
+
+/// Makes head call `i` of `t` refetch 4 LSB bits.
+fn refetch(t: &mut AttentionTrace, i: usize) {
+    let c = &mut t.head_calls[i];
+    c.lsb_bits = 4;
+    c.lsb_refetch = true;
+    c.requant_rows = 1;
+}
+
 /// One dense generation iteration of `heads` GPT-2-shaped heads (D = 64, 8-bit K/V) over
 /// `prompt + 1` keys: 4001 keys is about four banks of the paper's design point.
 fn generation(prompt: u32, heads: u32) -> AttentionTrace {
@@ -134,26 +154,15 @@ fn fast_forward_is_exact_with_tiles() {
     let a = arch();
     let mut t = generation(3000, 3);
     // A refetch on a tiled head too.
-    let c = &mut t.head_calls[1];
-    c.lsb_bits = 4;
-    c.lsb_refetch = true;
-    c.requant_rows = 1;
-    let on = run(&a, &t, true);
-    let off = run(&a, &t, false);
-    assert_eq!(
-        serde_json::to_string(&on).unwrap(),
-        serde_json::to_string(&off).unwrap()
-    );
+    refetch(&mut t, 1);
+    run_both(&a, &t);
 }
 
 #[test]
 fn an_lsb_refetch_streams_the_msb_tiles_again() {
     let a = arch();
     let mut t = generation(4000, 1);
-    let c = &mut t.head_calls[0];
-    c.lsb_bits = 4;
-    c.lsb_refetch = true;
-    c.requant_rows = 1;
+    refetch(&mut t, 0);
     let tiled = run(&a, &t, true);
     let whole = run(&big_sram(&a), &t, true);
     // The untiled head keeps its K MSB rows; the tiled one has to fetch them again.
@@ -180,7 +189,7 @@ fn single_buffered_tiles_wait_for_each_other() {
     a.qk.key_sram_bytes /= 2;
     a.pv.value_sram_bytes /= 2;
     let t = generation(4000, 2);
-    let single = run(&a, &t, true);
+    let single = run_both(&a, &t);
     let double = run(&arch(), &t, true);
     assert_eq!(single.dram.bytes_read, double.dram.bytes_read);
     assert!(
@@ -188,11 +197,6 @@ fn single_buffered_tiles_wait_for_each_other() {
         "{} <= {}",
         single.cycles,
         double.cycles
-    );
-    let off = run(&a, &t, false);
-    assert_eq!(
-        serde_json::to_string(&single).unwrap(),
-        serde_json::to_string(&off).unwrap()
     );
 }
 
@@ -277,17 +281,9 @@ fn fast_forward_is_exact_with_interleaved_groups() {
     let mut t = generation(3000, 4);
     t.header.kv_heads = Some(2);
     for i in [0, 3] {
-        let c = &mut t.head_calls[i];
-        c.lsb_bits = 4;
-        c.lsb_refetch = true;
-        c.requant_rows = 1;
+        refetch(&mut t, i);
     }
-    let on = run(&a, &t, true);
-    let off = run(&a, &t, false);
-    assert_eq!(
-        serde_json::to_string(&on).unwrap(),
-        serde_json::to_string(&off).unwrap()
-    );
+    let on = run_both(&a, &t);
     assert_eq!(on.lsb_refetches, 2);
     let g = on.gqa.unwrap();
     assert_eq!((g.groups, g.tiled_groups), (2, 2));

@@ -48,6 +48,19 @@ fn spec() -> SweepSpec {
     SweepSpec::parse(SPEC, Path::new("test.toml")).unwrap()
 }
 
+/// Quiet options writing to `dir`, one thread, no resume, no shard.
+fn options(dir: &Path) -> SweepOptions {
+    SweepOptions {
+        out: dir.to_path_buf(),
+        jobs: 1,
+        resume: false,
+        shard: None,
+        progress: false,
+        max_points: SweepOptions::DEFAULT_MAX_POINTS,
+        force: false,
+    }
+}
+
 fn run(
     dir: &Path,
     jobs: usize,
@@ -55,13 +68,10 @@ fn run(
     resume: bool,
 ) -> sweep::SweepSummary {
     let options = SweepOptions {
-        out: dir.to_path_buf(),
         jobs,
         resume,
         shard,
-        progress: false,
-        max_points: SweepOptions::DEFAULT_MAX_POINTS,
-        force: false,
+        ..options(dir)
     };
     sweep::run_sweep(&spec(), &PeakEvaluator, &options).unwrap()
 }
@@ -144,20 +154,7 @@ fn resume_after_a_crash_gives_the_same_results() {
     let torn = format!("{}{}", lines[..6].concat(), &lines[6][..lines[6].len() / 2]);
     std::fs::write(crashed.path().join("results.csv"), torn).unwrap();
 
-    let err = sweep::run_sweep(
-        &spec(),
-        &PeakEvaluator,
-        &SweepOptions {
-            out: crashed.path().into(),
-            jobs: 1,
-            resume: false,
-            shard: None,
-            progress: false,
-            max_points: SweepOptions::DEFAULT_MAX_POINTS,
-            force: false,
-        },
-    )
-    .unwrap_err();
+    let err = sweep::run_sweep(&spec(), &PeakEvaluator, &options(crashed.path())).unwrap_err();
     assert!(err.to_string().contains("--resume"), "{err}");
 
     let summary = run(crashed.path(), 2, None, true);
@@ -250,16 +247,7 @@ fn plots_skip_axes_that_hold_one_value() {
     .unwrap();
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("s");
-    let options = SweepOptions {
-        out: out.clone(),
-        jobs: 1,
-        resume: false,
-        shard: None,
-        progress: false,
-        max_points: SweepOptions::DEFAULT_MAX_POINTS,
-        force: false,
-    };
-    sweep::run_sweep(&spec, &PeakEvaluator, &options).unwrap();
+    sweep::run_sweep(&spec, &PeakEvaluator, &options(&out)).unwrap();
     let files = sweep::plot::plot_dir(&out, "peak_gops", &dir.path().join("f")).unwrap();
     let names: Vec<String> = files
         .iter()
