@@ -67,6 +67,13 @@ fn generation(prompt: u32, heads: u32) -> AttentionTrace {
     t
 }
 
+/// [`generation`] with every query head sharing one K/V head.
+fn one_group(prompt: u32, heads: u32) -> AttentionTrace {
+    let mut t = generation(prompt, heads);
+    t.header.kv_heads = Some(1);
+    t
+}
+
 fn bytes_per_cycle(arch: &ArchConfig) -> f64 {
     let h = &arch.hbm;
     h.channels as f64 * h.bus_bits as f64 / 8.0 * h.data_rate_gbps_per_pin * h.tck_ns
@@ -205,8 +212,7 @@ fn tiled_groups_stream_per_query_head() {
     // Grouped K/V heads whose rows exceed a bank: the first query head's tiles are gone when
     // the next one runs, so each streams the K/V head's rows itself.
     let a = arch();
-    let mut t = generation(3000, 4);
-    t.header.kv_heads = Some(1);
+    let t = one_group(3000, 4);
     let s = run(&a, &t, true);
     let g = s.gqa.clone().unwrap();
     assert_eq!(s.dram.bytes_by_tensor.k_msb, g.key_msb_bytes_unshared);
@@ -235,8 +241,7 @@ fn interleaved_tiled_groups_stream_k_once() {
     // One K/V head for four query heads, 3001 keys (three banks): the group's query heads are
     // scored tile by tile against one K stream; V stays per query head.
     let a = arch();
-    let mut t = generation(3000, 4);
-    t.header.kv_heads = Some(1);
+    let t = one_group(3000, 4);
     let per_head = run(&a, &t, true);
     let s = run(&interleaved(&a), &t, true);
     let g = s.gqa.clone().unwrap();
@@ -298,9 +303,7 @@ fn fast_forward_is_exact_with_interleaved_groups() {
 fn interleaving_leaves_fitting_and_ungrouped_heads_alone() {
     // Without grouped heads, or with heads that fit a bank, the option changes nothing.
     let a = arch();
-    let mut fitting_group = generation(200, 4);
-    fitting_group.header.kv_heads = Some(1);
-    for t in [generation(3000, 2), generation(200, 4), fitting_group] {
+    for t in [generation(3000, 2), generation(200, 4), one_group(200, 4)] {
         let s = |a: &ArchConfig| serde_json::to_string(&run(a, &t, true)).unwrap();
         assert_eq!(s(&a), s(&interleaved(&a)));
     }
