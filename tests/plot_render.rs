@@ -345,3 +345,40 @@ fn single_series_has_no_legend_and_shares_have_no_totals() {
     );
     assert_eq!(texts.matches(">25%</text>").count(), 12);
 }
+
+#[test]
+fn pareto_labels_move_off_a_neighbours_marker() {
+    // Four policies as `spatten compare` draws them: streaming-llm and h2o a few pixels apart.
+    // Above-right of streaming-llm is h2o's marker, so its label goes elsewhere, and h2o keeps
+    // its own; every label is drawn.
+    let (_keep, dir) = out_dir();
+    let pts = [
+        ("dense", 13.64, 75.61),
+        ("streaming-llm", 2.52, 82.96),
+        ("h2o", 2.86, 83.28),
+        ("quest", 13.64, 76.61),
+    ];
+    let c = ParetoScatter {
+        frame: Frame::new("Accuracy and latency", "latency (ms)", "perplexity"),
+        points: pts
+            .iter()
+            .map(|&(l, x, y)| ScatterPoint {
+                label: l.into(),
+                x,
+                y,
+            })
+            .collect(),
+        x_goal: Goal::Minimize,
+        y_goal: Goal::Minimize,
+        log_x: false,
+        log_y: false,
+    };
+    let w = pareto_scatter(&dir.join("pareto-neighbours"), &c).unwrap();
+    let texts = svg_texts(&std::fs::read_to_string(&w.svg).unwrap());
+    for (l, _, _) in pts {
+        assert!(
+            texts.contains(&format!(">{l}</text>")),
+            "{l} missing:\n{texts}"
+        );
+    }
+}

@@ -165,9 +165,12 @@ pub(super) fn draw_pareto<DB: DrawingBackend>(root: &Root<DB>, c: &ParetoScatter
     for p in &line {
         marker(area, *p, 0, front_col, true)?;
     }
-    // Labels right of the point unless that runs off the plot: every front point, then the
-    // dominated ones where few enough points leave room (a comparison of policies, not a
-    // sweep), skipping any label that would overlap one already placed.
+    // Labels beside their point: above right, else below right, above left, below left,
+    // whichever first stays on the plot and clear of the labels placed so far and of every
+    // other point's marker (so no label sits on a neighbour it does not name). Every front
+    // point first, then the dominated ones where few enough points leave room (a comparison
+    // of policies, not a sweep); a label with no clear place is left out.
+    let (plot_x0, _) = ch.backend_coord(&(x.range.start, y.range.end));
     let (plot_x1, _) = ch.backend_coord(&(x.range.end, y.range.end));
     let dominated = (0..c.points.len()).filter(|i| !front.contains(i));
     let order: Vec<usize> = if c.points.len() <= MAX_LABELLED {
@@ -175,40 +178,64 @@ pub(super) fn draw_pareto<DB: DrawingBackend>(root: &Root<DB>, c: &ParetoScatter
     } else {
         front.clone()
     };
-    let mut placed: Vec<(f64, f64, f64, f64)> = Vec::new();
+    type Bbox = (f64, f64, f64, f64);
+    let centre = |p: &super::ScatterPoint| {
+        let (ax, ay) = ch.backend_coord(&(x.map(p.x), y.map(p.y)));
+        (f64::from(ax), f64::from(ay))
+    };
+    const MARK: f64 = 7.0;
+    let marks: Vec<Bbox> = c
+        .points
+        .iter()
+        .map(|p| {
+            let (cx, cy) = centre(p);
+            (cx - MARK, cy - MARK, cx + MARK, cy + MARK)
+        })
+        .collect();
+    let mut placed: Vec<Bbox> = Vec::new();
     for i in order {
         let p = &c.points[i];
         if p.label.is_empty() {
             continue;
         }
-        let (ax, ay) = ch.backend_coord(&(x.map(p.x), y.map(p.y)));
+        let (cx, cy) = centre(p);
         let w = text::width(&p.label, f.value);
-        let right = f64::from(ax) + 10.0 + w < f64::from(plot_x1);
-        let (pos, h) = if right {
-            ((ax + 10, ay - 6), HPos::Left)
-        } else {
-            ((ax - 10, ay - 6), HPos::Right)
-        };
-        let x0 = if right {
-            f64::from(pos.0)
-        } else {
-            f64::from(pos.0) - w
-        };
         let tall = f.value * 1.2;
-        let bbox = (x0, f64::from(pos.1) - tall, x0 + w, f64::from(pos.1));
-        let overlaps =
-            |b: &(f64, f64, f64, f64)| bbox.0 < b.2 && b.0 < bbox.2 && bbox.1 < b.3 && b.1 < bbox.3;
-        if placed.iter().any(overlaps) {
+        let clear = |b: &Bbox| {
+            let hits = |o: &Bbox| b.0 < o.2 && o.0 < b.2 && b.1 < o.3 && o.1 < b.3;
+            let others = marks.iter().enumerate().filter(|(j, _)| *j != i);
+            !placed.iter().any(hits) && !others.map(|(_, m)| m).any(hits)
+        };
+        let spot = [(true, true), (true, false), (false, true), (false, false)]
+            .into_iter()
+            .find_map(|(right, above)| {
+                let x0 = if right { cx + 10.0 } else { cx - 10.0 - w };
+                let (y0, y1) = if above {
+                    (cy - 6.0 - tall, cy - 6.0)
+                } else {
+                    (cy + 6.0, cy + 6.0 + tall)
+                };
+                let b = (x0, y0, x0 + w, y1);
+                let inside = x0 >= f64::from(plot_x0) && x0 + w < f64::from(plot_x1);
+                (inside && clear(&b)).then_some((b, right, above))
+            });
+        let Some((bbox, right, above)) = spot else {
             continue;
-        }
+        };
         placed.push(bbox);
         let ink = if front.contains(&i) { INK } else { grey };
-        put(
-            area,
-            &p.label,
-            pos,
-            &anchored(f.value, h, VPos::Bottom).color(&ink),
-        )?;
+        let (h, anchor_x) = if right {
+            (HPos::Left, bbox.0)
+        } else {
+            (HPos::Right, bbox.2)
+        };
+        let (v, anchor_y) = if above {
+            (VPos::Bottom, bbox.3)
+        } else {
+            (VPos::Top, bbox.1)
+        };
+        let pos = (px(anchor_x), px(anchor_y));
+        put(area, &p.label, pos, &anchored(f.value, h, v).color(&ink))?;
     }
     Ok(())
 }
