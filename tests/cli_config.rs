@@ -80,9 +80,20 @@ fn list_names_every_preset() {
         "bert-large",
         "gpt2-small",
         "gpt2-medium",
+        "spatten-long-context",
     ] {
         assert!(out.contains(name), "{name} missing from {out}");
     }
+    // Grouped K/V heads and a cached prompt are part of a workload's one-line description.
+    let line = out
+        .lines()
+        .find(|l| l.trim_start().starts_with("llama-3.1-8b-128k-decode "))
+        .unwrap_or_else(|| panic!("no llama-3.1-8b-128k-decode line in {out}"));
+    assert!(line.contains("32 heads (8 K/V)"), "{line}");
+    assert!(
+        line.ends_with("131071 + 1 tokens (prompt cached)"),
+        "{line}"
+    );
 }
 
 #[test]

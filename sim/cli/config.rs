@@ -83,8 +83,17 @@ pub fn run(cmd: ConfigCommand) -> anyhow::Result<ExitCode> {
             println!("workloads (--workload):");
             for (name, _) in presets::WORKLOAD {
                 let w: WorkloadConfig = config::load_workload(name)?;
+                let kv = match w.model.kv_heads() {
+                    k if k == w.model.heads => String::new(),
+                    k => format!(" ({k} K/V)"),
+                };
+                let cached = if w.stage.runs_prompt() {
+                    ""
+                } else {
+                    " (prompt cached)"
+                };
                 println!(
-                    "  {name:<24} {} layers x {} heads, D = {}, {}, {} + {} tokens",
+                    "  {name:<24} {} layers x {} heads{kv}, D = {}, {}, {} + {} tokens{cached}",
                     w.model.layers,
                     w.model.heads,
                     w.model.head_dim,
