@@ -151,17 +151,20 @@ impl Controller {
         let qk_waits_for_requant = cfg.qk_waits_for_requant;
         let tiled = super::gqa::tiled_calls(trace, &plan);
         let interleave = cfg.interleave_group_tiles && !qk_waits_for_requant;
-        let tile_leader: Vec<Option<usize>> = super::gqa::leaders(trace)
-            .into_iter()
-            .enumerate()
-            .map(|(i, l)| l.filter(|_| interleave && tiled[i]))
-            .collect();
-        // A tiled group's first query head has lost its tiles when the next one runs.
-        let leader: Vec<Option<usize>> = super::gqa::leaders(trace)
-            .into_iter()
-            .enumerate()
-            .map(|(i, l)| l.filter(|_| !tiled[i]))
-            .collect();
+        // A tiled group's first query head has lost its tiles when the next one runs, so its
+        // calls share nothing, or only the interleaved K-MSB stream.
+        let (leader, tile_leader): (Vec<Option<usize>>, Vec<Option<usize>>) =
+            super::gqa::leaders(trace)
+                .into_iter()
+                .zip(&tiled)
+                .map(|(l, &t)| {
+                    if t {
+                        (None, l.filter(|_| interleave))
+                    } else {
+                        (l, None)
+                    }
+                })
+                .unzip();
         let mut records: Vec<RecordState> = trace
             .layers
             .iter()
