@@ -59,6 +59,28 @@ pub struct FetcherConfig {
     /// 0 starts every region on channel 0, so heads with the same row pattern load the same
     /// channels.
     pub region_offset_transactions: u32,
+    /// Tokens per page of a paged K/V layout (sim/hw/fetcher.rs): each (layer, K/V head)
+    /// plane is a list of pages taken from one pool in token order; 0 keeps each plane in
+    /// one contiguous region.
+    #[serde(default)]
+    pub kv_page_tokens: u32,
+}
+
+impl FetcherConfig {
+    /// Why a page of `kv_page_tokens` rows of `head_dim` `bits`-bit elements cannot be laid
+    /// out: its bytes are not a whole number of transactions (sim/hw/fetcher.rs).
+    pub fn page_misfit(&self, head_dim: u32, bits: u32) -> Option<String> {
+        let (p, txn) = (self.kv_page_tokens as u64, self.transaction_bytes as u64);
+        let page_bits = p * head_dim as u64 * bits as u64;
+        if p == 0 || page_bits.is_multiple_of(8 * txn) {
+            return None;
+        }
+        Some(format!(
+            "= {p}: a page of {p} tokens of {bits}-bit rows at head_dim {head_dim} is {} B, not a \
+             whole number of {txn} B transactions (fetcher.transaction_bytes)",
+            page_bits as f64 / 8.0
+        ))
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -346,6 +368,12 @@ impl ArchConfig {
                 f.region_offset_transactions,
                 65_535,
                 "transactions (taken modulo hbm.channels)",
+            ),
+            (
+                "fetcher.kv_page_tokens",
+                f.kv_page_tokens,
+                crate::config::workload::MAX_TOKENS as u64,
+                "tokens per page (0: contiguous K/V regions)",
             ),
             (
                 "crossbar.requests_per_channel_per_cycle",

@@ -379,6 +379,23 @@ pub fn check_pair(arch: &ArchConfig, workload: &WorkloadConfig) -> Result<(), Co
             ));
         }
     }
+    use workload::QuantMode;
+    let q = &workload.quant;
+    let widths = match q.mode {
+        QuantMode::Static => vec![q.msb_bits],
+        // MSB and LSB planes in generation, both merged in a prompt pass.
+        QuantMode::Progressive => vec![q.msb_bits, q.lsb_bits, q.msb_bits + q.lsb_bits],
+    };
+    let f = &arch.fetcher;
+    for bits in widths.into_iter().filter(|&b| b > 0) {
+        if let Some(reason) = f.page_misfit(d, bits) {
+            return Err(arch.origin.error(
+                &arch.name,
+                "fetcher.kv_page_tokens",
+                format!("{reason} (workload {})", workload.name),
+            ));
+        }
+    }
     if workload.final_tokens() > arch.importance.token_entries {
         return Err(arch.origin.error(
             &arch.name,

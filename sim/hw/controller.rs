@@ -274,15 +274,9 @@ impl Controller {
             Tensor::Q => hc.head,
             _ => self.kv_head_of(hc.head),
         };
-        let base = self.layout.base(hc.layer, head, tensor);
-        let job = FetchJob::new(
-            tensor,
-            cause,
-            rows,
-            base,
-            self.head_dim * bits as u64,
-            self.txn_bytes,
-        );
+        let row_bits = self.head_dim * bits as u64;
+        let placement = self.layout.placement(hc.layer, head, tensor, row_bits);
+        let job = FetchJob::new(tensor, cause, rows, placement, row_bits, self.txn_bytes);
         ports.jobs.push(job);
         let id = ports.jobs.len() - 1;
         ports.fetch_queue.push_back(id);

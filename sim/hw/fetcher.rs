@@ -11,12 +11,29 @@
 //! element occupies bits `[t x D x b, (t + 1) x D x b)`, packed. A job fetches the distinct
 //! transactions covering its rows once, in ascending address order (rows narrower than a
 //! transaction share it).
+//!
+//! Paged K/V (`fetcher.kv_page_tokens` = P > 0), as a vLLM-style paged KV cache holding
+//! one sequence keeps it: each layer's K-MSB (K-LSB, V-MSB, V-LSB) plane is one array of
+//! `pages x kv_heads` page slots, page-major, where slot (p, h) holds tokens [pP, (p + 1)P)
+//! of K/V head h and pages = ceil(tokens / P) (a fresh pool, so physical pages follow the
+//! logical ones). Arrays follow each other in the order (layer, plane) from address 0, so
+//! slot (layer, plane, p, h) is number `k = ((layer x 4 + plane) x pages + p) x kv_heads + h`.
+//! A slot is `P x head_dim x w` bits, w the widest K/V plane the trace fetches, rounded up to
+//! a transaction (plus one `channels x transaction_bytes` stripe when staggered) and starts at `k x slot bytes` (plus `k x s mod
+//! channels` transactions when staggered). Inside a page the plane's P rows are packed as in
+//! a region, so a page holds `P x D x b / 8` bytes, which must be a whole number of
+//! transactions (checked, `fetcher.kv_page_tokens`): transaction i of a plane's packed rows
+//! is transaction `i mod t` of page `i / t`, t = P x D x b / 8 / transaction_bytes, and a
+//! job moves the same transactions as with contiguous regions, only at other addresses
+//! (consecutive pages of a head are `kv_heads` slots apart). The Q regions follow the pages,
+//! one per (layer, query head), laid out as above.
 
 use std::collections::VecDeque;
 
 use super::fifo::{Fifo, Split};
 use super::stats::Activity;
 use crate::dram::Dram;
+use crate::trace::attention::AttentionTrace;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Tensor {
@@ -28,6 +45,8 @@ pub enum Tensor {
 }
 
 const REGIONS_PER_HEAD: u64 = 5;
+/// K-MSB, K-LSB, V-MSB, V-LSB: the planes of a K/V head that a paged layout pages.
+const KV_PLANES: u64 = 4;
 /// Region rows are sized for the widest plane the trace format allows (16 bit).
 const REGION_BITS_PER_ELEMENT: u64 = 16;
 
@@ -45,6 +64,54 @@ pub struct AddressLayout {
     txn_bytes: u64,
     channels: u64,
     offset_txns: u64,
+    head_dim: u64,
+    pages: Option<PagePool>,
+}
+
+/// The K/V page pool of a paged layout.
+#[derive(Debug, Clone, Copy)]
+struct PagePool {
+    page_tokens: u64,
+    kv_heads: u64,
+    /// Pages of one (layer, plane, K/V head).
+    pages: u64,
+    slot_bytes: u64,
+    /// Where the Q regions start, after the pool.
+    q_base: u64,
+}
+
+/// Where a job's transactions are: `address(i)` of the i-th transaction of its plane's
+/// packed rows.
+#[derive(Debug, Clone, Copy)]
+pub struct Placement {
+    base: u64,
+    txn_bytes: u64,
+    paged: Option<PagedPlane>,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct PagedPlane {
+    /// The slot of the plane's first page, and the slots from one page to the next.
+    first_slot: u64,
+    stride: u64,
+    txns_per_page: u64,
+    slot_bytes: u64,
+    offset_txns: u64,
+    channels: u64,
+}
+
+impl Placement {
+    #[inline]
+    pub fn address(&self, txn: u64) -> u64 {
+        match &self.paged {
+            None => self.base + txn * self.txn_bytes,
+            Some(p) => {
+                let slot = p.first_slot + txn / p.txns_per_page * p.stride;
+                slot * p.slot_bytes
+                    + (slot * p.offset_txns % p.channels + txn % p.txns_per_page) * self.txn_bytes
+            }
+        }
+    }
 }
 
 impl AddressLayout {
@@ -67,7 +134,75 @@ impl AddressLayout {
             txn_bytes,
             channels: channels.max(1),
             offset_txns,
+            head_dim,
+            pages: None,
         }
+    }
+
+    /// The layout the simulator gives `trace` on `arch`: regions (or pages) for every token
+    /// the trace names.
+    pub fn for_trace(arch: &crate::config::ArchConfig, trace: &AttentionTrace) -> Self {
+        let h = &trace.header;
+        let max_key = trace
+            .head_calls
+            .iter()
+            .filter_map(|c| c.keys.last())
+            .max()
+            .copied()
+            .unwrap_or(0);
+        let tokens = (h.prompt_tokens as u64 + h.generated_tokens as u64).max(max_key as u64 + 1);
+        let widest_kv_plane_bits = trace
+            .head_calls
+            .iter()
+            .map(|c| c.key_msb_bits.max(c.value_msb_bits).max(c.lsb_bits))
+            .max()
+            .unwrap_or(16) as u64;
+        let f = &arch.fetcher;
+        Self::new(
+            tokens,
+            h.head_dim as u64,
+            h.heads,
+            f.transaction_bytes as u64,
+            arch.hbm.channels as u64,
+            f.region_offset_transactions as u64,
+        )
+        .with_kv_pages(
+            f.kv_page_tokens as u64,
+            tokens,
+            h.layers,
+            h.kv_heads(),
+            widest_kv_plane_bits,
+        )
+    }
+
+    /// K and V in pages of `page_tokens` tokens (`fetcher.kv_page_tokens`; 0 leaves the
+    /// contiguous regions) for `tokens` tokens of `layers` x `kv_heads` K/V heads, sized for
+    /// planes of at most `plane_bits` bits per element.
+    pub fn with_kv_pages(
+        mut self,
+        page_tokens: u64,
+        tokens: u64,
+        layers: u32,
+        kv_heads: u32,
+        plane_bits: u64,
+    ) -> Self {
+        if page_tokens == 0 {
+            return self;
+        }
+        let align_bytes = self.txn_bytes * self.channels;
+        let raw = (page_tokens * self.head_dim * plane_bits).div_ceil(8);
+        let slot_bytes = raw.div_ceil(self.txn_bytes).max(1) * self.txn_bytes
+            + (self.offset_txns > 0) as u64 * align_bytes;
+        let pages = tokens.div_ceil(page_tokens).max(1);
+        let pool = layers as u64 * KV_PLANES * pages * kv_heads as u64 * slot_bytes;
+        self.pages = Some(PagePool {
+            page_tokens,
+            kv_heads: kv_heads as u64,
+            pages,
+            slot_bytes,
+            q_base: pool.div_ceil(align_bytes) * align_bytes,
+        });
+        self
     }
 
     /// Bytes reserved per region (a region's rows take at most `tokens x head_dim x 2`).
@@ -75,9 +210,47 @@ impl AddressLayout {
         self.region_bytes
     }
 
+    /// The start of the contiguous region of (`layer`, `head`, `tensor`); with paged K/V only
+    /// the Q regions are contiguous, and K/V "regions" are the planes' first pages.
     pub fn base(&self, layer: u32, head: u32, tensor: Tensor) -> u64 {
-        let r = (layer as u64 * self.heads + head as u64) * REGIONS_PER_HEAD + tensor as u64;
-        r * self.region_bytes + (r * self.offset_txns % self.channels) * self.txn_bytes
+        self.placement(layer, head, tensor, 0).address(0)
+    }
+
+    /// Where the rows of plane `tensor` of (`layer`, `head`) go, for rows of `row_bits` bits
+    /// (a K/V head for K/V planes, a query head for Q).
+    pub fn placement(&self, layer: u32, head: u32, tensor: Tensor, row_bits: u64) -> Placement {
+        let region = |r: u64| {
+            r * self.region_bytes + (r * self.offset_txns % self.channels) * self.txn_bytes
+        };
+        let contiguous = |base| Placement {
+            base,
+            txn_bytes: self.txn_bytes,
+            paged: None,
+        };
+        match (&self.pages, tensor) {
+            (None, _) => {
+                let r =
+                    (layer as u64 * self.heads + head as u64) * REGIONS_PER_HEAD + tensor as u64;
+                contiguous(region(r))
+            }
+            (Some(p), Tensor::Q) => {
+                contiguous(p.q_base + region(layer as u64 * self.heads + head as u64))
+            }
+            (Some(p), _) => Placement {
+                base: 0,
+                txn_bytes: self.txn_bytes,
+                paged: Some(PagedPlane {
+                    first_slot: (layer as u64 * KV_PLANES + tensor as u64) * p.pages * p.kv_heads
+                        + head as u64,
+                    stride: p.kv_heads,
+                    // Checked to be whole (`FetcherConfig::page_misfit`); at least 1 keeps a row of 0 bits sane.
+                    txns_per_page: (p.page_tokens * row_bits / 8 / self.txn_bytes).max(1),
+                    slot_bytes: p.slot_bytes,
+                    offset_txns: self.offset_txns,
+                    channels: self.channels,
+                }),
+            },
+        }
     }
 }
 
@@ -114,7 +287,7 @@ pub struct FetchJob<'a> {
     pub tensor: Tensor,
     pub cause: Cause,
     rows: Rows<'a>,
-    base: u64,
+    placement: Placement,
     row_bits: u64,
     txn_bytes: u64,
     next_row: u32,
@@ -140,7 +313,7 @@ impl<'a> FetchJob<'a> {
         tensor: Tensor,
         cause: Cause,
         rows: Rows<'a>,
-        base: u64,
+        placement: Placement,
         row_bits: u64,
         txn_bytes: u64,
     ) -> Self {
@@ -148,7 +321,7 @@ impl<'a> FetchJob<'a> {
             tensor,
             cause,
             rows,
-            base,
+            placement,
             row_bits,
             txn_bytes,
             next_row: 0,
@@ -212,7 +385,7 @@ impl<'a> FetchJob<'a> {
                     self.row_open = false;
                     self.row_end_txn.push(self.generated);
                 }
-                return Some(self.base + block * self.txn_bytes);
+                return Some(self.placement.address(block));
             }
             if self.next_row == self.rows.len() || self.next_row >= self.row_limit {
                 return None;

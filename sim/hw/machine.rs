@@ -97,22 +97,7 @@ impl<'a> Machine<'a> {
     pub fn new(arch: &ArchConfig, trace: &'a AttentionTrace, options: &SimOptions) -> Self {
         let h = &trace.header;
         let txn = arch.fetcher.transaction_bytes;
-        let max_key = trace
-            .head_calls
-            .iter()
-            .filter_map(|c| c.keys.last())
-            .max()
-            .copied()
-            .unwrap_or(0);
-        let tokens = (h.prompt_tokens as u64 + h.generated_tokens as u64).max(max_key as u64 + 1);
-        let layout = AddressLayout::new(
-            tokens,
-            h.head_dim as u64,
-            h.heads,
-            txn as u64,
-            arch.hbm.channels as u64,
-            arch.fetcher.region_offset_transactions as u64,
-        );
+        let layout = AddressLayout::for_trace(arch, trace);
         let depth = arch.softmax.fifo_depth;
         let plan = super::tiling::TilePlan::new(arch, h.head_dim);
         let controller = Controller::new(

@@ -64,6 +64,7 @@ pub fn check(arch: &ArchConfig, trace: &AttentionTrace, dram: &dyn Dram) -> Resu
             reason,
         };
         check_call(c, trace, &bad)?;
+        check_pages(arch, c, d)?;
         // Generation calls (one query row) stream larger K/V through SRAM in tiles.
         let tiles = c.queries == 1;
         if c.keys.len() as u64 > key_rows && !tiles {
@@ -113,6 +114,24 @@ pub fn check(arch: &ArchConfig, trace: &AttentionTrace, dram: &dyn Dram) -> Resu
                     "layer record {i} names top-k call {t}, which does not exist"
                 )));
             }
+        }
+    }
+    Ok(())
+}
+
+/// Every plane a call fetches must fill its pages with whole transactions.
+fn check_pages(arch: &ArchConfig, c: &HeadCall, head_dim: u32) -> Result<(), SimError> {
+    let f = &arch.fetcher;
+    let lsb = if c.lsb_refetch { c.lsb_bits } else { 0 };
+    for bits in [c.key_msb_bits, c.value_msb_bits, lsb] {
+        if bits == 0 {
+            continue;
+        }
+        if let Some(reason) = f.page_misfit(head_dim, bits as u32) {
+            return Err(SimError::Config {
+                key: "fetcher.kv_page_tokens".into(),
+                reason,
+            });
         }
     }
     Ok(())
