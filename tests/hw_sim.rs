@@ -480,9 +480,14 @@ fn bad_traces_are_typed_errors() {
         Err(SimError::BadHeadCall { index: 2, .. })
     ));
     let mut t = pruned_trace();
+    // A summarization head of 5000 keys would stream in blocks, but two blocks of one row
+    // need 10,000 softmax entries.
     t.head_calls[0].keys = (0..5000).collect();
     let e = run(&arch, &t, &SimOptions::default()).unwrap_err();
-    assert!(e.to_string().contains("qk.key_sram_bytes"), "{e}");
+    assert!(
+        matches!(&e, SimError::Config { key, .. } if key == "softmax.score_buffer_entries"),
+        "{e}"
+    );
     let mut t = pruned_trace();
     t.head_calls[4].value_topk = Some(99);
     assert!(run(&arch, &t, &SimOptions::default()).is_err());

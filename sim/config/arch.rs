@@ -137,6 +137,17 @@ pub struct SoftmaxConfig {
     pub divide_latency_cycles: u32,
     pub quantize_latency_cycles: u32,
     pub output_bits: u32,
+    /// Exponentials the unit holds for rows waiting for their sums when a head's keys stream
+    /// through the SRAM in tiles (sim/hw/tiling.rs): a generation row of C keys needs C; a
+    /// summarization head runs its query rows in blocks of `entries / (2 C)` rows (one block
+    /// summing while the previous one leaves). Rows of heads that fit a bank are not bounded
+    /// by it.
+    #[serde(default = "default_score_buffer_entries")]
+    pub score_buffer_entries: u32,
+}
+
+fn default_score_buffer_entries() -> u32 {
+    4096
 }
 
 /// The max-probability check that decides whether LSBs are refetched.
@@ -286,6 +297,10 @@ impl ArchConfig {
         c.nonzero("softmax.lanes", s.lanes as u64);
         c.power_of_two("softmax.lanes", s.lanes as u64);
         c.nonzero("softmax.fifo_depth", s.fifo_depth as u64);
+        c.nonzero(
+            "softmax.score_buffer_entries",
+            s.score_buffer_entries as u64,
+        );
         c.range_u64("softmax.output_bits", s.output_bits as u64, 4, 16);
 
         c.nonzero("requant.tree_inputs", self.requant.tree_inputs as u64);
@@ -415,6 +430,12 @@ impl ArchConfig {
             ),
             ("softmax.lanes", self.softmax.lanes, 4096, LANES),
             ("softmax.fifo_depth", self.softmax.fifo_depth, 65_536, DEPTH),
+            (
+                "softmax.score_buffer_entries",
+                self.softmax.score_buffer_entries,
+                1 << 20,
+                "exponentials held",
+            ),
             (
                 "softmax.dequant_latency_cycles",
                 self.softmax.dequant_latency_cycles,

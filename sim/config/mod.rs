@@ -414,10 +414,14 @@ pub fn check_pair(arch: &ArchConfig, workload: &WorkloadConfig) -> Result<(), Co
 
 /// Points a design point that is too small for a long context at the shipped one that is
 /// not, when that one would do.
-fn long_context_hint(tokens: u32, arch_name: &str) -> String {
+fn long_context_hint(entries: u32, arch_name: &str) -> String {
     const PRESET: &str = "spatten-long-context";
     match load_arch(PRESET) {
-        Ok(lc) if arch_name != PRESET && tokens <= lc.importance.token_entries => {
+        Ok(lc)
+            if arch_name != PRESET
+                && entries <= lc.importance.token_entries
+                && entries <= lc.softmax.score_buffer_entries =>
+        {
             format!(" (--arch {PRESET} holds {})", lc.importance.token_entries)
         }
         _ => String::new(),
@@ -426,46 +430,82 @@ fn long_context_hint(tokens: u32, arch_name: &str) -> String {
 
 /// [`check_pair`] plus what a run of the reference on this workload will need of the design
 /// point: iteration 0, layer 0 runs before any pruning, so each head call scores every
-/// prompt token and multiplies every V row, and both must fit one SRAM bank (the
-/// simulator's rule, see hw/validate.rs). Checked before the reference so that an
-/// infeasible pair is refused in a moment instead of after minutes of reference work.
-/// (A ready trace is checked call by call by the simulator instead.)
+/// prompt token, and a head with more K/V rows than an SRAM bank streams them through it in
+/// tiles (sim/hw/tiling.rs), which needs the softmax buffer for its rows' exponentials and, in
+/// a prompt pass, tiles of K and V that line up and no LSB recompute (the simulator's rules,
+/// see hw/validate.rs). Checked before the reference so that an infeasible pair is refused in
+/// a moment instead of after minutes of reference work. (A ready trace is checked call by
+/// call by the simulator instead.)
 pub fn check_feasible(arch: &ArchConfig, workload: &WorkloadConfig) -> Result<(), ConfigError> {
     check_pair(arch, workload)?;
-    let d = workload.model.head_dim;
-    let row_bytes = (d as u64 * arch.bitwidth_converter.output_bits as u64 / 8).max(1);
+    let d = workload.model.head_dim as u64;
+    let row_bytes = (d * arch.bitwidth_converter.output_bits as u64 / 8).max(1);
+    let bank_rows = |sram: u64, double: bool| if double { sram / 2 } else { sram } / row_bytes;
+    let key_rows = bank_rows(arch.qk.key_sram_bytes, arch.qk.double_buffered);
+    let value_rows = bank_rows(arch.pv.value_sram_bytes, arch.pv.double_buffered);
+    let bank = key_rows.min(value_rows);
+    let entries = arch.softmax.score_buffer_entries as u64;
+    let refuse = |key: &str, reason: String| {
+        Err(ConfigError::new(
+            Path::new(&arch.name),
+            Some(key.into()),
+            reason,
+        ))
+    };
+    let last = workload.final_tokens() as u64;
+    if workload.stage.kind == workload::StageKind::Generation && last > bank && last > entries {
+        return refuse(
+            "softmax.score_buffer_entries",
+            format!(
+                "= {entries}: workload {}'s generation rows reach {last} keys, more than an SRAM \
+                 bank's {bank} rows, and stream through it in tiles keeping every exponential{}",
+                workload.name,
+                long_context_hint(last as u32, &arch.name)
+            ),
+        );
+    }
     let prompt = workload.stage.prompt_tokens as u64;
-    // Without a prompt pass every head call has one query row, and larger K/V stream
-    // through the SRAM in tiles (hw/tiling.rs).
-    if !workload.stage.runs_prompt() {
+    if !workload.stage.runs_prompt() || prompt <= bank {
         return Ok(());
     }
-    for (key, sram, double) in [
-        (
-            "qk.key_sram_bytes",
-            arch.qk.key_sram_bytes,
-            arch.qk.double_buffered,
-        ),
-        (
+    // The prompt pass streams K/V in tiles, its query rows in blocks of entries / (2 C).
+    if 2 * prompt > entries {
+        return refuse(
+            "softmax.score_buffer_entries",
+            format!(
+                "= {entries}: workload {}'s prompt pass scores {prompt} keys per row, more than \
+                 an SRAM bank's {bank} rows, so its query rows run in blocks through K/V tiles; \
+                 two blocks of one row need {} entries{} (or stage.prefill = \"cached\" leaves \
+                 the prompt pass out)",
+                workload.name,
+                2 * prompt,
+                long_context_hint(2 * prompt as u32, &arch.name)
+            ),
+        );
+    }
+    if key_rows != value_rows || arch.qk.double_buffered != arch.pv.double_buffered {
+        return refuse(
             "pv.value_sram_bytes",
-            arch.pv.value_sram_bytes,
-            arch.pv.double_buffered,
-        ),
-    ] {
-        let rows = if double { sram / 2 } else { sram } / row_bytes;
-        if prompt > rows {
-            return Err(ConfigError::new(
-                Path::new(&arch.name),
-                Some(key.into()),
-                format!(
-                    "= {sram}: one bank holds {rows} rows of {row_bytes} B, but workload {}'s \
-                     first layer needs {prompt} (stage.prompt_tokens; the prompt pass is not tiled: \
-                     generation heads stream through the SRAM in tiles, and stage.prefill = \
-                     \"cached\" leaves the prompt pass out)",
-                    workload.name
-                ),
-            ));
-        }
+            format!(
+                "workload {}'s prompt pass streams K and V through the SRAM in tiles of the same \
+                 rows, but a key bank holds {key_rows} rows and a value bank {value_rows} (and \
+                 both must be double-buffered or neither)",
+                workload.name
+            ),
+        );
+    }
+    if workload.quant.mode == workload::QuantMode::Progressive
+        && workload.stage.kind == workload::StageKind::Summarization
+    {
+        return Err(ConfigError::new(
+            Path::new(&workload.name),
+            Some("quant.mode".into()),
+            format!(
+                "progressive: the summarization pass of {prompt} tokens streams K/V through the \
+                 SRAM in tiles on {}, where an LSB recompute is not modelled (use \"static\")",
+                arch.name
+            ),
+        ));
     }
     Ok(())
 }

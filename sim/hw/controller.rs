@@ -152,14 +152,16 @@ impl Controller {
         let tiled = super::gqa::tiled_calls(trace, &plan);
         let interleave = cfg.interleave_group_tiles && !qk_waits_for_requant;
         // A tiled group's first query head has lost its tiles when the next one runs, so its
-        // calls share nothing, or only the interleaved K-MSB stream.
+        // calls share nothing, or (generation calls, one query row each) only the interleaved
+        // K-MSB stream.
         let (leader, tile_leader): (Vec<Option<usize>>, Vec<Option<usize>>) =
             super::gqa::leaders(trace)
                 .into_iter()
                 .zip(&tiled)
-                .map(|(l, &t)| {
+                .zip(&trace.head_calls)
+                .map(|((l, &t), hc)| {
                     if t {
-                        (None, l.filter(|_| interleave))
+                        (None, l.filter(|_| interleave && hc.queries == 1))
                     } else {
                         (l, None)
                     }
@@ -304,16 +306,27 @@ impl Controller {
             Tensor::VLsb => (Cause::LsbRefetch, &hc.values, hc.lsb_bits),
             Tensor::Q => unreachable!("queries are fetched by row range"),
         };
+        // A tiled summarization call streams its K and V once per query block.
+        let (list, period) = match self.plan.blocks(hc) {
+            Some(b) => (
+                Rows::Repeat {
+                    list: rows,
+                    times: b.count(),
+                },
+                rows.len() as u32,
+            ),
+            None => (Rows::List(rows), u32::MAX),
+        };
         let id = Some(
             self.shared_job(ports, calls_value_topk(hc), call, tensor)
                 .unwrap_or_else(|| {
-                    let id = self.job(ports, hc, tensor, cause, Rows::List(rows), bits);
+                    let id = self.job(ports, hc, tensor, cause, list, bits);
                     let consumer = match tensor {
                         Tensor::KMsb => Consumer::Qk { lsb: false },
                         Tensor::KLsb => Consumer::Qk { lsb: true },
                         _ => Consumer::Pv,
                     };
-                    self.tile(ports, call, id, consumer, rows.len());
+                    self.tile(ports, call, id, consumer, rows.len(), period);
                     id
                 }),
         );
@@ -336,6 +349,7 @@ impl Controller {
         id: usize,
         consumer: Consumer,
         rows: usize,
+        period: u32,
     ) {
         let p = &self.plan;
         let (tile_rows, tiles_in_flight) = match consumer {
@@ -354,6 +368,7 @@ impl Controller {
             tile_rows,
             tiles_in_flight,
             wait,
+            period,
         };
         ports.jobs[id].row_limit = if wait.is_some() { 0 } else { t.row_limit(0) };
         self.tiled_jobs.insert(id, t);
@@ -370,7 +385,14 @@ impl Controller {
             Rows::List(&hc.keys),
             hc.key_msb_bits,
         );
-        self.tile(ports, call, id, Consumer::Qk { lsb: true }, hc.keys.len());
+        self.tile(
+            ports,
+            call,
+            id,
+            Consumer::Qk { lsb: true },
+            hc.keys.len(),
+            u32::MAX,
+        );
         ports.heads[call].k_job = Some(id);
     }
 

@@ -257,8 +257,17 @@ impl AddressLayout {
 /// The rows one job fetches.
 #[derive(Debug, Clone, Copy)]
 pub enum Rows<'a> {
-    Range { start: u32, count: u32 },
+    Range {
+        start: u32,
+        count: u32,
+    },
     List(&'a [u32]),
+    /// The list `times` times over (a tiled summarization call streams its K and V once per
+    /// query block).
+    Repeat {
+        list: &'a [u32],
+        times: u32,
+    },
 }
 
 impl Rows<'_> {
@@ -266,6 +275,7 @@ impl Rows<'_> {
         match self {
             Rows::Range { count, .. } => *count,
             Rows::List(l) => l.len() as u32,
+            Rows::Repeat { list, times } => list.len() as u32 * times,
         }
     }
 
@@ -277,7 +287,14 @@ impl Rows<'_> {
         match self {
             Rows::Range { start, .. } => start + i,
             Rows::List(l) => l[i as usize],
+            Rows::Repeat { list, .. } => list[i as usize % list.len()],
         }
+    }
+
+    /// Whether row `i` starts a new pass over a repeated list (its transactions are fetched
+    /// again even where the previous row's were the same).
+    fn starts_over(&self, i: u32) -> bool {
+        matches!(self, Rows::Repeat { list, .. } if i > 0 && (i as usize).is_multiple_of(list.len()))
     }
 }
 
@@ -391,6 +408,9 @@ impl<'a> FetchJob<'a> {
                 return None;
             }
             let t = self.rows.get(self.next_row) as u64;
+            if self.rows.starts_over(self.next_row) {
+                self.last_block = None;
+            }
             self.next_row += 1;
             let start_bit = t * self.row_bits;
             let end_bit = start_bit + self.row_bits;

@@ -52,7 +52,8 @@ pub struct GqaStats {
     /// tiles are interleaved.
     pub tiled_groups: u64,
     /// K MSB bytes the simulator fetched on the first pass: once per fitting group, once per
-    /// query head of a tiled group (each scoring the union), once per interleaved tiled group.
+    /// query head of a tiled group (each scoring the union; once per query block of each in
+    /// summarization), once per interleaved tiled group.
     pub key_msb_bytes_fetched: u64,
 }
 
@@ -162,9 +163,14 @@ pub fn stats(
         group_size: h.heads / kv_heads,
         ..GqaStats::default()
     };
-    let tiled = tiled_calls(&shared_view(trace), plan);
+    let view = shared_view(trace);
+    let tiled = tiled_calls(&view, plan);
     for g in groups(trace) {
         let group_tiled = tiled[g.start];
+        // A tiled summarization call streams its keys once per query block.
+        let blocks = plan
+            .blocks(&view.head_calls[g.start])
+            .map_or(1, |b| b.count() as u64);
         let calls = &trace.head_calls[g];
         let keys = union(calls.iter().map(|c| c.keys.clone()));
         let dense: Vec<&HeadCall> = calls.iter().filter(|c| c.value_topk.is_none()).collect();
@@ -176,10 +182,10 @@ pub fn stats(
         let shared = bytes(&keys, calls[0].key_msb_bits);
         s.key_msb_bytes_per_kv_head += shared;
         s.tiled_groups += group_tiled as u64;
-        let streams = if group_tiled && !interleaved {
-            calls.len() as u64
-        } else {
+        let streams = if !group_tiled || (interleaved && calls[0].queries == 1) {
             1
+        } else {
+            calls.len() as u64 * blocks
         };
         s.key_msb_bytes_fetched += shared * streams;
         for c in calls {

@@ -24,7 +24,7 @@ use super::topk::{TokenTopk, ValueTopk};
 use super::{Chunk, SimOptions, watchdog};
 use crate::config::ArchConfig;
 use crate::dram::Dram;
-use crate::trace::attention::AttentionTrace;
+use crate::trace::attention::{AttentionTrace, HeadCall};
 
 pub const MODULES: [&str; 11] = [
     "fetcher",
@@ -100,6 +100,7 @@ impl<'a> Machine<'a> {
         let layout = AddressLayout::for_trace(arch, trace);
         let depth = arch.softmax.fifo_depth;
         let plan = super::tiling::TilePlan::new(arch, h.head_dim);
+        let blocks: Vec<_> = trace.head_calls.iter().map(|c| plan.blocks(c)).collect();
         let controller = Controller::new(
             trace,
             layout,
@@ -122,12 +123,13 @@ impl<'a> Machine<'a> {
             data_xbar: DataCrossbar::new(&arch.crossbar),
             converter: BitwidthConverter::new(&arch.bitwidth_converter, txn),
             qk: QkUnit::new(&arch.qk, h.head_dim)
-                .with_tile_groups(controller.tile_group_sizes(), plan.key_tile_rows),
-            softmax: Softmax::new(&arch.softmax),
+                .with_tile_groups(controller.tile_group_sizes(), plan.key_tile_rows)
+                .with_blocks(blocks.clone(), plan.key_tile_rows),
+            softmax: Softmax::new(&arch.softmax).with_blocks(blocks.clone()),
             requant: Requant::new(&arch.requant),
             value_topk: ValueTopk::new(&arch.topk_value, arch.controller.local_v_waits_for_pv),
             token_topk: TokenTopk::new(),
-            pv: PvUnit::new(&arch.pv, h.head_dim),
+            pv: PvUnit::new(&arch.pv, h.head_dim).with_blocks(blocks, plan.key_tile_rows),
             importance: Importance::new(&arch.importance),
             controller,
             scores: Fifo::new("softmax.scores", depth),
@@ -266,6 +268,7 @@ impl<'a> Machine<'a> {
         raise_row_limits(
             &mut self.controller.tiled_jobs,
             &mut self.jobs,
+            calls,
             &self.qk,
             &self.pv,
         );
@@ -587,6 +590,7 @@ impl<'a> Machine<'a> {
 fn raise_row_limits(
     tiled: &mut std::collections::BTreeMap<usize, super::tiling::TiledJob>,
     jobs: &mut [FetchJob],
+    calls: &[HeadCall],
     qk: &QkUnit,
     pv: &PvUnit,
 ) {
@@ -603,7 +607,7 @@ fn raise_row_limits(
         let rows = job.rows();
         let consumed = match t.consumer {
             Consumer::Qk { lsb } => qk.consumed(t.call, lsb, rows),
-            Consumer::Pv => pv.consumed_rows(t.call, rows),
+            Consumer::Pv => pv.consumed_rows(t.call, calls, rows),
         };
         job.row_limit = t.row_limit(consumed);
         true

@@ -17,18 +17,20 @@
 //! - Address layout: see [`fetcher`]; per (layer, head) five regions K-MSB, K-LSB, V-MSB,
 //!   V-LSB, Q; packed rows; each distinct 32 B transaction covering a job's rows is fetched
 //!   once.
-//! - A head's K (V) rows must fit one key (value) SRAM bank (half the SRAM when
-//!   double-buffered), except in generation (one query row), where larger heads stream
-//!   through the SRAM in tiles of one bank, double-buffered ([`tiling`]); a summarization
-//!   head that does not fit is rejected with a typed error naming `qk.key_sram_bytes` /
-//!   `pv.value_sram_bytes` (key tiling with an online or two-pass softmax is not modelled).
+//! - A head whose K (V) rows exceed one key (value) SRAM bank (half the SRAM when
+//!   double-buffered) streams them through the SRAM in tiles of one bank ([`tiling`]): in
+//!   generation one query row at a time, in summarization in blocks of query rows that the
+//!   softmax buffer (`softmax.score_buffer_entries`) holds, each block streaming K and V once;
+//!   what a design point cannot run that way is rejected with a typed error naming the key.
 //! - Grouped K/V heads: one fetch of a K/V head's rows (the union of what its query heads
 //!   keep) serves the group, whose query heads are each scored against that union
 //!   ([`gqa`]).
 //! - Crossbar latencies are charged on the response path ([`crossbar`]).
-//! - The softmax unit holds the exponentials of rows waiting for their sum without a
-//!   capacity limit (no arch parameter); the probability FIFOs after it use
-//!   `softmax.fifo_depth` ([`softmax`], [`machine`]).
+//! - The softmax unit holds the exponentials of rows waiting for their sum; for heads that
+//!   fit a bank without a capacity limit (their rows in flight are bounded by the stage
+//!   latencies), for tiled heads `softmax.score_buffer_entries` sizes the rows it holds (see
+//!   above); the probability FIFOs after it use `softmax.fifo_depth` ([`softmax`],
+//!   [`machine`]).
 //! - Causal summarization: every query row is scored against all of the head's keys (the
 //!   trace does not record per-row visibility), as hardware computing the masked matrix
 //!   would.
@@ -109,6 +111,9 @@ pub struct Chunk {
     pub call: u32,
     /// Whether it belongs to the recompute with merged MSB+LSB values.
     pub lsb: bool,
+    /// The query block of a tiled summarization call ([`tiling::Blocks`]), whose rows the
+    /// softmax sums as one; 0 otherwise.
+    pub block: u32,
 }
 
 impl fifo::Split for Chunk {

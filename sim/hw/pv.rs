@@ -2,7 +2,9 @@
 //! multipliers; D adder trees of `multipliers / D` inputs (ceil(log2) stages), then the
 //! accumulator. A beat of probabilities for V rows [i, i + n) of a query row needs those V
 //! rows in SRAM (MSB, and LSB too when the head was refetched). The head is finished when its
-//! last beat leaves the accumulator.
+//! last beat leaves the accumulator. A tiled summarization call's probabilities come block by
+//! block, each tile by tile and row by row ([`super::tiling::Blocks`]); each beat needs the V
+//! rows of its tile, which the call's V job streams once per block.
 
 use super::Chunk;
 use super::controller::HeadRt;
@@ -10,6 +12,7 @@ use super::fetcher::FetchJob;
 use super::fifo::{DelayLine, Fifo};
 use super::stats::Activity;
 use super::stride::{Stride, cycles_before, cycles_below};
+use super::tiling::Blocks;
 use crate::trace::attention::HeadCall;
 
 #[derive(Debug)]
@@ -23,6 +26,9 @@ pub struct PvUnit {
     current: Option<u32>,
     last_done: Option<u32>,
     done: DelayLine<u32>,
+    /// Per call, its query blocks when it is a tiled summarization call, and their tile rows.
+    blocks: Vec<Option<Blocks>>,
+    tile_rows: u32,
     pub macs: u64,
 }
 
@@ -38,15 +44,43 @@ impl PvUnit {
             current: None,
             last_done: None,
             done: DelayLine::default(),
+            blocks: Vec::new(),
+            tile_rows: u32::MAX,
             macs: 0,
+        }
+    }
+
+    /// Takes tiled summarization calls' probabilities (`blocks`, per call) in their order,
+    /// with `tile_rows` keys a tile.
+    pub fn with_blocks(mut self, blocks: Vec<Option<Blocks>>, tile_rows: u32) -> Self {
+        if blocks.iter().any(Option::is_some) {
+            self.blocks = blocks;
+            self.tile_rows = tile_rows.max(1);
+        }
+        self
+    }
+
+    /// For the current head's next probability: the V job row it multiplies, the
+    /// probabilities left in its run of consecutive V rows, and the V job rows done with.
+    fn position(&self, call: u32, hc: &HeadCall) -> (u64, u64, u64) {
+        match self.blocks.get(call as usize).copied().flatten() {
+            Some(b) => {
+                let (row, left, done) = b.locate(self.consumed, self.tile_rows);
+                (row, left as u64, done)
+            }
+            None => {
+                let row = hc.values.len() as u64;
+                let pos = self.consumed % row;
+                (pos, row - pos, self.consumed)
+            }
         }
     }
 
     /// V rows of `call` (one query row) the unit is done with, out of `rows` (for V
     /// streaming through SRAM in tiles).
-    pub fn consumed_rows(&self, call: u32, rows: u32) -> u32 {
+    pub fn consumed_rows(&self, call: u32, calls: &[HeadCall], rows: u32) -> u32 {
         if self.current == Some(call) {
-            self.consumed as u32
+            self.position(call, &calls[call as usize]).2 as u32
         } else if self.last_done.is_some_and(|d| d >= call) {
             rows
         } else {
@@ -89,16 +123,14 @@ impl PvUnit {
         let hc = &calls[chunk.call as usize];
         let h = &heads[chunk.call as usize];
         let row = hc.values.len() as u64;
-        let pos = self.consumed % row;
-        let n = (self.probs_per_cycle as u64)
-            .min(have as u64)
-            .min(row - pos);
+        let (pos, left, _) = self.position(chunk.call, hc);
+        let n = (self.probs_per_cycle as u64).min(have as u64).min(left);
         if n != have as u64 {
             return None;
         }
         let rows = |j: Option<usize>| j.map_or(0, |j| jobs[j].rows_ready as u64);
-        // Beat k covers V rows up to pos + k n: within the row, loaded, and not the head's last.
-        let mut cycles = cycles_below(pos, n, row + 1)
+        // Beat k covers V rows up to pos + k n: within the run, loaded, and not the head's last.
+        let mut cycles = cycles_below(0, n, left + 1)
             .min(cycles_below(self.consumed, n, hc.queries as u64 * row))
             .min(rows(h.v_job).saturating_sub(pos) / n)
             .min(due);
@@ -138,9 +170,10 @@ impl PvUnit {
         let hc = &calls[chunk.call as usize];
         let h = &heads[chunk.call as usize];
         let row = hc.values.len() as u64;
-        let pos = (self.consumed % row) as u32;
-        let n = self.probs_per_cycle.min(have).min(row as u32 - pos);
-        let ready = |j: Option<usize>| j.is_some_and(|j| jobs[j].rows_ready >= pos + n);
+        let (pos, left, _) = self.position(chunk.call, hc);
+        let n = self.probs_per_cycle.min(have).min(left as u32);
+        let need = pos + n as u64;
+        let ready = |j: Option<usize>| j.is_some_and(|j| jobs[j].rows_ready as u64 >= need);
         if !ready(h.v_job) || (hc.lsb_refetch && !ready(h.v_lsb_job)) {
             return (Activity::StalledInput, progress);
         }

@@ -17,6 +17,7 @@ use super::fetcher::FetchJob;
 use super::fifo::{DelayLine, Fifo};
 use super::stats::Activity;
 use super::stride::{Stride, cycles_below};
+use super::tiling::Blocks;
 use crate::trace::attention::HeadCall;
 
 #[derive(Debug)]
@@ -28,12 +29,16 @@ struct Pass {
     /// The group's first call and its number of calls (1 for a pass of one call).
     first: u32,
     members: u32,
-    /// The first key row of the tile being scored (interleaved groups).
+    /// The first key row of the tile being scored (interleaved groups, query blocks).
     tile_start: u32,
+    /// A tiled summarization call's query blocks, the block being scored and the row of it.
+    blocks: Option<Blocks>,
+    block: u32,
+    block_row: u32,
 }
 
 impl Pass {
-    fn new(call: u32, lsb: bool, members: u32) -> Self {
+    fn new(call: u32, lsb: bool, members: u32, blocks: Option<Blocks>) -> Self {
         Self {
             call,
             lsb,
@@ -42,17 +47,54 @@ impl Pass {
             first: call,
             members,
             tile_start: 0,
+            blocks,
+            block: 0,
+            block_row: 0,
         }
     }
 
     /// The end of the key rows this call scores before the pass moves on: the row's end, or
-    /// in an interleaved group the tile's.
+    /// in an interleaved group or a query block the tile's.
     fn key_end(&self, keys: u32, tile_rows: u32) -> u32 {
-        if self.members > 1 {
+        if self.members > 1 || self.blocks.is_some() {
             keys.min(self.tile_start.saturating_add(tile_rows))
         } else {
             keys
         }
+    }
+
+    /// The K job row of key `key_pos`: a tiled summarization call's K job repeats its keys
+    /// once per block.
+    fn job_row(&self, keys: u32) -> u32 {
+        if self.blocks.is_some() {
+            self.block * keys + self.key_pos
+        } else {
+            self.key_pos
+        }
+    }
+
+    /// After the current (row, tile) of a query block: the block's next row on the same
+    /// tile, or its first row on the next tile, or the next block; false when the pass is
+    /// done.
+    fn next_in_block(&mut self, b: &Blocks, end: u32) -> bool {
+        if self.block_row + 1 < b.rows_in(self.block) {
+            self.block_row += 1;
+            self.query += 1;
+            self.key_pos = self.tile_start;
+        } else if end < b.keys {
+            self.tile_start = end;
+            self.block_row = 0;
+            self.query = self.block * b.rows;
+        } else if self.block + 1 < b.count() {
+            self.block += 1;
+            self.block_row = 0;
+            self.query = self.block * b.rows;
+            self.tile_start = 0;
+            self.key_pos = 0;
+        } else {
+            return false;
+        }
+        true
     }
 }
 
@@ -73,6 +115,8 @@ pub struct QkUnit {
     key_tile_rows: u32,
     /// The last call whose MSB pass finished.
     msb_done: Option<u32>,
+    /// Per call, its query blocks when it is a tiled summarization call.
+    blocks: Vec<Option<Blocks>>,
     pub macs: u64,
     pub scores: u64,
 }
@@ -93,6 +137,7 @@ impl QkUnit {
             tile_groups: Vec::new(),
             key_tile_rows: u32::MAX,
             msb_done: None,
+            blocks: Vec::new(),
             macs: 0,
             scores: 0,
         }
@@ -103,6 +148,17 @@ impl QkUnit {
     pub fn with_tile_groups(mut self, sizes: &[u32], key_tile_rows: u32) -> Self {
         if sizes.iter().any(|&n| n > 1) {
             self.tile_groups = sizes.to_vec();
+            self.key_tile_rows = key_tile_rows.max(1);
+        }
+        self
+    }
+
+    /// Runs tiled summarization calls (`blocks`, per call) block by block, each block's K
+    /// tiles scored for every row of the block in turn (`key_tile_rows` rows a tile, as set by
+    /// [`Self::with_tile_groups`] or here).
+    pub fn with_blocks(mut self, blocks: Vec<Option<Blocks>>, key_tile_rows: u32) -> Self {
+        if blocks.iter().any(Option::is_some) {
+            self.blocks = blocks;
             self.key_tile_rows = key_tile_rows.max(1);
         }
         self
@@ -126,7 +182,12 @@ impl QkUnit {
                     p.tile_start
                 }
             }
-            Some(p) if (p.call, p.lsb) == (call, lsb) => p.key_pos,
+            // A block's tile is done with once its last row has scored it.
+            Some(p) if (p.call, p.lsb) == (call, lsb) => match &p.blocks {
+                Some(b) if p.block_row + 1 < b.rows_in(p.block) => p.block * b.keys + p.tile_start,
+                Some(b) => p.block * b.keys + p.key_pos,
+                None => p.key_pos,
+            },
             _ if self.last_done.is_some_and(|d| d >= (call, lsb)) => rows,
             _ => 0,
         }
@@ -170,21 +231,24 @@ impl QkUnit {
                 let hc = &calls[p.call as usize];
                 let h = &heads[p.call as usize];
                 let n = self.scores_per_cycle as u64;
-                let key_pos = p.key_pos as u64;
+                let keys = hc.keys.len() as u32;
+                let (key_pos, job_row) = (p.key_pos as u64, p.job_row(keys) as u64);
                 let rows = |j: Option<usize>| j.map_or(0, |j| jobs[j].rows_ready as u64);
                 if rows(h.q_job) <= p.query as u64 {
                     return None;
                 }
-                // Full beats that leave the query row unfinished, each with its key rows loaded.
-                let end = p.key_end(hc.keys.len() as u32, self.key_tile_rows) as u64;
+                // Full beats that leave the query row (or its tile) unfinished, each with its
+                // key rows loaded.
+                let end = p.key_end(keys, self.key_tile_rows) as u64;
                 let mut cycles =
-                    cycles_below(key_pos, n, end).min(rows(h.k_job).saturating_sub(key_pos) / n);
+                    cycles_below(key_pos, n, end).min(rows(h.k_job).saturating_sub(job_row) / n);
                 if p.lsb {
-                    cycles = cycles.min(rows(h.k_lsb_job).saturating_sub(key_pos) / n);
+                    cycles = cycles.min(rows(h.k_lsb_job).saturating_sub(job_row) / n);
                 }
                 let chunk = Chunk {
                     call: p.call,
                     lsb: p.lsb,
+                    block: p.block,
                 };
                 (Some((chunk, n as u32)), cycles)
             }
@@ -263,7 +327,8 @@ impl QkUnit {
                     members += 1;
                 }
             }
-            self.cur = Some(Pass::new(call, lsb, members));
+            let blocks = self.blocks.get(call as usize).copied().flatten();
+            self.cur = Some(Pass::new(call, lsb, members, blocks));
             progress = true;
         }
         let p = self.cur.as_mut().expect("set above");
@@ -273,9 +338,10 @@ impl QkUnit {
         let end = p.key_end(keys, self.key_tile_rows);
         let n = self.scores_per_cycle.min(end - p.key_pos);
         let ready = |j: Option<usize>, need: u32| j.is_some_and(|j| jobs[j].rows_ready >= need);
+        let row = p.job_row(keys);
         let inputs = ready(h.q_job, p.query + 1)
-            && ready(h.k_job, p.key_pos + n)
-            && (!p.lsb || ready(h.k_lsb_job, p.key_pos + n));
+            && ready(h.k_job, row + n)
+            && (!p.lsb || ready(h.k_lsb_job, row + n));
         if !inputs {
             return (Activity::StalledInput, progress);
         }
@@ -289,6 +355,7 @@ impl QkUnit {
                 Chunk {
                     call: p.call,
                     lsb: p.lsb,
+                    block: p.block,
                 },
                 n,
             ),
@@ -311,6 +378,14 @@ impl QkUnit {
                     p.call = p.first;
                     p.tile_start = end;
                 }
+            }
+        } else if let Some(b) = p.blocks {
+            if p.key_pos == end && !p.next_in_block(&b, end) {
+                self.last_done = Some((p.call, p.lsb));
+                if !p.lsb {
+                    self.msb_done = Some(p.call);
+                }
+                self.cur = None;
             }
         } else if p.key_pos == keys {
             p.key_pos = 0;

@@ -6,7 +6,9 @@
 //! parameter for that buffer, so its size is not a limit; the rows in flight are bounded by
 //! the stage latencies over the row time). The input stage sums several rows side by side
 //! when their elements arrive interleaved (an interleaved GQA group's tiles, see
-//! [`super::qk`]); rows still complete, and leave, in order.
+//! [`super::qk`]); rows still complete, and leave, in order. A tiled summarization call's
+//! query block ([`super::tiling::Blocks`]) is summed and emitted as one row of all its
+//! rows' elements, in the order they came (its rows' sums complete with its last tile).
 
 use std::collections::VecDeque;
 
@@ -14,6 +16,7 @@ use super::Chunk;
 use super::fifo::{DelayLine, Fifo};
 use super::stats::Activity;
 use super::stride::{Stride, cycles_before, cycles_below};
+use super::tiling::Blocks;
 use crate::trace::attention::HeadCall;
 
 #[derive(Debug)]
@@ -26,6 +29,8 @@ pub struct Softmax {
     pending: VecDeque<(u64, Chunk)>,
     out_row: Option<(Chunk, u32)>,
     pipe: DelayLine<(Chunk, u32)>,
+    /// Per call, its query blocks when it is a tiled summarization call.
+    blocks: Vec<Option<Blocks>>,
     pub elements: u64,
 }
 
@@ -41,7 +46,22 @@ impl Softmax {
             pending: VecDeque::new(),
             out_row: None,
             pipe: DelayLine::default(),
+            blocks: Vec::new(),
             elements: 0,
+        }
+    }
+
+    /// Sums the query blocks of tiled summarization calls (`blocks`, per call) as rows.
+    pub fn with_blocks(mut self, blocks: Vec<Option<Blocks>>) -> Self {
+        self.blocks = blocks;
+        self
+    }
+
+    /// Elements of `chunk`'s row: its call's keys, or its block's scores.
+    fn row_len(&self, calls: &[HeadCall], chunk: &Chunk) -> u32 {
+        match self.blocks.get(chunk.call as usize).copied().flatten() {
+            Some(b) => b.elements(chunk.block),
+            None => calls[chunk.call as usize].keys.len() as u32,
         }
     }
 
@@ -90,7 +110,7 @@ impl Softmax {
     /// unfinished (or idle) and the output pipeline keeps its pace (see `stride`).
     pub fn stride(&self, now: u64, calls: &[HeadCall], input: &Fifo<Chunk>) -> Option<Stride> {
         let lanes = self.lanes as u64;
-        let row_of = |c: &Chunk| calls[c.call as usize].keys.len() as u64;
+        let row_of = |c: &Chunk| self.row_len(calls, c) as u64;
         let (beat, out_cycles) = match self.out_row {
             Some((chunk, emitted)) => (
                 Some((chunk, self.lanes)),
@@ -176,8 +196,8 @@ impl Softmax {
             self.out_row = Some((chunk, 0));
             progress = true;
         }
-        if let Some((chunk, emitted)) = &mut self.out_row {
-            let row_len = calls[chunk.call as usize].keys.len() as u32;
+        let out_len = self.out_row.map(|(c, _)| self.row_len(calls, &c));
+        if let (Some((chunk, emitted)), Some(row_len)) = (&mut self.out_row, out_len) {
             let n = self.lanes.min(row_len - *emitted);
             // A stalled output pipeline holds at most one beat per stage.
             if (self.pipe.len() as u64) < self.out_latency_cycles.max(1) {
@@ -195,7 +215,7 @@ impl Softmax {
         let mut starved = false;
         if let Some((&chunk, _)) = input.front() {
             {
-                let row_len = calls[chunk.call as usize].keys.len() as u32;
+                let row_len = self.row_len(calls, &chunk);
                 let have = self.have(&chunk);
                 let (_, n) = input
                     .take(now, self.lanes.min(row_len - have))

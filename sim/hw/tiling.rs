@@ -1,5 +1,5 @@
-//! K/V tiling for generation: a head call with one query row whose K (or V) rows exceed one
-//! SRAM bank streams them through the SRAM in tiles of one bank each.
+//! K/V tiling: a head call whose K (or V) rows exceed one SRAM bank streams them through the
+//! SRAM in tiles of one bank each.
 //!
 //! Model:
 //! - A tile is one bank of rows (`qk.key_sram_bytes` / `pv.value_sram_bytes`, halved when
@@ -10,21 +10,31 @@
 //!   done with the current one. The fetcher may start a row only below
 //!   `(tiles consumed + tiles in flight) x tile rows` ([`super::fetcher::FetchJob::row_limit`]).
 //! - K is consumed by Q x K, V by Prob x V. Every score is kept (the softmax holds the row's
-//!   exponentials, as for untiled calls), so the arithmetic, and the reference's result, are
-//!   those of the untiled call: tiling changes when rows arrive, not what is computed.
-//! - A tiled call's V rows are requested after its requant decision when it may refetch LSBs
-//!   (`lsb_bits > 0`), so that the K refetch is not queued behind a V stream that waits for
-//!   Prob x V, which waits for the K refetch. On an LSB refetch the K MSB rows are gone (only
-//!   the last tiles stay), so the recompute streams the K MSB plane again with the LSB plane;
-//!   that second MSB stream is charged as an LSB-refetch cost (`bytes_by_cause.lsb_refetch`).
-//! - Summarization calls (many query rows reuse every key) must still fit one bank; key
-//!   tiling there needs an online or two-pass softmax, which is not modelled.
+//!   exponentials, `softmax.score_buffer_entries` of them, as for untiled calls), so the
+//!   arithmetic, and the reference's result, are those of the untiled call: tiling changes
+//!   when rows arrive, not what is computed.
+//! - Generation (one query row): K then V stream once. A tiled call's V rows are requested
+//!   after its requant decision when it may refetch LSBs (`lsb_bits > 0`), so that the K
+//!   refetch is not queued behind a V stream that waits for Prob x V, which waits for the K
+//!   refetch. On an LSB refetch the K MSB rows are gone (only the last tiles stay), so the
+//!   recompute streams the K MSB plane again with the LSB plane; that second MSB stream is
+//!   charged as an LSB-refetch cost (`bytes_by_cause.lsb_refetch`).
+//! - Summarization (many query rows reuse every key): the query rows run in [`Blocks`] of
+//!   `score_buffer_entries / (2 C)` rows (the softmax holds one block's exponentials while it
+//!   sums them and the previous block's while they leave). For each block K and V stream
+//!   once, tile by tile: QxK scores a K tile for every row of the block before the next tile,
+//!   so the softmax sums the block's rows side by side and emits them when the last tile is
+//!   scored, in the order they were scored (tile by tile, each tile row by row), and ProbxV
+//!   consumes them in that order against the V tile of the same rows. So K and V come from
+//!   DRAM once per block: `ceil(N / rows) x C` rows each. The probabilities are those of the
+//!   untiled call (each row's softmax runs over all its keys). Needs key and value tiles of
+//!   equal rows, a V row per key and no LSB recompute (checked, exit 2).
 //! - By default a tiled call does not share its fetches within a K/V group ([`super::gqa`]):
 //!   the tiles of the first query head are gone when the next one runs, so each streams the
-//!   union. With `controller.interleave_group_tiles` the group's calls share one K-MSB stream,
-//!   QxK scoring each tile for every query head of the group before it leaves; a tile leaves
-//!   when the group's last query head is done with it. Their V and LSB streams stay per call
-//!   and wait ([`Wait`]) until the SRAM they would take is free.
+//!   union. With `controller.interleave_group_tiles` a group of generation calls shares one
+//!   K-MSB stream, QxK scoring each tile for every query head of the group before it leaves;
+//!   a tile leaves when the group's last query head is done with it. Their V and LSB streams
+//!   stay per call and wait ([`Wait`]) until the SRAM they would take is free.
 
 use crate::config::ArchConfig;
 use crate::trace::attention::HeadCall;
@@ -39,6 +49,51 @@ pub struct TilePlan {
     /// Tiles of one stream in SRAM at once: 2 double-buffered, 1 otherwise.
     pub key_tiles_in_flight: u32,
     pub value_tiles_in_flight: u32,
+    /// `softmax.score_buffer_entries`.
+    pub score_entries: u32,
+}
+
+/// The query blocks of a tiled summarization call: `rows` query rows a block (the last one
+/// may have fewer), each block streaming the call's `keys` K and V rows once.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Blocks {
+    pub rows: u32,
+    pub queries: u32,
+    pub keys: u32,
+}
+
+impl Blocks {
+    pub fn count(&self) -> u32 {
+        self.queries.div_ceil(self.rows)
+    }
+
+    /// Query rows of block `b`.
+    pub fn rows_in(&self, b: u32) -> u32 {
+        self.rows.min(self.queries - b * self.rows)
+    }
+
+    /// Scores (and probabilities) of block `b`.
+    pub fn elements(&self, b: u32) -> u32 {
+        self.rows_in(b) * self.keys
+    }
+
+    /// Where element `i` of the call's probability stream (blocks in order, each tile by
+    /// tile with `tile_rows` keys a tile, each tile row by row) falls: (key row of the
+    /// repeated K/V job, elements left in its row of the tile, K/V job rows every row of the
+    /// block is done with).
+    pub fn locate(&self, i: u64, tile_rows: u32) -> (u64, u32, u64) {
+        let (keys, t) = (self.keys as u64, tile_rows as u64);
+        let block = i / (self.rows as u64 * keys);
+        let rows = self.rows_in(block as u32) as u64;
+        let local = i - block * self.rows as u64 * keys;
+        let tile = local / (rows * t);
+        let width = t.min(keys - tile * t);
+        let within = local - tile * rows * t;
+        let (row, off) = (within / width, within % width);
+        let key = tile * t + off;
+        let done = block * keys + tile * t + if row + 1 == rows { off } else { 0 };
+        (block * keys + key, (width - off) as u32, done)
+    }
 }
 
 impl TilePlan {
@@ -52,14 +107,29 @@ impl TilePlan {
             value_tile_rows: rows(arch.pv.value_sram_bytes, arch.pv.double_buffered),
             key_tiles_in_flight: if arch.qk.double_buffered { 2 } else { 1 },
             value_tiles_in_flight: if arch.pv.double_buffered { 2 } else { 1 },
+            score_entries: arch.softmax.score_buffer_entries,
         }
     }
 
-    /// Whether `hc` streams its K or V rows in tiles (one query row, more rows than a bank).
+    /// Whether `hc` streams its K or V rows in tiles (more rows than a bank).
     pub fn tiled(&self, hc: &HeadCall) -> bool {
-        hc.queries == 1
-            && (hc.keys.len() as u64 > self.key_tile_rows as u64
-                || hc.values.len() as u64 > self.value_tile_rows as u64)
+        hc.keys.len() as u64 > self.key_tile_rows as u64
+            || hc.values.len() as u64 > self.value_tile_rows as u64
+    }
+
+    /// Query rows of a summarization block for `keys` keys: two blocks' exponentials fit
+    /// the softmax buffer (0 when not even one row each does).
+    pub fn block_rows(&self, keys: usize) -> u64 {
+        self.score_entries as u64 / (2 * keys as u64).max(1)
+    }
+
+    /// The query blocks of `hc` when it is a tiled summarization call.
+    pub fn blocks(&self, hc: &HeadCall) -> Option<Blocks> {
+        (hc.queries > 1 && self.tiled(hc)).then(|| Blocks {
+            rows: (self.block_rows(hc.keys.len()) as u32).clamp(1, hc.queries),
+            queries: hc.queries,
+            keys: hc.keys.len() as u32,
+        })
     }
 }
 
@@ -92,13 +162,20 @@ pub struct TiledJob {
     pub tile_rows: u32,
     pub tiles_in_flight: u32,
     pub wait: Option<Wait>,
+    /// Rows of one pass over the call's rows when the job repeats them (a summarization
+    /// block each), whose tiles start afresh at each pass; `u32::MAX` for one pass.
+    pub period: u32,
 }
 
 impl TiledJob {
     /// The first row the SRAM has no room for once `consumed` rows are done with: the
-    /// tiles in flight after the last fully consumed tile.
+    /// tiles in flight after the last fully consumed tile (tiles of a pass start at the
+    /// pass, the last one of a pass being partial).
     pub fn row_limit(&self, consumed: u32) -> u32 {
-        let tiles = consumed / self.tile_rows + self.tiles_in_flight;
-        tiles.saturating_mul(self.tile_rows)
+        let (t, p, c) = (self.tile_rows as u64, self.period as u64, consumed as u64);
+        let per_pass = p.div_ceil(t);
+        let tile = c / p * per_pass + c % p / t + self.tiles_in_flight as u64;
+        let limit = tile / per_pass * p + tile % per_pass * t;
+        limit.min(u32::MAX as u64) as u32
     }
 }

@@ -245,6 +245,7 @@ impl ValueTopk {
                     let chunk = Chunk {
                         call: *call,
                         lsb: hc.lsb_refetch,
+                        block: 0,
                     };
                     let sent = if self.waits_for_pv {
                         out.try_push(now, chunk, n)

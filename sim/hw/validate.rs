@@ -2,6 +2,7 @@
 //! errors instead of panics or stalls.
 
 use super::error::SimError;
+use super::tiling::TilePlan;
 use crate::config::ArchConfig;
 use crate::dram::Dram;
 use crate::trace::attention::{AttentionTrace, HeadCall};
@@ -51,10 +52,7 @@ pub fn check(arch: &ArchConfig, trace: &AttentionTrace, dram: &dyn Dram) -> Resu
     if let Some((key, reason)) = arch.fifo_beat_violations(Some(d)).into_iter().next() {
         return Err(cfg(&key, reason));
     }
-    let row_bytes = d as u64 * arch.bitwidth_converter.output_bits as u64 / 8;
-    let key_rows = bank_bytes(arch.qk.key_sram_bytes, arch.qk.double_buffered) / row_bytes.max(1);
-    let value_rows =
-        bank_bytes(arch.pv.value_sram_bytes, arch.pv.double_buffered) / row_bytes.max(1);
+    let plan = TilePlan::new(arch, d);
     for (i, c) in trace.head_calls.iter().enumerate() {
         let bad = |reason: String| SimError::BadHeadCall {
             index: i,
@@ -65,21 +63,8 @@ pub fn check(arch: &ArchConfig, trace: &AttentionTrace, dram: &dyn Dram) -> Resu
         };
         check_call(c, trace, &bad)?;
         check_pages(arch, c, d)?;
-        // Generation calls (one query row) stream larger K/V through SRAM in tiles.
-        let tiles = c.queries == 1;
-        if c.keys.len() as u64 > key_rows && !tiles {
-            return Err(bad(format!(
-                "{} keys of {} query rows exceed one key SRAM bank ({key_rows} rows of {row_bytes} B, qk.key_sram_bytes); key tiling is modelled for one query row only",
-                c.keys.len(),
-                c.queries
-            )));
-        }
-        if c.values.len() as u64 > value_rows && !tiles {
-            return Err(bad(format!(
-                "{} values of {} query rows exceed one value SRAM bank ({value_rows} rows, pv.value_sram_bytes); value tiling is modelled for one query row only",
-                c.values.len(),
-                c.queries
-            )));
+        if plan.tiled(c) {
+            check_tiled(arch, &plan, c, &bad)?;
         }
         if c.accumulate_importance
             && c.keys
@@ -115,6 +100,71 @@ pub fn check(arch: &ArchConfig, trace: &AttentionTrace, dram: &dyn Dram) -> Resu
                 )));
             }
         }
+    }
+    Ok(())
+}
+
+/// What a call streaming its K/V through the SRAM in tiles needs (sim/hw/tiling.rs): the
+/// softmax buffer for its rows' exponentials and, in summarization, tiles of K and V that
+/// line up, a V row per key and no LSB recompute.
+fn check_tiled(
+    arch: &ArchConfig,
+    plan: &TilePlan,
+    c: &HeadCall,
+    bad: &dyn Fn(String) -> SimError,
+) -> Result<(), SimError> {
+    let cfg = |key: &str, reason: String| SimError::Config {
+        key: key.into(),
+        reason,
+    };
+    let keys = c.keys.len() as u64;
+    let entries = arch.softmax.score_buffer_entries;
+    if c.queries == 1 {
+        if keys > entries as u64 {
+            return Err(cfg(
+                "softmax.score_buffer_entries",
+                format!(
+                    "= {entries}: a generation row of {keys} keys streams through the SRAM in tiles and keeps all its exponentials"
+                ),
+            ));
+        }
+        return Ok(());
+    }
+    if plan.block_rows(c.keys.len()) == 0 {
+        return Err(cfg(
+            "softmax.score_buffer_entries",
+            format!(
+                "= {entries}: a summarization head of {keys} keys runs its query rows in blocks through SRAM tiles, and two blocks of at least one row need {} entries",
+                2 * keys
+            ),
+        ));
+    }
+    if (plan.key_tile_rows, plan.key_tiles_in_flight)
+        != (plan.value_tile_rows, plan.value_tiles_in_flight)
+    {
+        return Err(cfg(
+            "pv.value_sram_bytes",
+            format!(
+                "a summarization head of {keys} keys streams K and V in tiles of the same rows, but qk.key_sram_bytes gives key tiles of {} rows ({} in flight) and pv.value_sram_bytes value tiles of {} ({})",
+                plan.key_tile_rows,
+                plan.key_tiles_in_flight,
+                plan.value_tile_rows,
+                plan.value_tiles_in_flight
+            ),
+        ));
+    }
+    if c.values != c.keys {
+        return Err(bad(format!(
+            "a summarization head streaming through the SRAM in tiles must fetch a V row per key ({} keys, {} values)",
+            c.keys.len(),
+            c.values.len()
+        )));
+    }
+    if c.lsb_bits > 0 {
+        return Err(bad(format!(
+            "{keys} keys of {} query rows stream through the SRAM in tiles, where an LSB recompute (lsb_bits = {}, progressive quantization of a summarization head) is not modelled",
+            c.queries, c.lsb_bits
+        )));
     }
     Ok(())
 }

@@ -474,7 +474,7 @@ pub fn render(i: &Inputs) -> String {
     let _ = writeln!(w, "\n## 3. Design space\n");
     let _ = writeln!(
         w,
-        "`design_space.csv`; figures `topk_parallelism`, `sram_size`, `breakdown`. Infeasible points (a head's K/V larger than one SRAM bank; the simulator does not model tiling) are listed, not plotted.\n"
+        "`design_space.csv`; figures `topk_parallelism`, `sram_size`, `breakdown`. Heads whose K/V exceed one SRAM bank stream them through it in tiles (sim/hw/tiling.rs: prompt passes in blocks of query rows, each block streaming K and V once), so small SRAMs cost DRAM traffic; infeasible points (a design point that cannot run a head even so, e.g. a softmax buffer too small for two blocks of one row) are listed, not plotted.\n"
     );
     let _ = writeln!(
         w,

@@ -1,0 +1,172 @@
+//! Summarization K/V tiling (sim/hw/tiling.rs, `Blocks`): a prompt pass whose keys exceed an
+//! SRAM bank runs its query rows in blocks of `softmax.score_buffer_entries / (2 C)` rows,
+//! each block streaming K and V once, tile by tile. Checked against the same heads on a
+//! design point whose SRAM holds them (same work, more bytes), against the exact DRAM volume
+//! and the QxK bound, single- and double-buffered, with grouped K/V heads, fast-forward on and
+//! off, and the refusals of what it cannot run.
+
+use spatten::config::workload::{QuantMode, StageKind};
+use spatten::config::{self, ArchConfig};
+use spatten::dram::simple::SimpleDram;
+use spatten::hw::{SimError, SimOptions, SimStats, dense_trace, simulate};
+use spatten::trace::AttentionTrace;
+
+/// 1500 keys of D = 64 (8-bit K/V): a bank of the paper's design point holds 1024, so the
+/// second tile is partial.
+const KEYS: u64 = 1500;
+
+/// The paper's design point with every channel busy (see hw_sim's memory-bound test) and a
+/// softmax buffer for blocks of `rows` query rows of 1500 keys.
+fn arch(rows: u32) -> ArchConfig {
+    let mut a = config::load_arch("spatten").unwrap();
+    a.crossbar.requests_per_channel_per_cycle = 2;
+    a.softmax.score_buffer_entries = 2 * rows * KEYS as u32;
+    a
+}
+
+/// A dense summarization pass of `heads` GPT-2-shaped heads over `KEYS` tokens.
+fn summarization(heads: u32) -> AttentionTrace {
+    let mut w = config::load_workload("gpt2-small").unwrap();
+    w.model.layers = 1;
+    w.model.heads = heads;
+    w.model.hidden = heads * 64;
+    w.stage.kind = StageKind::Summarization;
+    w.stage.prompt_tokens = KEYS as u32;
+    w.stage.generated_tokens = 0;
+    w.quant.mode = QuantMode::Static;
+    w.quant.lsb_bits = 0;
+    let t = dense_trace(&w);
+    assert!(
+        t.head_calls.iter().all(|c| c.queries as u64 == KEYS
+            && c.keys.len() as u64 == KEYS
+            && c.key_msb_bits == 8)
+    );
+    t
+}
+
+fn run(arch: &ArchConfig, t: &AttentionTrace, fast_forward: bool) -> Result<SimStats, SimError> {
+    let mut dram = SimpleDram::from_config(&arch.hbm, arch.fetcher.transaction_bytes);
+    let o = SimOptions {
+        fast_forward,
+        ..SimOptions::default()
+    };
+    simulate(arch, t, &mut dram, &o)
+}
+
+/// Runs with fast-forward on and off, checks both give the same statistics, returns them.
+fn run_both(arch: &ArchConfig, t: &AttentionTrace) -> SimStats {
+    let on = run(arch, t, true).unwrap();
+    let off = run(arch, t, false).unwrap();
+    assert_eq!(
+        serde_json::to_string(&on).unwrap(),
+        serde_json::to_string(&off).unwrap()
+    );
+    on
+}
+
+/// Bytes of one 8-bit K or V plane of `KEYS` rows of D = 64.
+const PLANE: u64 = KEYS * 64;
+
+#[test]
+fn blocks_stream_k_and_v_once_each_and_do_the_untiled_work() {
+    let t = summarization(2);
+    // 7 rows a block: 215 blocks, the last of 2 rows.
+    let a = arch(7);
+    let s = run_both(&a, &t);
+    let blocks = KEYS.div_ceil(7);
+    assert_eq!(blocks, 215);
+    let b = &s.dram.bytes_by_tensor;
+    assert_eq!(b.k_msb, 2 * blocks * PLANE);
+    assert_eq!(b.v_msb, 2 * blocks * PLANE);
+    // The same heads on SRAM that holds them: the same scores, MACs and softmax work.
+    let mut big = a.clone();
+    big.qk.key_sram_bytes *= 2;
+    big.pv.value_sram_bytes *= 2;
+    let whole = run(&big, &t, true).unwrap();
+    assert_eq!(whole.dram.bytes_by_tensor.k_msb, 2 * PLANE);
+    assert_eq!(s.scores, whole.scores);
+    assert_eq!(s.scores, 2 * KEYS * KEYS);
+    assert_eq!(s.qk_macs, whole.qk_macs);
+    assert_eq!(s.pv_macs, whole.pv_macs);
+    // QxK bound: 8 scores a cycle (512 multipliers / D). The blocks' K/V streams (about
+    // 9.6 MB, 19 k cycles at 512 B a cycle) hide under it, so the run stays within 5 % of
+    // it, as the untiled one does.
+    let bound = s.scores / 8;
+    assert!(s.cycles >= bound, "{} < {bound}", s.cycles);
+    assert!(
+        (s.cycles as f64) < 1.05 * bound as f64,
+        "{} vs {bound}",
+        s.cycles
+    );
+    assert!((whole.cycles as f64) < 1.05 * bound as f64);
+}
+
+#[test]
+fn one_row_blocks_single_buffered_are_bandwidth_bound_and_exact() {
+    let t = summarization(1);
+    let mut a = arch(1);
+    // Single-buffered banks of 1024 rows: the next tile waits for the unit (a block's
+    // partial second tile must not hold the next block's first back for ever).
+    a.qk.double_buffered = false;
+    a.pv.double_buffered = false;
+    a.qk.key_sram_bytes /= 2;
+    a.pv.value_sram_bytes /= 2;
+    let s = run_both(&a, &t);
+    assert_eq!(s.dram.bytes_by_tensor.k_msb, KEYS * PLANE);
+    assert_eq!(s.dram.bytes_by_tensor.v_msb, KEYS * PLANE);
+    // Every row streams all K and V: at least the bytes over the peak of 512 B a cycle.
+    let bound = s.dram.bytes_read / 512;
+    assert!(s.cycles >= bound, "{} < {bound}", s.cycles);
+    assert!(s.cycles > KEYS * KEYS / 8);
+}
+
+#[test]
+fn grouped_heads_stream_per_query_head_and_block() {
+    let mut t = summarization(4);
+    t.header.kv_heads = Some(1);
+    let mut a = arch(50);
+    // Interleaving serves generation groups only; summarization blocks stream per head.
+    for interleave in [false, true] {
+        a.controller.interleave_group_tiles = interleave;
+        let s = run_both(&a, &t);
+        let blocks = KEYS.div_ceil(50);
+        assert_eq!(s.dram.bytes_by_tensor.k_msb, 4 * blocks * PLANE);
+        let g = s.gqa.expect("grouped");
+        assert_eq!(g.key_msb_bytes_fetched, s.dram.bytes_by_tensor.k_msb);
+    }
+}
+
+#[test]
+fn what_blocks_cannot_run_is_refused_with_the_key() {
+    let t = summarization(1);
+    // Two blocks of one row need 2 x 1500 entries.
+    let mut a = arch(1);
+    a.softmax.score_buffer_entries = 2999;
+    let e = run(&a, &t, true).unwrap_err();
+    assert!(
+        matches!(&e, SimError::Config { key, .. } if key == "softmax.score_buffer_entries"),
+        "{e}"
+    );
+    // Key and value tiles must line up.
+    let mut a = arch(4);
+    a.pv.value_sram_bytes *= 2;
+    let e = run(&a, &t, true).unwrap_err().to_string();
+    assert!(
+        e.contains("pv.value_sram_bytes") && e.contains("qk.key_sram_bytes"),
+        "{e}"
+    );
+    // No LSB recompute over key tiles.
+    let mut t2 = t.clone();
+    t2.head_calls[0].lsb_bits = 4;
+    let e = run(&arch(4), &t2, true).unwrap_err();
+    assert!(matches!(e, SimError::BadHeadCall { index: 0, .. }), "{e}");
+    // A generation row keeps all its exponentials.
+    let mut w = config::load_workload("gpt2-small").unwrap();
+    w.stage.prompt_tokens = 6000;
+    w.stage.generated_tokens = 1;
+    w.stage.prefill = Some(config::workload::Prefill::Cached);
+    let mut a = config::load_arch("spatten").unwrap();
+    a.importance.token_entries = 8192;
+    let e = config::check_feasible(&a, &w).unwrap_err().to_string();
+    assert!(e.contains("softmax.score_buffer_entries"), "{e}");
+}
