@@ -75,6 +75,15 @@ fn blocks_stream_k_and_v_once_each_and_do_the_untiled_work() {
     let s = run_both(&a, &t);
     let blocks = KEYS.div_ceil(7);
     assert_eq!(blocks, 215);
+    let tiling = s.tiling.clone().expect("tiled");
+    assert_eq!(
+        (
+            tiling.summarization_calls,
+            tiling.query_blocks,
+            tiling.max_block_rows
+        ),
+        (2, 2 * blocks, 7)
+    );
     let b = &s.dram.bytes_by_tensor;
     assert_eq!(b.k_msb, 2 * blocks * PLANE);
     assert_eq!(b.v_msb, 2 * blocks * PLANE);
@@ -84,6 +93,7 @@ fn blocks_stream_k_and_v_once_each_and_do_the_untiled_work() {
     big.pv.value_sram_bytes *= 2;
     let whole = run(&big, &t, true).unwrap();
     assert_eq!(whole.dram.bytes_by_tensor.k_msb, 2 * PLANE);
+    assert!(whole.tiling.is_none());
     assert_eq!(s.scores, whole.scores);
     assert_eq!(s.scores, 2 * KEYS * KEYS);
     assert_eq!(s.qk_macs, whole.qk_macs);

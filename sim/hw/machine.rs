@@ -565,6 +565,7 @@ impl<'a> Machine<'a> {
             fifos,
             timeline,
             gqa: None,
+            tiling: None,
         })
     }
 

@@ -134,6 +134,7 @@ pub fn simulate(
     validate::check(arch, &shared, dram)?;
     let mut stats = machine::Machine::new(arch, &shared, options).run(dram)?;
     let plan = tiling::TilePlan::new(arch, trace.header.head_dim);
+    stats.tiling = tiling::stats(&shared, &plan);
     let interleaved = arch.controller.interleave_group_tiles;
     stats.gqa = gqa::stats(
         trace,

@@ -202,4 +202,7 @@ pub struct SimStats {
     /// K/V sharing within groups of query heads; only for traces with grouped K/V heads.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub gqa: Option<super::gqa::GqaStats>,
+    /// Head calls that streamed K/V through the SRAM in tiles; only when some did.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tiling: Option<super::tiling::TilingStats>,
 }

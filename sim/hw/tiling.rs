@@ -36,8 +36,10 @@
 //!   a tile leaves when the group's last query head is done with it. Their V and LSB streams
 //!   stay per call and wait ([`Wait`]) until the SRAM they would take is free.
 
+use serde::{Deserialize, Serialize};
+
 use crate::config::ArchConfig;
-use crate::trace::attention::HeadCall;
+use crate::trace::attention::{AttentionTrace, HeadCall};
 
 use super::validate::bank_bytes;
 
@@ -178,4 +180,34 @@ impl TiledJob {
         let limit = tile / per_pass * p + tile % per_pass * t;
         limit.min(u32::MAX as u64) as u32
     }
+}
+
+/// What streamed through the SRAM in tiles, over the whole trace.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TilingStats {
+    /// Generation head calls (one query row) whose K/V streamed in tiles.
+    pub generation_calls: u64,
+    /// Summarization head calls that ran in query blocks, and their blocks (each streams its
+    /// call's K and V once).
+    pub summarization_calls: u64,
+    pub query_blocks: u64,
+    /// The most query rows a block held.
+    pub max_block_rows: u32,
+}
+
+/// [`TilingStats`] of `trace` (as the simulator runs it: grouped heads on the shared view),
+/// or `None` when no call is tiled.
+pub fn stats(trace: &AttentionTrace, plan: &TilePlan) -> Option<TilingStats> {
+    let mut s = TilingStats::default();
+    for c in trace.head_calls.iter().filter(|c| plan.tiled(c)) {
+        match plan.blocks(c) {
+            Some(b) => {
+                s.summarization_calls += 1;
+                s.query_blocks += b.count() as u64;
+                s.max_block_rows = s.max_block_rows.max(b.rows);
+            }
+            None => s.generation_calls += 1,
+        }
+    }
+    (s != TilingStats::default()).then_some(s)
 }

@@ -229,6 +229,35 @@ fn gqa_section(w: &mut String, g: &crate::hw::gqa::GqaStats) {
     );
 }
 
+/// Heads that streamed K/V through the SRAM in tiles: their re-streams are DRAM traffic the
+/// data volume (one fetch per head call) does not count.
+fn tiling_note(w: &mut String, t: &crate::hw::tiling::TilingStats) {
+    let _ = write!(
+        w,
+        "K/V tiling (heads longer than an SRAM bank, sim/hw/tiling.rs): "
+    );
+    if t.generation_calls > 0 {
+        let _ = write!(
+            w,
+            "{} generation head calls streamed their K/V through the SRAM once each. ",
+            t.generation_calls
+        );
+    }
+    if t.summarization_calls > 0 {
+        let _ = write!(
+            w,
+            "{} prompt head calls ran in {} query blocks of up to {} rows, each block streaming \
+             its head's K and V again ({:.1} streams per call on average; the data volume below \
+             counts one).",
+            t.summarization_calls,
+            t.query_blocks,
+            t.max_block_rows,
+            t.query_blocks as f64 / t.summarization_calls as f64
+        );
+    }
+    let _ = writeln!(w, "\n");
+}
+
 fn workload_settings(w: &mut String, wl: &crate::config::WorkloadConfig) {
     let m = &wl.model;
     let st = &wl.stage;
@@ -363,6 +392,9 @@ fn summary(
         s.dram.backend.row_conflicts,
     );
     channel_table(w, r);
+    if let Some(t) = &s.tiling {
+        tiling_note(w, t);
+    }
     let _ = writeln!(
         w,
         "K/V data volume against dense {}-bit attention: {:.2}x less ({} -> {}).\n",
