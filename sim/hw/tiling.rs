@@ -27,8 +27,11 @@
 //!   scored, in the order they were scored (tile by tile, each tile row by row), and ProbxV
 //!   consumes them in that order against the V tile of the same rows. So K and V come from
 //!   DRAM once per block: `ceil(N / rows) x C` rows each. The probabilities are those of the
-//!   untiled call (each row's softmax runs over all its keys). Needs key and value tiles of
-//!   equal rows, a V row per key and no LSB recompute (checked, exit 2).
+//!   untiled call (each row's softmax runs over all its keys). ProbxV keeps one partial
+//!   output row per query row of the block (rows x D accumulators); the Q rows are fetched
+//!   once, in order, as for untiled calls (the query buffer is not an arch parameter). Needs
+//!   key and value tiles of equal rows, a V row per key and no LSB recompute (checked,
+//!   exit 2).
 //! - By default a tiled call does not share its fetches within a K/V group ([`super::gqa`]):
 //!   the tiles of the first query head are gone when the next one runs, so each streams the
 //!   union. With `controller.interleave_group_tiles` a group of generation calls shares one
