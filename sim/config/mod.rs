@@ -445,13 +445,7 @@ pub fn check_feasible(arch: &ArchConfig, workload: &WorkloadConfig) -> Result<()
     let value_rows = bank_rows(arch.pv.value_sram_bytes, arch.pv.double_buffered);
     let bank = key_rows.min(value_rows);
     let entries = arch.softmax.score_buffer_entries as u64;
-    let refuse = |key: &str, reason: String| {
-        Err(ConfigError::new(
-            Path::new(&arch.name),
-            Some(key.into()),
-            reason,
-        ))
-    };
+    let refuse = |key: &str, reason: String| Err(arch.origin.error(&arch.name, key, reason));
     let last = workload.final_tokens() as u64;
     if workload.stage.kind == workload::StageKind::Generation && last > bank && last > entries {
         return refuse(
