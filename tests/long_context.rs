@@ -151,7 +151,7 @@ fn long_context_presets_are_refused_before_any_work() {
         // what was missing.
         {
             assert!(
-                err.contains("(--arch spatten-long-context holds 131072)"),
+                err.contains("(--arch spatten-long-context holds 131072 token scores"),
                 "{name}: {err}"
             );
         }
@@ -168,7 +168,7 @@ fn long_context_presets_are_refused_before_any_work() {
     ]);
     assert_eq!(code, 2, "{err}");
     assert!(err.contains("softmax.score_buffer_entries"), "{err}");
-    assert!(!err.contains("holds 131072)"), "{err}");
+    assert!(!err.contains("spatten-long-context holds"), "{err}");
 }
 
 /// The values with each K/V head repeated for every query head of its group (what

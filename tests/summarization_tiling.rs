@@ -180,3 +180,25 @@ fn what_blocks_cannot_run_is_refused_with_the_key() {
     let e = config::check_feasible(&a, &w).unwrap_err().to_string();
     assert!(e.contains("softmax.score_buffer_entries"), "{e}");
 }
+
+#[test]
+fn the_softmax_holds_two_blocks_so_qk_waits_for_a_slow_probxv() {
+    // ProbxV at one probability a cycle (64 multipliers / D = 64) against QxK's eight: QxK
+    // may run at most two blocks ahead (one summing, one leaving the softmax), so it spends
+    // most of the run held by the softmax, and the run takes the ProbxV time.
+    let t = summarization(1);
+    let mut a = arch(7);
+    a.pv.multipliers = 64;
+    let s = run_both(&a, &t);
+    let pv_bound = KEYS * KEYS;
+    assert!(s.cycles >= pv_bound, "{} < {pv_bound}", s.cycles);
+    let qk = &s.modules["qk"];
+    assert!(qk.busy_cycles < s.cycles / 4, "{qk:?} of {}", s.cycles);
+    // Held back by the softmax (with no bound on the blocks it holds, QxK would finish in
+    // its first eighth and idle).
+    assert!(
+        qk.stalled_output_cycles > s.cycles / 2,
+        "{qk:?} of {}",
+        s.cycles
+    );
+}

@@ -66,6 +66,20 @@ pub struct FetcherConfig {
     pub kv_page_tokens: u32,
 }
 
+impl ArchConfig {
+    /// Rows of keys the softmax holds at once for a tiled generation head: one per query
+    /// head of an interleaved K/V group (`controller.interleave_group_tiles`, which needs
+    /// `qk_waits_for_requant = false`), else one.
+    pub fn interleaved_group_rows(&self, heads: u32, kv_heads: u32) -> u32 {
+        let c = &self.controller;
+        if c.interleave_group_tiles && !c.qk_waits_for_requant && kv_heads > 0 && kv_heads < heads {
+            heads / kv_heads
+        } else {
+            1
+        }
+    }
+}
+
 impl FetcherConfig {
     /// Why a page of `kv_page_tokens` rows of `head_dim` `bits`-bit elements cannot be laid
     /// out: its bytes are not a whole number of transactions (sim/hw/fetcher.rs).

@@ -405,7 +405,7 @@ pub fn check_pair(arch: &ArchConfig, workload: &WorkloadConfig) -> Result<(), Co
                 workload.name,
                 workload.final_tokens(),
                 arch.importance.token_entries,
-                long_context_hint(workload.final_tokens(), &arch.name)
+                long_context_hint(workload.final_tokens(), 0, &arch.name)
             ),
         ));
     }
@@ -413,16 +413,20 @@ pub fn check_pair(arch: &ArchConfig, workload: &WorkloadConfig) -> Result<(), Co
 }
 
 /// Points a design point that is too small for a long context at the shipped one that is
-/// not, when that one would do.
-fn long_context_hint(entries: u32, arch_name: &str) -> String {
+/// not, when that one would do: `tokens` token importance entries and `exponentials`
+/// softmax entries needed.
+fn long_context_hint(tokens: u32, exponentials: u64, arch_name: &str) -> String {
     const PRESET: &str = "spatten-long-context";
     match load_arch(PRESET) {
         Ok(lc)
             if arch_name != PRESET
-                && entries <= lc.importance.token_entries
-                && entries <= lc.softmax.score_buffer_entries =>
+                && tokens <= lc.importance.token_entries
+                && exponentials <= lc.softmax.score_buffer_entries as u64 =>
         {
-            format!(" (--arch {PRESET} holds {})", lc.importance.token_entries)
+            format!(
+                " (--arch {PRESET} holds {} token scores and {} exponentials)",
+                lc.importance.token_entries, lc.softmax.score_buffer_entries
+            )
         }
         _ => String::new(),
     }
@@ -447,14 +451,27 @@ pub fn check_feasible(arch: &ArchConfig, workload: &WorkloadConfig) -> Result<()
     let entries = arch.softmax.score_buffer_entries as u64;
     let refuse = |key: &str, reason: String| Err(arch.origin.error(&arch.name, key, reason));
     let last = workload.final_tokens() as u64;
-    if workload.stage.kind == workload::StageKind::Generation && last > bank && last > entries {
+    let m = &workload.model;
+    let group_rows = arch.interleaved_group_rows(m.heads, m.kv_heads()) as u64;
+    if workload.stage.kind == workload::StageKind::Generation
+        && last > bank
+        && last * group_rows > entries
+    {
         return refuse(
             "softmax.score_buffer_entries",
             format!(
                 "= {entries}: workload {}'s generation rows reach {last} keys, more than an SRAM \
-                 bank's {bank} rows, and stream through it in tiles keeping every exponential{}",
+                 bank's {bank} rows, and stream through it in tiles keeping every exponential{}{}",
                 workload.name,
-                long_context_hint(last as u32, &arch.name)
+                if group_rows > 1 {
+                    format!(
+                        " of the {group_rows} query heads of an interleaved K/V group \
+                         (controller.interleave_group_tiles)"
+                    )
+                } else {
+                    String::new()
+                },
+                long_context_hint(last as u32, last * group_rows, &arch.name)
             ),
         );
     }
@@ -473,7 +490,23 @@ pub fn check_feasible(arch: &ArchConfig, workload: &WorkloadConfig) -> Result<()
                  the prompt pass out)",
                 workload.name,
                 2 * prompt,
-                long_context_hint(2 * prompt as u32, &arch.name)
+                long_context_hint(last as u32, 2 * prompt, &arch.name)
+            ),
+        );
+    }
+    let rows = entries / (2 * prompt);
+    let txns = prompt.div_ceil(rows)
+        * prompt
+        * (d * 16).div_ceil(8 * arch.fetcher.transaction_bytes as u64);
+    if txns > u32::MAX as u64 {
+        return refuse(
+            "softmax.score_buffer_entries",
+            format!(
+                "= {entries}: workload {}'s prompt pass of {prompt} keys in blocks of {rows} query \
+                 rows re-streams K and V {} times, above the simulator's 32-bit transaction count \
+                 per fetch job",
+                workload.name,
+                prompt.div_ceil(rows)
             ),
         );
     }

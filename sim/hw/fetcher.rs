@@ -315,7 +315,8 @@ pub struct FetchJob<'a> {
     /// Transactions generated so far.
     pub generated: u32,
     /// For each generated row, the transactions that must be converted before it is usable.
-    row_end_txn: Vec<u32>,
+    /// (Only rows not yet ready are kept.)
+    row_end_txn: VecDeque<u32>,
     pub converted: u32,
     /// Rows fully in on-chip SRAM.
     pub rows_ready: u32,
@@ -347,7 +348,7 @@ impl<'a> FetchJob<'a> {
             end_block: 0,
             last_block: None,
             generated: 0,
-            row_end_txn: Vec::new(),
+            row_end_txn: VecDeque::new(),
             converted: 0,
             rows_ready: 0,
             row_limit: u32::MAX,
@@ -372,14 +373,17 @@ impl<'a> FetchJob<'a> {
     }
 
     fn refresh_ready(&mut self) {
-        while (self.rows_ready as usize) < self.row_end_txn.len()
-            && self.row_end_txn[self.rows_ready as usize] <= self.converted
+        while self
+            .row_end_txn
+            .front()
+            .is_some_and(|&end| end <= self.converted)
         {
+            self.row_end_txn.pop_front();
             self.rows_ready += 1;
         }
         if self.complete() {
             // Rows are all in; the bookkeeping is no longer needed.
-            self.row_end_txn = Vec::new();
+            self.row_end_txn = VecDeque::new();
         }
     }
 
@@ -400,7 +404,7 @@ impl<'a> FetchJob<'a> {
                 self.generated += 1;
                 if self.next_block > self.end_block {
                     self.row_open = false;
-                    self.row_end_txn.push(self.generated);
+                    self.row_end_txn.push_back(self.generated);
                 }
                 return Some(self.placement.address(block));
             }
@@ -421,7 +425,7 @@ impl<'a> FetchJob<'a> {
             }
             if first > last {
                 // Already covered by the previous row's transactions.
-                self.row_end_txn.push(self.generated);
+                self.row_end_txn.push_back(self.generated);
                 self.refresh_ready();
                 continue;
             }

@@ -135,7 +135,8 @@ pub fn simulate(
     let mut stats = machine::Machine::new(arch, &shared, options).run(dram)?;
     let plan = tiling::TilePlan::new(arch, trace.header.head_dim);
     stats.tiling = tiling::stats(&shared, &plan);
-    let interleaved = arch.controller.interleave_group_tiles;
+    let interleaved =
+        arch.controller.interleave_group_tiles && !arch.controller.qk_waits_for_requant;
     stats.gqa = gqa::stats(
         trace,
         &plan,

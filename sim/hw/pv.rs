@@ -76,8 +76,8 @@ impl PvUnit {
         }
     }
 
-    /// V rows of `call` (one query row) the unit is done with, out of `rows` (for V
-    /// streaming through SRAM in tiles).
+    /// Rows of the V job of `call` the unit is done with, out of `rows` (for V streaming
+    /// through SRAM in tiles: one query row, or query blocks whose job repeats the values).
     pub fn consumed_rows(&self, call: u32, calls: &[HeadCall], rows: u32) -> u32 {
         if self.current == Some(call) {
             self.position(call, &calls[call as usize]).2 as u32

@@ -1,5 +1,6 @@
 //! The Q x K unit: `multipliers / D` scores per cycle (one adder tree of D inputs per key),
-//! one query row at a time; a pipeline of broadcast + multiply + ceil(log2 D) tree stages.
+//! one query row at a time (a tiled summarization call's query block: tile by tile, each
+//! tile row by row); a pipeline of broadcast + multiply + ceil(log2 D) tree stages.
 //! A beat needs its query row and its key rows in SRAM (and, on the LSB pass, the keys'
 //! LSB rows too), and a free pipeline stage: beats leave the pipeline in order into the
 //! softmax FIFO, and when it is full the pipeline holds them (one per stage) and stalls.
@@ -170,8 +171,9 @@ impl QkUnit {
         self.msb_done.is_some_and(|d| d >= call)
     }
 
-    /// Key rows of pass (`call`, `lsb`) with one query row that the unit is done with, out
-    /// of `rows` (for K streaming through SRAM in tiles).
+    /// Rows of the K job of pass (`call`, `lsb`) that the unit is done with, out of `rows`
+    /// (for K streaming through SRAM in tiles; a query block's job repeats the keys once per
+    /// block).
     pub fn consumed(&self, call: u32, lsb: bool, rows: u32) -> u32 {
         match &self.cur {
             // A group's tile is done with once its last call has scored it.

@@ -1,14 +1,16 @@
 //! The softmax unit: `lanes` elements per cycle. The input stage dequantizes, exponentiates
 //! and accumulates a row (its sum is known dequant + exp + accumulate cycles after the last
 //! element enters); the output stage then divides and requantizes the row at `lanes` per
-//! cycle (divide + quantize cycles of pipeline), rows in order. Rows overlap freely: the
-//! exponentials of rows waiting for their sum are held in the unit (the arch has no
-//! parameter for that buffer, so its size is not a limit; the rows in flight are bounded by
-//! the stage latencies over the row time). The input stage sums several rows side by side
-//! when their elements arrive interleaved (an interleaved GQA group's tiles, see
-//! [`super::qk`]); rows still complete, and leave, in order. A tiled summarization call's
-//! query block ([`super::tiling::Blocks`]) is summed and emitted as one row of all its
-//! rows' elements, in the order they came (its rows' sums complete with its last tile).
+//! cycle (divide + quantize cycles of pipeline), rows in order. The exponentials of rows
+//! waiting for their sum are held in the unit. Rows of heads that fit an SRAM bank overlap
+//! freely (the rows in flight are bounded by the stage latencies over the row time). The
+//! input stage sums several rows side by side when their elements arrive interleaved (an
+//! interleaved GQA group's tiles, see [`super::qk`]); rows still complete, and leave, in
+//! order. A tiled summarization call's query block ([`super::tiling::Blocks`]) is summed and
+//! emitted as one row of all its rows' elements, in the order they came (its rows' sums
+//! complete with its last tile), and the unit holds at most two blocks
+//! (`softmax.score_buffer_entries` is sized for that): the next block's first element waits
+//! until the block before the previous one has left.
 
 use std::collections::VecDeque;
 
@@ -55,6 +57,29 @@ impl Softmax {
     pub fn with_blocks(mut self, blocks: Vec<Option<Blocks>>) -> Self {
         self.blocks = blocks;
         self
+    }
+
+    fn blocked(&self, chunk: &Chunk) -> bool {
+        self.blocks
+            .get(chunk.call as usize)
+            .is_some_and(Option::is_some)
+    }
+
+    /// Whether the input stage may take an element of `chunk`: always, except for a new
+    /// query block while two are held (summing, waiting for their sums, or leaving).
+    fn room_for(&self, chunk: &Chunk) -> bool {
+        if !self.blocked(chunk) || self.in_rows.iter().any(|(c, _)| c == chunk) {
+            return true;
+        }
+        let held = self
+            .in_rows
+            .iter()
+            .map(|(c, _)| c)
+            .chain(self.pending.iter().map(|(_, c)| c))
+            .chain(self.out_row.iter().map(|(c, _)| c))
+            .filter(|c| self.blocked(c))
+            .count();
+        held < 2
     }
 
     /// Elements of `chunk`'s row: its call's keys, or its block's scores.
@@ -124,7 +149,12 @@ impl Softmax {
         let (out, pipe_cycles) =
             self.pipe
                 .steady_output(now, beat.as_ref(), self.out_latency_cycles);
+        let mut full = false;
         let (in_cycles, take) = match input.front() {
+            Some((&chunk, _)) if !self.room_for(&chunk) => {
+                full = true;
+                (u64::MAX, None)
+            }
             Some((&chunk, b)) if b <= self.lanes => {
                 let have = self.have(&chunk) as u64;
                 (
@@ -137,6 +167,8 @@ impl Softmax {
         };
         let activity = if beat.is_some() || take.is_some() {
             Activity::Busy
+        } else if full {
+            Activity::StalledOutput
         } else if !self.in_rows.is_empty() {
             Activity::StalledInput
         } else if !self.pending.is_empty() || !self.pipe.is_empty() {
@@ -213,8 +245,11 @@ impl Softmax {
             }
         }
         let mut starved = false;
+        let mut full = false;
         if let Some((&chunk, _)) = input.front() {
-            {
+            if !self.room_for(&chunk) {
+                full = true;
+            } else {
                 let row_len = self.row_len(calls, &chunk);
                 let have = self.have(&chunk);
                 let (_, n) = input
@@ -235,7 +270,7 @@ impl Softmax {
         }
         let activity = if worked {
             Activity::Busy
-        } else if blocked_out {
+        } else if blocked_out || full {
             Activity::StalledOutput
         } else if starved {
             Activity::StalledInput

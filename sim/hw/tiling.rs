@@ -8,15 +8,18 @@
 //!   double buffering tile i + 1 is fetched into one bank while tile i is consumed from the
 //!   other (two tiles in flight); single-buffered, the next tile starts when the unit is
 //!   done with the current one. The fetcher may start a row only below
-//!   `(tiles consumed + tiles in flight) x tile rows` ([`super::fetcher::FetchJob::row_limit`]).
+//!   `(tiles consumed + tiles in flight) x tile rows` ([`super::fetcher::FetchJob::row_limit`];
+//!   for a job that repeats its rows once per query block, tiles restart at each block,
+//!   [`TiledJob::row_limit`]).
 //! - K is consumed by Q x K, V by Prob x V. Every score is kept (the softmax holds the row's
-//!   exponentials, `softmax.score_buffer_entries` of them, as for untiled calls), so the
+//!   exponentials, as for untiled calls, in `softmax.score_buffer_entries`: a generation
+//!   row needs C of them, an interleaved GQA group one row per query head), so the
 //!   arithmetic, and the reference's result, are those of the untiled call: tiling changes
 //!   when rows arrive, not what is computed.
 //! - Generation (one query row): K then V stream once. A tiled call's V rows are requested
-//!   after its requant decision when it may refetch LSBs (`lsb_bits > 0`), so that the K
-//!   refetch is not queued behind a V stream that waits for Prob x V, which waits for the K
-//!   refetch. On an LSB refetch the K MSB rows are gone (only the last tiles stay), so the
+//!   when it opens, as its K rows are; a job waiting for SRAM room lets the jobs behind it go
+//!   ahead (the fetcher), so a V stream waiting for Prob x V never holds back the K refetch
+//!   of an LSB recompute. On an LSB refetch the K MSB rows are gone (only the last tiles stay), so the
 //!   recompute streams the K MSB plane again with the LSB plane; that second MSB stream is
 //!   charged as an LSB-refetch cost (`bytes_by_cause.lsb_refetch`).
 //! - Summarization (many query rows reuse every key): the query rows run in [`Blocks`] of

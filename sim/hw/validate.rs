@@ -64,7 +64,7 @@ pub fn check(arch: &ArchConfig, trace: &AttentionTrace, dram: &dyn Dram) -> Resu
         check_call(c, trace, &bad)?;
         check_pages(arch, c, d)?;
         if plan.tiled(c) {
-            check_tiled(arch, &plan, c, &bad)?;
+            check_tiled(arch, &plan, c, (d, h.heads, h.kv_heads()), &bad)?;
         }
         if c.accumulate_importance
             && c.keys
@@ -111,6 +111,7 @@ fn check_tiled(
     arch: &ArchConfig,
     plan: &TilePlan,
     c: &HeadCall,
+    (head_dim, heads, kv_heads): (u32, u32, u32),
     bad: &dyn Fn(String) -> SimError,
 ) -> Result<(), SimError> {
     let cfg = |key: &str, reason: String| SimError::Config {
@@ -120,11 +121,19 @@ fn check_tiled(
     let keys = c.keys.len() as u64;
     let entries = arch.softmax.score_buffer_entries;
     if c.queries == 1 {
-        if keys > entries as u64 {
+        let rows = arch.interleaved_group_rows(heads, kv_heads) as u64;
+        if keys * rows > entries as u64 {
             return Err(cfg(
                 "softmax.score_buffer_entries",
                 format!(
-                    "= {entries}: a generation row of {keys} keys streams through the SRAM in tiles and keeps all its exponentials"
+                    "= {entries}: a generation row of {keys} keys streams through the SRAM in tiles and keeps all its exponentials{}",
+                    if rows > 1 {
+                        format!(
+                            ", for each of the {rows} query heads of an interleaved K/V group (controller.interleave_group_tiles)"
+                        )
+                    } else {
+                        String::new()
+                    }
                 ),
             ));
         }
@@ -165,6 +174,23 @@ fn check_tiled(
             "{keys} keys of {} query rows stream through the SRAM in tiles, where an LSB recompute (lsb_bits = {}, progressive quantization of a summarization head) is not modelled",
             c.queries, c.lsb_bits
         )));
+    }
+    let b = plan.blocks(c).expect("tiled with many query rows");
+    let bits = c.key_msb_bits.max(c.value_msb_bits) as u64;
+    let txns = b.count() as u64
+        * keys
+        * (head_dim as u64 * bits)
+            .div_ceil(8 * arch.fetcher.transaction_bytes as u64)
+            .saturating_add(1);
+    if txns > u32::MAX as u64 {
+        return Err(cfg(
+            "softmax.score_buffer_entries",
+            format!(
+                "= {entries}: {keys} keys in blocks of {} query rows re-stream K and V {} times, about {txns} transactions per stream, above the simulator's 32-bit count per fetch job",
+                b.rows,
+                b.count()
+            ),
+        ));
     }
     Ok(())
 }
