@@ -233,7 +233,25 @@ fn tiled_groups_stream_per_query_head() {
 fn interleaved(a: &ArchConfig) -> ArchConfig {
     let mut b = a.clone();
     b.controller.interleave_group_tiles = true;
+    // The group's rows are summed side by side: a row of exponentials per query head.
+    b.softmax.score_buffer_entries = 8 * 4096;
     b
+}
+
+#[test]
+fn an_interleaved_group_needs_a_row_of_exponentials_per_query_head() {
+    let mut a = interleaved(&arch());
+    a.softmax.score_buffer_entries = 4 * 3001 - 1;
+    let mut dram = SimpleDram::from_config(&a.hbm, a.fetcher.transaction_bytes);
+    let e = simulate(&a, &one_group(3000, 4), &mut dram, &SimOptions::default())
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("softmax.score_buffer_entries") && e.contains("4 query heads"),
+        "{e}"
+    );
+    a.softmax.score_buffer_entries += 1;
+    run(&a, &one_group(3000, 4), true);
 }
 
 #[test]
