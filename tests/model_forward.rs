@@ -268,3 +268,51 @@ fn drift_is_one_against_itself_and_below_one_when_pruned() {
     let shorter = evaluate(model(), &pairs[..5], || DenseAttention, &|| ()).unwrap();
     assert!(embedding_drift(&dense, &shorter).is_err());
 }
+
+#[test]
+#[cfg_attr(
+    not(all(data_minilm, data_stsb)),
+    ignore = "needs the MiniLM model and STS-B dev (see data/README.md)"
+)]
+fn a_batch_gives_each_sentence_its_one_sentence_embedding_bit_for_bit() {
+    // Sentences of different lengths, with the bit-exact reference pruning tokens and heads
+    // (so rows leave the stacked matrix mid-batch) and with dense attention.
+    let m = model();
+    let pairs = read_sts(&data("data/stsb/sts-dev.tsv")).unwrap();
+    let ids: Vec<Vec<u32>> = pairs[..5]
+        .iter()
+        .flat_map(|p| [&p.sentence1, &p.sentence2])
+        .map(|s| m.encode(s).unwrap())
+        .collect();
+    assert!(ids.iter().any(|s| s.len() != ids[0].len()));
+    let workload = spatten::config::load_workload("bert-base").unwrap();
+    let reference = || spatten::model::ReferenceAttention::new(&workload, m.config());
+    let sentences: Vec<&[u32]> = ids.iter().map(Vec::as_slice).collect();
+
+    let mut kernels: Vec<_> = sentences.iter().map(|_| reference()).collect();
+    let mut refs: Vec<&mut dyn AttentionKernel> = kernels
+        .iter_mut()
+        .map(|k| k as &mut dyn AttentionKernel)
+        .collect();
+    let batched = m.forward_batch(&sentences, &mut refs).unwrap();
+    let mut pruned_any = false;
+    for (s, b) in sentences.iter().zip(&batched) {
+        let alone = m.forward(s, &mut reference()).unwrap();
+        pruned_any |= alone.surviving.len() < s.len();
+        assert_eq!(&alone, b);
+    }
+    assert!(
+        pruned_any,
+        "the reference pruned no token: the test proves less"
+    );
+
+    let mut dense = vec![DenseAttention; sentences.len()];
+    let mut refs: Vec<&mut dyn AttentionKernel> = dense
+        .iter_mut()
+        .map(|k| k as &mut dyn AttentionKernel)
+        .collect();
+    let batched = m.forward_batch(&sentences, &mut refs).unwrap();
+    for (s, b) in sentences.iter().zip(&batched) {
+        assert_eq!(&m.forward(s, &mut DenseAttention).unwrap(), b);
+    }
+}

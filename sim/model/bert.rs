@@ -1,10 +1,11 @@
 //! The f32 BERT encoder forward pass with mean pooling and L2 normalisation (the
-//! sentence-transformers recipe of all-MiniLM-L6-v2), one sentence at a time.
+//! sentence-transformers recipe of all-MiniLM-L6-v2).
 //!
-//! One sentence per call and no padding: a batch would need an attention mask, and per-sentence
-//! work makes results independent of how sentences are grouped or threaded (bit-identical at
-//! any rayon thread count). Masked positions in a padded batch get exactly zero probability
-//! after softmax, so the result equals the padded-batch one.
+//! No padding: sentences of a batch share only the row-wise work (projections, feed-forward,
+//! normalisations), attention runs per sentence, so results are independent of how sentences
+//! are grouped or threaded (bit-identical at any rayon thread count). Masked positions in a
+//! padded batch get exactly zero probability after softmax, so the result equals the
+//! padded-batch one.
 
 use std::path::{Path, PathBuf};
 
@@ -127,37 +128,79 @@ impl BertModel {
         ids: &[u32],
         kernel: &mut dyn AttentionKernel,
     ) -> Result<Embedding, ModelError> {
+        let mut embeddings = self.forward_batch(&[ids], &mut [kernel])?;
+        Ok(embeddings
+            .pop()
+            .expect("one sentence in, one embedding out"))
+    }
+
+    /// Runs the encoder on several sentences, each with its own kernel. The projections and
+    /// the feed-forward see every sentence's rows stacked, so the weights are packed for the
+    /// matrix kernel once per layer rather than once per sentence (the packing cost more than
+    /// the products on STS-length sentences); attention stays per sentence. Each output row of
+    /// a matrix product is accumulated in the same order whatever rows share the product, so
+    /// every embedding is bit-identical to a one-sentence call.
+    pub fn forward_batch(
+        &self,
+        sentences: &[&[u32]],
+        kernels: &mut [&mut dyn AttentionKernel],
+    ) -> Result<Vec<Embedding>, ModelError> {
+        assert_eq!(sentences.len(), kernels.len(), "one kernel per sentence");
         let cfg = &self.config;
-        if ids.is_empty() {
-            return Err(ModelError::EmptyText);
-        }
-        if ids.len() > cfg.max_position_embeddings {
-            return Err(ModelError::TooManyTokens {
-                tokens: ids.len(),
-                max: cfg.max_position_embeddings,
-            });
+        let mut inputs = Vec::with_capacity(sentences.len());
+        for ids in sentences {
+            if ids.is_empty() {
+                return Err(ModelError::EmptyText);
+            }
+            if ids.len() > cfg.max_position_embeddings {
+                return Err(ModelError::TooManyTokens {
+                    tokens: ids.len(),
+                    max: cfg.max_position_embeddings,
+                });
+            }
+            inputs.push(self.embeddings(ids)?);
         }
         let eps = cfg.layer_norm_eps as f32;
-        let mut hidden = self.embeddings(ids)?;
+        let h = cfg.hidden_size;
+        let views: Vec<_> = inputs.iter().map(|x| x.view()).collect();
+        let mut hidden = ndarray::concatenate(Axis(0), &views).expect("rows of equal width");
         layer_norm(&mut hidden, &self.weights.embed_norm, eps);
-        let mut alive: Vec<usize> = (0..ids.len()).collect();
+        // Original positions alive in each sentence; its rows of `hidden` follow the previous
+        // sentence's.
+        let mut alive: Vec<Vec<usize>> = sentences
+            .iter()
+            .map(|ids| (0..ids.len()).collect())
+            .collect();
 
         for (l, w) in self.weights.layers.iter().enumerate() {
             let qkv = linear(hidden.view(), &w.qkv);
-            let h = cfg.hidden_size;
-            let q = self.split_heads(qkv.slice(s![.., ..h]).to_owned());
-            let k = self.split_heads(qkv.slice(s![.., h..2 * h]).to_owned());
-            let v = self.split_heads(qkv.slice(s![.., 2 * h..]).to_owned());
-            let out = kernel.attend(l, q.view(), k.view(), v.view())?;
-            check_output(l, q.dim(), &out.context, &out.keep)?;
+            let mut context = Array2::zeros((hidden.nrows(), h));
+            let mut keep_rows = Vec::with_capacity(hidden.nrows());
+            let mut first = 0;
+            for (kernel, alive) in kernels.iter_mut().zip(alive.iter_mut()) {
+                let rows = first..first + alive.len();
+                let qkv = qkv.slice(s![rows.clone(), ..]);
+                let q = self.split_heads(qkv.slice(s![.., ..h]).to_owned());
+                let k = self.split_heads(qkv.slice(s![.., h..2 * h]).to_owned());
+                let v = self.split_heads(qkv.slice(s![.., 2 * h..]).to_owned());
+                let out = kernel.attend(l, q.view(), k.view(), v.view())?;
+                check_output(l, q.dim(), &out.context, &out.keep)?;
+                context
+                    .slice_mut(s![rows, ..])
+                    .assign(&self.merge_heads(out.context));
+                keep_rows.extend(out.keep.iter().map(|&i| first + i));
+                first += alive.len();
+                if out.keep.len() != alive.len() {
+                    *alive = out.keep.iter().map(|&i| alive[i]).collect();
+                }
+            }
 
-            let mut attn = linear(self.merge_heads(out.context).view(), &w.attn_out);
+            let mut attn = linear(context.view(), &w.attn_out);
             attn += &hidden;
             layer_norm(&mut attn, &w.attn_norm, eps);
             // Row-wise from here on, so dropping pruned rows now equals dropping them later.
-            if out.keep.len() != alive.len() {
-                attn = attn.select(Axis(0), &out.keep);
-                alive = out.keep.iter().map(|&i| alive[i]).collect();
+            if keep_rows.len() != attn.nrows() {
+                attn = attn.select(Axis(0), &keep_rows);
             }
 
             let mut inter = linear(attn.view(), &w.ffn_in);
@@ -168,11 +211,22 @@ impl BertModel {
             hidden = ffn;
         }
 
-        Ok(Embedding {
-            vector: l2_normalize(mean_rows(&hidden)),
-            tokens: ids.len(),
-            surviving: alive,
-        })
+        let mut first = 0;
+        Ok(sentences
+            .iter()
+            .zip(alive)
+            .map(|(ids, surviving)| {
+                let rows = hidden
+                    .slice(s![first..first + surviving.len(), ..])
+                    .to_owned();
+                first += surviving.len();
+                Embedding {
+                    vector: l2_normalize(mean_rows(&rows)),
+                    tokens: ids.len(),
+                    surviving,
+                }
+            })
+            .collect())
     }
 
     fn embeddings(&self, ids: &[u32]) -> Result<Array2<f32>, ModelError> {
