@@ -353,12 +353,57 @@ pub fn run_point(
     })))
 }
 
+/// What a point simulates, names aside: the design, the workload's settings, the trace kind
+/// and whether a prompt pass is simulated apart (only a generating workload has one). Names
+/// label reports and traces but change no cycle, byte or joule.
+fn simulation_key(p: &Point) -> String {
+    let mut arch = p.arch.clone();
+    arch.name.clear();
+    let mut workload = p.workload.clone();
+    workload.name.clear();
+    let split = p.split_stages && workload.stage.generated_tokens > 0;
+    format!(
+        "{}\n{}\n{:?} {split}",
+        config::to_toml(&arch),
+        config::to_toml(&workload),
+        p.kind
+    )
+}
+
 /// Runs every point, ticking `bar` once per point; results in point order. Points that
-/// replay one trace share it, and traces whose values are the same share those
-/// ([`build_family`]).
+/// simulate the same thing under other names (the paper's default design appears in several
+/// studies) run once. Points that replay one trace share it, and traces whose values are the
+/// same share those ([`build_family`]).
 /// With a `cache`, reference traces are read from it when there and stored when made.
 pub fn run_all(
     points: &[Point],
+    cache: Option<&Cache>,
+    bar: &ProgressBar,
+) -> anyhow::Result<Vec<Outcome>> {
+    let mut index: BTreeMap<String, usize> = BTreeMap::new();
+    let mut distinct: Vec<Point> = Vec::new();
+    let mut ticks: Vec<u64> = Vec::new();
+    let of: Vec<usize> = points
+        .iter()
+        .map(|p| {
+            let d = *index.entry(simulation_key(p)).or_insert_with(|| {
+                distinct.push(p.clone());
+                ticks.push(0);
+                distinct.len() - 1
+            });
+            ticks[d] += 1;
+            d
+        })
+        .collect();
+    let outcomes = run_distinct(&distinct, &ticks, cache, bar)?;
+    Ok(of.into_iter().map(|d| outcomes[d].clone()).collect())
+}
+
+/// [`run_all`] on points that all simulate different things; `bar` ticks `ticks[i]` when point
+/// `i` is done.
+fn run_distinct(
+    points: &[Point],
+    ticks: &[u64],
     cache: Option<&Cache>,
     bar: &ProgressBar,
 ) -> anyhow::Result<Vec<Outcome>> {
@@ -397,7 +442,7 @@ pub fn run_all(
                 .map(|&(i, trace)| {
                     let p = &points[i];
                     let o = run_point(&p.arch, &p.workload, trace, p.split_stages)?;
-                    bar.inc(1);
+                    bar.inc(ticks[i]);
                     Ok((i, o))
                 })
                 .collect()
@@ -469,6 +514,41 @@ mod tests {
         other = w.clone();
         other.stage.prompt_tokens += 1;
         assert_ne!(values_key(&other), values_key(&w));
+    }
+
+    #[test]
+    fn points_that_differ_only_in_names_simulate_once_with_the_same_result() {
+        let mut w = load_workload("bert-base").unwrap();
+        w.model.layers = 2;
+        let base = Point {
+            arch: load_arch("spatten").unwrap(),
+            workload: w.clone(),
+            kind: TraceKind::Reference,
+            split_stages: true,
+        };
+        let mut renamed = base.clone();
+        renamed.arch.name = "another-name".into();
+        renamed.workload.name = "another-workload".into();
+        // No generation, so no prompt pass to split off either.
+        renamed.split_stages = false;
+        let mut other = base.clone();
+        other.arch.topk_token.comparators = 4;
+        assert_eq!(simulation_key(&base), simulation_key(&renamed));
+        assert_ne!(simulation_key(&base), simulation_key(&other));
+        let mut generating = base.clone();
+        generating.workload.stage.generated_tokens = 2;
+        let mut unsplit = generating.clone();
+        unsplit.split_stages = false;
+        assert_ne!(simulation_key(&generating), simulation_key(&unsplit));
+
+        let bar = ProgressBar::hidden();
+        let points = [base.clone(), other.clone(), renamed.clone()];
+        let all = run_all(&points, None, &bar).unwrap();
+        assert_eq!(bar.position(), 3, "one tick per point, shared or not");
+        assert_eq!(all[0], all[2]);
+        assert_ne!(all[0], all[1]);
+        let alone = run_all(&[renamed], None, &bar).unwrap();
+        assert_eq!(alone[0], all[2]);
     }
 
     #[test]
