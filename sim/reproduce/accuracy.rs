@@ -26,7 +26,7 @@ pub const QUICK_TOKEN_RATIOS: [f64; 3] = [0.0, 0.3, 0.6];
 pub const QUICK_HEAD_RATIOS: [f64; 1] = [0.3];
 /// Every `PAIR_STRIDE`-th STS-B dev pair is used (500 of 1,500; the file is grouped by genre,
 /// so a stride keeps every genre), every `QUICK_PAIR_STRIDE`-th with `--quick` (50). The
-/// bit-exact reference runs about 10 ms per sentence here, so all pairs at every ratio would
+/// bit-exact reference runs about 5 ms of CPU per sentence here, so all pairs at every ratio would
 /// take the full reproduction well past a few minutes.
 pub const PAIR_STRIDE: usize = 3;
 pub const QUICK_PAIR_STRIDE: usize = 30;
