@@ -38,7 +38,8 @@ const PAIRS_PER_BATCH: usize = 8;
 
 /// Evaluates `model` on `pairs`, each sentence with a fresh kernel from `kernel_factory`.
 /// Batches of pairs run in parallel; a sentence's embedding does not depend on its batch, so
-/// the report is identical at any thread count. `on_pair` is called once per finished pair (progress display).
+/// the report is identical at any thread count. `on_pair` is called once per finished pair
+/// (progress display).
 pub fn evaluate<F, K>(
     model: &BertModel,
     pairs: &[StsPair],
