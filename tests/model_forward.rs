@@ -290,11 +290,7 @@ fn a_batch_gives_each_sentence_its_one_sentence_embedding_bit_for_bit() {
     let sentences: Vec<&[u32]> = ids.iter().map(Vec::as_slice).collect();
 
     let mut kernels: Vec<_> = sentences.iter().map(|_| reference()).collect();
-    let mut refs: Vec<&mut dyn AttentionKernel> = kernels
-        .iter_mut()
-        .map(|k| k as &mut dyn AttentionKernel)
-        .collect();
-    let batched = m.forward_batch(&sentences, &mut refs).unwrap();
+    let batched = m.forward_batch(&sentences, &mut kernels).unwrap();
     let mut pruned_any = false;
     for (s, b) in sentences.iter().zip(&batched) {
         let alone = m.forward(s, &mut reference()).unwrap();
@@ -307,11 +303,7 @@ fn a_batch_gives_each_sentence_its_one_sentence_embedding_bit_for_bit() {
     );
 
     let mut dense = vec![DenseAttention; sentences.len()];
-    let mut refs: Vec<&mut dyn AttentionKernel> = dense
-        .iter_mut()
-        .map(|k| k as &mut dyn AttentionKernel)
-        .collect();
-    let batched = m.forward_batch(&sentences, &mut refs).unwrap();
+    let batched = m.forward_batch(&sentences, &mut dense).unwrap();
     for (s, b) in sentences.iter().zip(&batched) {
         assert_eq!(&m.forward(s, &mut DenseAttention).unwrap(), b);
     }

@@ -45,6 +45,18 @@ impl<T: AttentionKernel + ?Sized> AttentionKernel for Box<T> {
     }
 }
 
+impl<T: AttentionKernel + ?Sized> AttentionKernel for &mut T {
+    fn attend(
+        &mut self,
+        layer: usize,
+        q: ArrayView3<f32>,
+        k: ArrayView3<f32>,
+        v: ArrayView3<f32>,
+    ) -> Result<AttentionOutput, ModelError> {
+        (**self).attend(layer, q, k, v)
+    }
+}
+
 /// Plain softmax attention over every alive token; prunes nothing.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct DenseAttention;

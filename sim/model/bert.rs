@@ -140,10 +140,10 @@ impl BertModel {
     /// the products on STS-length sentences); attention stays per sentence. Each output row of
     /// a matrix product is accumulated in the same order whatever rows share the product, so
     /// every embedding is bit-identical to a one-sentence call.
-    pub fn forward_batch(
+    pub fn forward_batch<K: AttentionKernel>(
         &self,
         sentences: &[&[u32]],
-        kernels: &mut [&mut dyn AttentionKernel],
+        kernels: &mut [K],
     ) -> Result<Vec<Embedding>, ModelError> {
         assert_eq!(sentences.len(), kernels.len(), "one kernel per sentence");
         let cfg = &self.config;

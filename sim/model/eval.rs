@@ -60,10 +60,6 @@ where
                 .collect::<Result<Vec<_>, _>>()?;
             let sentences: Vec<&[u32]> = ids.iter().map(Vec::as_slice).collect();
             let mut kernels: Vec<K> = sentences.iter().map(|_| kernel_factory()).collect();
-            let mut kernels: Vec<&mut dyn AttentionKernel> = kernels
-                .iter_mut()
-                .map(|k| k as &mut dyn AttentionKernel)
-                .collect();
             let mut embedded = model.forward_batch(&sentences, &mut kernels)?.into_iter();
             let mut out = Vec::with_capacity(batch.len());
             while let (Some(a), Some(b)) = (embedded.next(), embedded.next()) {
