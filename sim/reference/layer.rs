@@ -2,6 +2,8 @@
 //! pruning decisions after it. Both `run_workload` and a closed-loop model forward pass call
 //! this, so both produce the same bits.
 
+use std::sync::OnceLock;
+
 use ndarray::{Array3, ArrayView3, Axis};
 use rayon::prelude::*;
 
@@ -9,7 +11,7 @@ use super::error::ReferenceError;
 use super::importance::{add_head, add_token, head_increment};
 use super::policy::{PolicyRun, PolicyState};
 use super::prune::{Selection, keep_count, local_v_keep, select};
-use super::quant::{QuantFormat, WORD_BITS, quantize_rows};
+use super::quant::{QuantFormat, Quantized, WORD_BITS, quantize_rows};
 use super::quant_cache::{QuantCache, Tensor};
 use super::requant::{needs_refetch, threshold_register};
 use super::topk::call_seed;
@@ -265,20 +267,37 @@ pub fn attend_layer_rows(
         kv_rows,
         cache,
     };
-    let outcomes: Vec<HeadOutcome> = state
-        .alive_heads
-        .par_iter()
-        .map(|&h| {
-            // Under GQA several query heads read one K/V head.
-            let kv = workload.model.kv_head_of(h) as usize;
-            let (qh, kh, vh) = (
-                q.index_axis(Axis(0), h as usize),
-                k.index_axis(Axis(0), kv),
-                v.index_axis(Axis(0), kv),
-            );
-            // A policy may narrow this head's keys (its layer's cache, its pages).
-            match run.as_ref() {
-                Some(r) => match r.head_keys(state, h, &qh, &kh, q_rows, kv_rows)? {
+    let outcomes: Vec<HeadOutcome> = match run.as_ref() {
+        // Without a policy every query head of a K/V group sees the same keys, so the group
+        // quantizes its K/V head once and its query heads run in parallel against it.
+        None => kv_groups(&state.alive_heads, workload)
+            .par_iter()
+            .map(|group| {
+                let g = workload.model.kv_head_of(group[0]) as usize;
+                let kv =
+                    ctx.kv_words(group[0], k.index_axis(Axis(0), g), v.index_axis(Axis(0), g))?;
+                group
+                    .par_iter()
+                    .map(|&h| ctx.head_with(h, q.index_axis(Axis(0), h as usize), &kv))
+                    .collect::<Result<Vec<_>, _>>()
+            })
+            .collect::<Result<Vec<_>, _>>()?
+            .into_iter()
+            .flatten()
+            .collect(),
+        Some(r) => state
+            .alive_heads
+            .par_iter()
+            .map(|&h| {
+                // Under GQA several query heads read one K/V head.
+                let kv = workload.model.kv_head_of(h) as usize;
+                let (qh, kh, vh) = (
+                    q.index_axis(Axis(0), h as usize),
+                    k.index_axis(Axis(0), kv),
+                    v.index_axis(Axis(0), kv),
+                );
+                // A policy may narrow this head's keys (its layer's cache, its pages).
+                match r.head_keys(state, h, &qh, &kh, q_rows, kv_rows)? {
                     Some(keys) => {
                         let sub = HeadContext {
                             alive: &keys.alive,
@@ -290,11 +309,10 @@ pub fn attend_layer_rows(
                         Ok(o)
                     }
                     None => ctx.head(h, qh, kh, vh),
-                },
-                None => ctx.head(h, qh, kh, vh),
-            }
-        })
-        .collect::<Result<_, _>>()?;
+                }
+            })
+            .collect::<Result<_, _>>()?,
+    };
 
     let mut output = Array3::<f32>::zeros((heads, query_tokens.len(), d));
     let mut head_calls = Vec::with_capacity(outcomes.len());
@@ -392,6 +410,19 @@ pub fn attend_layer_rows(
     })
 }
 
+/// The alive query heads (ascending) split into runs reading one K/V head.
+fn kv_groups(alive_heads: &[u32], workload: &WorkloadConfig) -> Vec<Vec<u32>> {
+    let mut groups: Vec<Vec<u32>> = Vec::new();
+    for &h in alive_heads {
+        let g = workload.model.kv_head_of(h);
+        match groups.last_mut() {
+            Some(last) if workload.model.kv_head_of(last[0]) == g => last.push(h),
+            _ => groups.push(vec![h]),
+        }
+    }
+    groups
+}
+
 fn push_topk(calls: &mut Vec<TopkCall>, purpose: TopkPurpose, sel: &Selection) -> Option<u32> {
     sel.topk.as_ref().map(|r| {
         calls.push(TopkCall {
@@ -451,30 +482,45 @@ struct Scratch {
     kept_values: Vec<i16>,
 }
 
+/// The quantized K and V rows one head call reads, and the words it fetches first: the same
+/// for every query head of a K/V group that sees the same keys, so such a group computes them
+/// once (spec section 9a).
+struct KvWords {
+    kq: Quantized,
+    vq: Quantized,
+    k_first: Vec<i16>,
+    v_first: Vec<i16>,
+    /// The merged (MSB + LSB) words, made when a row of some head first needs a refetch.
+    merged: OnceLock<(Vec<i16>, Vec<i16>)>,
+}
+
+impl KvWords {
+    fn merged(&self) -> &(Vec<i16>, Vec<i16>) {
+        self.merged
+            .get_or_init(|| (self.kq.merged_words(), self.vq.merged_words()))
+    }
+}
+
 impl HeadContext<'_> {
-    fn head(
+    /// Progressive quantization serves the memory-bound generation iterations (spec section
+    /// 5); a generation workload's prompt is compute-bound and reads both planes at once, as a
+    /// static format of msb + lsb bits.
+    fn progressive(&self) -> bool {
+        self.workload.quant.mode == QuantMode::Progressive
+            && (self.iteration > 0 || self.workload.stage.kind == StageKind::Summarization)
+    }
+
+    /// Quantizes this context's K/V rows of `k` and `v` (the K/V head of query head `head`,
+    /// whose number labels errors and keys the cache: every query head of a group maps to the
+    /// same K/V tensor, so any of them keys it).
+    fn kv_words(
         &self,
         head: u32,
-        q: ndarray::ArrayView2<f32>,
         k: ndarray::ArrayView2<f32>,
         v: ndarray::ArrayView2<f32>,
-    ) -> Result<HeadOutcome, ReferenceError> {
-        let w = self.workload;
-        let d = w.model.head_dim as usize;
-        // Progressive quantization serves the memory-bound generation iterations (spec
-        // section 5); a generation workload's prompt is compute-bound and reads both planes
-        // at once, as a static format of msb + lsb bits.
-        let progressive = w.quant.mode == QuantMode::Progressive
-            && (self.iteration > 0 || w.stage.kind == StageKind::Summarization);
-        let fmt = kv_format(w);
-        let first_bits = if progressive {
-            fmt.msb_bits
-        } else {
-            fmt.msb_bits + fmt.lsb_bits
-        };
+    ) -> Result<KvWords, ReferenceError> {
+        let fmt = kv_format(self.workload);
         let label = |t: &str| format!("layer {} head {head} {t}", self.layer);
-        let q_rows = rows(&q, self.q_rows);
-        let qq = quantize_rows(&q_rows, QuantFormat::single(WORD_BITS), &label("q"))?;
         let (k_rows, v_rows) = (rows(&k, self.kv_rows), rows(&v, self.kv_rows));
         let (kq, vq) = match self.cache {
             Some(c) => {
@@ -489,14 +535,54 @@ impl HeadContext<'_> {
                 quantize_rows(&v_rows, fmt, &label("v"))?,
             ),
         };
-        let q_words = qq.merged_words();
         // Static: the stored word is all there is. Progressive: MSB view first.
-        let (k_first, v_first) = if progressive {
+        let (k_first, v_first) = if self.progressive() {
             (kq.msb_words(), vq.msb_words())
         } else {
             (kq.merged_words(), vq.merged_words())
         };
-        let mut merged: Option<(Vec<i16>, Vec<i16>)> = None;
+        Ok(KvWords {
+            kq,
+            vq,
+            k_first,
+            v_first,
+            merged: OnceLock::new(),
+        })
+    }
+
+    fn head(
+        &self,
+        head: u32,
+        q: ndarray::ArrayView2<f32>,
+        k: ndarray::ArrayView2<f32>,
+        v: ndarray::ArrayView2<f32>,
+    ) -> Result<HeadOutcome, ReferenceError> {
+        let kv = self.kv_words(head, k, v)?;
+        self.head_with(head, q, &kv)
+    }
+
+    /// Query head `head`'s call against K/V words `kv` of this context's keys.
+    fn head_with(
+        &self,
+        head: u32,
+        q: ndarray::ArrayView2<f32>,
+        kv: &KvWords,
+    ) -> Result<HeadOutcome, ReferenceError> {
+        let w = self.workload;
+        let d = w.model.head_dim as usize;
+        let progressive = self.progressive();
+        let fmt = kv_format(w);
+        let first_bits = if progressive {
+            fmt.msb_bits
+        } else {
+            fmt.msb_bits + fmt.lsb_bits
+        };
+        let label = |t: &str| format!("layer {} head {head} {t}", self.layer);
+        let q_rows = rows(&q, self.q_rows);
+        let qq = quantize_rows(&q_rows, QuantFormat::single(WORD_BITS), &label("q"))?;
+        let q_words = qq.merged_words();
+        let (kq, vq) = (&kv.kq, &kv.vq);
+        let (k_first, v_first) = (&kv.k_first, &kv.v_first);
         let causal = w.model.causal;
         let max_query = self.query_tokens.iter().copied().max().unwrap_or(0);
         let visible_all = if causal {
@@ -534,10 +620,10 @@ impl HeadContext<'_> {
             let q_row = &q_words[r * d..(r + 1) * d];
             qk::scores(q_row, &k_first[..n * d], d, &mut s.scores);
             softmax::softmax_row(&s.scores, mult, &mut s.exps, &mut s.probs);
-            let mut v_words = &v_first;
+            let mut v_words = v_first;
             if progressive && needs_refetch(&s.probs, threshold) {
                 requant_rows += 1;
-                let (km, vm) = merged.get_or_insert_with(|| (kq.merged_words(), vq.merged_words()));
+                let (km, vm) = kv.merged();
                 qk::scores(q_row, &km[..n * d], d, &mut s.scores);
                 softmax::softmax_row(&s.scores, mult, &mut s.exps, &mut s.probs);
                 v_words = vm;
