@@ -171,12 +171,10 @@ pub fn head_logit_std(
     .exp()
 }
 
+/// A K/V group's query rows of its first head, and the logit scale `a` and unit direction `u`
+/// it shares with the other query heads of the group.
 struct HeadValues {
     q: Vec<f32>,
-    k: Vec<f32>,
-    v: Vec<f32>,
-    /// The head's logit scale `a` and unit direction `u`, shared with the other query heads
-    /// of its K/V group.
     a: f64,
     u: Vec<f64>,
 }
@@ -215,17 +213,22 @@ fn query_rows(
     q
 }
 
+/// One K/V group's values: the first query head's rows (returned) and the group's K and V
+/// rows, written into `k` and `v` (`tokens x dim` each; the caller's slices of the layer's
+/// tensors, so the values are drawn in place rather than copied into them).
 #[allow(clippy::too_many_arguments)]
 fn head_values(
     knobs: &SynthKnobs,
     layers: usize,
     layer: usize,
-    tokens: usize,
     q_from: usize,
     dim: usize,
     bias: &[f64],
     mut rng: ChaCha8Rng,
+    k: &mut [f32],
+    v: &mut [f32],
 ) -> HeadValues {
+    let tokens = k.len() / dim.max(1);
     let s = head_logit_std(knobs, layers, layer, &mut rng);
     let a = s.sqrt();
     let mut u: Vec<f64> = (0..dim).map(|_| normal(&mut rng)).collect();
@@ -237,15 +240,16 @@ fn head_values(
         .max(f64::MIN_POSITIVE);
     u.iter_mut().for_each(|x| *x /= norm);
     let q = query_rows(a, &u, tokens, q_from, &mut rng);
-    let mut k = Vec::with_capacity(tokens * dim);
-    for b in bias.iter().take(tokens) {
+    for (row, b) in k.chunks_exact_mut(dim).zip(bias) {
         let g = orthogonal(&u, &mut rng);
-        k.extend(g.iter().zip(&u).map(|(x, y)| (a * x + b * y) as f32));
+        for ((dst, x), y) in row.iter_mut().zip(&g).zip(&u) {
+            *dst = (a * x + b * y) as f32;
+        }
     }
-    let v = (0..tokens * dim)
-        .map(|_| (knobs.value_std * normal(&mut rng)) as f32)
-        .collect();
-    HeadValues { q, k, v, a, u }
+    for dst in v.iter_mut() {
+        *dst = (knobs.value_std * normal(&mut rng)) as f32;
+    }
+    HeadValues { q, a, u }
 }
 
 /// The `source` that [`generate`] records for `workload_name`'s values: the values depend on
@@ -328,13 +332,18 @@ impl SynthLayers {
         // Query head i of the model draws from stream i. The first query head of each K/V
         // group also draws the group's K and V (so without grouping every head is what it
         // always was); the others share its scale and direction and draw only their queries.
-        let per_kv: Vec<HeadValues> = (0..self.kv_heads)
-            .into_par_iter()
-            .map(|g| {
+        let per_head = tokens * dim;
+        let mut k = vec![0f32; self.kv_heads * per_head];
+        let mut v = vec![0f32; self.kv_heads * per_head];
+        let per_kv: Vec<HeadValues> = k
+            .par_chunks_mut(per_head.max(1))
+            .zip(v.par_chunks_mut(per_head.max(1)))
+            .enumerate()
+            .map(|(g, (kg, vg))| {
                 let first = layer * heads + g * group;
                 let rng = stream(first);
-                let (k, l) = (&self.knobs, self.layers);
-                head_values(k, l, layer, tokens, q_from, dim, &self.bias, rng)
+                let (kn, l) = (&self.knobs, self.layers);
+                head_values(kn, l, layer, q_from, dim, &self.bias, rng, kg, vg)
             })
             .collect();
         let followers: Vec<Vec<f32>> = (0..heads)
@@ -364,10 +373,11 @@ impl SynthLayers {
                 _ => &followers[h],
             })
             .collect();
+        let kv_shape = (self.kv_heads, tokens, dim);
         LayerValues {
             q: stack(q, tokens - q_from),
-            k: stack(per_kv.iter().map(|h| &h.k).collect(), tokens),
-            v: stack(per_kv.iter().map(|h| &h.v).collect(), tokens),
+            k: Array3::from_shape_vec(kv_shape, k).expect("kv_heads x tokens x dim values"),
+            v: Array3::from_shape_vec(kv_shape, v).expect("kv_heads x tokens x dim values"),
         }
     }
 }
