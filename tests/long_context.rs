@@ -221,6 +221,72 @@ fn grouped_heads_compute_what_repeated_kv_heads_compute() {
 }
 
 #[test]
+fn grouped_heads_under_a_kv_policy_compute_what_repeated_kv_heads_compute() {
+    use spatten::config::policy::{PolicyConfig, PolicyKind};
+    // Under a policy the query heads of a group that attend the same keys share one
+    // quantization of their K/V head (a layer's H2O cache), and heads whose keys differ
+    // quantize their own (Quest's pages per head, DuoAttention's streaming heads): either way
+    // every decision is that of K/V repeated per query head.
+    let policies = [
+        PolicyConfig {
+            kind: PolicyKind::H2o,
+            budget: Some(16),
+            ..Default::default()
+        },
+        PolicyConfig {
+            kind: PolicyKind::Quest,
+            budget: Some(8),
+            page_size: Some(4),
+            dense_layers: Some(1),
+            ..Default::default()
+        },
+        PolicyConfig {
+            kind: PolicyKind::DuoAttention,
+            sinks: Some(1),
+            window: Some(3),
+            retrieval_heads: Some(vec![vec![0, 5], vec![2]]),
+            ..Default::default()
+        },
+        PolicyConfig {
+            kind: PolicyKind::Snapkv,
+            budget: Some(16),
+            observation_window: Some(8),
+            ..Default::default()
+        },
+    ];
+    for policy in policies {
+        let mut gqa = small_gqa(8, 2);
+        gqa.policy = policy;
+        let values = generate(&gqa, &SynthKnobs::default(), gqa.seed);
+        let grouped = run_workload(&values, &gqa).unwrap();
+        let mut mha = gqa.clone();
+        mha.model.kv_heads = None;
+        let repeated = run_workload(&repeat_kv(&values, 4), &mha).unwrap();
+        let kind = &gqa.policy.kind;
+        assert_eq!(grouped.head_calls, repeated.head_calls, "{kind:?}");
+        assert_eq!(grouped.layers, repeated.layers, "{kind:?}");
+        assert_eq!(grouped.topk_calls, repeated.topk_calls, "{kind:?}");
+        // The policy narrows the keys: some generation call sees fewer than all tokens.
+        assert!(
+            grouped
+                .head_calls
+                .iter()
+                .any(|c| c.iteration > 0 && (c.keys.len() as u32) < 40 + c.iteration),
+            "{kind:?}"
+        );
+        // Quest and DuoAttention give the heads of one group different keys.
+        let split = grouped.head_calls.iter().any(|a| {
+            grouped.head_calls.iter().any(|b| {
+                (a.iteration, a.layer, a.head / 4) == (b.iteration, b.layer, b.head / 4)
+                    && a.keys != b.keys
+            })
+        });
+        let want_split = matches!(kind, PolicyKind::Quest | PolicyKind::DuoAttention);
+        assert_eq!(split, want_split, "{kind:?}");
+    }
+}
+
+#[test]
 fn grouped_synthetic_values_share_the_group_leaders_stream() {
     // The first query head of each group draws exactly what an ungrouped head with the same
     // index draws, K and V included; the other query heads draw their own queries.

@@ -9,7 +9,7 @@ use rayon::prelude::*;
 
 use super::error::ReferenceError;
 use super::importance::{add_head, add_token, head_increment};
-use super::policy::{PolicyRun, PolicyState};
+use super::policy::{HeadKeys, PolicyRun, PolicyState};
 use super::prune::{Selection, keep_count, local_v_keep, select};
 use super::quant::{QuantFormat, Quantized, WORD_BITS, quantize_rows};
 use super::quant_cache::{QuantCache, Tensor};
@@ -267,52 +267,51 @@ pub fn attend_layer_rows(
         kv_rows,
         cache,
     };
-    let outcomes: Vec<HeadOutcome> = match run.as_ref() {
-        // Without a policy every query head of a K/V group sees the same keys, so the group
-        // quantizes its K/V head once and its query heads run in parallel against it.
-        None => kv_groups(&state.alive_heads, workload)
-            .par_iter()
-            .map(|group| {
-                let g = workload.model.kv_head_of(group[0]) as usize;
-                let kv =
-                    ctx.kv_words(group[0], k.index_axis(Axis(0), g), v.index_axis(Axis(0), g))?;
-                group
-                    .par_iter()
-                    .map(|&h| ctx.head_with(h, q.index_axis(Axis(0), h as usize), &kv))
-                    .collect::<Result<Vec<_>, _>>()
-            })
-            .collect::<Result<Vec<_>, _>>()?
-            .into_iter()
-            .flatten()
-            .collect(),
+    // The keys each head attends: the alive tokens, unless a policy narrows them (its
+    // layer's cache, DuoAttention's streaming heads, Quest's pages).
+    let keys: Vec<Option<HeadKeys>> = match run.as_ref() {
+        None => vec![None; state.alive_heads.len()],
         Some(r) => state
             .alive_heads
             .par_iter()
             .map(|&h| {
-                // Under GQA several query heads read one K/V head.
                 let kv = workload.model.kv_head_of(h) as usize;
-                let (qh, kh, vh) = (
-                    q.index_axis(Axis(0), h as usize),
-                    k.index_axis(Axis(0), kv),
-                    v.index_axis(Axis(0), kv),
-                );
-                // A policy may narrow this head's keys (its layer's cache, its pages).
-                match r.head_keys(state, h, &qh, &kh, q_rows, kv_rows)? {
-                    Some(keys) => {
-                        let sub = HeadContext {
-                            alive: &keys.alive,
-                            kv_rows: &keys.kv_rows,
-                            ..ctx
-                        };
-                        let mut o = sub.head(h, qh, kh, vh)?;
-                        o.page_topk = keys.page_topk;
-                        Ok(o)
-                    }
-                    None => ctx.head(h, qh, kh, vh),
-                }
+                let (qh, kh) = (q.index_axis(Axis(0), h as usize), k.index_axis(Axis(0), kv));
+                r.head_keys(state, h, &qh, &kh, q_rows, kv_rows)
             })
             .collect::<Result<_, _>>()?,
     };
+    // The query heads of a K/V group that attend the same keys read the same quantized K/V
+    // rows (spec section 9a): each such set quantizes its K/V head once and its heads then
+    // run in parallel on those words.
+    let mut outcomes: Vec<(usize, HeadOutcome)> = key_sets(&state.alive_heads, &keys, workload)
+        .par_iter()
+        .map(|set| {
+            let h0 = state.alive_heads[set[0]];
+            let sub = match &keys[set[0]] {
+                Some(keys) => HeadContext {
+                    alive: &keys.alive,
+                    kv_rows: &keys.kv_rows,
+                    ..ctx
+                },
+                None => ctx,
+            };
+            let g = workload.model.kv_head_of(h0) as usize;
+            let kv = sub.kv_words(h0, k.index_axis(Axis(0), g), v.index_axis(Axis(0), g))?;
+            set.par_iter()
+                .map(|&i| {
+                    let h = state.alive_heads[i];
+                    let mut o = sub.head_with(h, q.index_axis(Axis(0), h as usize), &kv)?;
+                    o.page_topk = keys[i].as_ref().and_then(|k| k.page_topk.clone());
+                    Ok((i, o))
+                })
+                .collect::<Result<Vec<_>, ReferenceError>>()
+        })
+        .collect::<Result<Vec<_>, _>>()?
+        .into_iter()
+        .flatten()
+        .collect();
+    outcomes.sort_by_key(|(i, _)| *i);
 
     let mut output = Array3::<f32>::zeros((heads, query_tokens.len(), d));
     let mut head_calls = Vec::with_capacity(outcomes.len());
@@ -320,7 +319,7 @@ pub fn attend_layer_rows(
     if let Some(r) = &run {
         r.begin_layer(state);
     }
-    for o in outcomes {
+    for (_, o) in outcomes {
         let h = o.call.head as usize;
         for (dst, &src) in output.index_axis_mut(Axis(0), h).iter_mut().zip(&o.out) {
             *dst = src;
@@ -410,17 +409,30 @@ pub fn attend_layer_rows(
     })
 }
 
-/// The alive query heads (ascending) split into runs reading one K/V head.
-fn kv_groups(alive_heads: &[u32], workload: &WorkloadConfig) -> Vec<Vec<u32>> {
-    let mut groups: Vec<Vec<u32>> = Vec::new();
-    for &h in alive_heads {
-        let g = workload.model.kv_head_of(h);
-        match groups.last_mut() {
-            Some(last) if workload.model.kv_head_of(last[0]) == g => last.push(h),
-            _ => groups.push(vec![h]),
+/// The alive query heads split into sets (indices into `alive_heads`, ascending) that read
+/// one K/V head and attend the same keys (`keys`, per alive head).
+fn key_sets(
+    alive_heads: &[u32],
+    keys: &[Option<HeadKeys>],
+    workload: &WorkloadConfig,
+) -> Vec<Vec<usize>> {
+    let same = |a: &Option<HeadKeys>, b: &Option<HeadKeys>| match (a, b) {
+        (None, None) => true,
+        (Some(a), Some(b)) => a.alive == b.alive && a.kv_rows == b.kv_rows,
+        _ => false,
+    };
+    let kv = |i: usize| workload.model.kv_head_of(alive_heads[i]);
+    let mut sets: Vec<Vec<usize>> = Vec::new();
+    for i in 0..alive_heads.len() {
+        match sets
+            .iter_mut()
+            .find(|s| kv(s[0]) == kv(i) && same(&keys[s[0]], &keys[i]))
+        {
+            Some(s) => s.push(i),
+            None => sets.push(vec![i]),
         }
     }
-    groups
+    sets
 }
 
 fn push_topk(calls: &mut Vec<TopkCall>, purpose: TopkPurpose, sel: &Selection) -> Option<u32> {
@@ -548,17 +560,6 @@ impl HeadContext<'_> {
             v_first,
             merged: OnceLock::new(),
         })
-    }
-
-    fn head(
-        &self,
-        head: u32,
-        q: ndarray::ArrayView2<f32>,
-        k: ndarray::ArrayView2<f32>,
-        v: ndarray::ArrayView2<f32>,
-    ) -> Result<HeadOutcome, ReferenceError> {
-        let kv = self.kv_words(head, k, v)?;
-        self.head_with(head, q, &kv)
     }
 
     /// Query head `head`'s call against K/V words `kv` of this context's keys.
