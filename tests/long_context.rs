@@ -669,3 +669,71 @@ fn compare_makes_large_synthetic_values_layer_by_layer() {
     let want = (22_000.0 + 513.0) / (22_000.0 + 22_001.0);
     assert!((kept(1) - want).abs() < 1e-3, "{} vs {want}", kept(1));
 }
+
+#[test]
+fn a_pair_the_up_front_check_accepts_is_one_the_simulator_runs() {
+    use spatten::config::workload::{QuantMode, StageKind};
+    // `config::check_feasible` applies the simulator's tiling rules (config/tiles.rs) at their
+    // worst for the workload before the reference runs: whatever it lets through must not be
+    // refused by the simulator on the real trace.
+    let (mut accepted, mut refused) = (0, 0);
+    for summarization in [false, true] {
+        let mut w = small_gqa(4, 2);
+        if summarization {
+            w.stage.kind = StageKind::Summarization;
+            w.stage.prompt_tokens = 48;
+            w.stage.generated_tokens = 0;
+            w.model.causal = false;
+            w.quant.mode = QuantMode::Static;
+        }
+        let trace = run_workload(&generate(&w, &SynthKnobs::default(), w.seed), &w).unwrap();
+        // Rows of D = 16 at 12 bits are 24 B: banks of 5 to 50 rows.
+        for entries in [48, 96, 100, 200, 4096] {
+            for (key_bytes, value_bytes, double) in [
+                (240, 240, false),
+                (480, 480, true),
+                (1200, 1200, false),
+                (480, 960, true),
+                (4800, 4800, true),
+            ] {
+                let mut a = config::load_arch("spatten").unwrap();
+                a.softmax.score_buffer_entries = entries;
+                a.qk.key_sram_bytes = key_bytes;
+                a.pv.value_sram_bytes = value_bytes;
+                a.qk.double_buffered = double;
+                a.pv.double_buffered = double;
+                let what = format!("{} {entries} {key_bytes} {value_bytes} {double}", w.name);
+                if config::check_feasible(&a, &w).is_err() {
+                    refused += 1;
+                    continue;
+                }
+                accepted += 1;
+                let mut dram = spatten::dram::simple::SimpleDram::from_config(
+                    &a.hbm,
+                    a.fetcher.transaction_bytes,
+                );
+                let o = spatten::hw::SimOptions::default();
+                let on = match spatten::hw::simulate(&a, &trace, &mut dram, &o) {
+                    Ok(s) => s,
+                    Err(e) => panic!("{what}: accepted up front, refused by the simulator: {e}"),
+                };
+                // Tiles of fewer rows than a beat, or not a multiple of it, included.
+                let mut dram = spatten::dram::simple::SimpleDram::from_config(
+                    &a.hbm,
+                    a.fetcher.transaction_bytes,
+                );
+                let off = spatten::hw::SimOptions {
+                    fast_forward: false,
+                    ..o
+                };
+                let off = spatten::hw::simulate(&a, &trace, &mut dram, &off).unwrap();
+                assert_eq!(on.cycles, off.cycles, "{what}");
+                assert_eq!(on.dram, off.dram, "{what}");
+            }
+        }
+    }
+    assert!(
+        accepted > 0 && refused > 0,
+        "{accepted} accepted, {refused} refused"
+    );
+}

@@ -10,6 +10,7 @@ pub mod error;
 pub mod hbm;
 pub mod policy;
 pub mod presets;
+pub mod tiles;
 pub mod workload;
 
 use std::path::{Path, PathBuf};
@@ -435,18 +436,18 @@ fn long_context_hint(tokens: u32, exponentials: u64, arch_name: &str) -> String 
 /// [`check_pair`] plus what a run of the reference on this workload will need of the design
 /// point: iteration 0, layer 0 runs before any pruning, so each head call scores every
 /// prompt token, and a head with more K/V rows than an SRAM bank streams them through it in
-/// tiles (sim/hw/tiling.rs), which needs the softmax buffer for its rows' exponentials and, in
-/// a prompt pass, tiles of K and V that line up and no LSB recompute (the simulator's rules,
-/// see hw/validate.rs). Checked before the reference so that an infeasible pair is refused in
-/// a moment instead of after minutes of reference work. (A ready trace is checked call by
-/// call by the simulator instead.)
+/// tiles (sim/hw/tiling.rs), which needs the softmax buffer for its rows' exponentials and,
+/// in a prompt pass, tiles of K and V that line up and no LSB recompute. The rules are the
+/// simulator's (hw/validate.rs) on the same [`tiles::TilePlan`], taken at their worst for
+/// the workload (every key of a row, 16-bit elements), so a pair accepted here is not refused
+/// by the simulator after the reference. Checked before the reference so that an infeasible
+/// pair is refused in a moment instead of after minutes of reference work. (A ready trace is
+/// checked call by call by the simulator instead.)
 pub fn check_feasible(arch: &ArchConfig, workload: &WorkloadConfig) -> Result<(), ConfigError> {
     check_pair(arch, workload)?;
     let d = workload.model.head_dim as u64;
-    let row_bytes = (d * arch.bitwidth_converter.output_bits as u64 / 8).max(1);
-    let bank_rows = |sram: u64, double: bool| if double { sram / 2 } else { sram } / row_bytes;
-    let key_rows = bank_rows(arch.qk.key_sram_bytes, arch.qk.double_buffered);
-    let value_rows = bank_rows(arch.pv.value_sram_bytes, arch.pv.double_buffered);
+    let plan = tiles::TilePlan::new(arch, workload.model.head_dim);
+    let (key_rows, value_rows) = (plan.key_tile_rows as u64, plan.value_tile_rows as u64);
     let bank = key_rows.min(value_rows);
     let entries = arch.softmax.score_buffer_entries as u64;
     let refuse = |key: &str, reason: String| Err(arch.origin.error(&arch.name, key, reason));
@@ -454,8 +455,8 @@ pub fn check_feasible(arch: &ArchConfig, workload: &WorkloadConfig) -> Result<()
     let m = &workload.model;
     let group_rows = arch.interleaved_group_rows(m.heads, m.kv_heads()) as u64;
     if workload.stage.kind == workload::StageKind::Generation
-        && last > bank
-        && last * group_rows > entries
+        && plan.tiles(last, last)
+        && !plan.generation_fits(last, group_rows)
     {
         return refuse(
             "softmax.score_buffer_entries",
@@ -480,7 +481,7 @@ pub fn check_feasible(arch: &ArchConfig, workload: &WorkloadConfig) -> Result<()
         return Ok(());
     }
     // The prompt pass streams K/V in tiles, its query rows in blocks of entries / (2 C).
-    if 2 * prompt > entries {
+    if plan.block_rows(prompt as usize) == 0 {
         return refuse(
             "softmax.score_buffer_entries",
             format!(
@@ -494,10 +495,10 @@ pub fn check_feasible(arch: &ArchConfig, workload: &WorkloadConfig) -> Result<()
             ),
         );
     }
-    let rows = entries / (2 * prompt);
-    let txns = prompt.div_ceil(rows)
-        * prompt
-        * (d * 16).div_ceil(8 * arch.fetcher.transaction_bytes as u64);
+    let rows = plan.block_rows(prompt as usize);
+    // At most 16 bits per element (a prompt pass fetches both planes merged).
+    let txns =
+        plan.restream_transactions(prompt, prompt, d, 16, arch.fetcher.transaction_bytes as u64);
     if txns > u32::MAX as u64 {
         return refuse(
             "softmax.score_buffer_entries",
@@ -510,7 +511,7 @@ pub fn check_feasible(arch: &ArchConfig, workload: &WorkloadConfig) -> Result<()
             ),
         );
     }
-    if key_rows != value_rows || arch.qk.double_buffered != arch.pv.double_buffered {
+    if !plan.tiles_line_up() {
         return refuse(
             "pv.value_sram_bytes",
             format!(

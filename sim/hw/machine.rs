@@ -129,7 +129,9 @@ impl<'a> Machine<'a> {
             requant: Requant::new(&arch.requant),
             value_topk: ValueTopk::new(&arch.topk_value, arch.controller.local_v_waits_for_pv),
             token_topk: TokenTopk::new(),
-            pv: PvUnit::new(&arch.pv, h.head_dim).with_blocks(blocks, plan.key_tile_rows),
+            pv: PvUnit::new(&arch.pv, h.head_dim)
+                .with_blocks(blocks, plan.key_tile_rows)
+                .with_value_tiles(plan.value_tile_rows),
             importance: Importance::new(&arch.importance),
             controller,
             scores: Fifo::new("softmax.scores", depth),

@@ -29,6 +29,8 @@ pub struct PvUnit {
     /// Per call, its query blocks when it is a tiled summarization call, and their tile rows.
     blocks: Vec<Option<Blocks>>,
     tile_rows: u32,
+    /// Rows of a V tile: a beat never spans two (the next may not be in SRAM yet).
+    value_tile_rows: u64,
     pub macs: u64,
 }
 
@@ -46,6 +48,7 @@ impl PvUnit {
             done: DelayLine::default(),
             blocks: Vec::new(),
             tile_rows: u32::MAX,
+            value_tile_rows: u64::MAX,
             macs: 0,
         }
     }
@@ -60,8 +63,15 @@ impl PvUnit {
         self
     }
 
+    /// V tiles of `rows` rows, as the value SRAM holds them.
+    pub fn with_value_tiles(mut self, rows: u32) -> Self {
+        self.value_tile_rows = rows.max(1) as u64;
+        self
+    }
+
     /// For the current head's next probability: the V job row it multiplies, the
-    /// probabilities left in its run of consecutive V rows, and the V job rows done with.
+    /// probabilities left in its run of consecutive V rows (up to its V tile's end), and the
+    /// V job rows done with.
     fn position(&self, call: u32, hc: &HeadCall) -> (u64, u64, u64) {
         match self.blocks.get(call as usize).copied().flatten() {
             Some(b) => {
@@ -71,7 +81,9 @@ impl PvUnit {
             None => {
                 let row = hc.values.len() as u64;
                 let pos = self.consumed % row;
-                (pos, row - pos, self.consumed)
+                let tile_end =
+                    (pos / self.value_tile_rows + 1).saturating_mul(self.value_tile_rows);
+                (pos, row.min(tile_end) - pos, self.consumed)
             }
         }
     }

@@ -55,13 +55,16 @@ impl Pass {
     }
 
     /// The end of the key rows this call scores before the pass moves on: the row's end, or
-    /// in an interleaved group or a query block the tile's.
+    /// in an interleaved group or a query block the tile's; and no beat goes past the end of
+    /// the key tile it starts in (a tiled call's next tile may not be in SRAM yet: beats
+    /// that spanned tiles could wait forever for rows the SRAM has no room for).
     fn key_end(&self, keys: u32, tile_rows: u32) -> u32 {
-        if self.members > 1 || self.blocks.is_some() {
-            keys.min(self.tile_start.saturating_add(tile_rows))
+        let tile_end = if self.members > 1 || self.blocks.is_some() {
+            self.tile_start.saturating_add(tile_rows)
         } else {
-            keys
-        }
+            (self.key_pos / tile_rows + 1).saturating_mul(tile_rows)
+        };
+        keys.min(tile_end)
     }
 
     /// The K job row of key `key_pos`: a tiled summarization call's K job repeats its keys
@@ -144,12 +147,12 @@ impl QkUnit {
         }
     }
 
-    /// Runs the MSB passes of each interleaved group (`sizes[first]` calls from `first`)
-    /// tile by tile, `key_tile_rows` rows a tile.
+    /// Key tiles of `key_tile_rows` rows (a beat never spans two of them), and the MSB
+    /// passes of each interleaved group (`sizes[first]` calls from `first`) run tile by tile.
     pub fn with_tile_groups(mut self, sizes: &[u32], key_tile_rows: u32) -> Self {
+        self.key_tile_rows = key_tile_rows.max(1);
         if sizes.iter().any(|&n| n > 1) {
             self.tile_groups = sizes.to_vec();
-            self.key_tile_rows = key_tile_rows.max(1);
         }
         self
     }

@@ -11,6 +11,9 @@
 //!   `(tiles consumed + tiles in flight) x tile rows` ([`super::fetcher::FetchJob::row_limit`];
 //!   for a job that repeats its rows once per query block, tiles restart at each block,
 //!   [`TiledJob::row_limit`]).
+//! - A beat of Q x K or Prob x V never spans two tiles: it ends at the tile's last row, so a
+//!   tile of fewer rows than a beat (or not a multiple of it) costs partial beats instead of
+//!   waiting for rows the SRAM has no room for yet.
 //! - K is consumed by Q x K, V by Prob x V. Every score is kept (the softmax holds the row's
 //!   exponentials, as for untiled calls, in `softmax.score_buffer_entries`: a generation
 //!   row needs C of them, an interleaved GQA group one row per query head), so the
@@ -44,22 +47,9 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::config::ArchConfig;
 use crate::trace::attention::{AttentionTrace, HeadCall};
 
-use super::validate::bank_bytes;
-
-/// Tile sizes of a design point, in rows of one head.
-#[derive(Debug, Clone, Copy)]
-pub struct TilePlan {
-    pub key_tile_rows: u32,
-    pub value_tile_rows: u32,
-    /// Tiles of one stream in SRAM at once: 2 double-buffered, 1 otherwise.
-    pub key_tiles_in_flight: u32,
-    pub value_tiles_in_flight: u32,
-    /// `softmax.score_buffer_entries`.
-    pub score_entries: u32,
-}
+pub use crate::config::tiles::TilePlan;
 
 /// The query blocks of a tiled summarization call: `rows` query rows a block (the last one
 /// may have fewer), each block streaming the call's `keys` K and V rows once.
@@ -105,30 +95,9 @@ impl Blocks {
 }
 
 impl TilePlan {
-    pub fn new(arch: &ArchConfig, head_dim: u32) -> Self {
-        let row_bytes = (head_dim as u64 * arch.bitwidth_converter.output_bits as u64 / 8).max(1);
-        let rows = |sram: u64, double: bool| {
-            (bank_bytes(sram, double) / row_bytes).clamp(1, u32::MAX as u64) as u32
-        };
-        Self {
-            key_tile_rows: rows(arch.qk.key_sram_bytes, arch.qk.double_buffered),
-            value_tile_rows: rows(arch.pv.value_sram_bytes, arch.pv.double_buffered),
-            key_tiles_in_flight: if arch.qk.double_buffered { 2 } else { 1 },
-            value_tiles_in_flight: if arch.pv.double_buffered { 2 } else { 1 },
-            score_entries: arch.softmax.score_buffer_entries,
-        }
-    }
-
     /// Whether `hc` streams its K or V rows in tiles (more rows than a bank).
     pub fn tiled(&self, hc: &HeadCall) -> bool {
-        hc.keys.len() as u64 > self.key_tile_rows as u64
-            || hc.values.len() as u64 > self.value_tile_rows as u64
-    }
-
-    /// Query rows of a summarization block for `keys` keys: two blocks' exponentials fit
-    /// the softmax buffer (0 when not even one row each does).
-    pub fn block_rows(&self, keys: usize) -> u64 {
-        self.score_entries as u64 / (2 * keys as u64).max(1)
+        self.tiles(hc.keys.len() as u64, hc.values.len() as u64)
     }
 
     /// The query blocks of `hc` when it is a tiled summarization call.

@@ -11,11 +11,6 @@ fn ascending(v: &[u32]) -> bool {
     v.windows(2).all(|w| w[0] < w[1])
 }
 
-/// On-chip bytes per SRAM bank (half the SRAM when double-buffered).
-pub fn bank_bytes(total: u64, double_buffered: bool) -> u64 {
-    if double_buffered { total / 2 } else { total }
-}
-
 pub fn check(arch: &ArchConfig, trace: &AttentionTrace, dram: &dyn Dram) -> Result<(), SimError> {
     let cfg = |key: &str, reason: String| SimError::Config {
         key: key.into(),
@@ -122,7 +117,7 @@ fn check_tiled(
     let entries = arch.softmax.score_buffer_entries;
     if c.queries == 1 {
         let rows = arch.interleaved_group_rows(heads, kv_heads) as u64;
-        if keys * rows > entries as u64 {
+        if !plan.generation_fits(keys, rows) {
             return Err(cfg(
                 "softmax.score_buffer_entries",
                 format!(
@@ -148,9 +143,7 @@ fn check_tiled(
             ),
         ));
     }
-    if (plan.key_tile_rows, plan.key_tiles_in_flight)
-        != (plan.value_tile_rows, plan.value_tiles_in_flight)
-    {
+    if !plan.tiles_line_up() {
         return Err(cfg(
             "pv.value_sram_bytes",
             format!(
@@ -177,11 +170,13 @@ fn check_tiled(
     }
     let b = plan.blocks(c).expect("tiled with many query rows");
     let bits = c.key_msb_bits.max(c.value_msb_bits) as u64;
-    let txns = b.count() as u64
-        * keys
-        * (head_dim as u64 * bits)
-            .div_ceil(8 * arch.fetcher.transaction_bytes as u64)
-            .saturating_add(1);
+    let txns = plan.restream_transactions(
+        c.queries as u64,
+        keys,
+        head_dim as u64,
+        bits,
+        arch.fetcher.transaction_bytes as u64,
+    );
     if txns > u32::MAX as u64 {
         return Err(cfg(
             "softmax.score_buffer_entries",

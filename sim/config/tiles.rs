@@ -1,0 +1,83 @@
+//! The K/V tile geometry of a design point, in rows of one head: what both the up-front
+//! feasibility check of a workload (`config::check_feasible`, before the reference runs) and
+//! the simulator (`hw::tiling`, `hw::validate`, on the trace) derive from the arch, so the two
+//! apply the same rules.
+
+use super::ArchConfig;
+
+/// On-chip bytes per SRAM bank (half the SRAM when double-buffered).
+pub fn bank_bytes(total: u64, double_buffered: bool) -> u64 {
+    if double_buffered { total / 2 } else { total }
+}
+
+/// Tile sizes of a design point, in rows of one head.
+#[derive(Debug, Clone, Copy)]
+pub struct TilePlan {
+    pub key_tile_rows: u32,
+    pub value_tile_rows: u32,
+    /// Tiles of one stream in SRAM at once: 2 double-buffered, 1 otherwise.
+    pub key_tiles_in_flight: u32,
+    pub value_tiles_in_flight: u32,
+    /// `softmax.score_buffer_entries`.
+    pub score_entries: u32,
+}
+
+impl TilePlan {
+    pub fn new(arch: &ArchConfig, head_dim: u32) -> Self {
+        let row_bytes = (head_dim as u64 * arch.bitwidth_converter.output_bits as u64 / 8).max(1);
+        let rows = |sram: u64, double: bool| {
+            (bank_bytes(sram, double) / row_bytes).clamp(1, u32::MAX as u64) as u32
+        };
+        Self {
+            key_tile_rows: rows(arch.qk.key_sram_bytes, arch.qk.double_buffered),
+            value_tile_rows: rows(arch.pv.value_sram_bytes, arch.pv.double_buffered),
+            key_tiles_in_flight: if arch.qk.double_buffered { 2 } else { 1 },
+            value_tiles_in_flight: if arch.pv.double_buffered { 2 } else { 1 },
+            score_entries: arch.softmax.score_buffer_entries,
+        }
+    }
+
+    /// Whether a call of `keys` K rows and `values` V rows streams them in tiles (more rows
+    /// than a bank).
+    pub fn tiles(&self, keys: u64, values: u64) -> bool {
+        keys > self.key_tile_rows as u64 || values > self.value_tile_rows as u64
+    }
+
+    /// Whether a tiled generation row of `keys` keys, summed side by side with the other
+    /// rows of its interleaved K/V group (`group_rows` in all), keeps every exponential.
+    pub fn generation_fits(&self, keys: u64, group_rows: u64) -> bool {
+        keys * group_rows <= self.score_entries as u64
+    }
+
+    /// Query rows of a summarization block for `keys` keys: two blocks' exponentials fit
+    /// the softmax buffer (0 when not even one row each does).
+    pub fn block_rows(&self, keys: usize) -> u64 {
+        self.score_entries as u64 / (2 * keys as u64).max(1)
+    }
+
+    /// Whether tiled summarization streams K and V in tiles of the same rows, as it must.
+    pub fn tiles_line_up(&self) -> bool {
+        (self.key_tile_rows, self.key_tiles_in_flight)
+            == (self.value_tile_rows, self.value_tiles_in_flight)
+    }
+
+    /// An upper bound on the transactions of one K or V stream of a tiled summarization call
+    /// of `queries` query rows and `keys` keys of `bits`-bit elements: every block streams
+    /// all keys, each row taking at most one transaction more than its width (rows need not
+    /// start on a transaction). The simulator counts a fetch job's transactions in 32 bits.
+    pub fn restream_transactions(
+        &self,
+        queries: u64,
+        keys: u64,
+        head_dim: u64,
+        bits: u64,
+        transaction_bytes: u64,
+    ) -> u64 {
+        let rows = self.block_rows(keys as usize).clamp(1, queries.max(1));
+        queries.div_ceil(rows)
+            * keys
+            * (head_dim * bits)
+                .div_ceil(8 * transaction_bytes)
+                .saturating_add(1)
+    }
+}
