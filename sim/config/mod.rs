@@ -380,6 +380,14 @@ pub fn check_pair(arch: &ArchConfig, workload: &WorkloadConfig) -> Result<(), Co
             ));
         }
     }
+    // A beat wider than the FIFO it feeds (the simulator's rule, hw/validate.rs).
+    if let Some((key, reason)) = arch.fifo_beat_violations(Some(d)).into_iter().next() {
+        return Err(arch.origin.error(
+            &arch.name,
+            &key,
+            format!("{reason} (workload {})", workload.name),
+        ));
+    }
     use workload::QuantMode;
     let q = &workload.quant;
     let widths = match q.mode {
