@@ -149,12 +149,17 @@ fn long_context_presets_are_refused_before_any_work() {
         );
         // The refusal points at the shipped long-context design point, whose buffer holds
         // what was missing.
-        {
-            assert!(
-                err.contains("(--arch spatten-long-context holds 131072 token scores"),
-                "{name}: {err}"
-            );
-        }
+        assert!(
+            err.contains("(--arch spatten-long-context holds 131072 token scores"),
+            "{name}: {err}"
+        );
+        // ... and says so when only the generation steps would run there: the 128k prompt
+        // pass would re-stream K and V 65,532 times per head.
+        assert_eq!(
+            err.contains("with stage.prefill = \"cached\", whose prompt pass it cannot run"),
+            *name == "llama-3.1-8b-128k",
+            "{name}: {err}"
+        );
         assert!(!o.exists(), "{name}: no partial report");
     }
     // The hint names the long-context design point only where it would help.

@@ -414,31 +414,43 @@ pub fn check_pair(arch: &ArchConfig, workload: &WorkloadConfig) -> Result<(), Co
                 workload.name,
                 workload.final_tokens(),
                 arch.importance.token_entries,
-                long_context_hint(workload.final_tokens(), 0, &arch.name)
+                long_context_hint(workload, &arch.name)
             ),
         ));
     }
     Ok(())
 }
 
-/// Points a design point that is too small for a long context at the shipped one that is
-/// not, when that one would do: `tokens` token importance entries and `exponentials`
-/// softmax entries needed.
-fn long_context_hint(tokens: u32, exponentials: u64, arch_name: &str) -> String {
+/// Points a design point that is too small for `workload`'s context at the shipped one that
+/// is not, when that one would run it, or would run its generation steps with the prompt's
+/// cache taken as filled (a prompt pass of a long context can be too long to simulate).
+fn long_context_hint(workload: &WorkloadConfig, arch_name: &str) -> String {
     const PRESET: &str = "spatten-long-context";
-    match load_arch(PRESET) {
-        Ok(lc)
-            if arch_name != PRESET
-                && tokens <= lc.importance.token_entries
-                && exponentials <= lc.softmax.score_buffer_entries as u64 =>
-        {
-            format!(
-                " (--arch {PRESET} holds {} token scores and {} exponentials)",
-                lc.importance.token_entries, lc.softmax.score_buffer_entries
-            )
-        }
-        _ => String::new(),
+    let Ok(lc) = load_arch(PRESET) else {
+        return String::new();
+    };
+    if arch_name == PRESET {
+        return String::new();
     }
+    let holds = format!(
+        "--arch {PRESET} holds {} token scores and {} exponentials",
+        lc.importance.token_entries, lc.softmax.score_buffer_entries
+    );
+    if check_feasible(&lc, workload).is_ok() {
+        return format!(" ({holds})");
+    }
+    let mut cached = workload.clone();
+    cached.stage.prefill = Some(workload::Prefill::Cached);
+    if workload.stage.kind == workload::StageKind::Generation
+        && workload.stage.runs_prompt()
+        && check_feasible(&lc, &cached).is_ok()
+    {
+        return format!(
+            " ({holds}: enough for this workload's generation steps with stage.prefill = \
+             \"cached\", whose prompt pass it cannot run)"
+        );
+    }
+    String::new()
 }
 
 /// [`check_pair`] plus what a run of the reference on this workload will need of the design
@@ -480,7 +492,7 @@ pub fn check_feasible(arch: &ArchConfig, workload: &WorkloadConfig) -> Result<()
                 } else {
                     String::new()
                 },
-                long_context_hint(last as u32, last * group_rows, &arch.name)
+                long_context_hint(workload, &arch.name)
             ),
         );
     }
@@ -499,7 +511,7 @@ pub fn check_feasible(arch: &ArchConfig, workload: &WorkloadConfig) -> Result<()
                  the prompt pass out)",
                 workload.name,
                 2 * prompt,
-                long_context_hint(last as u32, 2 * prompt, &arch.name)
+                long_context_hint(workload, &arch.name)
             ),
         );
     }
