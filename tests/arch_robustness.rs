@@ -8,6 +8,8 @@
 //! and Quest's pages on multi-query attention). Each run
 //! with fast-forward on and off must agree.
 
+mod common;
+
 use std::path::Path;
 
 use spatten::config::{self, ArchConfig, ConfigKind, WorkloadConfig};
@@ -24,25 +26,6 @@ fn workload(text: &str) -> WorkloadConfig {
 /// Small workloads, each with its reference trace.
 fn workloads() -> Vec<(WorkloadConfig, AttentionTrace)> {
     let texts = [
-        // Grouped K/V generation, progressive, token pruning, local V (llama-3-8b's).
-        r#"
-base = "llama-3-8b"
-name = "gqa-gen"
-[model]
-layers = 2
-heads = 4
-kv_heads = 2
-head_dim = 16
-hidden = 64
-[stage]
-kind = "generation"
-prompt_tokens = 40
-generated_tokens = 3
-[token_pruning]
-average_ratio = 0.3
-unpruned_leading_fraction = 0.0
-ramp = 0.0
-"#,
         // Summarization with head and token pruning.
         r#"
 base = "bert-base"
@@ -92,10 +75,10 @@ page_size = 8
 dense_layers = 1
 "#,
     ];
-    texts
-        .iter()
-        .map(|t| {
-            let w = workload(t);
+    // Grouped K/V generation, progressive, token pruning, local V (llama-3-8b's).
+    std::iter::once(common::small_gqa(4, 2))
+        .chain(texts.iter().map(|t| workload(t)))
+        .map(|w| {
             let values = generate(&w, &SynthKnobs::default(), w.seed);
             let trace = run_workload(&values, &w).unwrap();
             (w, trace)

@@ -15,31 +15,7 @@ use spatten::trace::{
     write_trace, write_values,
 };
 
-/// A two-layer grouped-query workload small enough for the reference in a test.
-fn small_gqa(heads: u32, kv_heads: u32) -> WorkloadConfig {
-    let text = format!(
-        r#"
-base = "llama-3-8b"
-name = "gqa-test"
-[model]
-layers = 2
-heads = {heads}
-kv_heads = {kv_heads}
-head_dim = 16
-hidden = {hidden}
-[stage]
-kind = "generation"
-prompt_tokens = 40
-generated_tokens = 3
-[token_pruning]
-average_ratio = 0.3
-unpruned_leading_fraction = 0.0
-ramp = 0.0
-"#,
-        hidden = heads * 16
-    );
-    config::load_from_str(&text, Path::new("gqa-test.toml"), ConfigKind::Workload).unwrap()
-}
+use common::small_gqa;
 
 #[test]
 fn presets_have_the_published_shapes() {

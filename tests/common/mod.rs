@@ -120,3 +120,34 @@ pub fn golden_diff(
         }
     }
 }
+
+/// A two-layer grouped-query workload small enough for the reference in a test.
+pub fn small_gqa(heads: u32, kv_heads: u32) -> spatten::config::WorkloadConfig {
+    let text = format!(
+        r#"
+base = "llama-3-8b"
+name = "gqa-test"
+[model]
+layers = 2
+heads = {heads}
+kv_heads = {kv_heads}
+head_dim = 16
+hidden = {hidden}
+[stage]
+kind = "generation"
+prompt_tokens = 40
+generated_tokens = 3
+[token_pruning]
+average_ratio = 0.3
+unpruned_leading_fraction = 0.0
+ramp = 0.0
+"#,
+        hidden = heads * 16
+    );
+    spatten::config::load_from_str(
+        &text,
+        Path::new("gqa-test.toml"),
+        spatten::config::ConfigKind::Workload,
+    )
+    .unwrap()
+}
