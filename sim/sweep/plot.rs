@@ -82,6 +82,15 @@ pub fn column_axis(column: &str, values: &[f64]) -> (String, f64) {
     }
 }
 
+/// Whether axes `a` and `b` take their values one to one over `rows` (as a `[zip]` group).
+fn moves_with(rows: &[BTreeMap<String, String>], a: &str, b: &str) -> bool {
+    let (mut ab, mut ba) = (BTreeMap::new(), BTreeMap::new());
+    rows.iter().all(|r| {
+        let (x, y) = (r.get(a), r.get(b));
+        *ab.entry(x).or_insert(y) == y && *ba.entry(y).or_insert(x) == x
+    })
+}
+
 fn label(row: &BTreeMap<String, String>, axes: &[String]) -> String {
     let mut parts = vec![row.get("workload").cloned().unwrap_or_default()];
     parts.extend(
@@ -167,7 +176,13 @@ pub fn plot_dir(dir: &Path, metric: &str, out: &Path) -> Result<Vec<PathBuf>, Sw
         if rows.iter().any(|r| number(r, axis).is_none()) {
             continue;
         }
-        let others: Vec<String> = axes.iter().filter(|a| *a != axis).cloned().collect();
+        // One series per combination of the other axes, leaving out those that move with
+        // this one (a `[zip]` group): they add no combination, only a second name.
+        let others: Vec<String> = axes
+            .iter()
+            .filter(|a| *a != axis && !moves_with(&rows, axis, a))
+            .cloned()
+            .collect();
         let mut series: BTreeMap<String, Vec<(f64, f64)>> = BTreeMap::new();
         for r in &rows {
             if let (Some(x), Some(y)) = (number(r, axis), number(r, metric)) {
@@ -203,4 +218,37 @@ pub fn plot_dir(dir: &Path, metric: &str, out: &Path) -> Result<Vec<PathBuf>, Sw
         );
     }
     Ok(files)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rows(points: &[(&str, &str, &str)]) -> Vec<BTreeMap<String, String>> {
+        points
+            .iter()
+            .map(|(a, b, c)| {
+                [("a", a), ("b", b), ("c", c)]
+                    .into_iter()
+                    .map(|(k, v)| (k.to_string(), v.to_string()))
+                    .collect()
+            })
+            .collect()
+    }
+
+    #[test]
+    fn zipped_axes_move_together_and_product_axes_do_not() {
+        // a and b zipped (one to one); c a product axis over them.
+        let r = rows(&[
+            ("1", "10", "x"),
+            ("2", "20", "x"),
+            ("1", "10", "y"),
+            ("2", "20", "y"),
+        ]);
+        assert!(moves_with(&r, "a", "b") && moves_with(&r, "b", "a"));
+        assert!(!moves_with(&r, "a", "c") && !moves_with(&r, "c", "b"));
+        // A function that is not one to one (b repeats) is not a zip.
+        let r = rows(&[("1", "10", "x"), ("2", "10", "x")]);
+        assert!(!moves_with(&r, "a", "b"));
+    }
 }
