@@ -91,6 +91,28 @@ fn moves_with(rows: &[BTreeMap<String, String>], a: &str, b: &str) -> bool {
     })
 }
 
+/// Where a series goes in a figure's legend: by workload, then by each axis's value, numbers
+/// as numbers (so `channels=2` comes before `channels=16`).
+type SeriesOrder = Vec<(f64, String)>;
+
+fn series_order(row: &BTreeMap<String, String>, axes: &[String]) -> SeriesOrder {
+    std::iter::once("workload")
+        .chain(axes.iter().map(String::as_str))
+        .map(|a| {
+            let v = row.get(a).cloned().unwrap_or_default();
+            (v.parse::<f64>().unwrap_or(f64::INFINITY), v)
+        })
+        .collect()
+}
+
+fn compare_order(a: &SeriesOrder, b: &SeriesOrder) -> std::cmp::Ordering {
+    a.iter()
+        .zip(b)
+        .map(|(x, y)| x.0.total_cmp(&y.0).then_with(|| x.1.cmp(&y.1)))
+        .find(|o| o.is_ne())
+        .unwrap_or(std::cmp::Ordering::Equal)
+}
+
 fn label(row: &BTreeMap<String, String>, axes: &[String]) -> String {
     let mut parts = vec![row.get("workload").cloned().unwrap_or_default()];
     parts.extend(
@@ -183,17 +205,23 @@ pub fn plot_dir(dir: &Path, metric: &str, out: &Path) -> Result<Vec<PathBuf>, Sw
             .filter(|a| *a != axis && !moves_with(&rows, axis, a))
             .cloned()
             .collect();
-        let mut series: BTreeMap<String, Vec<(f64, f64)>> = BTreeMap::new();
+        let mut series: BTreeMap<String, (SeriesOrder, Vec<(f64, f64)>)> = BTreeMap::new();
         for r in &rows {
             if let (Some(x), Some(y)) = (number(r, axis), number(r, metric)) {
-                series.entry(label(r, &others)).or_default().push((x, y));
+                series
+                    .entry(label(r, &others))
+                    .or_insert_with(|| (series_order(r, &others), Vec::new()))
+                    .1
+                    .push((x, y));
             }
         }
-        let ys: Vec<f64> = series.values().flatten().map(|p| p.1).collect();
+        let ys: Vec<f64> = series.values().flat_map(|s| &s.1).map(|p| p.1).collect();
         let (y_label, k) = column_axis(metric, &ys);
+        let mut series: Vec<_> = series.into_iter().collect();
+        series.sort_by(|a, b| compare_order(&a.1.0, &b.1.0));
         let curves = series
             .into_iter()
-            .map(|(name, mut points)| {
+            .map(|(name, (_, mut points))| {
                 points.sort_by(|a, b| a.0.total_cmp(&b.0));
                 for p in &mut points {
                     p.1 *= k;
@@ -250,5 +278,15 @@ mod tests {
         // A function that is not one to one (b repeats) is not a zip.
         let r = rows(&[("1", "10", "x"), ("2", "10", "x")]);
         assert!(!moves_with(&r, "a", "b"));
+    }
+
+    #[test]
+    fn series_are_ordered_by_value_not_by_text() {
+        let r = rows(&[("16", "2", "x"), ("2", "16", "x"), ("4", "2", "x")]);
+        let axes = ["a".to_string(), "b".to_string()];
+        let mut keys: Vec<_> = r.iter().map(|row| series_order(row, &axes)).collect();
+        keys.sort_by(compare_order);
+        let a: Vec<&str> = keys.iter().map(|k| k[1].1.as_str()).collect();
+        assert_eq!(a, ["2", "4", "16"]);
     }
 }
