@@ -158,10 +158,14 @@ fn every_accepted_design_point_runs_or_is_refused_with_its_key() {
             }
         };
         // The knob as it is, and with SRAM banks of a few rows, so that every head streams
-        // its K/V in tiles (single- and double-buffered, groups interleaved or not).
+        // its K/V in tiles (single- and double-buffered, groups interleaved or not, banks smaller
+        // than a beat and banks not a multiple of one).
         let mut variants = vec![("", a.clone())];
         for (name, bytes, double, interleave) in [
             (" + 720 B single-buffered banks", 720, false, false),
+            // Banks a little over a QxK beat, not a multiple of it (37, 18, 9 rows for D = 16,
+            // 32, 64 against beats of 32, 16, 8 keys).
+            (" + 888 B single-buffered banks", 888, false, false),
             (
                 " + 480 B double-buffered banks, interleaved",
                 480,
