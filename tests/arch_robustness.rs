@@ -75,8 +75,14 @@ page_size = 8
 dense_layers = 1
 "#,
     ];
-    // Grouped K/V generation, progressive, token pruning, local V (llama-3-8b's).
-    std::iter::once(common::small_gqa(4, 2))
+    // Grouped K/V generation, progressive, token pruning, local V (llama-3-8b's); and the
+    // same with its prompt's cache taken as filled, so that small softmax buffers spill
+    // (a prompt pass needs two query rows of exponentials).
+    let mut cached = common::small_gqa(4, 2);
+    cached.name = "gqa-cached".into();
+    cached.stage.prefill = Some(config::workload::Prefill::Cached);
+    [common::small_gqa(4, 2), cached]
+        .into_iter()
         .chain(texts.iter().map(|t| workload(t)))
         .map(|w| {
             let values = generate(&w, &SynthKnobs::default(), w.seed);
@@ -109,6 +115,10 @@ const KNOBS: &[&str] = &[
     "[softmax]\nlanes = 1",
     "[softmax]\nlanes = 2\nfifo_depth = 16",
     "[softmax]\nscore_buffer_entries = 100",
+    "[softmax]\nscore_buffer_entries = 10\noverflow = \"spill\"",
+    "[softmax]\nscore_buffer_entries = 1\noverflow = \"spill\"\nspill_buffer_transactions = 1",
+    "[softmax]\nscore_buffer_entries = 24\noverflow = \"spill\"\n[fetcher]\ntransaction_bytes = 4",
+    "[softmax]\nscore_buffer_entries = 8\noverflow = \"spill\"\n[hbm]\nchannels = 1\nqueue_depth = 1",
     "[requant]\ntree_inputs = 1",
     "[topk_token]\ncomparators = 1\nfifo_depth = 2",
     "[topk_value]\ncomparators = 2\nfifo_depth = 8",
@@ -145,7 +155,7 @@ fn run(
 #[test]
 fn every_accepted_design_point_runs_or_is_refused_with_its_key() {
     let loads = workloads();
-    let (mut ran, mut refused) = (0, 0);
+    let (mut ran, mut refused, mut spilled) = (0, 0, 0);
     let mut broken = Vec::new();
     for knob in KNOBS {
         // A value the schema refuses is refused with its key, as it should be.
@@ -197,6 +207,7 @@ fn every_accepted_design_point_runs_or_is_refused_with_its_key() {
                     assert_eq!(on.cycles, off.cycles, "{what}");
                     assert_eq!(on.dram, off.dram, "{what}");
                     ran += 1;
+                    spilled += (on.dram.score_spill.rows > 0) as u32;
                 }
                 // Refused only now, after the reference, or stalled: both are bugs.
                 Err(e) => broken.push(format!("{what}: {e}")),
@@ -205,4 +216,5 @@ fn every_accepted_design_point_runs_or_is_refused_with_its_key() {
     }
     assert!(broken.is_empty(), "{}", broken.join("\n"));
     assert!(ran > 0 && refused > 0, "{ran} ran, {refused} refused");
+    assert!(spilled >= 16, "{spilled} runs spilled exponentials");
 }

@@ -158,10 +158,36 @@ pub struct SoftmaxConfig {
     /// by it.
     #[serde(default = "default_score_buffer_entries")]
     pub score_buffer_entries: u32,
+    /// What a tiled generation row with more keys than `score_buffer_entries` does: be
+    /// refused (exit 2), or keep the buffer's share of its exponentials on chip and spill
+    /// the rest to DRAM, reading them back once its sum is known (sim/hw/spill.rs).
+    #[serde(default)]
+    pub overflow: ScoreOverflow,
+    /// Transactions the spill path buffers each way: writes waiting for the address
+    /// crossbar (the softmax input waits while they are full) and read-back transactions
+    /// requested and not yet divided.
+    #[serde(default = "default_spill_buffer_transactions")]
+    pub spill_buffer_transactions: u32,
 }
 
 fn default_score_buffer_entries() -> u32 {
     4096
+}
+
+fn default_spill_buffer_transactions() -> u32 {
+    16
+}
+
+/// `softmax.overflow`: the arch choice for generation rows whose exponentials exceed the
+/// softmax buffer.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ScoreOverflow {
+    /// Refused by the feasibility checks, naming `softmax.score_buffer_entries`.
+    #[default]
+    Refuse,
+    /// Written to DRAM beyond the buffer's share and read back for the division.
+    Spill,
 }
 
 /// The max-probability check that decides whether LSBs are refetched.
@@ -316,6 +342,23 @@ impl ArchConfig {
             s.score_buffer_entries as u64,
         );
         c.range_u64("softmax.output_bits", s.output_bits as u64, 4, 16);
+        c.nonzero(
+            "softmax.spill_buffer_transactions",
+            s.spill_buffer_transactions as u64,
+        );
+        if s.overflow == ScoreOverflow::Spill
+            && self.fetcher.transaction_bytes * 8 < super::tiles::SPILL_EXP_BITS
+        {
+            c.fail(
+                "softmax.overflow",
+                format!(
+                    "= \"spill\" writes {}-bit exponentials in fetcher transactions, which are \
+                     {} B (fetcher.transaction_bytes)",
+                    super::tiles::SPILL_EXP_BITS,
+                    self.fetcher.transaction_bytes
+                ),
+            );
+        }
 
         c.nonzero("requant.tree_inputs", self.requant.tree_inputs as u64);
         c.power_of_two("requant.tree_inputs", self.requant.tree_inputs as u64);
@@ -449,6 +492,12 @@ impl ArchConfig {
                 self.softmax.score_buffer_entries,
                 1 << 20,
                 "exponentials held",
+            ),
+            (
+                "softmax.spill_buffer_transactions",
+                self.softmax.spill_buffer_transactions,
+                65_536,
+                "transactions buffered",
             ),
             (
                 "softmax.dequant_latency_cycles",

@@ -476,13 +476,15 @@ pub fn check_feasible(arch: &ArchConfig, workload: &WorkloadConfig) -> Result<()
     let group_rows = arch.interleaved_group_rows(m.heads, m.kv_heads()) as u64;
     if workload.stage.kind == workload::StageKind::Generation
         && plan.tiles(last, last)
-        && !plan.generation_fits(last, group_rows)
+        && !plan.generation_runs(last, group_rows)
     {
         return refuse(
             "softmax.score_buffer_entries",
             format!(
                 "= {entries}: workload {}'s generation rows reach {last} keys, more than an SRAM \
-                 bank's {bank} rows, and stream through it in tiles keeping every exponential{}{}",
+                 bank's {bank} rows, and stream through it in tiles keeping every exponential{}{}; \
+                 softmax.overflow = \"spill\" would write those beyond the buffer to DRAM and read \
+                 them back",
                 workload.name,
                 if group_rows > 1 {
                     format!(

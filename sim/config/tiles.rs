@@ -4,6 +4,10 @@
 //! apply the same rules.
 
 use super::ArchConfig;
+use super::arch::ScoreOverflow;
+
+/// Bits a spilled exponential takes in DRAM: a Q.24 value up to 2^24 in a 32-bit word.
+pub const SPILL_EXP_BITS: u32 = 32;
 
 /// On-chip bytes per SRAM bank (half the SRAM when double-buffered).
 pub fn bank_bytes(total: u64, double_buffered: bool) -> u64 {
@@ -20,6 +24,8 @@ pub struct TilePlan {
     pub value_tiles_in_flight: u32,
     /// `softmax.score_buffer_entries`.
     pub score_entries: u32,
+    /// `softmax.overflow = "spill"`: generation rows beyond the buffer spill to DRAM.
+    pub spill: bool,
 }
 
 impl TilePlan {
@@ -34,6 +40,7 @@ impl TilePlan {
             key_tiles_in_flight: if arch.qk.double_buffered { 2 } else { 1 },
             value_tiles_in_flight: if arch.pv.double_buffered { 2 } else { 1 },
             score_entries: arch.softmax.score_buffer_entries,
+            spill: arch.softmax.overflow == ScoreOverflow::Spill,
         }
     }
 
@@ -47,6 +54,21 @@ impl TilePlan {
     /// rows of its interleaved K/V group (`group_rows` in all), keeps every exponential.
     pub fn generation_fits(&self, keys: u64, group_rows: u64) -> bool {
         keys * group_rows <= self.score_entries as u64
+    }
+
+    /// The exponentials a tiled generation row of `keys` keys keeps on chip when they do not
+    /// all fit and the design spills the rest (`softmax.overflow = "spill"`): its share of
+    /// the buffer, `entries / group_rows`. `None` when they fit, or when the design refuses
+    /// such rows.
+    pub fn generation_spill_quota(&self, keys: u64, group_rows: u64) -> Option<u32> {
+        (self.spill && !self.generation_fits(keys, group_rows))
+            .then(|| (self.score_entries as u64 / group_rows.max(1)) as u32)
+    }
+
+    /// Whether a tiled generation row of `keys` keys can run: its exponentials fit, or the
+    /// design spills the rest.
+    pub fn generation_runs(&self, keys: u64, group_rows: u64) -> bool {
+        self.spill || self.generation_fits(keys, group_rows)
     }
 
     /// Query rows of a summarization block for `keys` keys: two blocks' exponentials fit

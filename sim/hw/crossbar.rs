@@ -7,9 +7,12 @@
 //! channel queue accepts and its data FIFO has room reserved for the response. The request
 //! enters the DRAM in the grant cycle; both crossbars' pipeline latencies are charged on the
 //! response path (the data entry becomes valid `2 x latency_cycles` after the DRAM completes).
+//! The softmax's score spill ([`super::spill`]) is served first each cycle, its requests in
+//! order, on the same channel ports.
 
 use super::fetcher::{DataEntry, FetchJob, Fetcher};
 use super::fifo::DelayLine;
+use super::spill::ScoreSpill;
 use super::stats::{Activity, DramTraffic};
 use crate::config::arch::{Arbitration, CrossbarConfig};
 use crate::dram::{Dram, DramRequest};
@@ -38,13 +41,33 @@ impl AddressCrossbar {
         now: u64,
         fetcher: &mut Fetcher,
         jobs: &[FetchJob],
+        spill: &mut ScoreSpill,
         dram: &mut dyn Dram,
         traffic: &mut DramTraffic,
     ) -> (Activity, bool) {
-        if fetcher.queued == 0 {
+        if fetcher.queued == 0 && !spill.queued() {
             return (Activity::Idle, false);
         }
         self.grants.iter_mut().for_each(|g| *g = 0);
+        let mut spilled = 0;
+        while let Some(&r) = spill.front() {
+            let ch = dram.channel_of(r.addr) as usize;
+            if ch >= self.grants.len() || self.grants[ch] >= self.requests_per_channel {
+                break;
+            }
+            let req = DramRequest {
+                id: r.id,
+                addr: r.addr,
+                is_write: r.is_write,
+            };
+            if dram.enqueue(req).is_err() {
+                self.grants[ch] = self.requests_per_channel;
+                break;
+            }
+            self.grants[ch] += 1;
+            spill.issued();
+            spilled += 1;
+        }
         let lanes = fetcher.addr_fifos.len();
         let start = match self.arbitration {
             Arbitration::LowerIndexFirst => 0,
@@ -53,7 +76,7 @@ impl AddressCrossbar {
         let txn_bytes = dram.request_bytes() as u64;
         // Once every channel port is used up, no further lane can be granted.
         let max_grants = self.grants.len() as u32 * self.requests_per_channel;
-        let mut granted = 0;
+        let mut granted = spilled;
         // Grants this cycle per `Tensor` and per `Cause`, indexed by discriminant.
         let mut by_tensor = [0u64; 5];
         let mut by_cause = [0u64; 3];
@@ -119,8 +142,9 @@ impl AddressCrossbar {
             c.query += query;
             c.msb_fetch += msb_fetch;
             c.lsb_refetch += lsb_refetch;
-            traffic.transactions += granted as u64;
-            traffic.bytes_read += granted as u64 * txn_bytes;
+            let fetched = (granted - spilled) as u64;
+            traffic.transactions += fetched;
+            traffic.bytes_read += fetched * txn_bytes;
             (Activity::Busy, true)
         } else {
             (Activity::StalledOutput, false)

@@ -205,6 +205,16 @@ impl AddressLayout {
         self
     }
 
+    /// The first byte after every region (and page) of `layers` layers: where the softmax's
+    /// score spill region starts ([`super::spill`]).
+    pub fn end(&self, layers: u32) -> u64 {
+        let q_regions = layers as u64 * self.heads;
+        match &self.pages {
+            None => q_regions * REGIONS_PER_HEAD * self.region_bytes,
+            Some(p) => p.q_base + q_regions * self.region_bytes,
+        }
+    }
+
     /// Bytes reserved per region (a region's rows take at most `tokens x head_dim x 2`).
     pub fn region_bytes(&self) -> u64 {
         self.region_bytes

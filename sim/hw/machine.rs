@@ -101,6 +101,31 @@ impl<'a> Machine<'a> {
         let depth = arch.softmax.fifo_depth;
         let plan = super::tiling::TilePlan::new(arch, h.head_dim);
         let blocks: Vec<_> = trace.head_calls.iter().map(|c| plan.blocks(c)).collect();
+        let group_rows = arch.interleaved_group_rows(h.heads, h.kv_heads());
+        let spill_quota: Vec<Option<u32>> = trace
+            .head_calls
+            .iter()
+            .map(|c| {
+                (c.queries == 1 && plan.tiled(c))
+                    .then(|| plan.generation_spill_quota(c.keys.len() as u64, group_rows as u64))
+                    .flatten()
+            })
+            .collect();
+        let max_spilled = trace
+            .head_calls
+            .iter()
+            .zip(&spill_quota)
+            .filter_map(|(c, q)| q.map(|q| c.keys.len() as u64 - q as u64))
+            .max()
+            .unwrap_or(0);
+        let spill = super::spill::ScoreSpill::new(
+            layout.end(h.layers),
+            max_spilled,
+            2 * group_rows,
+            txn,
+            txn as u64 * arch.hbm.channels as u64,
+            arch.softmax.spill_buffer_transactions,
+        );
         let controller = Controller::new(
             trace,
             layout,
@@ -125,7 +150,9 @@ impl<'a> Machine<'a> {
             qk: QkUnit::new(&arch.qk, h.head_dim)
                 .with_tile_groups(controller.tile_group_sizes(), plan.key_tile_rows)
                 .with_blocks(blocks.clone(), plan.key_tile_rows),
-            softmax: Softmax::new(&arch.softmax).with_blocks(blocks.clone()),
+            softmax: Softmax::new(&arch.softmax)
+                .with_blocks(blocks.clone())
+                .with_spill(spill_quota, spill),
             requant: Requant::new(&arch.requant),
             value_topk: ValueTopk::new(&arch.topk_value, arch.controller.local_v_waits_for_pv),
             token_topk: TokenTopk::new(),
@@ -201,11 +228,14 @@ impl<'a> Machine<'a> {
         let calls = &self.trace.head_calls;
         let mut progress = false;
         let target = self.dram_cycle_at(now);
-        let transactions = self.traffic.transactions;
+        let requests = self.requests_made();
         self.sync_dram(target, dram);
         let drops = &self.options.drop_responses;
         for id in self.completions.drain(..) {
-            if drops.is_empty() || !drops.contains(&id) {
+            if id & super::spill::SPILL_TAG != 0 {
+                self.softmax.spill.complete(id);
+                progress = true;
+            } else if drops.is_empty() || !drops.contains(&id) {
                 self.data_xbar.accept(now, id);
                 progress = true;
             }
@@ -264,8 +294,14 @@ impl<'a> Machine<'a> {
         (acts[DATA_XBAR], p) = self.data_xbar.step(now, &mut self.fetcher);
         progress |= p;
         (acts[ADDR_XBAR], p) =
-            self.addr_xbar
-                .step(now, &mut self.fetcher, &self.jobs, dram, &mut self.traffic);
+            self.addr_xbar.step(
+                now,
+                &mut self.fetcher,
+                &self.jobs,
+                &mut self.softmax.spill,
+                dram,
+                &mut self.traffic,
+            );
         progress |= p;
         raise_row_limits(
             &mut self.controller.tiled_jobs,
@@ -278,7 +314,7 @@ impl<'a> Machine<'a> {
         progress |= p;
         (acts[TOPK_TOKEN], p) = self.token_topk.step(now, &mut ev.records_done);
         progress |= p;
-        if self.traffic.transactions != transactions {
+        if self.traffic.transactions + self.softmax.spill.traffic.transactions != requests {
             // New requests may make the DRAM's next event earlier.
             self.dram_due = 0;
         }
@@ -296,6 +332,11 @@ impl<'a> Machine<'a> {
         progress
     }
 
+    /// DRAM requests made so far, by the fetcher and the score spill.
+    fn requests_made(&self) -> u64 {
+        self.traffic.transactions + self.softmax.spill.traffic.transactions
+    }
+
     /// Brings the DRAM to memory cycle `target` when that can matter: it has an event due, or
     /// the fetcher may talk to it this cycle (requests carry their arrival cycle).
     fn sync_dram(&mut self, target: u64, dram: &mut dyn Dram) {
@@ -303,7 +344,9 @@ impl<'a> Machine<'a> {
             return;
         }
         // Without fast-forward every cycle is stepped: the reference the skipping is tested by.
-        let talking = self.fetcher.queued > 0 || !self.fetcher.queue.is_empty();
+        let talking = self.fetcher.queued > 0
+            || !self.fetcher.queue.is_empty()
+            || self.softmax.may_spill(&self.scores);
         if talking || target >= self.dram_due || !self.options.fast_forward {
             dram.advance_to(target, &mut self.completions);
             // While the fetcher talks to it the DRAM is brought along every cycle anyway.
@@ -488,6 +531,7 @@ impl<'a> Machine<'a> {
                 ops as f64 / (end as f64 * cycle_ns)
             }
         };
+        self.traffic.score_spill = self.softmax.spill.traffic.clone();
         self.traffic.backend = dram
             .final_stats()
             .map_err(|e| SimError::Dram(e.to_string()))?;

@@ -65,6 +65,7 @@ pub mod pv;
 pub mod qk;
 pub mod requant;
 pub mod softmax;
+pub mod spill;
 pub mod stats;
 pub mod stride;
 pub mod tiling;

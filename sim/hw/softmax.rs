@@ -10,12 +10,15 @@
 //! emitted as one row of all its rows' elements, in the order they came (its rows' sums
 //! complete with its last tile), and the unit holds at most two blocks
 //! (`softmax.score_buffer_entries` is sized for that): the next block's first element waits
-//! until the block before the previous one has left.
+//! until the block before the previous one has left. A tiled generation row with more keys
+//! than its share of that buffer is refused, or spills the rest of its exponentials to DRAM
+//! ([`super::spill`], `softmax.overflow = "spill"`).
 
 use std::collections::VecDeque;
 
 use super::Chunk;
 use super::fifo::{DelayLine, Fifo};
+use super::spill::ScoreSpill;
 use super::stats::Activity;
 use super::stride::{Stride, cycles_before, cycles_below};
 use super::tiling::Blocks;
@@ -33,6 +36,9 @@ pub struct Softmax {
     pipe: DelayLine<(Chunk, u32)>,
     /// Per call, its query blocks when it is a tiled summarization call.
     blocks: Vec<Option<Blocks>>,
+    /// Per call, the exponentials its rows keep on chip when they spill the rest.
+    spill_quota: Vec<Option<u32>>,
+    pub spill: ScoreSpill,
     pub elements: u64,
 }
 
@@ -49,8 +55,28 @@ impl Softmax {
             out_row: None,
             pipe: DelayLine::default(),
             blocks: Vec::new(),
+            spill_quota: Vec::new(),
+            spill: ScoreSpill::new(0, 0, 0, 32, 1, 1),
             elements: 0,
         }
+    }
+
+    /// Spills the rows of calls with a quota (`quota`, per call) through `spill`.
+    pub fn with_spill(mut self, quota: Vec<Option<u32>>, spill: ScoreSpill) -> Self {
+        self.spill_quota = quota;
+        self.spill = spill;
+        self
+    }
+
+    /// Whether the unit may make spill requests this cycle: a spilling row is in it, or
+    /// the next element of `input` starts one. (The DRAM must be brought to the current
+    /// cycle before they enter it, as the fetcher's are.)
+    pub fn may_spill(&self, input: &Fifo<Chunk>) -> bool {
+        !self.spill.is_idle() || input.front().is_some_and(|(c, _)| self.quota(c).is_some())
+    }
+
+    fn quota(&self, chunk: &Chunk) -> Option<u32> {
+        self.spill_quota.get(chunk.call as usize).copied().flatten()
     }
 
     /// Sums the query blocks of tiled summarization calls (`blocks`, per call) as rows.
@@ -116,7 +142,8 @@ impl Softmax {
     }
 
     pub fn is_drained(&self) -> bool {
-        self.in_rows.is_empty()
+        self.spill.is_idle()
+            && self.in_rows.is_empty()
             && self.pending.is_empty()
             && self.out_row.is_none()
             && self.pipe.is_empty()
@@ -124,16 +151,29 @@ impl Softmax {
 
     pub fn describe(&self) -> String {
         format!(
-            "softmax input row {:?}, {} rows summing, output row {:?}",
+            "softmax input row {:?}, {} rows summing, output row {:?}{}",
             self.in_rows.first().map(|(c, n)| (c.call, n)),
             self.pending.len(),
-            self.out_row.map(|(c, n)| (c.call, n))
+            self.out_row.map(|(c, n)| (c.call, n)),
+            if self.spill.is_idle() {
+                String::new()
+            } else {
+                format!("; {}", self.spill.describe())
+            }
         )
     }
 
     /// What each of the next cycles does while the output row and the input row both stay
     /// unfinished (or idle) and the output pipeline keeps its pace (see `stride`).
     pub fn stride(&self, now: u64, calls: &[HeadCall], input: &Fifo<Chunk>) -> Option<Stride> {
+        // Spilling rows step cycle by cycle: their pace follows the DRAM.
+        let spills = |c: Option<&Chunk>| c.is_some_and(|c| self.quota(c).is_some());
+        if !self.spill.is_idle()
+            || spills(input.front().map(|(c, _)| c))
+            || spills(self.out_row.as_ref().map(|(c, _)| c))
+        {
+            return None;
+        }
         let lanes = self.lanes as u64;
         let row_of = |c: &Chunk| self.row_len(calls, c) as u64;
         let (beat, out_cycles) = match self.out_row {
@@ -229,11 +269,19 @@ impl Softmax {
             progress = true;
         }
         let out_len = self.out_row.map(|(c, _)| self.row_len(calls, &c));
+        let mut starved = false;
         if let (Some((chunk, emitted)), Some(row_len)) = (&mut self.out_row, out_len) {
-            let n = self.lanes.min(row_len - *emitted);
-            // A stalled output pipeline holds at most one beat per stage.
-            if (self.pipe.len() as u64) < self.out_latency_cycles.max(1) {
+            let mut n = self.lanes.min(row_len - *emitted);
+            if let Some(ready) = self.spill.available(chunk, *emitted) {
+                n = n.min(ready);
+            }
+            if n == 0 {
+                // Waiting for spilled exponentials to come back from DRAM.
+                starved = true;
+            } else if (self.pipe.len() as u64) < self.out_latency_cycles.max(1) {
+                // A stalled output pipeline holds at most one beat per stage.
                 self.pipe.push(now + self.out_latency_cycles, (*chunk, n));
+                self.spill.divide(chunk, *emitted, n, row_len);
                 *emitted += n;
                 self.elements += n as u64;
                 if *emitted == row_len {
@@ -244,17 +292,21 @@ impl Softmax {
                 blocked_out = true;
             }
         }
-        let mut starved = false;
         let mut full = false;
         if let Some((&chunk, _)) = input.front() {
-            if !self.room_for(&chunk) {
+            let row_len = self.row_len(calls, &chunk);
+            let have = self.have(&chunk);
+            let want = self.lanes.min(row_len - have);
+            let quota = self.quota(&chunk);
+            if !self.room_for(&chunk)
+                || quota.is_some_and(|q| !self.spill.can_take(&chunk, q, have, want))
+            {
                 full = true;
             } else {
-                let row_len = self.row_len(calls, &chunk);
-                let have = self.have(&chunk);
-                let (_, n) = input
-                    .take(now, self.lanes.min(row_len - have))
-                    .expect("front checked");
+                let (_, n) = input.take(now, want).expect("front checked");
+                if let Some(q) = quota {
+                    self.spill.take(chunk, q, have, n, row_len);
+                }
                 let have = have + n;
                 if have == row_len {
                     self.pending
@@ -268,6 +320,7 @@ impl Softmax {
         } else if !self.in_rows.is_empty() {
             starved = true;
         }
+        self.spill.request_reads();
         let activity = if worked {
             Activity::Busy
         } else if blocked_out || full {

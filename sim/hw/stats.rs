@@ -125,6 +125,10 @@ pub struct DramTraffic {
     pub transactions: u64,
     pub bytes_by_tensor: TensorBytes,
     pub bytes_by_cause: CauseBytes,
+    /// The softmax's score spill (`softmax.overflow = "spill"`, sim/hw/spill.rs), apart from
+    /// the fetcher's reads above; absent when nothing spilled.
+    #[serde(default, skip_serializing_if = "super::spill::SpillTraffic::is_zero")]
+    pub score_spill: super::spill::SpillTraffic,
     /// The back-end's own counters (its cycles are memory cycles).
     pub backend: DramStats,
 }

@@ -117,11 +117,11 @@ fn check_tiled(
     let entries = arch.softmax.score_buffer_entries;
     if c.queries == 1 {
         let rows = arch.interleaved_group_rows(heads, kv_heads) as u64;
-        if !plan.generation_fits(keys, rows) {
+        if !plan.generation_runs(keys, rows) {
             return Err(cfg(
                 "softmax.score_buffer_entries",
                 format!(
-                    "= {entries}: a generation row of {keys} keys streams through the SRAM in tiles and keeps all its exponentials{}",
+                    "= {entries}: a generation row of {keys} keys streams through the SRAM in tiles and keeps all its exponentials{} (softmax.overflow = \"spill\" would write those beyond the buffer to DRAM)",
                     if rows > 1 {
                         format!(
                             ", for each of the {rows} query heads of an interleaved K/V group (controller.interleave_group_tiles)"
