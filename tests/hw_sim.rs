@@ -556,6 +556,8 @@ fn staggered_regions_balance_the_channels() {
     for w in bases.windows(2) {
         assert!(w[0] + 993 * 64 * 2 <= w[1], "{w:?}");
     }
+    // The score spill region starts after the last one.
+    assert!(bases.last().unwrap() + 993 * 64 * 2 <= layout.end(3));
     let starts: std::collections::BTreeSet<u64> = bases.iter().map(|b| b / 32 % 16).collect();
     assert_eq!(starts.len(), 16);
 

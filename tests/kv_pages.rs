@@ -63,6 +63,8 @@ fn page_slots_follow_the_documented_formula_and_never_overlap() {
         for w in spans.windows(2) {
             assert!(w[0].1 <= w[1].0, "overlap: {w:?}");
         }
+        // The score spill region starts after everything.
+        assert!(spans.last().unwrap().1 <= l.end(layers as u32));
     }
 }
 

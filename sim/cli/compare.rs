@@ -290,7 +290,7 @@ fn simulate(
         policy: label.to_string(),
         cycles,
         milliseconds: cycles as f64 / (arch.clock.frequency_mhz * 1e3),
-        dram_bytes: r.stats.dram.bytes_read
+        dram_bytes: r.stats.dram.bytes_moved()
             + cost.summary_bytes_read
             + cost.summary_bytes_written
             + cost.metadata_bytes,

@@ -141,8 +141,17 @@ pub fn run_and_report(
     }
     spinner.finish_and_clear();
     let s = &result.stats;
+    let spill = &s.dram.score_spill;
+    let spilled = if spill.is_zero() {
+        String::new()
+    } else {
+        format!(
+            " (+ {:.2} MB of exponentials spilled and read back)",
+            (spill.bytes_written + spill.bytes_read) as f64 / 1e6
+        )
+    };
     Ok(format!(
-        "{}: {} cycles ({:.3} ms), {:.0} effective GOP/s, {:.2} MB from DRAM, {:.3} mJ\n  report: {}",
+        "{}: {} cycles ({:.3} ms), {:.0} effective GOP/s, {:.2} MB from DRAM{spilled}, {:.3} mJ\n  report: {}",
         result.name,
         s.cycles,
         s.seconds * 1e3,

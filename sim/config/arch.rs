@@ -165,7 +165,9 @@ pub struct SoftmaxConfig {
     pub overflow: ScoreOverflow,
     /// Transactions the spill path buffers each way: writes waiting for the address
     /// crossbar (the softmax input waits while they are full) and read-back transactions
-    /// requested and not yet divided.
+    /// requested and not yet divided. The default, 64 x 32 B, covers the DRAM's latency at
+    /// the softmax's 8 elements a cycle (16 makes a 4k-key row latency-bound:
+    /// tests/score_spill.rs).
     #[serde(default = "default_spill_buffer_transactions")]
     pub spill_buffer_transactions: u32,
 }
@@ -175,7 +177,7 @@ fn default_score_buffer_entries() -> u32 {
 }
 
 fn default_spill_buffer_transactions() -> u32 {
-    16
+    64
 }
 
 /// `softmax.overflow`: the arch choice for generation rows whose exponentials exceed the

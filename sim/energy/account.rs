@@ -59,10 +59,7 @@ impl EnergyReport {
         let pv = stats.pv_macs as f64 * e.pv_mac_pj.value * pj
             + stats.sram.value_write_bits as f64 * e.sram_write_bit_pj.value * pj;
         // The score spill's bytes cross the same crossbars as the fetcher's reads.
-        let spill = &stats.dram.score_spill;
-        let fetcher = (stats.dram.bytes_read + spill.bytes_written + spill.bytes_read) as f64
-            * e.fetcher_byte_pj.value
-            * pj;
+        let fetcher = stats.dram.bytes_moved() as f64 * e.fetcher_byte_pj.value * pj;
         let softmax = stats.scores as f64 * e.softmax_element_pj.value * pj;
         let topk = stats.topk.comparisons as f64 * e.topk_comparison_pj.value * pj;
         // The controller sequences the whole run; requant and importance share its budget.

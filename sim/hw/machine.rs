@@ -293,15 +293,14 @@ impl<'a> Machine<'a> {
         progress |= p;
         (acts[DATA_XBAR], p) = self.data_xbar.step(now, &mut self.fetcher);
         progress |= p;
-        (acts[ADDR_XBAR], p) =
-            self.addr_xbar.step(
-                now,
-                &mut self.fetcher,
-                &self.jobs,
-                &mut self.softmax.spill,
-                dram,
-                &mut self.traffic,
-            );
+        (acts[ADDR_XBAR], p) = self.addr_xbar.step(
+            now,
+            &mut self.fetcher,
+            &self.jobs,
+            &mut self.softmax.spill,
+            dram,
+            &mut self.traffic,
+        );
         progress |= p;
         raise_row_limits(
             &mut self.controller.tiled_jobs,

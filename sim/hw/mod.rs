@@ -30,7 +30,9 @@
 //!   fit a bank without a capacity limit (their rows in flight are bounded by the stage
 //!   latencies), for tiled heads `softmax.score_buffer_entries` sizes the rows it holds (see
 //!   above); the probability FIFOs after it use `softmax.fifo_depth` ([`softmax`],
-//!   [`machine`]).
+//!   [`machine`]). A tiled generation row longer than its share of the buffer is refused,
+//!   or, with `softmax.overflow = "spill"`, writes the rest of its exponentials to DRAM
+//!   through the address crossbar and reads them back for the division ([`spill`]).
 //! - Causal summarization: every query row is scored against all of the head's keys (the
 //!   trace does not record per-row visibility), as hardware computing the masked matrix
 //!   would.

@@ -133,6 +133,14 @@ pub struct DramTraffic {
     pub backend: DramStats,
 }
 
+impl DramTraffic {
+    /// Every byte between the chip and the DRAM: the fetcher's reads and the score spill's
+    /// writes and reads.
+    pub fn bytes_moved(&self) -> u64 {
+        self.bytes_read + self.score_spill.bytes_written + self.score_spill.bytes_read
+    }
+}
+
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TopkStats {
     /// Busy cycles of both engines.

@@ -16,9 +16,10 @@
 //!   waiting for rows the SRAM has no room for yet.
 //! - K is consumed by Q x K, V by Prob x V. Every score is kept (the softmax holds the row's
 //!   exponentials, as for untiled calls, in `softmax.score_buffer_entries`: a generation
-//!   row needs C of them, an interleaved GQA group one row per query head), so the
-//!   arithmetic, and the reference's result, are those of the untiled call: tiling changes
-//!   when rows arrive, not what is computed.
+//!   row needs C of them, an interleaved GQA group one row per query head; a design with
+//!   `softmax.overflow = "spill"` keeps the row's share on chip and spills the rest to DRAM,
+//!   [`super::spill`]), so the arithmetic, and the reference's result, are those of the
+//!   untiled call: tiling changes when rows arrive, not what is computed.
 //! - Generation (one query row): K then V stream once. A tiled call's V rows are requested
 //!   when it opens, as its K rows are; a job waiting for SRAM room lets the jobs behind it go
 //!   ahead (the fetcher), so a V stream waiting for Prob x V never holds back the K refetch

@@ -163,6 +163,11 @@ fn traffic_csv(s: &SimStats, t: &TrafficSteps) -> String {
     ] {
         writeln!(out, "fetched,{name},{v}").expect("String");
     }
+    let spill = &s.dram.score_spill;
+    if !spill.is_zero() {
+        writeln!(out, "score_spill,written,{}", spill.bytes_written).expect("String");
+        writeln!(out, "score_spill,read,{}", spill.bytes_read).expect("String");
+    }
     for (name, bits) in t.savings() {
         writeln!(out, "saved,{name},{}", bits / 8.0).expect("String");
     }
@@ -394,6 +399,19 @@ fn summary(
     channel_table(w, r);
     if let Some(t) = &s.tiling {
         tiling_note(w, t);
+    }
+    let spill = &s.dram.score_spill;
+    if !spill.is_zero() {
+        let _ = writeln!(
+            w,
+            "Score spill (softmax.overflow = \"spill\", sim/hw/spill.rs): {} generation rows had \
+             more exponentials than their share of the softmax buffer and wrote the rest to DRAM \
+             ({} written, {} read back, in {} transactions, besides the reads above).\n",
+            spill.rows,
+            human_bytes(spill.bytes_written as f64),
+            human_bytes(spill.bytes_read as f64),
+            spill.transactions
+        );
     }
     let _ = writeln!(
         w,

@@ -114,7 +114,7 @@ impl Evaluator for PipelineEvaluator {
             (r.energy.ops_per_joule(s.effective_ops) / 1e9).to_string(),
             area.to_string(),
             (s.effective_gops / area).to_string(),
-            s.dram.bytes_read.to_string(),
+            s.dram.bytes_moved().to_string(),
             s.lsb_refetches.to_string(),
         ];
         for name in SPEEDUP_BASELINES {
