@@ -5,6 +5,8 @@
 //! volume and the bandwidth bound of all the bytes moved, with an LSB recompute, an
 //! interleaved K/V group, both DRAM models, fast-forward on and off, and the refusals.
 
+mod common;
+
 use std::path::Path;
 
 use spatten::config::arch::ScoreOverflow;
@@ -247,4 +249,88 @@ fn overflow_is_refused_up_front_unless_the_design_spills() {
     assert!(e.contains("softmax.score_buffer_entries"), "{e}");
     let s = run(&arch(4096), &t, DramKind::Simple, true);
     assert_eq!(s.dram.score_spill.bytes_written, 2 * row_bytes(6001, 4096));
+}
+
+#[test]
+fn a_spilling_run_reports_the_spill_apart() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path();
+    std::fs::write(
+        p.join("a.toml"),
+        "base = \"spatten\"\nname = \"small-buffer\"\n[softmax]\nscore_buffer_entries = 512\noverflow = \"spill\"\n",
+    )
+    .unwrap();
+    // One GPT-2 layer decoding after 1100 cached tokens: rows of 1101 keys, more than a
+    // bank's 1024, so every head is tiled and keeps 512 exponentials on chip.
+    std::fs::write(
+        p.join("w.toml"),
+        "base = \"gpt2-small\"\nname = \"g1k\"\n[model]\nlayers = 1\n[stage]\nprompt_tokens = 1100\ngenerated_tokens = 1\nprefill = \"cached\"\n",
+    )
+    .unwrap();
+    let (code, out, err) = common::spatten_in(
+        &[
+            "run",
+            "--quiet",
+            "--arch",
+            "a.toml",
+            "--workload",
+            "w.toml",
+            "--out",
+            "o",
+        ],
+        p,
+    );
+    assert_eq!(code, 0, "{err}");
+    let stats: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(p.join("o/stats.json")).unwrap()).unwrap();
+    let spill = &stats["dram"]["score_spill"];
+    let written = spill["bytes_written"].as_u64().unwrap();
+    assert!(spill["rows"].as_u64().unwrap() >= 12);
+    assert_eq!(spill["bytes_read"].as_u64().unwrap(), written);
+    let mb = 2.0 * written as f64 / 1e6;
+    assert!(
+        out.contains(&format!(
+            "(+ {mb:.2} MB of exponentials spilled and read back)"
+        )),
+        "{out}"
+    );
+    let traffic = std::fs::read_to_string(p.join("o/traffic.csv")).unwrap();
+    assert!(
+        traffic.contains(&format!("score_spill,written,{written}\n")),
+        "{traffic}"
+    );
+    assert!(
+        traffic.contains(&format!("score_spill,read,{written}\n")),
+        "{traffic}"
+    );
+    let summary = std::fs::read_to_string(p.join("o/summary.md")).unwrap();
+    assert!(
+        summary.contains("Score spill (softmax.overflow"),
+        "{summary}"
+    );
+    // Without the spill the same pair is refused up front, naming the key.
+    std::fs::write(
+        p.join("r.toml"),
+        "base = \"spatten\"\nname = \"refusing\"\n[softmax]\nscore_buffer_entries = 512\n",
+    )
+    .unwrap();
+    let (code, _, err) = common::spatten_in(
+        &[
+            "run",
+            "--quiet",
+            "--arch",
+            "r.toml",
+            "--workload",
+            "w.toml",
+            "--out",
+            "r",
+        ],
+        p,
+    );
+    assert_eq!(code, 2, "{err}");
+    assert!(
+        err.contains("softmax.score_buffer_entries") && err.contains("overflow"),
+        "{err}"
+    );
+    assert!(!p.join("r").exists());
 }

@@ -734,13 +734,32 @@ fn figures(
     }))
     .filter(|(s, _)| dense_mb > 0.0 || s.values.iter().any(|v| *v > 0.0))
     .collect();
-    let (components, colors): (Vec<Series>, Vec<usize>) = parts.into_iter().unzip();
+    let (mut components, mut colors): (Vec<Series>, Vec<usize>) = parts.into_iter().unzip();
+    let mut categories = vec![
+        "fetched, by tensor".to_string(),
+        "dense K/V, where it went".to_string(),
+    ];
+    // A third bar, only when the softmax spilled exponentials to DRAM (sim/hw/spill.rs).
+    let spill = &r.stats.dram.score_spill;
+    if !spill.is_zero() {
+        categories.push("score spill".into());
+        components.iter_mut().for_each(|s| s.values.push(0.0));
+        for (name, bytes, col) in [
+            ("spill written", spill.bytes_written, 2),
+            ("spill read back", spill.bytes_read, 5),
+        ] {
+            components.push(Series {
+                name: name.into(),
+                values: vec![0.0, 0.0, bytes as f64 * mb],
+            });
+            colors.push(col);
+        }
+    }
+    // Each bar has its legend column: a third one needs the width.
+    let width = if categories.len() > 2 { 1200 } else { 900 };
     let mut traffic = StackedBars::new(
-        Frame::new(&title("DRAM traffic"), "", "data (MB)").sized((900, 680)),
-        vec![
-            "fetched, by tensor".into(),
-            "dense K/V, where it went".into(),
-        ],
+        Frame::new(&title("DRAM traffic"), "", "data (MB)").sized((width, 680)),
+        categories,
         components,
     );
     traffic.legend_per_category = true;
@@ -793,7 +812,7 @@ fn figures(
     )?);
     let f_ghz = r.arch.clock.frequency_mhz / 1000.0;
     let peak = 2.0 * (r.arch.qk.multipliers + r.arch.pv.multipliers) as f64 * f_ghz;
-    let bytes = r.stats.dram.bytes_read.max(1) as f64;
+    let bytes = r.stats.dram.bytes_moved().max(1) as f64;
     out.push(plot::roofline(
         &dir.join("roofline"),
         &Roofline {
