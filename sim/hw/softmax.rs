@@ -320,7 +320,9 @@ impl Softmax {
         } else if !self.in_rows.is_empty() {
             starved = true;
         }
-        self.spill.request_reads();
+        let order = self.out_row.iter().map(|(c, _)| c);
+        self.spill
+            .request_reads(order.chain(self.pending.iter().map(|(_, c)| c)));
         let activity = if worked {
             Activity::Busy
         } else if blocked_out || full {

@@ -18,8 +18,9 @@
 //!   `softmax.spill_buffer_transactions` writes are queued.
 //! - A row's reads are requested once its input is complete and all its writes have
 //!   completed (posted writes complete at once in the command-level model; a read of an
-//!   address still in the write buffer is served from it), oldest row first, with at most
-//!   `spill_buffer_transactions` read back and not yet divided. The output stage divides the
+//!   address still in the write buffer is served from it), rows in the order the output
+//!   stage divides them, with at most `spill_buffer_transactions` read back and not yet
+//!   divided over all rows. The output stage divides the
 //!   on-chip exponentials first, then the read-back ones in order, as their transactions
 //!   arrive.
 //! - The spill changes when exponentials are available, not their values: the reference's
@@ -195,37 +196,48 @@ impl ScoreSpill {
         }
     }
 
-    /// Requests the reads of the oldest complete row whose writes are done, while the
-    /// read-back buffer has room.
-    pub fn request_reads(&mut self) {
-        let (per_txn, buffer) = (self.per_txn, self.buffer);
-        let Some(i) = self
+    /// Requests the reads of the rows in `order` (the order the output stage divides them),
+    /// the first row with reads left first, once its writes are done, while fewer than
+    /// `spill_buffer_transactions` are read back and not yet divided.
+    pub fn request_reads<'c>(&mut self, order: impl Iterator<Item = &'c Chunk>) {
+        let per_txn = self.per_txn;
+        let mut buffered: u32 = self
             .rows
             .iter()
-            .position(|r| r.reads < r.transactions(per_txn))
-        else {
-            return;
-        };
-        let row = &mut self.rows[i];
-        if !row.input_done || row.writes_done < row.writes {
+            .map(|r| r.reads - r.divided / per_txn)
+            .sum();
+        if buffered >= self.buffer {
             return;
         }
-        let total = row.transactions(per_txn);
-        if row.arrived.is_empty() {
-            row.arrived = vec![false; total as usize];
-        }
-        let divided_txns = row.divided / per_txn;
-        let mut new = Vec::new();
-        while row.reads < total && row.reads - divided_txns < buffer {
-            new.push((row.slot, row.reads));
-            row.reads += 1;
-        }
-        for (slot, index) in new {
-            self.requests.push_back(SpillRequest {
-                id: SPILL_TAG | (slot as u64) << SLOT_SHIFT | index as u64,
-                addr: self.address(slot, index),
-                is_write: false,
-            });
+        for chunk in order {
+            let Some(i) = self.rows.iter().position(|r| r.chunk == *chunk) else {
+                continue;
+            };
+            let row = &mut self.rows[i];
+            let total = row.transactions(per_txn);
+            if row.reads == total {
+                continue;
+            }
+            if !row.input_done || row.writes_done < row.writes {
+                return;
+            }
+            if row.arrived.is_empty() {
+                row.arrived = vec![false; total as usize];
+            }
+            let (slot, from) = (row.slot, row.reads);
+            let n = (total - from).min(self.buffer - buffered);
+            row.reads += n;
+            buffered += n;
+            for index in from..from + n {
+                self.requests.push_back(SpillRequest {
+                    id: SPILL_TAG | (slot as u64) << SLOT_SHIFT | index as u64,
+                    addr: self.address(slot, index),
+                    is_write: false,
+                });
+            }
+            if buffered >= self.buffer {
+                return;
+            }
         }
     }
 
