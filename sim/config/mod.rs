@@ -426,12 +426,12 @@ pub fn check_pair(arch: &ArchConfig, workload: &WorkloadConfig) -> Result<(), Co
 /// cache taken as filled (a prompt pass of a long context can be too long to simulate).
 fn long_context_hint(workload: &WorkloadConfig, arch_name: &str) -> String {
     const PRESET: &str = "spatten-long-context";
-    let Ok(lc) = load_arch(PRESET) else {
-        return String::new();
-    };
     if arch_name == PRESET {
         return String::new();
     }
+    let Ok(lc) = load_arch(PRESET) else {
+        return String::new();
+    };
     let holds = format!(
         "--arch {PRESET} holds {} token scores and {} exponentials",
         lc.importance.token_entries, lc.softmax.score_buffer_entries
