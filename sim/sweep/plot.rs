@@ -230,22 +230,27 @@ pub fn plot_dir(dir: &Path, metric: &str, out: &Path) -> Result<Vec<PathBuf>, Sw
             })
             .collect();
         let stem = format!("{metric}_vs_{}", axis.replace('.', "_"));
-        push(
-            plot::line_plot(
-                &out.join(stem),
-                &LinePlot::new(
-                    Frame::new(
-                        &format!("{}: {metric} against {axis}", manifest.name),
-                        axis,
-                        &y_label,
-                    ),
-                    curves,
-                ),
-            )
-            .map_err(draw)?,
+        let xs: Vec<f64> = rows.iter().filter_map(|r| number(r, axis)).collect();
+        let mut figure = LinePlot::new(
+            Frame::new(
+                &format!("{}: {metric} against {axis}", manifest.name),
+                axis,
+                &y_label,
+            ),
+            curves,
         );
+        figure.log_x = spans_decades(&xs);
+        push(plot::line_plot(&out.join(stem), &figure).map_err(draw)?);
     }
     Ok(files)
+}
+
+/// Whether axis values are all positive and span 16x or more (a sweep over sizes, often in
+/// powers of two): a log axis spaces them evenly instead of crowding the small ones.
+fn spans_decades(xs: &[f64]) -> bool {
+    let lo = xs.iter().copied().fold(f64::INFINITY, f64::min);
+    let hi = xs.iter().copied().fold(0.0, f64::max);
+    lo > 0.0 && hi >= 16.0 * lo
 }
 
 #[cfg(test)]
@@ -288,5 +293,16 @@ mod tests {
         keys.sort_by(compare_order);
         let a: Vec<&str> = keys.iter().map(|k| k[1].1.as_str()).collect();
         assert_eq!(a, ["2", "4", "16"]);
+    }
+
+    #[test]
+    fn size_axes_spanning_16x_or_more_are_drawn_on_a_log_scale() {
+        assert!(spans_decades(&[8192.0, 16384.0, 131072.0]));
+        assert!(spans_decades(&[1.0, 16.0]));
+        assert!(!spans_decades(&[1.0, 15.9]));
+        assert!(!spans_decades(&[1024.0, 2048.0, 4096.0, 8160.0]));
+        assert!(!spans_decades(&[0.0, 100.0]));
+        assert!(!spans_decades(&[-4.0, 100.0]));
+        assert!(!spans_decades(&[]));
     }
 }

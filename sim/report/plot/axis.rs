@@ -77,7 +77,8 @@ impl Axis {
 
     pub(super) fn label(&self, v: f64) -> String {
         if self.log {
-            format_number(round_sig(10f64.powf(v), 3))
+            // 10^log10(x) carries float noise; 12 digits keep data ticks such as 8192 exact.
+            format_number(round_sig(10f64.powf(v), 12))
         } else {
             format_number(v)
         }
@@ -255,5 +256,9 @@ mod tests {
         let a = Axis::fit(1.0, 32.0, true, false).at_data(&t);
         assert_eq!(labels(&a), ["1", "2", "4", "8", "16", "32"]);
         assert!(data_ticks((0..40).map(f64::from)).is_none());
+        // Four and more digits are labelled as they are, not to three significant ones.
+        let xs = [1536.0, 8192.0, 131072.0];
+        let a = Axis::fit(1536.0, 131072.0, true, false).at_data(&xs);
+        assert_eq!(labels(&a), ["1536", "8192", "131072"]);
     }
 }
