@@ -247,15 +247,7 @@ fn the_public_gpt2_trace_takes_the_same_cycles_on_native_hbm_and_dramsim3() {
 fn a_spilling_decode_step_takes_the_same_cycles_on_native_hbm_and_dramsim3() {
     use spatten::config::arch::ScoreOverflow;
     use spatten::experiment::{DramKind, simulate};
-    let mut w = spatten::config::load_workload("gpt2-small").unwrap();
-    w.model.layers = 1;
-    w.model.heads = 8;
-    w.model.hidden = 8 * 64;
-    w.stage.prompt_tokens = 4000;
-    w.stage.generated_tokens = 1;
-    let mut trace = spatten::hw::dense_trace(&w);
-    trace.head_calls.retain(|c| c.iteration == 1);
-    trace.layers.retain(|r| r.iteration == 1);
+    let trace = common::dense_decode(4000, 8);
     let mut arch = spatten::config::load_arch("spatten").unwrap();
     arch.softmax.score_buffer_entries = 1000;
     arch.softmax.overflow = ScoreOverflow::Spill;

@@ -3,9 +3,11 @@
 //! point whose SRAM holds them, against the bandwidth bound, with an LSB refetch, single
 //! buffering, grouped K/V heads (per query head and interleaved) and fast-forward off.
 
+mod common;
+
 use spatten::config::{self, ArchConfig};
 use spatten::dram::simple::SimpleDram;
-use spatten::hw::{SimOptions, SimStats, dense_trace, simulate};
+use spatten::hw::{SimOptions, SimStats, simulate};
 use spatten::trace::AttentionTrace;
 
 fn arch() -> ArchConfig {
@@ -52,19 +54,9 @@ fn refetch(t: &mut AttentionTrace, i: usize) {
     c.requant_rows = 1;
 }
 
-/// One dense generation iteration of `heads` GPT-2-shaped heads (D = 64, 8-bit K/V) over
-/// `prompt + 1` keys: 4001 keys is about four banks of the paper's design point.
+/// One dense generation iteration over `prompt + 1` keys (4001 keys: about four banks).
 fn generation(prompt: u32, heads: u32) -> AttentionTrace {
-    let mut w = config::load_workload("gpt2-small").unwrap();
-    w.model.layers = 1;
-    w.model.heads = heads;
-    w.model.hidden = heads * 64;
-    w.stage.prompt_tokens = prompt;
-    w.stage.generated_tokens = 1;
-    let mut t = dense_trace(&w);
-    t.head_calls.retain(|c| c.iteration == 1);
-    t.layers.retain(|r| r.iteration == 1);
-    t
+    common::dense_decode(prompt, heads)
 }
 
 /// [`generation`] with every query head sharing one K/V head.

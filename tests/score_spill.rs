@@ -12,7 +12,7 @@ use std::path::Path;
 use spatten::config::arch::ScoreOverflow;
 use spatten::config::{self, ArchConfig, ConfigKind};
 use spatten::dram::backend::{DramKind, make_dram};
-use spatten::hw::{SimOptions, SimStats, dense_trace, simulate};
+use spatten::hw::{SimOptions, SimStats, simulate};
 use spatten::trace::AttentionTrace;
 
 /// The paper's design point with every channel busy (see hw_sim's memory-bound test) and a
@@ -46,20 +46,8 @@ fn run_both(arch: &ArchConfig, t: &AttentionTrace, dram: DramKind) -> SimStats {
     on
 }
 
-/// One dense generation iteration of `heads` GPT-2-shaped heads (D = 64, 8-bit K/V) over
-/// `prompt + 1` keys (4001 keys: about four SRAM banks of the paper's design point, so every
-/// head is tiled).
 fn generation(prompt: u32, heads: u32) -> AttentionTrace {
-    let mut w = config::load_workload("gpt2-small").unwrap();
-    w.model.layers = 1;
-    w.model.heads = heads;
-    w.model.hidden = heads * 64;
-    w.stage.prompt_tokens = prompt;
-    w.stage.generated_tokens = 1;
-    let mut t = dense_trace(&w);
-    t.head_calls.retain(|c| c.iteration == 1);
-    t.layers.retain(|r| r.iteration == 1);
-    t
+    common::dense_decode(prompt, heads)
 }
 
 /// Spill bytes of one row of `keys` exponentials keeping `quota` on chip: 32-bit words in

@@ -151,3 +151,19 @@ ramp = 0.0
     )
     .unwrap()
 }
+
+/// One dense generation iteration of `heads` GPT-2-shaped heads (D = 64, 8-bit K/V) over
+/// `prompt + 1` keys: with 4000, about four SRAM banks of the paper's design point, so every
+/// head streams its K/V in tiles.
+pub fn dense_decode(prompt: u32, heads: u32) -> spatten::trace::AttentionTrace {
+    let mut w = spatten::config::load_workload("gpt2-small").unwrap();
+    w.model.layers = 1;
+    w.model.heads = heads;
+    w.model.hidden = heads * 64;
+    w.stage.prompt_tokens = prompt;
+    w.stage.generated_tokens = 1;
+    let mut t = spatten::hw::dense_trace(&w);
+    t.head_calls.retain(|c| c.iteration == 1);
+    t.layers.retain(|r| r.iteration == 1);
+    t
+}
