@@ -118,9 +118,10 @@ fn a_one_transaction_read_back_buffer_waits_a_dram_latency_per_transaction() {
     };
     let one = cycles(1);
     // Each read-back transaction is requested once the one before it has been divided, so
-    // the 8 x 376 of them take at least a DRAM access latency each, one after the other.
+    // the 8 x 376 of them take at least a round trip each, one after the other: a DRAM
+    // access and the data crossbar's latency (one cycle each way) on the response.
     let a = arch(1000);
-    let latency = (a.hbm.timing.trcd + a.hbm.timing.cl) as u64;
+    let latency = (a.hbm.timing.trcd + a.hbm.timing.cl + 2 * a.crossbar.latency_cycles) as u64;
     let reads = one.dram.score_spill.bytes_read / 32;
     assert_eq!(reads, 8 * 376);
     let serial = fits.cycles + reads * latency;
@@ -129,7 +130,7 @@ fn a_one_transaction_read_back_buffer_waits_a_dram_latency_per_transaction() {
         one.cycles
     );
     assert!(one.cycles >= reads * latency);
-    // Stated margin: within 10 % of the fitting run plus the serial reads (measured 0.9 %).
+    // Stated margin: within 10 % of the fitting run plus the serial reads (measured 3.9 %).
     assert!((one.cycles as f64) < 1.1 * serial as f64, "{}", one.cycles);
     // A larger buffer overlaps them: fewer cycles at every step up to the default.
     let sixteen = cycles(16);

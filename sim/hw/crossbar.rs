@@ -8,7 +8,8 @@
 //! enters the DRAM in the grant cycle; both crossbars' pipeline latencies are charged on the
 //! response path (the data entry becomes valid `2 x latency_cycles` after the DRAM completes).
 //! The softmax's score spill ([`super::spill`]) is served first each cycle, its requests in
-//! order, on the same channel ports.
+//! order, on the same channel ports; its responses cross the data crossbar with the same
+//! latency.
 
 use super::fetcher::{DataEntry, FetchJob, Fetcher};
 use super::fifo::DelayLine;
@@ -183,10 +184,21 @@ impl DataCrossbar {
         self.in_flight.len()
     }
 
-    /// Marks the data FIFO slots of responses that have crossed.
-    pub fn step(&mut self, now: u64, fetcher: &mut Fetcher) -> (Activity, bool) {
+    /// Marks the data FIFO slots of responses that have crossed; the score spill's
+    /// responses (tagged) go to it.
+    pub fn step(
+        &mut self,
+        now: u64,
+        fetcher: &mut Fetcher,
+        spill: &mut ScoreSpill,
+    ) -> (Activity, bool) {
         let mut delivered = false;
         while let Some(seq) = self.in_flight.pop_ready(now) {
+            if seq & super::spill::SPILL_TAG != 0 {
+                spill.complete(seq);
+                delivered = true;
+                continue;
+            }
             let d = fetcher.data_lane(seq);
             let slot = fetcher.data_fifos[d]
                 .front()

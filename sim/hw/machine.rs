@@ -232,10 +232,7 @@ impl<'a> Machine<'a> {
         self.sync_dram(target, dram);
         let drops = &self.options.drop_responses;
         for id in self.completions.drain(..) {
-            if id & super::spill::SPILL_TAG != 0 {
-                self.softmax.spill.complete(id);
-                progress = true;
-            } else if drops.is_empty() || !drops.contains(&id) {
+            if drops.is_empty() || !drops.contains(&id) {
                 self.data_xbar.accept(now, id);
                 progress = true;
             }
@@ -291,7 +288,9 @@ impl<'a> Machine<'a> {
         progress |= p;
         (acts[CONVERTER], p) = self.converter.step(now, &mut self.fetcher, &mut self.jobs);
         progress |= p;
-        (acts[DATA_XBAR], p) = self.data_xbar.step(now, &mut self.fetcher);
+        (acts[DATA_XBAR], p) = self
+            .data_xbar
+            .step(now, &mut self.fetcher, &mut self.softmax.spill);
         progress |= p;
         (acts[ADDR_XBAR], p) = self.addr_xbar.step(
             now,

@@ -20,9 +20,10 @@
 //!   completed (posted writes complete at once in the command-level model; a read of an
 //!   address still in the write buffer is served from it), rows in the order the output
 //!   stage divides them, with at most `spill_buffer_transactions` read back and not yet
-//!   divided over all rows. The output stage divides the
-//!   on-chip exponentials first, then the read-back ones in order, as their transactions
-//!   arrive.
+//!   divided over all rows. The output stage divides the on-chip exponentials first, then
+//!   the read-back ones in order, as their transactions arrive. Responses (write
+//!   acknowledgements and read data) cross the data crossbar with its latency, as the
+//!   fetcher's do.
 //! - The spill changes when exponentials are available, not their values: the reference's
 //!   probabilities are those of the untiled row. Its DRAM traffic is reported apart from the
 //!   fetcher's (`dram.score_spill` in stats.json), and its bytes count in the DRAM energy (the

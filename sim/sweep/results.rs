@@ -185,11 +185,25 @@ pub fn lock(dir: &Path) -> Result<DirLock, SweepError> {
         .write(true)
         .open(&path)
         .map_err(|e| SweepError::io_while(&path, "opening the lock file", e))?;
-    match file.try_lock() {
+    let mut attempt = 0;
+    let locked = loop {
+        match file.try_lock() {
+            Err(std::fs::TryLockError::WouldBlock)
+                if attempt < 100 && lock_holder(&path) == std::process::id().to_string() =>
+            {
+                // Held by this process, which has let go of it: a child being spawned by
+                // another thread holds a copy of the descriptor until its exec closes it.
+                attempt += 1;
+                std::thread::sleep(std::time::Duration::from_millis(10));
+            }
+            other => break other,
+        }
+    };
+    match locked {
         Ok(()) => {}
         Err(std::fs::TryLockError::WouldBlock) => {
-            let holder = std::fs::read_to_string(&path).unwrap_or_default();
-            let holder = holder.trim();
+            let holder = lock_holder(&path);
+            let holder = holder.as_str();
             return Err(SweepError::Usage(format!(
                 "{}: another spatten process ({}) is writing this sweep directory; wait for it \
                  to finish or choose another --out",
@@ -213,6 +227,14 @@ pub fn lock(dir: &Path) -> Result<DirLock, SweepError> {
         .and_then(|_| file.write_all(format!("{}\n", std::process::id()).as_bytes()))
         .map_err(|e| SweepError::io_while(&path, "writing the lock file", e))?;
     Ok(DirLock { _file: file })
+}
+
+/// The PID a lock file names ("" when unreadable).
+fn lock_holder(path: &Path) -> String {
+    std::fs::read_to_string(path)
+        .unwrap_or_default()
+        .trim()
+        .to_string()
 }
 
 /// The first input file whose hash differs between two manifests: (file, before, now), with
