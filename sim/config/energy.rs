@@ -47,15 +47,16 @@ pub struct AreaConfig {
     pub qk_multiplier_mm2: Sourced,
     /// One ProbxV multiplier with its adder-tree share and accumulators.
     pub pv_multiplier_mm2: Sourced,
-    /// One KiB of on-chip SRAM (key and value buffers).
+    /// One KiB of on-chip SRAM: the key and value SRAMs, the softmax's score buffer (and a
+    /// spilling design's transaction buffers), the importance accumulators.
     pub sram_kib_mm2: Sourced,
-    /// One softmax lane.
+    /// One softmax lane (its score buffer is charged as SRAM).
     pub softmax_lane_mm2: Sourced,
     /// One comparator of a top-k engine, with its share of FIFOs and zero eliminators.
     pub topk_comparator_mm2: Sourced,
     /// One fetcher lane: an address FIFO, a data FIFO and their crossbar ports.
     pub fetcher_lane_mm2: Sourced,
-    /// Controller, requant decision and importance accumulators.
+    /// Controller and requant decision (the importance accumulators are charged as SRAM).
     pub other_mm2: Sourced,
 }
 

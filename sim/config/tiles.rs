@@ -9,6 +9,9 @@ use super::arch::ScoreOverflow;
 /// Bits a spilled exponential takes in DRAM: a Q.24 value up to 2^24 in a 32-bit word.
 pub const SPILL_EXP_BITS: u32 = 32;
 
+/// Bits an exponential takes in the softmax buffer: Q.24 with E(0) = 2^24 exactly.
+pub const SCORE_BUFFER_BITS: u32 = 25;
+
 /// On-chip bytes per SRAM bank (half the SRAM when double-buffered).
 pub fn bank_bytes(total: u64, double_buffered: bool) -> u64 {
     if double_buffered { total / 2 } else { total }
