@@ -13,8 +13,10 @@ from safetensors.numpy import load_file
 path = sys.argv[1]
 meta = safe_open(path, "np").metadata()
 # Version 2 adds the optional header key kv_heads (grouped K/V heads); version 3 stores the
-# token index lists compactly (a code per list: 0 list, 1 ranges, 2 bitmap; traces/FORMAT.md).
-assert meta["format"] == "spatten-trace" and meta["version"] in ("1", "2", "3"), meta
+# token index lists compactly (a code per list: 0 list, 1 ranges, 2 bitmap; traces/FORMAT.md);
+# version 4 adds the optional header key softmax_key_tile_rows (a two-pass design's online
+# sums), lists compact as in 3.
+assert meta["format"] == "spatten-trace" and meta["version"] in ("1", "2", "3", "4"), meta
 header = json.loads(meta["header"])
 kv_heads = header.get("kv_heads", header["heads"])
 t = load_file(path)  # column name -> numpy array
@@ -42,11 +44,13 @@ def index_lists(flat, offsets, codes=None):
     return [decode(c, w) for c, w in zip(t[codes], parts)]
 
 
-compact = meta["version"] == "3"
+compact = int(meta["version"]) >= 3
 keys = index_lists("head_calls.keys", "head_calls.key_offsets",
                    "head_calls.key_encoding" if compact else None)
 
 print(header["workload"], header["layers"], "layers x", header["heads"], "heads,", kv_heads, "K/V heads")
+if "softmax_key_tile_rows" in header:
+    print("rows of many-query calls summed online over key tiles of", header["softmax_key_tile_rows"], "rows")
 print("head calls:", len(keys), " keys fetched:", sum(len(k) for k in keys))
 print("LSB refetches:", int(t["head_calls.lsb_refetch"].sum()))
 first = 0

@@ -126,6 +126,8 @@ impl Experiment {
                     anyhow::anyhow!("a workload is needed to run the reference on values")
                 })?;
                 let knobs = SynthKnobs::for_workload(workload);
+                let tile = crate::config::tiles::TilePlan::new(&self.arch, workload.model.head_dim)
+                    .reference_key_tile();
                 if matches!(self.input, Input::Synthetic)
                     && budget::streams_synthetic_values(workload)
                 {
@@ -137,6 +139,7 @@ impl Experiment {
                     return Ok(crate::reference::run_workload_streamed(
                         &layers,
                         workload,
+                        tile,
                         &|_, _| {},
                     )?);
                 }
@@ -152,7 +155,12 @@ impl Experiment {
                     }
                 };
                 phase("running the reference model");
-                Ok(crate::reference::run_workload(&values, workload)?)
+                Ok(crate::reference::run_workload_with_progress(
+                    &values,
+                    workload,
+                    tile,
+                    &|_, _| {},
+                )?)
             }
         }
     }

@@ -157,6 +157,7 @@ fn pruned_random(
             generated_tokens: generated,
             seed,
             kv_heads: None,
+            softmax_key_tile_rows: None,
         },
         head_calls,
         layers: records,

@@ -30,6 +30,7 @@ fn trace(keys: u32, kept: u32) -> AttentionTrace {
             generated_tokens: 1,
             seed: 0,
             kv_heads: None,
+            softmax_key_tile_rows: None,
         },
         head_calls: vec![HeadCall {
             iteration: 1,

@@ -155,6 +155,7 @@ fn pruned_trace() -> AttentionTrace {
             generated_tokens: 1,
             seed: 0,
             kv_heads: None,
+            softmax_key_tile_rows: None,
         },
         head_calls: c,
         layers: vec![

@@ -5,10 +5,10 @@
 //! and the QxK bound, single- and double-buffered, with grouped K/V heads, fast-forward on and
 //! off, and the refusals of what it cannot run.
 
-use spatten::config::workload::{QuantMode, StageKind};
+mod common;
+
 use spatten::config::{self, ArchConfig};
-use spatten::dram::simple::SimpleDram;
-use spatten::hw::{SimError, SimOptions, SimStats, dense_trace, simulate};
+use spatten::hw::{SimError, SimStats, dense_trace};
 use spatten::trace::AttentionTrace;
 
 /// 1500 keys of D = 64 (8-bit K/V): a bank of the paper's design point holds 1024, so the
@@ -26,15 +26,7 @@ fn arch(rows: u32) -> ArchConfig {
 
 /// A dense summarization pass of `heads` GPT-2-shaped heads over `KEYS` tokens.
 fn summarization(heads: u32) -> AttentionTrace {
-    let mut w = config::load_workload("gpt2-small").unwrap();
-    w.model.layers = 1;
-    w.model.heads = heads;
-    w.model.hidden = heads * 64;
-    w.stage.kind = StageKind::Summarization;
-    w.stage.prompt_tokens = KEYS as u32;
-    w.stage.generated_tokens = 0;
-    w.quant.mode = QuantMode::Static;
-    w.quant.lsb_bits = 0;
+    let w = common::gpt2_prompt(KEYS as u32, heads);
     let t = dense_trace(&w);
     assert!(
         t.head_calls.iter().all(|c| c.queries as u64 == KEYS
@@ -45,23 +37,12 @@ fn summarization(heads: u32) -> AttentionTrace {
 }
 
 fn run(arch: &ArchConfig, t: &AttentionTrace, fast_forward: bool) -> Result<SimStats, SimError> {
-    let mut dram = SimpleDram::from_config(&arch.hbm, arch.fetcher.transaction_bytes);
-    let o = SimOptions {
-        fast_forward,
-        ..SimOptions::default()
-    };
-    simulate(arch, t, &mut dram, &o)
+    common::simulate_simple(arch, t, fast_forward)
 }
 
 /// Runs with fast-forward on and off, checks both give the same statistics, returns them.
 fn run_both(arch: &ArchConfig, t: &AttentionTrace) -> SimStats {
-    let on = run(arch, t, true).unwrap();
-    let off = run(arch, t, false).unwrap();
-    assert_eq!(
-        serde_json::to_string(&on).unwrap(),
-        serde_json::to_string(&off).unwrap()
-    );
-    on
+    common::simulate_simple_both(arch, t)
 }
 
 /// Bytes of one 8-bit K or V plane of `KEYS` rows of D = 64.
@@ -102,12 +83,7 @@ fn blocks_stream_k_and_v_once_each_and_do_the_untiled_work() {
     // 9.6 MB, 19 k cycles at 512 B a cycle) hide under it, so the run stays within 5 % of
     // it, as the untiled one does.
     let bound = s.scores / 8;
-    assert!(s.cycles >= bound, "{} < {bound}", s.cycles);
-    assert!(
-        (s.cycles as f64) < 1.05 * bound as f64,
-        "{} vs {bound}",
-        s.cycles
-    );
+    common::assert_near_bound(s.cycles, bound, 0.05);
     assert!((whole.cycles as f64) < 1.05 * bound as f64);
 }
 

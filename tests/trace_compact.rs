@@ -7,6 +7,7 @@ mod common;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use spatten::config::workload::StageKind;
+use spatten::trace::attention::TRACE_FORMAT_VERSION;
 use spatten::trace::container::{self, RawTensor};
 use spatten::trace::index_codec::{self, BITMAP, LIST, RANGES};
 use spatten::trace::trace_file::{decode_trace, encode_trace, encode_trace_as};
@@ -54,6 +55,7 @@ fn long_trace() -> AttentionTrace {
             generated_tokens: 1,
             seed: 1,
             kv_heads: None,
+            softmax_key_tile_rows: None,
         },
         head_calls: vec![
             call(0, keys.clone(), None),
@@ -179,7 +181,18 @@ fn malformed_compact_lists_are_named_errors() {
     short.layers[0].tokens_kept = vec![0, 5, 100];
     let c = encode_trace(&p, &short).unwrap();
     assert_eq!(c.metadata["version"], "1");
-    assert!(encode_trace_as(&p, &short, 4).is_err());
+    assert!(encode_trace_as(&p, &short, TRACE_FORMAT_VERSION + 1).is_err());
+    // A two-pass design's key tile needs version 4, lists then compact; it round-trips, and
+    // a file of an older version that names it is refused.
+    short.header.softmax_key_tile_rows = Some(1024);
+    let c = encode_trace(&p, &short).unwrap();
+    assert_eq!(c.metadata["version"], "4");
+    assert_eq!(decode_trace(&p, &c).unwrap(), short);
+    assert!(encode_trace_as(&p, &short, 3).is_err());
+    let mut old = c.clone();
+    old.metadata.insert("version".into(), "3".into());
+    let e = decode_trace(&p, &old).unwrap_err().to_string();
+    assert!(e.contains("softmax_key_tile_rows"), "{e}");
 }
 
 #[test]

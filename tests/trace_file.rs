@@ -73,6 +73,7 @@ fn random_trace(seed: u64) -> AttentionTrace {
         // Header seeds are at most 2^63 - 1 (a reader rule).
         seed: seed >> 1,
         kv_heads: None,
+        softmax_key_tile_rows: None,
     };
     let (mut head_calls, mut records, mut calls) = (Vec::new(), Vec::new(), Vec::new());
     for iteration in 0..=generated {
@@ -197,6 +198,7 @@ fn small_trace() -> AttentionTrace {
             generated_tokens: 1,
             seed: 0,
             kv_heads: None,
+            softmax_key_tile_rows: None,
         },
         head_calls: vec![
             call(0, vec![0, 2, 4], vec![2, 4], Some(0)),

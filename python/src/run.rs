@@ -205,7 +205,14 @@ pub fn run(
             let name = format!("{}-{}", arch.name, w.name);
             py.detach(|| -> anyhow::Result<ExperimentResult> {
                 phase("running the reference model");
-                let t = spatten::reference::run_workload_views(&views, values::ARRAYS_SOURCE, &w)?;
+                let tile = spatten::config::tiles::TilePlan::new(&arch, w.model.head_dim)
+                    .reference_key_tile();
+                let t = spatten::reference::run_workload_views(
+                    &views,
+                    values::ARRAYS_SOURCE,
+                    &w,
+                    tile,
+                )?;
                 let input = values::ARRAYS_SOURCE;
                 experiment::evaluate(&name, &arch, &w, t, input, dram, timeline, &mut phase)
             })

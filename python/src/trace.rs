@@ -263,7 +263,9 @@ pub fn reference(
     let t = match values::parse(values)? {
         ValuesArg::Arrays(arrays) => {
             let views = values::views(&arrays);
-            py.detach(|| spatten::reference::run_workload_views(&views, values::ARRAYS_SOURCE, &w))
+            py.detach(|| {
+                spatten::reference::run_workload_views(&views, values::ARRAYS_SOURCE, &w, None)
+            })
                 .py_err(py)?
         }
         ValuesArg::File(p) => build(py, w, Input::Values(p))?,

@@ -275,9 +275,12 @@ fn simulate(
     dram: DramKind,
 ) -> anyhow::Result<Row> {
     let label = w.policy.kind.label();
+    let tile = config::tiles::TilePlan::new(arch, w.model.head_dim).reference_key_tile();
     let trace = match values {
-        Values::Whole(v) => crate::reference::run_workload(v, w),
-        Values::Streamed(layers) => crate::reference::run_workload_streamed(layers, w, &|_, _| {}),
+        Values::Whole(v) => crate::reference::run_workload_with_progress(v, w, tile, &|_, _| {}),
+        Values::Streamed(layers) => {
+            crate::reference::run_workload_streamed(layers, w, tile, &|_, _| {})
+        }
     }
     .with_context(|| format!("policy {label}: the reference"))?;
     let kept: u64 = trace.head_calls.iter().map(|c| c.keys.len() as u64).sum();

@@ -92,6 +92,12 @@ pub enum TraceCommand {
         /// Output trace file (.safetensors); written atomically.
         #[arg(long)]
         out: PathBuf,
+        /// Design point (preset or TOML) whose arithmetic the trace follows: only a design
+        /// with `softmax.tiled_summarization = "two-pass"` changes it (its prompt rows over
+        /// more keys than a key tile are summed online, SPEC.md 9b), and such a design
+        /// replays only traces made for its key tile. Default: exact sums.
+        #[arg(long)]
+        arch: Option<String>,
     },
     /// Convert a public SpAtten CSV trace (17 columns) into an attention trace.
     ///
@@ -158,7 +164,8 @@ pub fn run(cmd: TraceCommand) -> anyhow::Result<ExitCode> {
             workload,
             values,
             out,
-        } => reference(&workload, &values, &out),
+            arch,
+        } => reference(&workload, &values, &out, arch.as_deref()),
         TraceCommand::ImportSpattenCsv { input, out } => {
             let trace = spatten_csv::import(&input)?;
             write_trace(&out, &trace)?;
@@ -293,8 +300,20 @@ fn workload_shape(w: &WorkloadConfig) -> String {
     )
 }
 
-fn reference(workload: &str, values_path: &Path, out: &Path) -> anyhow::Result<ExitCode> {
+fn reference(
+    workload: &str,
+    values_path: &Path,
+    out: &Path,
+    arch: Option<&str>,
+) -> anyhow::Result<ExitCode> {
     let w = config::load_workload(workload)?;
+    let tile = match arch {
+        Some(a) => {
+            let arch = config::load_arch(a)?;
+            config::tiles::TilePlan::new(&arch, w.model.head_dim).reference_key_tile()
+        }
+        None => None,
+    };
     let values = read_values(values_path)?;
     check_output_dir(out)?;
     if let Err(e) = check_values(&values, &w) {
@@ -317,7 +336,7 @@ fn reference(workload: &str, values_path: &Path, out: &Path) -> anyhow::Result<E
     }
     crate::budget::reference_estimate(&w).check(&format!("workload {}", w.name))?;
     let bar = progress::bar(format!("reference {}", w.name), 0, "layer passes");
-    let trace = run_workload_with_progress(&values, &w, &|done, total| {
+    let trace = run_workload_with_progress(&values, &w, tile, &|done, total| {
         bar.set_length(total);
         bar.set_position(done);
     })
@@ -477,6 +496,12 @@ fn trace_info(t: &AttentionTrace, path: &Path, json: bool) -> anyhow::Result<Exi
         h.generated_tokens,
         h.seed
     );
+    if let Some(t) = h.softmax_key_tile_rows {
+        println!(
+            "  softmax sums   online over key tiles of {t} rows in calls of many query rows \
+             (a two-pass design, SPEC.md 9b)"
+        );
+    }
     println!(
         "  head calls     {} over {} iterations ({} query rows)",
         tot.head_calls, tot.iterations, tot.queries

@@ -170,6 +170,13 @@ pub struct SoftmaxConfig {
     /// tests/score_spill.rs).
     #[serde(default = "default_spill_buffer_transactions")]
     pub spill_buffer_transactions: u32,
+    /// How a summarization head whose K/V stream through the SRAM in tiles gets each row's
+    /// sum: "buffered" keeps every exponential of a block of rows until the block's last
+    /// tile (exact; blocks of `entries / (2 C)` rows), "two-pass" streams K twice per block,
+    /// first summing online (running max and sum over key tiles, SPEC.md 9b), then scoring
+    /// again into probabilities, in blocks of `(entries - 2 x key tile rows) / 2` rows.
+    #[serde(default)]
+    pub tiled_summarization: TiledSummarization,
 }
 
 fn default_score_buffer_entries() -> u32 {
@@ -190,6 +197,18 @@ pub enum ScoreOverflow {
     Refuse,
     /// Written to DRAM beyond the buffer's share and read back for the division.
     Spill,
+}
+
+/// How a tiled summarization head gets its rows' sums (`softmax.tiled_summarization`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum TiledSummarization {
+    /// One K and V stream per block of rows whose exponentials the buffer holds: exact.
+    #[default]
+    Buffered,
+    /// Two K streams per block: an online sum, then the probabilities; the block is bounded
+    /// by per-row state, and the sum by the online rounding of SPEC.md 9b.
+    TwoPass,
 }
 
 /// The max-probability check that decides whether LSBs are refetched.

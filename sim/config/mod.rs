@@ -509,10 +509,16 @@ pub fn check_feasible(arch: &ArchConfig, workload: &WorkloadConfig) -> Result<()
             format!(
                 "= {entries}: workload {}'s prompt pass scores {prompt} keys per row, more than \
                  an SRAM bank's {bank} rows, so its query rows run in blocks through K/V tiles; \
-                 two blocks of one row need {} entries{} (or stage.prefill = \"cached\" leaves \
-                 the prompt pass out)",
+                 {} {} entries{} (or stage.prefill = \"cached\" leaves the prompt pass \
+                 out)",
                 workload.name,
-                2 * prompt,
+                if plan.two_pass {
+                    "a two-pass block of one row (two key tile rows of scores, a running max \
+                     and sum) needs"
+                } else {
+                    "two blocks of one row need"
+                },
+                plan.min_block_entries(prompt as usize),
                 long_context_hint(workload, &arch.name)
             ),
         );
@@ -526,10 +532,10 @@ pub fn check_feasible(arch: &ArchConfig, workload: &WorkloadConfig) -> Result<()
             "softmax.score_buffer_entries",
             format!(
                 "= {entries}: workload {}'s prompt pass of {prompt} keys in blocks of {rows} query \
-                 rows re-streams K and V {} times, above the simulator's 32-bit transaction count \
-                 per fetch job",
+                 rows re-streams K {} times, above the simulator's 32-bit transaction count per \
+                 fetch job",
                 workload.name,
-                prompt.div_ceil(rows)
+                prompt.div_ceil(rows) * plan.key_passes() as u64
             ),
         );
     }

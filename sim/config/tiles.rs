@@ -4,7 +4,7 @@
 //! apply the same rules.
 
 use super::ArchConfig;
-use super::arch::ScoreOverflow;
+use super::arch::{ScoreOverflow, TiledSummarization};
 
 /// Bits a spilled exponential takes in DRAM: a Q.24 value up to 2^24 in a 32-bit word.
 pub const SPILL_EXP_BITS: u32 = 32;
@@ -29,6 +29,8 @@ pub struct TilePlan {
     pub score_entries: u32,
     /// `softmax.overflow = "spill"`: generation rows beyond the buffer spill to DRAM.
     pub spill: bool,
+    /// `softmax.tiled_summarization = "two-pass"`: a block streams K twice.
+    pub two_pass: bool,
 }
 
 impl TilePlan {
@@ -44,6 +46,30 @@ impl TilePlan {
             value_tiles_in_flight: if arch.pv.double_buffered { 2 } else { 1 },
             score_entries: arch.softmax.score_buffer_entries,
             spill: arch.softmax.overflow == ScoreOverflow::Spill,
+            two_pass: arch.softmax.tiled_summarization == TiledSummarization::TwoPass,
+        }
+    }
+
+    /// The key tile over which the reference sums rows of calls with many query rows online
+    /// (a two-pass design), `None` when every sum is exact: what the design changes in the
+    /// arithmetic (SPEC.md 9b).
+    pub fn reference_key_tile(&self) -> Option<u32> {
+        self.two_pass.then_some(self.key_tile_rows)
+    }
+
+    /// K streams per query block of a tiled summarization call: 2 in a two-pass design.
+    pub fn key_passes(&self) -> u32 {
+        if self.two_pass { 2 } else { 1 }
+    }
+
+    /// Softmax buffer entries a tiled summarization block of one row needs for `keys` keys:
+    /// two rows' exponentials, or in a two-pass design a row's running max and sum beside two
+    /// tile rows of scores (the one whose maximum is being found and the one being summed).
+    pub fn min_block_entries(&self, keys: usize) -> u64 {
+        if self.two_pass {
+            2 * self.key_tile_rows as u64 + 2
+        } else {
+            2 * keys as u64
         }
     }
 
@@ -75,9 +101,15 @@ impl TilePlan {
     }
 
     /// Query rows of a summarization block for `keys` keys: two blocks' exponentials fit
-    /// the softmax buffer (0 when not even one row each does).
+    /// the softmax buffer, or in a two-pass design the block's running maxima and sums
+    /// beside two tile rows of scores (0 when not even one row does).
     pub fn block_rows(&self, keys: usize) -> u64 {
-        self.score_entries as u64 / (2 * keys as u64).max(1)
+        let entries = self.score_entries as u64;
+        if self.two_pass {
+            entries.saturating_sub(2 * self.key_tile_rows as u64) / 2
+        } else {
+            entries / (2 * keys as u64).max(1)
+        }
     }
 
     /// Whether tiled summarization streams K and V in tiles of the same rows, as it must.
@@ -86,10 +118,11 @@ impl TilePlan {
             == (self.value_tile_rows, self.value_tiles_in_flight)
     }
 
-    /// An upper bound on the transactions of one K or V stream of a tiled summarization call
-    /// of `queries` query rows and `keys` keys of `bits`-bit elements: every block streams
-    /// all keys, each row taking at most one transaction more than its width (rows need not
-    /// start on a transaction). The simulator counts a fetch job's transactions in 32 bits.
+    /// An upper bound on the transactions of the K stream (the longer one) of a tiled
+    /// summarization call of `queries` query rows and `keys` keys of `bits`-bit elements:
+    /// every block streams all keys ([`Self::key_passes`] times), each row taking at most one
+    /// transaction more than its width (rows need not start on a transaction). The simulator
+    /// counts a fetch job's transactions in 32 bits.
     pub fn restream_transactions(
         &self,
         queries: u64,
@@ -100,6 +133,7 @@ impl TilePlan {
     ) -> u64 {
         let rows = self.block_rows(keys as usize).clamp(1, queries.max(1));
         queries.div_ceil(rows)
+            * self.key_passes() as u64
             * keys
             * (head_dim * bits)
                 .div_ceil(8 * transaction_bytes)

@@ -306,12 +306,18 @@ impl Controller {
             Tensor::VLsb => (Cause::LsbRefetch, &hc.values, hc.lsb_bits),
             Tensor::Q => unreachable!("queries are fetched by row range"),
         };
-        // A tiled summarization call streams its K and V once per query block.
+        // A tiled summarization call streams its K and V once per query block (K twice in a
+        // two-pass design).
         let (list, period) = match self.plan.blocks(hc) {
             Some(b) => (
                 Rows::Repeat {
                     list: rows,
-                    times: b.count(),
+                    times: b.count()
+                        * if matches!(tensor, Tensor::KMsb | Tensor::KLsb) {
+                            b.key_passes
+                        } else {
+                            1
+                        },
                 },
                 rows.len() as u32,
             ),

@@ -71,6 +71,7 @@ pub fn dense_trace(workload: &WorkloadConfig) -> AttentionTrace {
             },
             seed: workload.seed,
             kv_heads: None,
+            softmax_key_tile_rows: None,
         },
         head_calls,
         layers,

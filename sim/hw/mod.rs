@@ -117,6 +117,9 @@ pub struct Chunk {
     /// The query block of a tiled summarization call ([`tiling::Blocks`]), whose rows the
     /// softmax sums as one; 0 otherwise.
     pub block: u32,
+    /// Scores of a two-pass block's first pass: the softmax sums them and emits nothing
+    /// (the second pass's scores become the probabilities).
+    pub sum_only: bool,
 }
 
 impl fifo::Split for Chunk {

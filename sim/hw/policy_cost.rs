@@ -186,6 +186,7 @@ mod tests {
                 generated_tokens: 0,
                 seed: 0,
                 kv_heads: None,
+                softmax_key_tile_rows: None,
             },
             head_calls: vec![HeadCall {
                 iteration: 0,

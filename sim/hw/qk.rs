@@ -1,6 +1,7 @@
 //! The Q x K unit: `multipliers / D` scores per cycle (one adder tree of D inputs per key),
 //! one query row at a time (a tiled summarization call's query block: tile by tile, each
-//! tile row by row); a pipeline of broadcast + multiply + ceil(log2 D) tree stages.
+//! tile row by row; in a two-pass design twice, the first pass's scores only summed); a
+//! pipeline of broadcast + multiply + ceil(log2 D) tree stages.
 //! A beat needs its query row and its key rows in SRAM (and, on the LSB pass, the keys'
 //! LSB rows too), and a free pipeline stage: beats leave the pipeline in order into the
 //! softmax FIFO, and when it is full the pipeline holds them (one per stage) and stalls.
@@ -36,6 +37,8 @@ struct Pass {
     blocks: Option<Blocks>,
     block: u32,
     block_row: u32,
+    /// The block's K pass (0 or 1: a two-pass design's first pass only sums).
+    phase: u32,
 }
 
 impl Pass {
@@ -51,6 +54,16 @@ impl Pass {
             blocks,
             block: 0,
             block_row: 0,
+            phase: 0,
+        }
+    }
+
+    fn chunk(&self) -> Chunk {
+        Chunk {
+            call: self.call,
+            lsb: self.lsb,
+            block: self.block,
+            sum_only: self.blocks.is_some_and(|b| self.phase + 1 < b.key_passes),
         }
     }
 
@@ -68,18 +81,20 @@ impl Pass {
     }
 
     /// The K job row of key `key_pos`: a tiled summarization call's K job repeats its keys
-    /// once per block.
-    fn job_row(&self, keys: u32) -> u32 {
-        if self.blocks.is_some() {
-            self.block * keys + self.key_pos
-        } else {
-            self.key_pos
-        }
+    /// once per block and K pass.
+    fn job_row(&self) -> u32 {
+        self.pass_start() + self.key_pos
+    }
+
+    /// The K job row where the current block's current K pass starts.
+    fn pass_start(&self) -> u32 {
+        self.blocks
+            .map_or(0, |b| b.key_job_start(self.block, self.phase))
     }
 
     /// After the current (row, tile) of a query block: the block's next row on the same
-    /// tile, or its first row on the next tile, or the next block; false when the pass is
-    /// done.
+    /// tile, or its first row on the next tile, or its next K pass, or the next block; false
+    /// when the pass is done.
     fn next_in_block(&mut self, b: &Blocks, end: u32) -> bool {
         if self.block_row + 1 < b.rows_in(self.block) {
             self.block_row += 1;
@@ -89,8 +104,15 @@ impl Pass {
             self.tile_start = end;
             self.block_row = 0;
             self.query = self.block * b.rows;
+        } else if self.phase + 1 < b.key_passes {
+            self.phase += 1;
+            self.block_row = 0;
+            self.query = self.block * b.rows;
+            self.tile_start = 0;
+            self.key_pos = 0;
         } else if self.block + 1 < b.count() {
             self.block += 1;
+            self.phase = 0;
             self.block_row = 0;
             self.query = self.block * b.rows;
             self.tile_start = 0;
@@ -189,8 +211,8 @@ impl QkUnit {
             }
             // A block's tile is done with once its last row has scored it.
             Some(p) if (p.call, p.lsb) == (call, lsb) => match &p.blocks {
-                Some(b) if p.block_row + 1 < b.rows_in(p.block) => p.block * b.keys + p.tile_start,
-                Some(b) => p.block * b.keys + p.key_pos,
+                Some(b) if p.block_row + 1 < b.rows_in(p.block) => p.pass_start() + p.tile_start,
+                Some(_) => p.job_row(),
                 None => p.key_pos,
             },
             _ if self.last_done.is_some_and(|d| d >= (call, lsb)) => rows,
@@ -237,7 +259,7 @@ impl QkUnit {
                 let h = &heads[p.call as usize];
                 let n = self.scores_per_cycle as u64;
                 let keys = hc.keys.len() as u32;
-                let (key_pos, job_row) = (p.key_pos as u64, p.job_row(keys) as u64);
+                let (key_pos, job_row) = (p.key_pos as u64, p.job_row() as u64);
                 let rows = |j: Option<usize>| j.map_or(0, |j| jobs[j].rows_ready as u64);
                 if rows(h.q_job) <= p.query as u64 {
                     return None;
@@ -250,12 +272,7 @@ impl QkUnit {
                 if p.lsb {
                     cycles = cycles.min(rows(h.k_lsb_job).saturating_sub(job_row) / n);
                 }
-                let chunk = Chunk {
-                    call: p.call,
-                    lsb: p.lsb,
-                    block: p.block,
-                };
-                (Some((chunk, n as u32)), cycles)
+                (Some((p.chunk(), n as u32)), cycles)
             }
         };
         let (out, pipe_cycles) = self
@@ -343,7 +360,7 @@ impl QkUnit {
         let end = p.key_end(keys, self.key_tile_rows);
         let n = self.scores_per_cycle.min(end - p.key_pos);
         let ready = |j: Option<usize>, need: u32| j.is_some_and(|j| jobs[j].rows_ready >= need);
-        let row = p.job_row(keys);
+        let row = p.job_row();
         let inputs = ready(h.q_job, p.query + 1)
             && ready(h.k_job, row + n)
             && (!p.lsb || ready(h.k_lsb_job, row + n));
@@ -354,17 +371,7 @@ impl QkUnit {
         if self.pipe.len() as u64 >= self.latency_cycles.max(1) {
             return (Activity::StalledOutput, progress);
         }
-        self.pipe.push(
-            now + self.latency_cycles,
-            (
-                Chunk {
-                    call: p.call,
-                    lsb: p.lsb,
-                    block: p.block,
-                },
-                n,
-            ),
-        );
+        self.pipe.push(now + self.latency_cycles, (p.chunk(), n));
         self.macs += n as u64 * self.head_dim;
         self.scores += n as u64;
         p.key_pos += n;

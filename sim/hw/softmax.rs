@@ -10,9 +10,13 @@
 //! emitted as one row of all its rows' elements, in the order they came (its rows' sums
 //! complete with its last tile), and the unit holds at most two blocks
 //! (`softmax.score_buffer_entries` is sized for that): the next block's first element waits
-//! until the block before the previous one has left. A tiled generation row with more keys
-//! than its share of that buffer is refused, or spills the rest of its exponentials to DRAM
-//! ([`super::spill`], `softmax.overflow = "spill"`).
+//! until the block before the previous one has left. In a two-pass design a block's first
+//! pass is summed the same way (its exponentials are not kept, so no block waits for room)
+//! and emits nothing; its second pass streams: once the first pass's sums are known and
+//! every row before it has left, each element is exponentiated again and divided as it
+//! comes (dequant + exp + divide + quantize cycles of pipeline). A tiled generation row with
+//! more keys than its share of that buffer is refused, or spills the rest of its
+//! exponentials to DRAM ([`super::spill`], `softmax.overflow = "spill"`).
 
 use std::collections::VecDeque;
 
@@ -29,6 +33,10 @@ pub struct Softmax {
     lanes: u32,
     sum_latency_cycles: u64,
     out_latency_cycles: u64,
+    /// A streamed element's way through the unit: exponentiated again, then divided.
+    stream_latency_cycles: u64,
+    /// Two-pass blocks whose first pass is summed: (call, block, cycle its sums are known).
+    sums_ready: Vec<(u32, u32, u64)>,
     /// Rows being summed, with their elements so far: one, except for interleaved groups.
     in_rows: Vec<(Chunk, u32)>,
     pending: VecDeque<(u64, Chunk)>,
@@ -50,6 +58,11 @@ impl Softmax {
                 + cfg.exp_latency_cycles
                 + cfg.accumulate_latency_cycles) as u64,
             out_latency_cycles: (cfg.divide_latency_cycles + cfg.quantize_latency_cycles) as u64,
+            stream_latency_cycles: (cfg.dequant_latency_cycles
+                + cfg.exp_latency_cycles
+                + cfg.divide_latency_cycles
+                + cfg.quantize_latency_cycles) as u64,
+            sums_ready: Vec::new(),
             in_rows: Vec::new(),
             pending: VecDeque::new(),
             out_row: None,
@@ -91,10 +104,32 @@ impl Softmax {
             .is_some_and(Option::is_some)
     }
 
+    fn two_pass(&self, chunk: &Chunk) -> bool {
+        self.blocks
+            .get(chunk.call as usize)
+            .is_some_and(|b| b.is_some_and(|b| b.two_pass()))
+    }
+
+    /// Whether `chunk` is the second pass of a two-pass block, which streams.
+    fn streams(&self, chunk: &Chunk) -> bool {
+        !chunk.sum_only && self.two_pass(chunk)
+    }
+
+    /// When the sums of `chunk`'s block are known (its first pass summed), if they are.
+    fn sums_known(&self, chunk: &Chunk) -> Option<u64> {
+        self.sums_ready
+            .iter()
+            .find(|&&(c, b, _)| (c, b) == (chunk.call, chunk.block))
+            .map(|&(_, _, r)| r)
+    }
+
     /// Whether the input stage may take an element of `chunk`: always, except for a new
     /// query block while two are held (summing, waiting for their sums, or leaving).
     fn room_for(&self, chunk: &Chunk) -> bool {
-        if !self.blocked(chunk) || self.in_rows.iter().any(|(c, _)| c == chunk) {
+        if !self.blocked(chunk)
+            || self.two_pass(chunk)
+            || self.in_rows.iter().any(|(c, _)| c == chunk)
+        {
             return true;
         }
         let held = self
@@ -135,14 +170,18 @@ impl Softmax {
     pub fn next_event(&self, now: u64) -> Option<u64> {
         let p = self.pending.front().map(|(r, _)| *r).filter(|&r| r > now);
         let q = self.pipe.next_ready().filter(|&r| r > now);
-        match (p, q) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
-        }
+        let s = self
+            .sums_ready
+            .iter()
+            .map(|&(_, _, r)| r)
+            .filter(|&r| r > now)
+            .min();
+        [p, q, s].into_iter().flatten().min()
     }
 
     pub fn is_drained(&self) -> bool {
         self.spill.is_idle()
+            && self.sums_ready.is_empty()
             && self.in_rows.is_empty()
             && self.pending.is_empty()
             && self.out_row.is_none()
@@ -168,7 +207,9 @@ impl Softmax {
     pub fn stride(&self, now: u64, calls: &[HeadCall], input: &Fifo<Chunk>) -> Option<Stride> {
         // Spilling rows step cycle by cycle: their pace follows the DRAM.
         let spills = |c: Option<&Chunk>| c.is_some_and(|c| self.quota(c).is_some());
+        // So do the streamed second passes of two-pass blocks.
         if !self.spill.is_idle()
+            || input.front().is_some_and(|(c, _)| self.streams(c))
             || spills(input.front().map(|(c, _)| c))
             || spills(self.out_row.as_ref().map(|(c, _)| c))
         {
@@ -293,7 +334,42 @@ impl Softmax {
             }
         }
         let mut full = false;
-        if let Some((&chunk, _)) = input.front() {
+        let mut summing = false;
+        let streamed = input
+            .front()
+            .filter(|(c, _)| self.streams(c))
+            .map(|(&c, _)| c);
+        if let Some(chunk) = streamed {
+            // Behind every row before it, once its block's sums are known; one element per
+            // lane and cycle, each leaving the pipeline in order.
+            let row_len = self.row_len(calls, &chunk);
+            let have = self.have(&chunk);
+            let behind = self.out_row.is_none() && self.pending.is_empty();
+            match self.sums_known(&chunk) {
+                Some(r) if r <= now && behind => {
+                    if (self.pipe.len() as u64) < self.stream_latency_cycles.max(1) {
+                        let (_, n) = input
+                            .take(now, self.lanes.min(row_len - have))
+                            .expect("front checked");
+                        self.pipe.push(now + self.stream_latency_cycles, (chunk, n));
+                        self.elements += n as u64;
+                        if have + n == row_len {
+                            self.in_rows.retain(|(c, _)| *c != chunk);
+                            self.sums_ready
+                                .retain(|&(c, b, _)| (c, b) != (chunk.call, chunk.block));
+                        } else {
+                            self.set_have(chunk, have + n);
+                        }
+                        worked = true;
+                    } else {
+                        blocked_out = true;
+                    }
+                }
+                Some(r) if r <= now => full = true,
+                // The first pass's sums are still being accumulated.
+                _ => summing = true,
+            }
+        } else if let Some((&chunk, _)) = input.front() {
             let row_len = self.row_len(calls, &chunk);
             let have = self.have(&chunk);
             let want = self.lanes.min(row_len - have);
@@ -308,7 +384,12 @@ impl Softmax {
                     self.spill.take(chunk, q, have, n, row_len);
                 }
                 let have = have + n;
-                if have == row_len {
+                if have == row_len && chunk.sum_only {
+                    // A two-pass block's first pass: its sums, and nothing to emit.
+                    self.sums_ready
+                        .push((chunk.call, chunk.block, now + self.sum_latency_cycles));
+                    self.in_rows.retain(|(c, _)| *c != chunk);
+                } else if have == row_len {
                     self.pending
                         .push_back((now + self.sum_latency_cycles, chunk));
                     self.in_rows.retain(|(c, _)| *c != chunk);
@@ -329,7 +410,7 @@ impl Softmax {
             Activity::StalledOutput
         } else if starved {
             Activity::StalledInput
-        } else if !self.pending.is_empty() || !self.pipe.is_empty() {
+        } else if summing || !self.pending.is_empty() || !self.pipe.is_empty() {
             Activity::Busy
         } else {
             Activity::Idle

@@ -39,6 +39,14 @@
 //!   once, in order, as for untiled calls (the query buffer is not an arch parameter). Needs
 //!   key and value tiles of equal rows, a V row per key and no LSB recompute (checked,
 //!   exit 2).
+//! - Two-pass summarization (`softmax.tiled_summarization = "two-pass"`): the softmax keeps
+//!   per row only a running max and sum (beside two tile rows of scores whose maximum it
+//!   finds before exponentiating them), so a block has `(entries - 2 x key tile rows) / 2`
+//!   rows, and K streams twice per block: QxK scores the block tile by tile (each tile row by
+//!   row) for the online sums, then again, and the second pass's scores stream through the
+//!   softmax into ProbxV in the same order as above (`Blocks::key_passes`, `Chunk::sum_only`).
+//!   So K comes from DRAM `2 x ceil(N / rows) x C` rows, V `ceil(N / rows) x C`, and QxK does
+//!   twice the untiled work; the sums round as SPEC.md 9b states, and the trace must say so.
 //! - By default a tiled call does not share its fetches within a K/V group ([`super::gqa`]):
 //!   the tiles of the first query head are gone when the next one runs, so each streams the
 //!   union. With `controller.interleave_group_tiles` a group of generation calls shares one
@@ -59,6 +67,8 @@ pub struct Blocks {
     pub rows: u32,
     pub queries: u32,
     pub keys: u32,
+    /// K streams per block: 1, or 2 in a two-pass design (the first only sums).
+    pub key_passes: u32,
 }
 
 impl Blocks {
@@ -71,9 +81,19 @@ impl Blocks {
         self.rows.min(self.queries - b * self.rows)
     }
 
-    /// Scores (and probabilities) of block `b`.
+    /// Scores (and probabilities) of block `b`, in one pass over its keys.
     pub fn elements(&self, b: u32) -> u32 {
         self.rows_in(b) * self.keys
+    }
+
+    /// Whether each block's first K pass only sums (a two-pass design).
+    pub fn two_pass(&self) -> bool {
+        self.key_passes > 1
+    }
+
+    /// The first row of the repeated K job for pass `pass` of block `b`.
+    pub fn key_job_start(&self, b: u32, pass: u32) -> u32 {
+        (b * self.key_passes + pass) * self.keys
     }
 
     /// Where element `i` of the call's probability stream (blocks in order, each tile by
@@ -107,6 +127,7 @@ impl TilePlan {
             rows: (self.block_rows(hc.keys.len()) as u32).clamp(1, hc.queries),
             queries: hc.queries,
             keys: hc.keys.len() as u32,
+            key_passes: self.key_passes(),
         })
     }
 }
@@ -169,6 +190,9 @@ pub struct TilingStats {
     pub query_blocks: u64,
     /// The most query rows a block held.
     pub max_block_rows: u32,
+    /// Whether the blocks streamed K twice (a two-pass design).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub two_pass: bool,
 }
 
 /// [`TilingStats`] of `trace` (as the simulator runs it: grouped heads on the shared view),
@@ -181,6 +205,7 @@ pub fn stats(trace: &AttentionTrace, plan: &TilePlan) -> Option<TilingStats> {
                 s.summarization_calls += 1;
                 s.query_blocks += b.count() as u64;
                 s.max_block_rows = s.max_block_rows.max(b.rows);
+                s.two_pass = b.two_pass();
             }
             None => s.generation_calls += 1,
         }

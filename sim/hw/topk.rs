@@ -246,6 +246,7 @@ impl ValueTopk {
                         call: *call,
                         lsb: hc.lsb_refetch,
                         block: 0,
+                        sum_only: false,
                     };
                     let sent = if self.waits_for_pv {
                         out.try_push(now, chunk, n)

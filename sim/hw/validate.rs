@@ -48,6 +48,7 @@ pub fn check(arch: &ArchConfig, trace: &AttentionTrace, dram: &dyn Dram) -> Resu
         return Err(cfg(&key, reason));
     }
     let plan = TilePlan::new(arch, d);
+    check_softmax_tiles(&plan, trace)?;
     for (i, c) in trace.head_calls.iter().enumerate() {
         let bad = |reason: String| SimError::BadHeadCall {
             index: i,
@@ -99,6 +100,45 @@ pub fn check(arch: &ArchConfig, trace: &AttentionTrace, dram: &dyn Dram) -> Resu
     Ok(())
 }
 
+/// The trace's arithmetic must be the design's: a two-pass design sums the rows of calls
+/// with many query rows online over its key tiles (SPEC.md 9b), which differs from the exact
+/// sum once a row has more keys than a tile.
+fn check_softmax_tiles(plan: &TilePlan, trace: &AttentionTrace) -> Result<(), SimError> {
+    let (want, got) = (
+        plan.reference_key_tile(),
+        trace.header.softmax_key_tile_rows,
+    );
+    if want == got {
+        return Ok(());
+    }
+    let tile = want.into_iter().chain(got).min().expect("they differ");
+    let Some(c) = trace
+        .head_calls
+        .iter()
+        .find(|c| c.queries > 1 && c.keys.len() as u64 > tile as u64)
+    else {
+        return Ok(());
+    };
+    let says = |t: Option<u32>| match t {
+        Some(t) => format!("online over key tiles of {t} rows (a two-pass design)"),
+        None => "exactly".to_string(),
+    };
+    Err(SimError::Config {
+        key: "softmax.tiled_summarization".into(),
+        reason: format!(
+            "the trace sums rows of calls with many query rows {} (layer {} head {}: {} query \
+             rows over {} keys), this design {}; make the trace for it (`spatten trace \
+             reference --arch ...`, or run the workload)",
+            says(got),
+            c.layer,
+            c.head,
+            c.queries,
+            c.keys.len(),
+            says(want)
+        ),
+    })
+}
+
 /// What a call streaming its K/V through the SRAM in tiles needs (sim/hw/tiling.rs): the
 /// softmax buffer for its rows' exponentials and, in summarization, tiles of K and V that
 /// line up, a V row per key and no LSB recompute.
@@ -138,8 +178,13 @@ fn check_tiled(
         return Err(cfg(
             "softmax.score_buffer_entries",
             format!(
-                "= {entries}: a summarization head of {keys} keys runs its query rows in blocks through SRAM tiles, and two blocks of at least one row need {} entries",
-                2 * keys
+                "= {entries}: a summarization head of {keys} keys runs its query rows in blocks through SRAM tiles, and {} {} entries",
+                if plan.two_pass {
+                    "a two-pass block of one row (two key tile rows of scores, a running max and sum) needs"
+                } else {
+                    "two blocks of at least one row need"
+                },
+                plan.min_block_entries(c.keys.len())
             ),
         ));
     }

@@ -41,6 +41,11 @@ pub struct PruningState {
     pub head_importance: Vec<u64>,
     /// The `[policy]`'s own state (empty for the spatten cascade).
     pub policy: PolicyState,
+    /// Key tile rows of a design whose tiled summarization sums each row in two passes
+    /// (`softmax.tiled_summarization = "two-pass"`): rows of calls with more than one query
+    /// row sum their exponentials online over tiles of this many keys (SPEC.md 9b). `None`:
+    /// every row's sum is exact.
+    pub softmax_key_tile: Option<u32>,
 }
 
 impl PruningState {
@@ -55,6 +60,7 @@ impl PruningState {
             token_importance: vec![0; workload.final_tokens() as usize],
             head_importance: vec![0; workload.model.heads as usize],
             policy: PolicyState::new(workload),
+            softmax_key_tile: None,
         }
     }
 
@@ -266,6 +272,7 @@ pub fn attend_layer_rows(
         q_rows,
         kv_rows,
         cache,
+        softmax_key_tile: state.softmax_key_tile,
     };
     // The keys each head attends: the alive tokens, unless a policy narrows them (its
     // layer's cache, DuoAttention's streaming heads, Quest's pages).
@@ -470,6 +477,8 @@ struct HeadContext<'a> {
     q_rows: &'a [usize],
     kv_rows: &'a [usize],
     cache: Option<&'a QuantCache>,
+    /// [`PruningState::softmax_key_tile`].
+    softmax_key_tile: Option<u32>,
 }
 
 /// The given rows of a [tokens, D] view as slices (views into standard-layout tensors).
@@ -594,6 +603,11 @@ impl HeadContext<'_> {
         let mult = softmax::multiplier(qk::score_unit(qq.word_scale(), kq.word_scale(), d));
         let threshold = threshold_register(w.quant.requant_threshold);
         let local_v = self.iteration > 0 && w.local_v.keep_ratio < 1.0 && self.policy.is_none();
+        // A two-pass design sums the rows of a call of many query rows over key tiles.
+        let tile = self
+            .softmax_key_tile
+            .filter(|_| self.query_tokens.len() > 1)
+            .map(|t| t as usize);
 
         let mut s = Scratch::default();
         let mut out = vec![0f32; self.query_tokens.len() * d];
@@ -620,13 +634,13 @@ impl HeadContext<'_> {
             };
             let q_row = &q_words[r * d..(r + 1) * d];
             qk::scores(q_row, &k_first[..n * d], d, &mut s.scores);
-            softmax::softmax_row(&s.scores, mult, &mut s.exps, &mut s.probs);
+            softmax::softmax_row_tiled(&s.scores, mult, tile, &mut s.exps, &mut s.probs);
             let mut v_words = v_first;
             if progressive && needs_refetch(&s.probs, threshold) {
                 requant_rows += 1;
                 let (km, vm) = kv.merged();
                 qk::scores(q_row, &km[..n * d], d, &mut s.scores);
-                softmax::softmax_row(&s.scores, mult, &mut s.exps, &mut s.probs);
+                softmax::softmax_row_tiled(&s.scores, mult, tile, &mut s.exps, &mut s.probs);
                 v_words = vm;
             }
             for (acc, &p) in token_inc.iter_mut().zip(&s.probs) {

@@ -94,14 +94,17 @@ pub fn run_workload(
     values: &ValueTensors,
     workload: &WorkloadConfig,
 ) -> Result<AttentionTrace, ReferenceError> {
-    run_workload_with_progress(values, workload, &|_, _| {})
+    run_workload_with_progress(values, workload, None, &|_, _| {})
 }
 
-/// [`run_workload`], calling `progress(done, total)` after each layer pass (a layer of one
-/// iteration; `total` = layers x (generated tokens + 1)).
+/// [`run_workload`] for a design whose tiled summarization sums rows in two passes over key
+/// tiles of `key_tile` rows when given ([`PruningState::softmax_key_tile`]; recorded in the
+/// header), calling `progress(done, total)` after each layer pass (a layer of one iteration;
+/// `total` = layers x (generated tokens + 1)).
 pub fn run_workload_with_progress(
     values: &ValueTensors,
     workload: &WorkloadConfig,
+    key_tile: Option<u32>,
     progress: &dyn Fn(u64, u64),
 ) -> Result<AttentionTrace, ReferenceError> {
     check_values(values, workload)?;
@@ -109,25 +112,28 @@ pub fn run_workload_with_progress(
         &layer_views(values),
         &values.meta.source,
         workload,
+        key_tile,
         progress,
     )
 }
 
-/// [`run_workload`] on borrowed layers; `source` describes where they came from (it is
-/// recorded in the trace header). Their token count must be the workload's prompt plus
-/// generated tokens.
+/// [`run_workload_with_progress`] on borrowed layers; `source` describes where they came
+/// from (it is recorded in the trace header). Their token count must be the workload's
+/// prompt plus generated tokens.
 pub fn run_workload_views(
     layers: &[LayerViews<'_>],
     source: &str,
     workload: &WorkloadConfig,
+    key_tile: Option<u32>,
 ) -> Result<AttentionTrace, ReferenceError> {
-    run_views(layers, source, workload, &|_, _| {})
+    run_views(layers, source, workload, key_tile, &|_, _| {})
 }
 
 fn run_views(
     layers: &[LayerViews<'_>],
     source: &str,
     workload: &WorkloadConfig,
+    key_tile: Option<u32>,
     progress: &dyn Fn(u64, u64),
 ) -> Result<AttentionTrace, ReferenceError> {
     check_layer_views(layers, workload)?;
@@ -141,7 +147,14 @@ fn run_views(
     let mut visit = |layer: usize, attend: &mut dyn FnMut(LayerViews<'_>, usize)| {
         attend(layers[layer].clone(), 0)
     };
-    run_layers(&mut visit, source, workload, Some(&cache), progress)
+    run_layers(
+        &mut visit,
+        source,
+        workload,
+        key_tile,
+        Some(&cache),
+        progress,
+    )
 }
 
 /// [`run_workload`] on synthetic values made one layer at a time, each time a layer is
@@ -152,6 +165,7 @@ fn run_views(
 pub fn run_workload_streamed(
     values: &SynthLayers,
     workload: &WorkloadConfig,
+    key_tile: Option<u32>,
     progress: &dyn Fn(u64, u64),
 ) -> Result<AttentionTrace, ReferenceError> {
     // The first query row: a cached prefill's prompt tokens never query.
@@ -171,7 +185,14 @@ pub fn run_workload_streamed(
     };
     // No quantization cache: it would hold every layer's levels, and each layer's values
     // are made afresh per visit anyway (quantizing afresh gives the same levels).
-    run_layers(&mut visit, &values.meta().source, workload, None, progress)
+    run_layers(
+        &mut visit,
+        &values.meta().source,
+        workload,
+        key_tile,
+        None,
+        progress,
+    )
 }
 
 /// Hands layer `layer`'s views, and the token of their first query row, to `attend`.
@@ -181,6 +202,7 @@ fn run_layers(
     visit: &mut LayerVisit<'_>,
     source: &str,
     workload: &WorkloadConfig,
+    key_tile: Option<u32>,
     cache: Option<&QuantCache>,
     progress: &dyn Fn(u64, u64),
 ) -> Result<AttentionTrace, ReferenceError> {
@@ -200,12 +222,14 @@ fn run_layers(
             generated_tokens: workload.stage.generated_tokens,
             seed: workload.seed,
             kv_heads: Some(workload.model.kv_heads()).filter(|&k| k != workload.model.heads),
+            softmax_key_tile_rows: key_tile,
         },
         head_calls: Vec::new(),
         layers: Vec::new(),
         topk_calls: Vec::new(),
     };
     let mut state = PruningState::new(workload);
+    state.softmax_key_tile = key_tile;
     for iteration in first..=workload.stage.generated_tokens {
         if iteration > 0 {
             state.begin_generation_step();

@@ -71,6 +71,40 @@ pub struct SoftmaxStats {
     pub recip: u64,
 }
 
+/// exp(-(hi - lo) x unit) in Q.24 for scores `hi >= lo`: the base-2 exponent saturates
+/// beyond the underflow point (25 x 2^16 already gives 0).
+#[inline]
+fn exp_of_gap(mult: ScaleReg, hi: i32, lo: i32) -> u32 {
+    let t_cap = ((T_MAX_INT + 1) << T_FRAC_BITS) as u64;
+    let d = (hi as i64 - lo as i64) as u64;
+    exp2_neg(mult.mul_to_fixed(d, T_FRAC_BITS).min(t_cap) as u32)
+}
+
+/// The sum of a row's exponentials as a two-pass design's first pass makes it, over tiles of
+/// `tile` keys (SPEC.md 9b): a running max `m` and sum `S`; a tile whose maximum `m'` exceeds
+/// `m` first rescales `S` to `rshift_round(S x E(m' - m), 24)`, then adds its exponentials
+/// against `m'`. Equal to the exact sum when no later tile raises the maximum.
+pub fn online_sum(scores: &[i32], mult: ScaleReg, tile: usize) -> u64 {
+    let mut max = i32::MIN;
+    let mut sum: u64 = 0;
+    for chunk in scores.chunks(tile.max(1)) {
+        let m = chunk.iter().copied().max().unwrap_or(max);
+        if m > max {
+            if sum > 0 {
+                // sum < 2^42 and the factor <= 2^24: the product needs 66 bits.
+                let prod = sum as u128 * exp_of_gap(mult, m, max) as u128;
+                sum = ((prod >> EXP_FRAC_BITS) + ((prod >> (EXP_FRAC_BITS - 1)) & 1)) as u64;
+            }
+            max = m;
+        }
+        sum += chunk
+            .iter()
+            .map(|&s| exp_of_gap(mult, max, s) as u64)
+            .sum::<u64>();
+    }
+    sum
+}
+
 /// Probabilities of one row of scores (12-bit, see [`PROB_ONE`]); `exps` receives the Q.24
 /// exps. An empty row gives zeroed stats.
 pub fn softmax_row(
@@ -79,23 +113,36 @@ pub fn softmax_row(
     exps: &mut Vec<u32>,
     probs: &mut Vec<u16>,
 ) -> SoftmaxStats {
+    softmax_row_tiled(scores, mult, None, exps, probs)
+}
+
+/// [`softmax_row`], with the sum made by [`online_sum`] over tiles of `tile` keys when given
+/// (a two-pass design's tiled summarization row); the exponentials and probabilities are then
+/// those of the second pass, against the row's maximum, divided by that sum.
+pub fn softmax_row_tiled(
+    scores: &[i32],
+    mult: ScaleReg,
+    tile: Option<usize>,
+    exps: &mut Vec<u32>,
+    probs: &mut Vec<u16>,
+) -> SoftmaxStats {
     probs.clear();
     exps.clear();
     let Some(&max) = scores.iter().max() else {
         return SoftmaxStats::default();
     };
-    // t saturates beyond the underflow point: 25 x 2^16 already gives exp = 0.
-    let t_cap = ((T_MAX_INT + 1) << T_FRAC_BITS) as u64;
     let mut sum: u64 = 0;
     for &s in scores {
-        let d = (max as i64 - s as i64) as u64;
-        let t = mult.mul_to_fixed(d, T_FRAC_BITS).min(t_cap) as u32;
-        let e = exp2_neg(t);
+        let e = exp_of_gap(mult, max, s);
         sum += e as u64;
         exps.push(e);
     }
-    // The max element contributes exp(0) = 2^24 (t = 0 for any multiplier), so sum >= 2^24
-    // and recip < 2^28; the guard only keeps a broken invariant from dividing by zero.
+    if let Some(t) = tile.filter(|&t| t < scores.len()) {
+        sum = online_sum(scores, mult, t);
+    }
+    // The max element contributes exp(0) = 2^24 (t = 0 for any multiplier; in an online sum
+    // its tile is the last to raise the maximum, so nothing rescales it), so sum >= 2^24 and
+    // recip < 2^28; the guard only keeps a broken invariant from dividing by zero.
     let recip = ((PROB_ONE as u64) << RECIP_FRAC_BITS) / sum.max(1);
     probs.extend(exps.iter().map(|&e| {
         // e <= 2^24 and recip < 2^28: the product fits 64 bits.
@@ -148,6 +195,90 @@ mod tests {
             }
             prop_assert!((total - 1.0).abs() <= scores.len() as f64 * P_BOUND);
         }
+    }
+
+    /// Times a later tile raised a row's running maximum.
+    fn rescales(scores: &[i32], tile: usize) -> usize {
+        let mut max = i32::MIN;
+        let mut n = 0;
+        for (i, c) in scores.chunks(tile).enumerate() {
+            let m = *c.iter().max().unwrap();
+            if m > max {
+                n += usize::from(i > 0);
+                max = m;
+            }
+        }
+        n
+    }
+
+    /// Stated bound (SPEC.md 9b): each rescale moves the online sum by at most 6e-6 of
+    /// itself plus one unit of rounding.
+    const RESCALE_REL: f64 = 6e-6;
+
+    proptest! {
+        #[test]
+        fn online_sum_is_exact_without_rescales_and_within_the_bound_with_them(
+            scores in prop::collection::vec(-200_000i32..200_000, 1..300),
+            tile in 1usize..64,
+            unit in 1e-6f64..1e-3,
+        ) {
+            let mult = multiplier(unit);
+            let (mut e, mut p) = (Vec::new(), Vec::new());
+            let exact = softmax_row(&scores, mult, &mut e, &mut p);
+            let (mut e2, mut p2) = (Vec::new(), Vec::new());
+            let tiled = softmax_row_tiled(&scores, mult, Some(tile), &mut e2, &mut p2);
+            prop_assert_eq!(&e, &e2);
+            prop_assert_eq!(exact.max, tiled.max);
+            let r = rescales(&scores, tile);
+            if r == 0 {
+                prop_assert_eq!(exact, tiled);
+                prop_assert_eq!(&p, &p2);
+            }
+            let s = exact.sum as f64;
+            let bound = r as f64 * (s * RESCALE_REL + 1.0);
+            prop_assert!((tiled.sum as f64 - s).abs() <= bound, "{} vs {} ({r} rescales)", tiled.sum, s);
+            if r <= 20 {
+                for (a, b) in p.iter().zip(&p2) {
+                    prop_assert!(a.abs_diff(*b) <= 1, "{a} vs {b}");
+                }
+            }
+        }
+
+        #[test]
+        fn tiled_softmax_matches_f64_within_the_stated_bound(
+            scores in prop::collection::vec(-200_000i32..200_000, 1..300),
+            tile in 1usize..64,
+            unit in 1e-6f64..1e-3,
+        ) {
+            let (mut e, mut p) = (Vec::new(), Vec::new());
+            softmax_row_tiled(&scores, multiplier(unit), Some(tile), &mut e, &mut p);
+            let max = *scores.iter().max().unwrap() as f64;
+            let ex: Vec<f64> = scores.iter().map(|&s| ((s as f64 - max) * unit).exp()).collect();
+            let sum: f64 = ex.iter().sum();
+            let r = rescales(&scores, tile) as f64;
+            for (j, &pq) in p.iter().enumerate() {
+                let want = ex[j] / sum;
+                let bound = P_BOUND + want * r * RESCALE_REL * 1.01;
+                prop_assert!((pq as f64 / 4095.0 - want).abs() <= bound, "j={j}");
+            }
+        }
+    }
+
+    #[test]
+    fn a_rising_row_rescales_at_every_tile() {
+        // Ascending scores: every tile raises the maximum, the worst case for the online sum.
+        let scores: Vec<i32> = (0..256).map(|i| i * 400).collect();
+        let mult = multiplier(1e-4);
+        let (mut e, mut p) = (Vec::new(), Vec::new());
+        let exact = softmax_row(&scores, mult, &mut e, &mut p);
+        let tiled = softmax_row_tiled(&scores, mult, Some(16), &mut e, &mut p);
+        assert_eq!(rescales(&scores, 16), 15);
+        assert_ne!(exact.sum, tiled.sum);
+        let rel = (tiled.sum as f64 - exact.sum as f64).abs() / exact.sum as f64;
+        assert!(rel <= 15.0 * RESCALE_REL, "{rel}");
+        // A tile of the whole row is the exact softmax.
+        let whole = softmax_row_tiled(&scores, mult, Some(256), &mut e, &mut p);
+        assert_eq!(whole, exact);
     }
 
     #[test]

@@ -252,11 +252,16 @@ fn tiling_note(w: &mut String, t: &crate::hw::tiling::TilingStats) {
         let _ = write!(
             w,
             "{} prompt head calls ran in {} query blocks of up to {} rows, each block streaming \
-             its head's K and V again ({:.1} streams per call on average; the data volume below \
-             counts one).",
+             its head's K{} and V again ({:.1} streams per call on average; the data volume \
+             below counts one).",
             t.summarization_calls,
             t.query_blocks,
             t.max_block_rows,
+            if t.two_pass {
+                " twice (two-pass: an online sum, then the probabilities)"
+            } else {
+                ""
+            },
             t.query_blocks as f64 / t.summarization_calls as f64
         );
     }

@@ -1,5 +1,6 @@
-//! The evaluator sweeps use: the full pipeline per design point. A workload's trace does not
-//! depend on the architecture, so it is made once per distinct workload and shared.
+//! The evaluator sweeps use: the full pipeline per design point. A workload's trace depends
+//! on the architecture only through a two-pass design's key tile (SPEC.md 9b), so it is made
+//! once per distinct (workload, key tile) and shared.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, OnceLock};
@@ -28,9 +29,22 @@ impl PipelineEvaluator {
         }
     }
 
-    fn trace(&self, workload: &WorkloadConfig) -> Result<Arc<AttentionTrace>, String> {
-        let key = config::config_hash(workload);
-        // One cell per workload; threads wanting the same trace wait for the first to make it.
+    /// The trace of `workload` for design points whose arithmetic is `arch`'s (the exact one
+    /// when `None`).
+    fn trace(
+        &self,
+        workload: &WorkloadConfig,
+        arch: Option<&ArchConfig>,
+    ) -> Result<Arc<AttentionTrace>, String> {
+        let arch = match arch {
+            Some(a) => a.clone(),
+            None => config::load_arch("spatten").map_err(|e| e.to_string())?,
+        };
+        let tile =
+            config::tiles::TilePlan::new(&arch, workload.model.head_dim).reference_key_tile();
+        let key = format!("{} {tile:?}", config::config_hash(workload));
+        // One cell per (workload, key tile); threads wanting the same trace wait for the first
+        // to make it.
         let cell = self
             .traces
             .lock()
@@ -41,7 +55,7 @@ impl PipelineEvaluator {
         cell.get_or_init(|| {
             let e = Experiment {
                 name: workload.name.clone(),
-                arch: config::load_arch("spatten").map_err(|e| e.to_string())?,
+                arch,
                 workload: Some(workload.clone()),
                 input: Input::Synthetic,
                 dram: self.dram,
@@ -81,7 +95,7 @@ impl Evaluator for PipelineEvaluator {
         use rayon::prelude::*;
         // A failed trace is kept in its cell and reported by each of the workload's points.
         workloads.par_iter().for_each(|w| {
-            let _ = self.trace(w);
+            let _ = self.trace(w, None);
         });
     }
 
@@ -90,7 +104,7 @@ impl Evaluator for PipelineEvaluator {
         arch: &ArchConfig,
         workload: &WorkloadConfig,
     ) -> Result<Vec<String>, String> {
-        let trace = self.trace(workload)?;
+        let trace = self.trace(workload, Some(arch))?;
         let r = experiment::evaluate(
             &workload.name,
             arch,

@@ -8,7 +8,7 @@ use crate::config::workload::StageKind;
 /// The newest on-disk layout; readers accept every version from 1 up to it. A writer records
 /// the oldest version that can express the trace, so a trace without version-2 content
 /// (grouped K/V heads) stays byte-identical to what version 1 wrote.
-pub const TRACE_FORMAT_VERSION: u32 = 3;
+pub const TRACE_FORMAT_VERSION: u32 = 4;
 
 /// What produced a trace and for which model shape.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -28,6 +28,11 @@ pub struct TraceHeader {
     /// reads K/V head `h / (heads / kv_heads)`. Absent = one K/V head per query head.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub kv_heads: Option<u32>,
+    /// Key tile rows over which the reference summed the rows of calls with more than one
+    /// query row online, for a design whose tiled summarization runs two passes (version 4;
+    /// SPEC.md 9b). Absent = every row's sum is exact.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub softmax_key_tile_rows: Option<u32>,
 }
 
 impl TraceHeader {
@@ -41,21 +46,28 @@ impl TraceHeader {
         head / (self.heads / self.kv_heads().max(1)).max(1)
     }
 
-    /// The version a writer records for a trace with this header: 3 (compact token index
-    /// lists) for more than 65536 tokens, where lists get long and indices need 32 bits;
-    /// otherwise the oldest that can hold it (2 with grouped K/V heads, else 1), so shorter
-    /// traces keep the bytes older writers gave them.
+    /// The version a writer records for a trace with this header: at least 3 (compact token
+    /// index lists) for more than 65536 tokens, where lists get long and indices need 32 bits;
+    /// otherwise the oldest that can hold it, so shorter traces keep the bytes older writers
+    /// gave them.
     pub fn format_version(&self) -> u32 {
         if self.prompt_tokens as u64 + self.generated_tokens as u64 > 1 << 16 {
-            3
+            self.min_version().max(3)
         } else {
             self.min_version()
         }
     }
 
-    /// The oldest version whose header can say what this one says (`kv_heads` needs 2).
+    /// The oldest version whose header can say what this one says (`kv_heads` needs 2,
+    /// `softmax_key_tile_rows` 4).
     pub fn min_version(&self) -> u32 {
-        if self.kv_heads.is_some() { 2 } else { 1 }
+        if self.softmax_key_tile_rows.is_some() {
+            4
+        } else if self.kv_heads.is_some() {
+            2
+        } else {
+            1
+        }
     }
 }
 

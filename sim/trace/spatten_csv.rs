@@ -625,6 +625,7 @@ pub fn convert(path: &Path, file: &CsvFile) -> Result<AttentionTrace, TraceError
             generated_tokens: iterations,
             seed: ROUNDS_SEED,
             kv_heads: None,
+            softmax_key_tile_rows: None,
         },
         head_calls,
         layers: layer_records,

@@ -48,6 +48,9 @@ pub fn check_header(h: &TraceHeader) -> Result<(), String> {
             ));
         }
     }
+    if h.softmax_key_tile_rows == Some(0) {
+        return Err("header.softmax_key_tile_rows = 0: a key tile holds at least one row".into());
+    }
     // Workloads, which traces are replayed with, record seeds as TOML integers: signed
     // 64-bit.
     if h.seed > i64::MAX as u64 {

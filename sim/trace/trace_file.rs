@@ -359,7 +359,8 @@ pub fn decode_trace(path: &Path, c: &Container) -> Result<AttentionTrace, TraceE
         return Err(meta_err(
             "header",
             format!(
-                "has kv_heads, which needs version {}; the file says {version}",
+                "needs version {} (kv_heads needs 2, softmax_key_tile_rows 4); the file says \
+                 {version}",
                 header.min_version()
             ),
         ));

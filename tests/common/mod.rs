@@ -167,3 +167,58 @@ pub fn dense_decode(prompt: u32, heads: u32) -> spatten::trace::AttentionTrace {
     t.layers.retain(|r| r.iteration == 1);
     t
 }
+
+/// Simulates `trace` on `arch` over the bandwidth/latency DRAM model.
+pub fn simulate_simple(
+    arch: &spatten::config::ArchConfig,
+    trace: &spatten::trace::AttentionTrace,
+    fast_forward: bool,
+) -> Result<spatten::hw::SimStats, spatten::hw::SimError> {
+    let mut dram =
+        spatten::dram::simple::SimpleDram::from_config(&arch.hbm, arch.fetcher.transaction_bytes);
+    let o = spatten::hw::SimOptions {
+        fast_forward,
+        ..spatten::hw::SimOptions::default()
+    };
+    spatten::hw::simulate(arch, trace, &mut dram, &o)
+}
+
+/// [`simulate_simple`] with fast-forward on and off: checks both give the same statistics
+/// and returns them.
+pub fn simulate_simple_both(
+    arch: &spatten::config::ArchConfig,
+    trace: &spatten::trace::AttentionTrace,
+) -> spatten::hw::SimStats {
+    let on = simulate_simple(arch, trace, true).unwrap();
+    let off = simulate_simple(arch, trace, false).unwrap();
+    assert_eq!(
+        serde_json::to_string(&on).unwrap(),
+        serde_json::to_string(&off).unwrap()
+    );
+    on
+}
+
+/// A one-layer GPT-2-shaped summarization workload of `heads` heads over `prompt` tokens,
+/// static 8-bit K/V.
+pub fn gpt2_prompt(prompt: u32, heads: u32) -> spatten::config::WorkloadConfig {
+    use spatten::config::workload::{QuantMode, StageKind};
+    let mut w = spatten::config::load_workload("gpt2-small").unwrap();
+    w.model.layers = 1;
+    w.model.heads = heads;
+    w.model.hidden = heads * 64;
+    w.stage.kind = StageKind::Summarization;
+    w.stage.prompt_tokens = prompt;
+    w.stage.generated_tokens = 0;
+    w.quant.mode = QuantMode::Static;
+    w.quant.lsb_bits = 0;
+    w
+}
+
+/// Asserts `bound <= cycles < (1 + margin) x bound`.
+pub fn assert_near_bound(cycles: u64, bound: u64, margin: f64) {
+    assert!(cycles >= bound, "{cycles} < {bound}");
+    assert!(
+        (cycles as f64) < (1.0 + margin) * bound as f64,
+        "{cycles} vs {bound}"
+    );
+}
