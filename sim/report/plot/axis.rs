@@ -171,8 +171,13 @@ pub(super) fn nice_step(raw: f64) -> f64 {
         .unwrap_or(10.0 * p)
 }
 
-/// Short, exact-looking tick labels: 0.001, 0.5, 12, 1500, 2e6.
+/// Short, exact-looking tick labels: 0.001, 0.5, 12, 1500, 2e6; an integer tick one decimal
+/// would misstate keeps its digits.
 pub fn format_number(v: f64) -> String {
+    format_short(v, true)
+}
+
+fn format_short(v: f64, exact_integers: bool) -> String {
     let a = v.abs();
     if a == 0.0 {
         return "0".into();
@@ -182,8 +187,15 @@ pub fn format_number(v: f64) -> String {
         let m = v / 10f64.powi(e);
         return if (m.round() - m).abs() < 1e-9 {
             format!("{}e{e}", m.round())
-        } else {
+        } else if !exact_integers
+            || ((10.0 * m).round() - 10.0 * m).abs() < 1e-9
+            || v.fract() != 0.0
+            || a >= 1e12
+        {
             format!("{m:.1}e{e}")
+        } else {
+            // An integer one decimal would misstate (a sweep's 1048576 is not 1.0e6).
+            format!("{v:.0}")
         };
     }
     let s = format!("{v:.3}");
@@ -193,7 +205,7 @@ pub fn format_number(v: f64) -> String {
 
 /// A bar's value as printed: three significant digits, no exponent below a million.
 pub fn format_value(v: f64) -> String {
-    format_number(round_sig(v, 3))
+    format_short(round_sig(v, 3), false)
 }
 
 pub(super) fn round_sig(v: f64, digits: i32) -> f64 {
@@ -221,6 +233,8 @@ mod tests {
         assert_eq!(format_number(1000.0), "1000");
         assert_eq!(format_number(0.5), "0.5");
         assert_eq!(format_number(2e6), "2e6");
+        assert_eq!(format_number(1.5e6), "1.5e6");
+        assert_eq!(format_number(1048576.0), "1048576");
         assert_eq!(format_number(1.25e-4), "1.2e-4");
         assert_eq!(format_value(5.1349), "5.13");
         assert_eq!(format_value(0.7811), "0.781");
