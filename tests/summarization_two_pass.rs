@@ -221,3 +221,23 @@ fn a_workload_runs_end_to_end_on_a_two_pass_design() {
     let b = &r.stats.dram.bytes_by_tensor;
     assert_eq!(b.k_msb, 2 * b.v_msb);
 }
+
+#[test]
+fn a_group_whose_heads_keep_different_keys_is_refused() {
+    // Two query heads sharing one K/V head: the design tiles their shared rows, the
+    // reference each head's own keys; they agree only when the heads keep the same keys.
+    let mut t = summarization(2, Some(TILE));
+    t.header.kv_heads = Some(1);
+    let a = arch(4096);
+    let s = run_both(&a, &t);
+    assert_eq!(s.gqa.expect("grouped").kv_heads, 1);
+    let c = &mut t.head_calls[1];
+    c.keys.remove(3);
+    c.values.remove(3);
+    let e = run(&a, &t, true).unwrap_err();
+    assert!(
+        matches!(&e, SimError::Config { key, .. } if key == "softmax.tiled_summarization"),
+        "{e}"
+    );
+    assert!(e.to_string().contains("keep different keys"), "{e}");
+}

@@ -135,6 +135,7 @@ pub fn simulate(
     dram: &mut dyn Dram,
     options: &SimOptions,
 ) -> Result<SimStats, SimError> {
+    validate::check_group_keys(arch, trace)?;
     // Grouped K/V heads: the datapath runs each group on the union of its rows.
     let shared = gqa::shared_view(trace);
     validate::check(arch, &shared, dram)?;

@@ -139,6 +139,47 @@ fn check_softmax_tiles(plan: &TilePlan, trace: &AttentionTrace) -> Result<(), Si
     })
 }
 
+/// A two-pass design tiles a K/V group's shared rows while the reference tiles each query
+/// head's own keys: the two agree only when the group's calls with rows longer than a tile
+/// keep the same keys (as token pruning keeps them; a per-head policy might not). Checked on
+/// the trace as recorded, before [`super::gqa::shared_view`] gives a group one union.
+pub fn check_group_keys(arch: &ArchConfig, trace: &AttentionTrace) -> Result<(), SimError> {
+    let h = &trace.header;
+    let tile = TilePlan::new(arch, h.head_dim.max(1)).reference_key_tile();
+    let Some(tile) = tile.filter(|_| h.kv_heads() != h.heads) else {
+        return Ok(());
+    };
+    let group = |c: &HeadCall| (c.iteration, c.layer, h.kv_head_of(c.head));
+    let mut first: Option<&HeadCall> = None;
+    for c in trace
+        .head_calls
+        .iter()
+        .filter(|c| c.queries > 1 && c.keys.len() as u64 > tile as u64)
+    {
+        match first {
+            Some(f) if group(f) == group(c) && f.keys != c.keys => {
+                return Err(SimError::Config {
+                    key: "softmax.tiled_summarization".into(),
+                    reason: format!(
+                        "layer {} heads {} and {} share K/V head {} but keep different keys \
+                         ({} and {}): a two-pass design's key tiles over the group's union \
+                         are not the tiles the reference summed each head's row over",
+                        c.layer,
+                        f.head,
+                        c.head,
+                        group(c).2,
+                        f.keys.len(),
+                        c.keys.len()
+                    ),
+                });
+            }
+            Some(f) if group(f) == group(c) => {}
+            _ => first = Some(c),
+        }
+    }
+    Ok(())
+}
+
 /// What a call streaming its K/V through the SRAM in tiles needs (sim/hw/tiling.rs): the
 /// softmax buffer for its rows' exponentials and, in summarization, tiles of K and V that
 /// line up, a V row per key and no LSB recompute.
