@@ -126,8 +126,8 @@ impl Experiment {
                     anyhow::anyhow!("a workload is needed to run the reference on values")
                 })?;
                 let knobs = SynthKnobs::for_workload(workload);
-                let tile = crate::config::tiles::TilePlan::new(&self.arch, workload.model.head_dim)
-                    .reference_key_tile();
+                let tile =
+                    crate::config::tiles::reference_key_tile(&self.arch, workload.model.head_dim);
                 if matches!(self.input, Input::Synthetic)
                     && budget::streams_synthetic_values(workload)
                 {

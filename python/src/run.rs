@@ -205,8 +205,7 @@ pub fn run(
             let name = format!("{}-{}", arch.name, w.name);
             py.detach(|| -> anyhow::Result<ExperimentResult> {
                 phase("running the reference model");
-                let tile = spatten::config::tiles::TilePlan::new(&arch, w.model.head_dim)
-                    .reference_key_tile();
+                let tile = spatten::config::tiles::reference_key_tile(&arch, w.model.head_dim);
                 let t = spatten::reference::run_workload_views(
                     &views,
                     values::ARRAYS_SOURCE,

@@ -266,7 +266,7 @@ pub fn reference(
             py.detach(|| {
                 spatten::reference::run_workload_views(&views, values::ARRAYS_SOURCE, &w, None)
             })
-                .py_err(py)?
+            .py_err(py)?
         }
         ValuesArg::File(p) => build(py, w, Input::Values(p))?,
         ValuesArg::Synthetic => build(py, w, Input::Synthetic)?,

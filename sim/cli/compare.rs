@@ -275,7 +275,7 @@ fn simulate(
     dram: DramKind,
 ) -> anyhow::Result<Row> {
     let label = w.policy.kind.label();
-    let tile = config::tiles::TilePlan::new(arch, w.model.head_dim).reference_key_tile();
+    let tile = config::tiles::reference_key_tile(arch, w.model.head_dim);
     let trace = match values {
         Values::Whole(v) => crate::reference::run_workload_with_progress(v, w, tile, &|_, _| {}),
         Values::Streamed(layers) => {

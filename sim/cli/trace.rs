@@ -310,7 +310,7 @@ fn reference(
     let tile = match arch {
         Some(a) => {
             let arch = config::load_arch(a)?;
-            config::tiles::TilePlan::new(&arch, w.model.head_dim).reference_key_tile()
+            config::tiles::reference_key_tile(&arch, w.model.head_dim)
         }
         None => None,
     };

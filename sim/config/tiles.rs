@@ -17,6 +17,12 @@ pub fn bank_bytes(total: u64, double_buffered: bool) -> u64 {
     if double_buffered { total / 2 } else { total }
 }
 
+/// [`TilePlan::reference_key_tile`] of `arch` for heads of `head_dim`: what the reference
+/// needs of the design point to make its trace.
+pub fn reference_key_tile(arch: &ArchConfig, head_dim: u32) -> Option<u32> {
+    TilePlan::new(arch, head_dim).reference_key_tile()
+}
+
 /// Tile sizes of a design point, in rows of one head.
 #[derive(Debug, Clone, Copy)]
 pub struct TilePlan {

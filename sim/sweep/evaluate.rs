@@ -40,8 +40,7 @@ impl PipelineEvaluator {
             Some(a) => a.clone(),
             None => config::load_arch("spatten").map_err(|e| e.to_string())?,
         };
-        let tile =
-            config::tiles::TilePlan::new(&arch, workload.model.head_dim).reference_key_tile();
+        let tile = config::tiles::reference_key_tile(&arch, workload.model.head_dim);
         let key = format!("{} {tile:?}", config::config_hash(workload));
         // One cell per (workload, key tile); threads wanting the same trace wait for the first
         // to make it.
