@@ -15,10 +15,12 @@ meta = safe_open(path, "np").metadata()
 # Version 2 adds the optional header key kv_heads (grouped K/V heads); version 3 stores the
 # token index lists compactly (a code per list: 0 list, 1 ranges, 2 bitmap; traces/FORMAT.md);
 # version 4 adds the optional header key softmax_key_tile_rows (a two-pass design's online
-# sums), lists compact as in 3.
-assert meta["format"] == "spatten-trace" and meta["version"] in ("1", "2", "3", "4"), meta
+# sums), lists compact as in 3; version 5 adds the optional header key batch (independent
+# sequences) with the columns head_calls.sequence and layers.sequence (present only then).
+assert meta["format"] == "spatten-trace" and meta["version"] in ("1", "2", "3", "4", "5"), meta
 header = json.loads(meta["header"])
 kv_heads = header.get("kv_heads", header["heads"])
+batch = header.get("batch", 1)
 t = load_file(path)  # column name -> numpy array
 
 
@@ -51,6 +53,9 @@ keys = index_lists("head_calls.keys", "head_calls.key_offsets",
 print(header["workload"], header["layers"], "layers x", header["heads"], "heads,", kv_heads, "K/V heads")
 if "softmax_key_tile_rows" in header:
     print("rows of many-query calls summed online over key tiles of", header["softmax_key_tile_rows"], "rows")
+if batch > 1:
+    calls_per_sequence = np.bincount(t["head_calls.sequence"], minlength=batch)
+    print("a batch of", batch, "sequences; head calls per sequence:", calls_per_sequence.tolist())
 print("head calls:", len(keys), " keys fetched:", sum(len(k) for k in keys))
 print("LSB refetches:", int(t["head_calls.lsb_refetch"].sum()))
 first = 0

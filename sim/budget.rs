@@ -310,13 +310,16 @@ fn streamed_reference_estimate(w: &WorkloadConfig) -> Estimate {
 
 fn add_trace_and_work(e: &mut Estimate, w: &WorkloadConfig) {
     let m = &w.model;
-    let (l, h, d) = (m.layers as u64, m.heads as u64, m.head_dim as u64);
+    let (l, d) = (m.layers as u64, m.head_dim as u64);
+    // A batch's sequences run one after another (their values go with them), but the trace
+    // and the work are every sequence's.
+    let h = mul(&[m.heads as u64, w.stage.batch as u64]);
     // Each head call lists its keys and values (u32) plus a fixed record.
     let calls = mul(&[l, h, w.stage.generated_tokens as u64 + 1]);
     e.add(
         "attention trace",
         mul(&[l, h, token_sum(w), 8]).saturating_add(calls.saturating_mul(128)),
-        "model.layers x model.heads x the tokens of every iteration \
+        "model.layers x model.heads x stage.batch x the tokens of every iteration \
          (stage.prompt_tokens, stage.generated_tokens)",
     );
     // Q x K and Prob x V: the prompt's P x P rows, then one row of P + i per generated token.
@@ -329,8 +332,8 @@ fn add_trace_and_work(e: &mut Estimate, w: &WorkloadConfig) {
     };
     let rows = prompt_rows.saturating_add(generation_token_sum(w));
     e.work_macs = mul(&[l, h, d, 2, rows]);
-    e.work_keys = "model.layers x model.heads x model.head_dim x stage.prompt_tokens^2 \
-                   (+ prompt + i per generated token)"
+    e.work_keys = "model.layers x model.heads x stage.batch x model.head_dim x \
+                   stage.prompt_tokens^2 (+ prompt + i per generated token)"
         .into();
 }
 
@@ -407,6 +410,7 @@ pub fn run_estimate(arch: &ArchConfig, w: &WorkloadConfig, values: ValueSupply) 
     let calls = mul(&[
         w.model.layers as u64,
         w.model.heads as u64,
+        w.stage.batch as u64,
         w.stage.generated_tokens as u64 + 1,
     ]);
     reference_estimate_for(w, values).and(simulator_estimate(arch, calls))

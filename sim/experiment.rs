@@ -125,44 +125,70 @@ impl Experiment {
                 let workload = self.workload.as_ref().ok_or_else(|| {
                     anyhow::anyhow!("a workload is needed to run the reference on values")
                 })?;
-                let knobs = SynthKnobs::for_workload(workload);
-                let tile =
-                    crate::config::tiles::reference_key_tile(&self.arch, workload.model.head_dim);
-                if matches!(self.input, Input::Synthetic)
-                    && budget::streams_synthetic_values(workload)
+                if let Input::Values(path) = &self.input
+                    && workload.stage.batch > 1
                 {
-                    // Too large to hold at once: each layer is made when the reference needs it.
-                    budget::reference_estimate_for(workload, budget::ValueSupply::Synthetic)
-                        .check(&self.subject())?;
-                    phase("running the reference model on synthetic values, layer by layer");
-                    let layers = trace::SynthLayers::new(workload, &knobs, workload.seed);
-                    return Ok(crate::reference::run_workload_streamed(
-                        &layers,
-                        workload,
-                        tile,
-                        &|_, _| {},
-                    )?);
+                    anyhow::bail!(config::ConfigError::new(
+                        std::path::Path::new(&workload.name),
+                        Some("stage.batch".into()),
+                        format!(
+                            "= {} needs a sequence of values each, and the value file {} holds one; \
+                             run without --values (synthetic values per sequence) or with batch = 1",
+                            workload.stage.batch,
+                            path.display()
+                        ),
+                    ));
                 }
-                budget::reference_estimate(workload).check(&self.subject())?;
-                let values = match &self.input {
-                    Input::Values(path) => {
-                        phase("reading values");
-                        trace::read_values(path)?
+                let batch = workload.stage.batch;
+                trace::batch::run_batch(workload, |s, w| {
+                    if batch > 1 {
+                        phase(&format!("sequence {} of {batch}", s + 1));
                     }
-                    _ => {
-                        phase("generating synthetic values");
-                        trace::generate(workload, &knobs, workload.seed)
-                    }
-                };
-                phase("running the reference model");
-                Ok(crate::reference::run_workload_with_progress(
-                    &values,
-                    workload,
-                    tile,
-                    &|_, _| {},
-                )?)
+                    self.sequence_trace(w, phase)
+                })
             }
         }
+    }
+
+    /// The reference's trace of one sequence of the workload.
+    fn sequence_trace(
+        &self,
+        workload: &WorkloadConfig,
+        phase: &mut dyn FnMut(&str),
+    ) -> anyhow::Result<AttentionTrace> {
+        let knobs = SynthKnobs::for_workload(workload);
+        let tile = crate::config::tiles::reference_key_tile(&self.arch, workload.model.head_dim);
+        if matches!(self.input, Input::Synthetic) && budget::streams_synthetic_values(workload) {
+            // Too large to hold at once: each layer is made when the reference needs it.
+            budget::reference_estimate_for(workload, budget::ValueSupply::Synthetic)
+                .check(&self.subject())?;
+            phase("running the reference model on synthetic values, layer by layer");
+            let layers = trace::SynthLayers::new(workload, &knobs, workload.seed);
+            return Ok(crate::reference::run_workload_streamed(
+                &layers,
+                workload,
+                tile,
+                &|_, _| {},
+            )?);
+        }
+        budget::reference_estimate(workload).check(&self.subject())?;
+        let values = match &self.input {
+            Input::Values(path) => {
+                phase("reading values");
+                trace::read_values(path)?
+            }
+            _ => {
+                phase("generating synthetic values");
+                trace::generate(workload, &knobs, workload.seed)
+            }
+        };
+        phase("running the reference model");
+        Ok(crate::reference::run_workload_with_progress(
+            &values,
+            workload,
+            tile,
+            &|_, _| {},
+        )?)
     }
 }
 
@@ -250,6 +276,14 @@ pub fn add_measured_baselines(
     files: &[PathBuf],
 ) -> anyhow::Result<()> {
     let want = baseline::result::WorkloadShape::of(&result.workload);
+    let batch = result.workload.stage.batch;
+    if batch > 1 && !files.is_empty() {
+        anyhow::bail!(
+            "{}: measured baselines time one sequence, but this run is a batch of {batch} \
+             (stage.batch); compare measured baselines with batch = 1",
+            files[0].display()
+        );
+    }
     for f in files {
         let b = BaselineResult::read(f)?;
         let got = &b.workload;
@@ -332,6 +366,7 @@ pub fn dense_workload_for(h: &TraceHeader) -> WorkloadConfig {
             prompt_tokens: h.prompt_tokens,
             generated_tokens: h.generated_tokens,
             prefill: None,
+            batch: h.batch(),
         },
         token_pruning: none.clone(),
         head_pruning: none,

@@ -88,6 +88,7 @@ fn pruned_random(
                     values.truncate(k);
                 }
                 head_calls.push(HeadCall {
+                    sequence: 0,
                     iteration,
                     layer,
                     head,
@@ -136,6 +137,7 @@ fn pruned_random(
                 None
             };
             records.push(LayerRecord {
+                sequence: 0,
                 iteration,
                 layer,
                 tokens_kept: kept.clone(),
@@ -158,6 +160,7 @@ fn pruned_random(
             seed,
             kv_heads: None,
             softmax_key_tile_rows: None,
+            batch: None,
         },
         head_calls,
         layers: records,

@@ -31,8 +31,10 @@ fn trace(keys: u32, kept: u32) -> AttentionTrace {
             seed: 0,
             kv_heads: None,
             softmax_key_tile_rows: None,
+            batch: None,
         },
         head_calls: vec![HeadCall {
+            sequence: 0,
             iteration: 1,
             layer: 0,
             head: 0,
@@ -49,6 +51,7 @@ fn trace(keys: u32, kept: u32) -> AttentionTrace {
             value_topk: Some(0),
         }],
         layers: vec![LayerRecord {
+            sequence: 0,
             iteration: 1,
             layer: 0,
             tokens_kept: all,

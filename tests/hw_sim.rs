@@ -44,6 +44,7 @@ fn call(
     values: Vec<u32>,
 ) -> HeadCall {
     HeadCall {
+        sequence: 0,
         iteration,
         layer,
         head,
@@ -136,6 +137,7 @@ fn pruned_trace() -> AttentionTrace {
     c[6].value_topk = Some(3);
     let rec =
         |iteration, layer, tokens: &[u32], heads: Vec<u32>, token_topk, head_topk| LayerRecord {
+            sequence: 0,
             iteration,
             layer,
             tokens_kept: tokens.to_vec(),
@@ -156,6 +158,7 @@ fn pruned_trace() -> AttentionTrace {
             seed: 0,
             kv_heads: None,
             softmax_key_tile_rows: None,
+            batch: None,
         },
         head_calls: c,
         layers: vec![

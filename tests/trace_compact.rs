@@ -28,6 +28,7 @@ fn long_trace() -> AttentionTrace {
         .chain([tokens - 1])
         .collect();
     let call = |head: u32, values: Vec<u32>, value_topk: Option<u32>| HeadCall {
+        sequence: 0,
         iteration: 1,
         layer: 0,
         head,
@@ -56,12 +57,14 @@ fn long_trace() -> AttentionTrace {
             seed: 1,
             kv_heads: None,
             softmax_key_tile_rows: None,
+            batch: None,
         },
         head_calls: vec![
             call(0, keys.clone(), None),
             call(1, thirds.clone(), Some(0)),
         ],
         layers: vec![LayerRecord {
+            sequence: 0,
             iteration: 1,
             layer: 0,
             tokens_kept: scattered,

@@ -74,6 +74,7 @@ fn random_trace(seed: u64) -> AttentionTrace {
         seed: seed >> 1,
         kv_heads: None,
         softmax_key_tile_rows: None,
+        batch: None,
     };
     let (mut head_calls, mut records, mut calls) = (Vec::new(), Vec::new(), Vec::new());
     for iteration in 0..=generated {
@@ -98,6 +99,7 @@ fn random_trace(seed: u64) -> AttentionTrace {
                 let queries = rng.gen_range(1..=prompt + iteration);
                 let lsb_bits = rng.gen_range(0..5);
                 head_calls.push(HeadCall {
+                    sequence: 0,
                     iteration,
                     layer,
                     head,
@@ -134,6 +136,7 @@ fn random_trace(seed: u64) -> AttentionTrace {
                     )
                 });
                 records.push(LayerRecord {
+                    sequence: 0,
                     iteration,
                     layer,
                     tokens_kept,
@@ -171,6 +174,7 @@ proptest! {
 /// A fixed trace with one of everything: two head calls, local V, token and head top-k.
 fn small_trace() -> AttentionTrace {
     let call = |head, keys: Vec<u32>, values: Vec<u32>, value_topk| HeadCall {
+        sequence: 0,
         iteration: 1,
         layer: 0,
         head,
@@ -199,12 +203,14 @@ fn small_trace() -> AttentionTrace {
             seed: 0,
             kv_heads: None,
             softmax_key_tile_rows: None,
+            batch: None,
         },
         head_calls: vec![
             call(0, vec![0, 2, 4], vec![2, 4], Some(0)),
             call(1, vec![1, 4], vec![1, 4], None),
         ],
         layers: vec![LayerRecord {
+            sequence: 0,
             iteration: 1,
             layer: 0,
             tokens_kept: vec![0, 4],

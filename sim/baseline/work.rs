@@ -17,6 +17,7 @@
 //! Summarization: one step per layer with `Lq = Lk = prompt_tokens`. Generation: the prompt's
 //! summarization, then per generated token `i` (0-based) and per layer one step with `Lq = 1`
 //! and `Lk = prompt_tokens + i + 1` (the new token attends to the cache and itself).
+//! A batch of B sequences (`stage.batch`) runs every kernel over `B x heads` heads.
 
 use serde::{Deserialize, Serialize};
 
@@ -149,9 +150,11 @@ pub fn step_kernels(
 /// The dense attention work of a workload, one entry per stage it runs (summarization, then
 /// generation for a generation workload).
 pub fn attention_work(w: &WorkloadConfig, precision: Precision) -> Vec<StageWork> {
+    // A batch's sequences are independent heads to a batched kernel (its grid is
+    // batch x heads): the same launches, batch times the work and the K/V bytes.
     work_for_shape(
         w.model.layers as u64,
-        w.model.heads as u64,
+        w.model.heads as u64 * w.stage.batch as u64,
         w.model.head_dim as u64,
         w.stage.kind,
         w.stage.prompt_tokens as u64,

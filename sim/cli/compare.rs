@@ -97,6 +97,14 @@ pub struct Row {
 pub fn run(a: CompareArgs) -> anyhow::Result<ExitCode> {
     let arch = config::load_arch(&a.arch)?;
     let base = config::load_workload(&a.workload)?;
+    if base.stage.batch > 1 {
+        bail!(
+            "{}: key `stage.batch` = {}: compare ranks policies on one sequence's values; \
+             set batch = 1 (a batch's cost is `spatten run` on the batched workload)",
+            a.workload,
+            base.stage.batch
+        );
+    }
     let budget = a.budget.as_deref().map(parse_budget).transpose()?;
     let mut workloads = Vec::new();
     for name in &a.policies {

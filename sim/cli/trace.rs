@@ -81,14 +81,16 @@ pub enum TraceCommand {
         #[arg(long, default_value_t = 32)]
         generated: usize,
     },
-    /// Run the bit-exact reference model over a value file and write the attention trace.
+    /// Run the bit-exact reference model over values and write the attention trace.
     Reference {
         /// Workload preset name or TOML file; its shape must match the value file.
         #[arg(long)]
         workload: String,
-        /// Value file (.safetensors), e.g. from `spatten trace capture` or `synth`.
+        /// Value file (.safetensors), e.g. from `spatten trace capture` or `synth`. Without
+        /// it, the synthetic values `spatten run` draws (for a batch, `stage.batch`, one
+        /// seed per sequence; a value file holds one sequence).
         #[arg(long)]
-        values: PathBuf,
+        values: Option<PathBuf>,
         /// Output trace file (.safetensors); written atomically.
         #[arg(long)]
         out: PathBuf,
@@ -165,7 +167,10 @@ pub fn run(cmd: TraceCommand) -> anyhow::Result<ExitCode> {
             values,
             out,
             arch,
-        } => reference(&workload, &values, &out, arch.as_deref()),
+        } => match values {
+            Some(values) => reference(&workload, &values, &out, arch.as_deref()),
+            None => reference_synthetic(&workload, &out, arch.as_deref()),
+        },
         TraceCommand::ImportSpattenCsv { input, out } => {
             let trace = spatten_csv::import(&input)?;
             write_trace(&out, &trace)?;
@@ -346,13 +351,18 @@ fn reference(
     let spin = progress::spinner(format!("writing {}", out.display()));
     write_trace(out, &trace)?;
     spin.finish_and_clear();
-    let t = totals(&trace);
     println!(
         "wrote {}: workload {} on {}",
         out.display(),
         w.name,
         values_path.display()
     );
+    print_written_totals(&trace);
+    Ok(ExitCode::SUCCESS)
+}
+
+fn print_written_totals(trace: &AttentionTrace) {
+    let t = totals(trace);
     println!(
         "  head calls     {} over {} iterations ({} query rows)",
         t.head_calls, t.iterations, t.queries
@@ -369,6 +379,34 @@ fn reference(
         "  top-k calls    {} token, {} head, {} local-V",
         t.topk_token_calls, t.topk_head_calls, t.topk_local_value_calls
     );
+}
+
+/// `trace reference` without a value file: the trace `spatten run --workload` replays.
+fn reference_synthetic(workload: &str, out: &Path, arch: Option<&str>) -> anyhow::Result<ExitCode> {
+    let w = config::load_workload(workload)?;
+    check_output_dir(out)?;
+    let e = crate::experiment::Experiment {
+        name: w.name.clone(),
+        // The arch only decides the softmax's key tile; the preset sums exactly.
+        arch: config::load_arch(arch.unwrap_or("spatten"))?,
+        workload: Some(w.clone()),
+        input: crate::experiment::Input::Synthetic,
+        dram: crate::experiment::DramKind::Native,
+        timeline: false,
+    };
+    let spin = progress::spinner(format!("reference {}", w.name));
+    let trace = e.build_trace(&mut |phase| spin.set_message(phase.to_string()));
+    spin.finish_and_clear();
+    let trace = trace?;
+    let spin = progress::spinner(format!("writing {}", out.display()));
+    write_trace(out, &trace)?;
+    spin.finish_and_clear();
+    println!(
+        "wrote {}: workload {} on synthetic values",
+        out.display(),
+        w.name
+    );
+    print_written_totals(&trace);
     Ok(ExitCode::SUCCESS)
 }
 
@@ -496,6 +534,13 @@ fn trace_info(t: &AttentionTrace, path: &Path, json: bool) -> anyhow::Result<Exi
         h.generated_tokens,
         h.seed
     );
+    if let Some(b) = h.batch {
+        println!(
+            "  batch          {b} independent sequences (sequence 0 seeded {}, the others \
+             derived from it)",
+            h.seed
+        );
+    }
     if let Some(t) = h.softmax_key_tile_rows {
         println!(
             "  softmax sums   online over key tiles of {t} rows in calls of many query rows \

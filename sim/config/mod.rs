@@ -186,9 +186,8 @@ fn set_dotted(table: &mut toml::Table, key: &str, value: toml::Value) -> Result<
     let mut current = table;
     while let Some(part) = parts.next() {
         if parts.peek().is_none() {
-            if !current.contains_key(part) {
-                return Err(format!("no such key (unknown field `{part}`)"));
-            }
+            // A key the file leaves at its default is set like any other; a name that is no
+            // key at all is refused when the table is read (every table denies unknown keys).
             current.insert(part.to_string(), value);
             return Ok(());
         }

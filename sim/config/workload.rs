@@ -97,6 +97,19 @@ pub struct StageConfig {
     /// and zero importance, and has no iteration 0).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub prefill: Option<Prefill>,
+    /// Independent sequences served together (each with its own values, pruning and KV
+    /// cache) sharing the datapath: their heads interleave layer by layer, so one
+    /// sequence's layer-end top-k overlaps the others' heads (sim/trace/batch.rs).
+    #[serde(default = "one_sequence", skip_serializing_if = "is_one_sequence")]
+    pub batch: u32,
+}
+
+fn one_sequence() -> u32 {
+    1
+}
+
+fn is_one_sequence(b: &u32) -> bool {
+    *b == 1
 }
 
 /// Where a generation workload's prompt pass runs (see [`StageConfig::prefill`]).
@@ -290,6 +303,12 @@ impl WorkloadConfig {
             s.generated_tokens as u64,
             0,
             MAX_TOKENS as u64,
+        );
+        c.range_u64(
+            "stage.batch",
+            s.batch as u64,
+            1,
+            crate::trace::trace_check::MAX_BATCH as u64,
         );
         let total = u64::from(s.prompt_tokens) + u64::from(s.generated_tokens);
         if total > MAX_TOKENS as u64 {

@@ -63,7 +63,8 @@ fn calls_value_topk(hc: &HeadCall) -> bool {
 
 #[derive(Debug)]
 struct RecordState {
-    key: (u32, u32),
+    /// (iteration, layer, sequence).
+    key: (u32, u32, u32),
     heads_total: u32,
     heads_closed: u32,
     submitted: bool,
@@ -104,6 +105,7 @@ pub struct Ports<'m, 'a> {
 pub struct Controller {
     layout: AddressLayout,
     head_dim: u64,
+    layers: u32,
     txn_bytes: u64,
     prompt_tokens: u32,
     ring: BufferRing,
@@ -171,7 +173,7 @@ impl Controller {
             .layers
             .iter()
             .map(|r| RecordState {
-                key: (r.iteration, r.layer),
+                key: (r.iteration, r.layer, r.sequence),
                 heads_total: 0,
                 heads_closed: 0,
                 submitted: false,
@@ -183,7 +185,7 @@ impl Controller {
             .iter()
             .map(|c| {
                 let i = records
-                    .binary_search_by_key(&(c.iteration, c.layer), |r| r.key)
+                    .binary_search_by_key(&(c.iteration, c.layer, c.sequence), |r| r.key)
                     .ok()?;
                 records[i].heads_total += 1;
                 Some(i as u32)
@@ -199,6 +201,7 @@ impl Controller {
         Self {
             layout,
             head_dim: trace.header.head_dim as u64,
+            layers: trace.header.layers,
             txn_bytes: txn_bytes as u64,
             prompt_tokens: trace.header.prompt_tokens,
             ring,
@@ -246,6 +249,21 @@ impl Controller {
         }
     }
 
+    /// Whether the layer records `hc` depends on are done: those of its sequence before its
+    /// (iteration, layer). Records finish in order, so the undone ones start at the prefix,
+    /// and only those before `hc`'s (iteration, layer) are looked at (one per sequence).
+    fn layers_ready(&self, hc: &HeadCall) -> bool {
+        for r in &self.records[self.record_prefix..] {
+            if (r.key.0, r.key.1) >= (hc.iteration, hc.layer) {
+                return true;
+            }
+            if r.key.2 == hc.sequence {
+                return false;
+            }
+        }
+        true
+    }
+
     pub fn finished(&self, calls: usize) -> bool {
         self.heads_closed == calls && self.record_prefix == self.records.len()
     }
@@ -277,7 +295,8 @@ impl Controller {
             _ => self.kv_head_of(hc.head),
         };
         let row_bits = self.head_dim * bits as u64;
-        let placement = self.layout.placement(hc.layer, head, tensor, row_bits);
+        let layer = AddressLayout::layer_of(self.layers, hc.sequence, hc.layer);
+        let placement = self.layout.placement(layer, head, tensor, row_bits);
         let job = FetchJob::new(tensor, cause, rows, placement, row_bits, self.txn_bytes);
         ports.jobs.push(job);
         let id = ports.jobs.len() - 1;
@@ -520,9 +539,7 @@ impl Controller {
             if bank == self.next_open && !self.ring.fits(alloc) {
                 break;
             }
-            let gate = self.record_prefix == self.records.len()
-                || self.records[self.record_prefix].key >= (hc.iteration, hc.layer);
-            if !gate {
+            if !self.layers_ready(hc) {
                 break;
             }
             let q_rows = if hc.iteration == 0 && hc.queries as usize == hc.keys.len() {

@@ -29,6 +29,7 @@ pub fn dense_trace(workload: &WorkloadConfig) -> AttentionTrace {
         for layer in 0..m.layers {
             for head in 0..m.heads {
                 head_calls.push(HeadCall {
+                    sequence: 0,
                     iteration,
                     layer,
                     head,
@@ -46,6 +47,7 @@ pub fn dense_trace(workload: &WorkloadConfig) -> AttentionTrace {
                 });
             }
             layers.push(LayerRecord {
+                sequence: 0,
                 iteration,
                 layer,
                 tokens_kept: all.clone(),
@@ -72,6 +74,7 @@ pub fn dense_trace(workload: &WorkloadConfig) -> AttentionTrace {
             seed: workload.seed,
             kv_heads: None,
             softmax_key_tile_rows: None,
+            batch: None,
         },
         head_calls,
         layers,

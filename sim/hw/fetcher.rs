@@ -27,6 +27,10 @@
 //! job moves the same transactions as with contiguous regions, only at other addresses
 //! (consecutive pages of a head are `kv_heads` slots apart). The Q regions follow the pages,
 //! one per (layer, query head), laid out as above.
+//!
+//! A batch of B sequences (`stage.batch`) keeps B KV caches: sequence s's layer l takes the
+//! place of layer `s x layers + l` in all of the above (so the arrays of `layers x B` layers
+//! follow each other), its Q regions likewise.
 
 use std::collections::VecDeque;
 
@@ -169,10 +173,20 @@ impl AddressLayout {
         .with_kv_pages(
             f.kv_page_tokens as u64,
             tokens,
-            h.layers,
+            Self::layers_of(h),
             h.kv_heads(),
             widest_kv_plane_bits,
         )
+    }
+
+    /// Layers the layout of `h`'s trace places: every layer of every sequence.
+    pub fn layers_of(h: &crate::trace::attention::TraceHeader) -> u32 {
+        h.layers * h.batch()
+    }
+
+    /// The layout's layer of `layer` of sequence `sequence` of a trace of `layers` layers.
+    pub fn layer_of(layers: u32, sequence: u32, layer: u32) -> u32 {
+        sequence * layers + layer
     }
 
     /// K and V in pages of `page_tokens` tokens (`fetcher.kv_page_tokens`; 0 leaves the

@@ -69,11 +69,11 @@ pub fn tiled_calls(view: &AttentionTrace, plan: &TilePlan) -> Vec<bool> {
     out
 }
 
-/// The groups of consecutive head calls in one (iteration, layer) reading one K/V head, as
+/// The groups of consecutive head calls in one (iteration, layer, sequence) reading one K/V head, as
 /// index ranges into `trace.head_calls`. Without grouped heads every call is its own group.
 pub fn groups(trace: &AttentionTrace) -> Vec<std::ops::Range<usize>> {
     let h = &trace.header;
-    let key = |c: &HeadCall| (c.iteration, c.layer, h.kv_head_of(c.head));
+    let key = |c: &HeadCall| (c.iteration, c.layer, c.sequence, h.kv_head_of(c.head));
     let calls = &trace.head_calls;
     let mut out = Vec::new();
     let mut start = 0;

@@ -119,7 +119,7 @@ impl<'a> Machine<'a> {
             .max()
             .unwrap_or(0);
         let spill = super::spill::ScoreSpill::new(
-            layout.end(h.layers),
+            layout.end(AddressLayout::layers_of(h)),
             max_spilled,
             2 * group_rows,
             txn,
@@ -521,7 +521,7 @@ impl<'a> Machine<'a> {
                 2 * 2 * queries * keys * h.head_dim as u64
             })
             .sum();
-        let effective_ops = per_head * h.layers as u64 * h.heads as u64;
+        let effective_ops = per_head * h.layers as u64 * h.heads as u64 * h.batch() as u64;
         let gops = |ops: u64| {
             if end == 0 {
                 0.0

@@ -187,8 +187,10 @@ mod tests {
                 seed: 0,
                 kv_heads: None,
                 softmax_key_tile_rows: None,
+                batch: None,
             },
             head_calls: vec![HeadCall {
+                sequence: 0,
                 iteration: 0,
                 layer: 0,
                 head: 0,

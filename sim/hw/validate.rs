@@ -75,17 +75,19 @@ pub fn check(arch: &ArchConfig, trace: &AttentionTrace, dram: &dyn Dram) -> Resu
         }
         if i > 0 {
             let p = &trace.head_calls[i - 1];
-            if (p.iteration, p.layer) > (c.iteration, c.layer) {
-                return Err(bad("head calls are not in (iteration, layer) order".into()));
+            if (p.iteration, p.layer, p.sequence) > (c.iteration, c.layer, c.sequence) {
+                return Err(bad(
+                    "head calls are not in (iteration, layer, sequence) order".into(),
+                ));
             }
         }
     }
     for (i, r) in trace.layers.iter().enumerate() {
         if i > 0 {
             let p = &trace.layers[i - 1];
-            if (p.iteration, p.layer) >= (r.iteration, r.layer) {
+            if (p.iteration, p.layer, p.sequence) >= (r.iteration, r.layer, r.sequence) {
                 return Err(SimError::BadTrace(format!(
-                    "layer record {i} is not in (iteration, layer) order"
+                    "layer record {i} is not in (iteration, layer, sequence) order"
                 )));
             }
         }
@@ -149,7 +151,7 @@ pub fn check_group_keys(arch: &ArchConfig, trace: &AttentionTrace) -> Result<(),
     let Some(tile) = tile.filter(|_| h.kv_heads() != h.heads) else {
         return Ok(());
     };
-    let group = |c: &HeadCall| (c.iteration, c.layer, h.kv_head_of(c.head));
+    let group = |c: &HeadCall| (c.iteration, c.layer, c.sequence, h.kv_head_of(c.head));
     let mut first: Option<&HeadCall> = None;
     for c in trace
         .head_calls
@@ -167,7 +169,7 @@ pub fn check_group_keys(arch: &ArchConfig, trace: &AttentionTrace) -> Result<(),
                         c.layer,
                         f.head,
                         c.head,
-                        group(c).2,
+                        group(c).3,
                         f.keys.len(),
                         c.keys.len()
                     ),
@@ -304,6 +306,13 @@ fn check_call(
         return Err(bad(format!(
             "layer/head outside the header's {} x {}",
             h.layers, h.heads
+        )));
+    }
+    if c.sequence >= h.batch() {
+        return Err(bad(format!(
+            "sequence {} outside the header's batch of {}",
+            c.sequence,
+            h.batch()
         )));
     }
     if c.queries == 0 || c.keys.is_empty() || c.values.is_empty() {

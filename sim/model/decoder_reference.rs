@@ -45,6 +45,7 @@ pub fn workload_for_decoder(
             prompt_tokens: prompt,
             generated_tokens: generated,
             prefill: None,
+            batch: 1,
         },
         ..settings.clone()
     }

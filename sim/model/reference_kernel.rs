@@ -35,6 +35,7 @@ pub fn workload_for_model(
             prompt_tokens: tokens,
             generated_tokens: 0,
             prefill: None,
+            batch: 1,
         },
         ..settings.clone()
     }

@@ -26,6 +26,11 @@ pub enum ReferenceError {
     },
     #[error("layer input: {reason}")]
     Input { reason: String },
+    #[error(
+        "stage.batch = {0}: these values are one sequence's; a batch runs each sequence on \
+         its own values (synthetic, one seed per sequence: `spatten run` without --values)"
+    )]
+    Batch(u32),
     #[error("golden vectors: {0}")]
     Golden(String),
 }

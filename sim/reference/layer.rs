@@ -355,6 +355,7 @@ pub fn attend_layer_rows(
             topk_calls.len() as u32 - 1
         });
         let record = LayerRecord {
+            sequence: 0,
             iteration: state.iteration,
             layer,
             tokens_kept,
@@ -401,6 +402,7 @@ pub fn attend_layer_rows(
     state.alive_heads = sel.kept;
 
     let record = LayerRecord {
+        sequence: 0,
         iteration: state.iteration,
         layer,
         tokens_kept: state.alive_tokens.clone(),
@@ -686,6 +688,7 @@ impl HeadContext<'_> {
         let keys: Vec<u32> = self.alive[..visible_all].to_vec();
         let lsb_refetch = requant_rows > 0;
         let call = HeadCall {
+            sequence: 0,
             iteration: self.iteration,
             layer: self.layer,
             head,

@@ -206,6 +206,10 @@ fn run_layers(
     cache: Option<&QuantCache>,
     progress: &dyn Fn(u64, u64),
 ) -> Result<AttentionTrace, ReferenceError> {
+    // One sequence per run; trace::batch runs a batch's sequences and merges them.
+    if workload.stage.batch > 1 {
+        return Err(ReferenceError::Batch(workload.stage.batch));
+    }
     // A cached prefill starts at the first generated token (no iteration 0).
     let first = u32::from(!workload.stage.runs_prompt());
     let passes = u64::from(workload.model.layers)
@@ -223,6 +227,7 @@ fn run_layers(
             seed: workload.seed,
             kv_heads: Some(workload.model.kv_heads()).filter(|&k| k != workload.model.heads),
             softmax_key_tile_rows: key_tile,
+            batch: None,
         },
         head_calls: Vec::new(),
         layers: Vec::new(),

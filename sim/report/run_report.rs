@@ -292,10 +292,15 @@ fn workload_settings(w: &mut String, wl: &crate::config::WorkloadConfig) {
     );
     let _ = writeln!(
         w,
-        "| stage | {}, {} prompt tokens, {} generated |",
+        "| stage | {}, {} prompt tokens, {} generated{} |",
         st.kind.label(),
         st.prompt_tokens,
-        st.generated_tokens
+        st.generated_tokens,
+        if st.batch > 1 {
+            format!(", a batch of {} sequences", st.batch)
+        } else {
+            String::new()
+        }
     );
     for (name, p) in [("token pruning", tp), ("head pruning", hp)] {
         let _ = writeln!(

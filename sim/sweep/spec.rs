@@ -123,7 +123,7 @@ impl SweepSpec {
         let base_workload =
             config::load_workload(&workloads[0]).map_err(|e| err("workloads", e.to_string()))?;
         let arch_table = toml::Table::try_from(&base_arch).expect("configs serialize");
-        let workload_table = toml::Table::try_from(&base_workload).expect("configs serialize");
+        let workload_table = routing_table(&base_workload);
 
         let axes_of = |section: &str| -> Result<Vec<Axis>, ConfigError> {
             let mut out = Vec::new();
@@ -303,7 +303,7 @@ impl SweepSpec {
             return Resolved::Invalid(describe(&e));
         }
         let arch_table = toml::Table::try_from(&arch).expect("configs serialize");
-        let workload_table = toml::Table::try_from(&workload).expect("configs serialize");
+        let workload_table = routing_table(&workload);
         let lookup = |key: &str| -> Option<f64> {
             let (target, path) = route(key, &arch_table, &workload_table).ok()?;
             let t = if target == Target::Arch {
@@ -361,6 +361,18 @@ fn flatten(
         }
     }
     Ok(())
+}
+
+/// A workload's keys as a table, with those it leaves out at their defaults (a batch of one
+/// sequence) filled in, so that sweeps and constraints can name them.
+fn routing_table(w: &WorkloadConfig) -> toml::Table {
+    let mut t = toml::Table::try_from(w).expect("configs serialize");
+    if let Some(toml::Value::Table(stage)) = t.get_mut("stage") {
+        stage
+            .entry("batch")
+            .or_insert(toml::Value::Integer(i64::from(w.stage.batch)));
+    }
+    t
 }
 
 /// Decides which configuration a dotted key belongs to and checks that it exists there.

@@ -8,7 +8,7 @@ use crate::config::workload::StageKind;
 /// The newest on-disk layout; readers accept every version from 1 up to it. A writer records
 /// the oldest version that can express the trace, so a trace without version-2 content
 /// (grouped K/V heads) stays byte-identical to what version 1 wrote.
-pub const TRACE_FORMAT_VERSION: u32 = 4;
+pub const TRACE_FORMAT_VERSION: u32 = 5;
 
 /// What produced a trace and for which model shape.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -33,6 +33,10 @@ pub struct TraceHeader {
     /// SPEC.md 9b). Absent = every row's sum is exact.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub softmax_key_tile_rows: Option<u32>,
+    /// Independent sequences of a batch sharing the datapath when more than one (version
+    /// 5): calls and records then say which sequence they belong to. Absent = one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub batch: Option<u32>,
 }
 
 impl TraceHeader {
@@ -58,10 +62,17 @@ impl TraceHeader {
         }
     }
 
+    /// Sequences of the batch (1 when the trace does not say).
+    pub fn batch(&self) -> u32 {
+        self.batch.unwrap_or(1)
+    }
+
     /// The oldest version whose header can say what this one says (`kv_heads` needs 2,
-    /// `softmax_key_tile_rows` 4).
+    /// `softmax_key_tile_rows` 4, `batch` 5).
     pub fn min_version(&self) -> u32 {
-        if self.softmax_key_tile_rows.is_some() {
+        if self.batch.is_some() {
+            5
+        } else if self.softmax_key_tile_rows.is_some() {
             4
         } else if self.kv_heads.is_some() {
             2
@@ -76,6 +87,8 @@ impl TraceHeader {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct HeadCall {
     pub iteration: u32,
+    /// The sequence of the batch (0 unless the header's batch is above one).
+    pub sequence: u32,
     pub layer: u32,
     pub head: u32,
     /// Query rows processed (the surviving prompt tokens, or 1 in generation).
@@ -129,6 +142,8 @@ pub struct TopkCall {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LayerRecord {
     pub iteration: u32,
+    /// The sequence of the batch whose tokens and heads these are.
+    pub sequence: u32,
     pub layer: u32,
     /// Tokens alive after this layer (ascending).
     pub tokens_kept: Vec<u32>,
@@ -142,9 +157,9 @@ pub struct LayerRecord {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct AttentionTrace {
     pub header: TraceHeader,
-    /// In execution order: by iteration, then layer, then head.
+    /// In execution order: by iteration, then layer, then sequence, then head.
     pub head_calls: Vec<HeadCall>,
-    /// In execution order, one per (iteration, layer).
+    /// In execution order, one per (iteration, layer, sequence).
     pub layers: Vec<LayerRecord>,
     pub topk_calls: Vec<TopkCall>,
 }

@@ -1,6 +1,7 @@
 //! Value tensors and attention traces: in-memory forms, file formats, converters, generators.
 
 pub mod attention;
+pub mod batch;
 pub mod container;
 pub mod error;
 pub mod index_codec;

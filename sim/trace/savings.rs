@@ -29,10 +29,13 @@ impl TrafficSteps {
         let h = &trace.header;
         let d = h.head_dim as f64;
         let w = word_bits as f64;
-        // (iteration, layer) -> (head calls, keys, keys + values, quantized bits)
-        let mut groups: BTreeMap<(u32, u32), (f64, f64, f64, f64)> = BTreeMap::new();
+        // (iteration, layer, sequence) -> (head calls, keys, keys + values, quantized bits)
+        type Step = (u32, u32, u32);
+        let mut groups: BTreeMap<Step, (f64, f64, f64, f64)> = BTreeMap::new();
         for c in &trace.head_calls {
-            let g = groups.entry((c.iteration, c.layer)).or_default();
+            let g = groups
+                .entry((c.iteration, c.layer, c.sequence))
+                .or_default();
             let (k, v) = (c.keys.len() as f64, c.values.len() as f64);
             g.0 += 1.0;
             g.1 += k;
@@ -57,9 +60,10 @@ impl TrafficSteps {
         let iterations: BTreeSet<u32> = trace.head_calls.iter().map(|c| c.iteration).collect();
         for iteration in iterations {
             let tokens = tokens_in_iteration(h.prompt_tokens, iteration) as f64;
-            for layer in 0..h.layers {
+            for (layer, sequence) in (0..h.layers).flat_map(|l| (0..h.batch()).map(move |b| (l, b)))
+            {
                 s.dense_bits += heads * tokens * d * w * 2.0;
-                if let Some(&(calls, keys, kv, quant)) = groups.get(&(iteration, layer)) {
+                if let Some(&(calls, keys, kv, quant)) = groups.get(&(iteration, layer, sequence)) {
                     s.after_token_pruning_bits += heads * (keys / calls) * d * w * 2.0;
                     s.after_head_pruning_bits += keys * d * w * 2.0;
                     s.after_local_v_bits += kv * d * w;

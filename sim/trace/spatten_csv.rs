@@ -531,6 +531,7 @@ pub fn convert(path: &Path, file: &CsvFile) -> Result<AttentionTrace, TraceError
                 )
             });
             head_calls.push(HeadCall {
+                sequence: 0,
                 iteration: iteration + 1,
                 layer,
                 head: r.head,
@@ -588,6 +589,7 @@ pub fn convert(path: &Path, file: &CsvFile) -> Result<AttentionTrace, TraceError
             None => (best(ranks, layer_keys), None),
         };
         layer_records.push(LayerRecord {
+            sequence: 0,
             iteration: iteration + 1,
             layer,
             tokens_kept,
@@ -626,6 +628,7 @@ pub fn convert(path: &Path, file: &CsvFile) -> Result<AttentionTrace, TraceError
             seed: ROUNDS_SEED,
             kv_heads: None,
             softmax_key_tile_rows: None,
+            batch: None,
         },
         head_calls,
         layers: layer_records,

@@ -7,7 +7,7 @@ use super::attention::{AttentionTrace, TopkPurpose};
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct LayerKept {
     pub layer: u32,
-    /// Records of this layer (one per iteration that reached it).
+    /// Records of this layer (one per iteration that reached it, and sequence of a batch).
     pub records: u64,
     pub tokens_kept_min: u64,
     pub tokens_kept_mean: f64,

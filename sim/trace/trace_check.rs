@@ -28,6 +28,9 @@ fn is_subset(small: &[u32], big: &[u32]) -> bool {
 /// Tokens a workload can reach (`config::workload::MAX_TOKENS`).
 pub const MAX_TOKENS: u64 = 131_072;
 
+/// Sequences a batch can hold (`stage.batch`).
+pub const MAX_BATCH: u32 = 256;
+
 /// The header's shape within what workloads allow (config/workload.rs), so that nothing sized
 /// or looped by a header field (per-layer totals, the simulator's address layout) can be
 /// made huge by the header alone. Returns the first violation, naming the field.
@@ -47,6 +50,13 @@ pub fn check_header(h: &TraceHeader) -> Result<(), String> {
                 "header.{field} = {v}: at most {max} (the limit for workloads)"
             ));
         }
+    }
+    if let Some(b) = h.batch
+        && !(2..=MAX_BATCH).contains(&b)
+    {
+        return Err(format!(
+            "header.batch = {b}: from 2 to {MAX_BATCH} (absent means one sequence)"
+        ));
     }
     if h.softmax_key_tile_rows == Some(0) {
         return Err("header.softmax_key_tile_rows = 0: a key tile holds at least one row".into());
@@ -147,23 +157,41 @@ pub fn check_trace(t: &AttentionTrace) -> Result<(), String> {
         }
     };
 
-    let mut prev: Option<(u32, u32, u32)> = None;
+    let batch = h.batch();
+    let check_sequence = |at: &str, sequence: u32| {
+        if sequence >= batch {
+            Err(format!(
+                "{at}: sequence {sequence} not below the header's batch of {batch}"
+            ))
+        } else {
+            Ok(())
+        }
+    };
+    let mut prev: Option<(u32, u32, u32, u32)> = None;
     for (i, c) in t.head_calls.iter().enumerate() {
-        let at = format!(
-            "head call {i} (iteration {}, layer {}, head {})",
-            c.iteration, c.layer, c.head
-        );
+        let at = if batch > 1 {
+            format!(
+                "head call {i} (iteration {}, layer {}, sequence {}, head {})",
+                c.iteration, c.layer, c.sequence, c.head
+            )
+        } else {
+            format!(
+                "head call {i} (iteration {}, layer {}, head {})",
+                c.iteration, c.layer, c.head
+            )
+        };
         check_iteration(&at, c.iteration)?;
+        check_sequence(&at, c.sequence)?;
         if c.layer >= h.layers {
             return Err(format!("{at}: layer id not below {} layers", h.layers));
         }
         if c.head >= h.heads {
             return Err(format!("{at}: head id not below {} heads", h.heads));
         }
-        let key = (c.iteration, c.layer, c.head);
+        let key = (c.iteration, c.layer, c.sequence, c.head);
         if prev.is_some_and(|p| p >= key) {
             return Err(format!(
-                "{at}: not after the previous call in (iteration, layer, head) order"
+                "{at}: not after the previous call in (iteration, layer, sequence, head) order"
             ));
         }
         prev = Some(key);
@@ -200,20 +228,28 @@ pub fn check_trace(t: &AttentionTrace) -> Result<(), String> {
         }
     }
 
-    let mut prev: Option<(u32, u32)> = None;
+    let mut prev: Option<(u32, u32, u32)> = None;
     for (i, r) in t.layers.iter().enumerate() {
-        let at = format!(
-            "layer record {i} (iteration {}, layer {})",
-            r.iteration, r.layer
-        );
+        let at = if batch > 1 {
+            format!(
+                "layer record {i} (iteration {}, layer {}, sequence {})",
+                r.iteration, r.layer, r.sequence
+            )
+        } else {
+            format!(
+                "layer record {i} (iteration {}, layer {})",
+                r.iteration, r.layer
+            )
+        };
         check_iteration(&at, r.iteration)?;
+        check_sequence(&at, r.sequence)?;
         if r.layer >= h.layers {
             return Err(format!("{at}: layer id not below {} layers", h.layers));
         }
-        let key = (r.iteration, r.layer);
+        let key = (r.iteration, r.layer, r.sequence);
         if prev.is_some_and(|p| p >= key) {
             return Err(format!(
-                "{at}: not after the previous record in (iteration, layer) order"
+                "{at}: not after the previous record in (iteration, layer, sequence) order"
             ));
         }
         prev = Some(key);

@@ -113,6 +113,10 @@ pub fn encode_trace_as(
     let u32col = |f: fn(&HeadCall) -> u32| RawTensor::u32s(&hc.iter().map(f).collect::<Vec<_>>());
     let u8col = |f: fn(&HeadCall) -> u8| RawTensor::u8s(&hc.iter().map(f).collect::<Vec<_>>());
     put("head_calls.iteration", u32col(|c| c.iteration));
+    let batched = t.header.batch.is_some();
+    if batched {
+        put("head_calls.sequence", u32col(|c| c.sequence));
+    }
     put("head_calls.layer", u32col(|c| c.layer));
     put("head_calls.head", u32col(|c| c.head));
     put("head_calls.queries", u32col(|c| c.queries));
@@ -182,6 +186,9 @@ pub fn encode_trace_as(
     let ly = &t.layers;
     let lcol = |f: fn(&LayerRecord) -> u32| RawTensor::u32s(&ly.iter().map(f).collect::<Vec<_>>());
     put("layers.iteration", lcol(|r| r.iteration));
+    if batched {
+        put("layers.sequence", lcol(|r| r.sequence));
+    }
     put("layers.layer", lcol(|r| r.layer));
     put("layers.token_topk", lcol(|r| opt(r.token_topk)));
     put("layers.head_topk", lcol(|r| opt(r.head_topk)));
@@ -265,6 +272,15 @@ impl Columns<'_> {
         let v = self.c.u32_column(self.path, name)?;
         self.len_is(name, v.len(), len)?;
         Ok(v)
+    }
+
+    /// A batched trace's sequence column; all zeros for one sequence, which has none.
+    fn sequences(&self, name: &str, batched: bool, len: usize) -> Result<Vec<u32>, TraceError> {
+        if batched {
+            self.u32s(name, len)
+        } else {
+            Ok(vec![0; len])
+        }
     }
 
     fn u8s(&self, name: &str, len: usize) -> Result<Vec<u8>, TraceError> {
@@ -359,8 +375,8 @@ pub fn decode_trace(path: &Path, c: &Container) -> Result<AttentionTrace, TraceE
         return Err(meta_err(
             "header",
             format!(
-                "needs version {} (kv_heads needs 2, softmax_key_tile_rows 4); the file says \
-                 {version}",
+                "needs version {} (kv_heads needs 2, softmax_key_tile_rows 4, batch 5); the \
+                 file says {version}",
                 header.min_version()
             ),
         ));
@@ -375,6 +391,7 @@ pub fn decode_trace(path: &Path, c: &Container) -> Result<AttentionTrace, TraceE
 
     let n = cols.records("head_calls.iteration")?;
     let iteration = cols.u32s("head_calls.iteration", n)?;
+    let sequence = cols.sequences("head_calls.sequence", header.batch.is_some(), n)?;
     let layer = cols.u32s("head_calls.layer", n)?;
     let head = cols.u32s("head_calls.head", n)?;
     let queries = cols.u32s("head_calls.queries", n)?;
@@ -411,6 +428,7 @@ pub fn decode_trace(path: &Path, c: &Container) -> Result<AttentionTrace, TraceE
         .zip(values)
         .enumerate()
         .map(|(i, (keys, values))| HeadCall {
+            sequence: sequence[i],
             iteration: iteration[i],
             layer: layer[i],
             head: head[i],
@@ -456,6 +474,7 @@ pub fn decode_trace(path: &Path, c: &Container) -> Result<AttentionTrace, TraceE
 
     let n = cols.records("layers.iteration")?;
     let iteration = cols.u32s("layers.iteration", n)?;
+    let sequence = cols.sequences("layers.sequence", header.batch.is_some(), n)?;
     let layer = cols.u32s("layers.layer", n)?;
     let token_topk = cols.u32s("layers.token_topk", n)?;
     let head_topk = cols.u32s("layers.head_topk", n)?;
@@ -471,6 +490,7 @@ pub fn decode_trace(path: &Path, c: &Container) -> Result<AttentionTrace, TraceE
         .zip(heads)
         .enumerate()
         .map(|(i, (tokens_kept, heads_kept))| LayerRecord {
+            sequence: sequence[i],
             iteration: iteration[i],
             layer: layer[i],
             tokens_kept,
