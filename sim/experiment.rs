@@ -276,14 +276,6 @@ pub fn add_measured_baselines(
     files: &[PathBuf],
 ) -> anyhow::Result<()> {
     let want = baseline::result::WorkloadShape::of(&result.workload);
-    let batch = result.workload.stage.batch;
-    if batch > 1 && !files.is_empty() {
-        anyhow::bail!(
-            "{}: measured baselines time one sequence, but this run is a batch of {batch} \
-             (stage.batch); compare measured baselines with batch = 1",
-            files[0].display()
-        );
-    }
     for f in files {
         let b = BaselineResult::read(f)?;
         let got = &b.workload;
@@ -294,6 +286,7 @@ pub fn add_measured_baselines(
             got.stage,
             got.prompt_tokens,
             got.generated_tokens,
+            got.batch,
         ) == (
             want.layers,
             want.heads,
@@ -301,10 +294,11 @@ pub fn add_measured_baselines(
             want.stage,
             want.prompt_tokens,
             want.generated_tokens,
+            want.batch,
         );
         if !same {
             anyhow::bail!(
-                "{}: baseline measured {} ({} layers x {} heads, D = {}, {} + {} tokens), but this run is {} ({} layers x {} heads, D = {}, {} + {} tokens)",
+                "{}: baseline measured {} ({} layers x {} heads, D = {}, {} + {} tokens, batch {}), but this run is {} ({} layers x {} heads, D = {}, {} + {} tokens, batch {})",
                 f.display(),
                 got.name,
                 got.layers,
@@ -312,12 +306,14 @@ pub fn add_measured_baselines(
                 got.head_dim,
                 got.prompt_tokens,
                 got.generated_tokens,
+                got.batch,
                 want.name,
                 want.layers,
                 want.heads,
                 want.head_dim,
                 want.prompt_tokens,
-                want.generated_tokens
+                want.generated_tokens,
+                want.batch
             );
         }
         result.baselines.push(b);

@@ -268,6 +268,24 @@ fn batch_estimates_and_baselines_count_every_sequence() {
             .sum()
     };
     assert_eq!(ops(&workload(4)), 4 * ops(&workload(1)));
+    // Every modelled device runs the batch as batched kernels: more time than one sequence,
+    // at most the sequences' time back to back (the launches are shared).
+    let latency = |w: &WorkloadConfig| -> Vec<(String, f64)> {
+        let (results, _) = spatten::baseline::roofline::model_presets(w, p).unwrap();
+        results
+            .iter()
+            .map(|r| (r.device.clone(), r.stages.iter().map(|s| s.latency_s).sum()))
+            .collect()
+    };
+    let (l1, l4) = (latency(&workload(1)), latency(&workload(4)));
+    assert!(!l1.is_empty());
+    for ((device, one), (_, four)) in l1.iter().zip(&l4) {
+        assert!(*four > *one, "{device}: {four} vs {one}");
+        assert!(
+            *four <= 4.0 * one * (1.0 + 1e-12),
+            "{device}: {four} vs {one}"
+        );
+    }
 }
 
 #[test]

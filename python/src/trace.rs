@@ -143,7 +143,8 @@ impl AttentionTrace {
     /// Builds a trace from your own decisions: ``header`` is a dict with the keys of the trace
     /// header (``workload``, ``source``, ``layers``, ``heads``, ``head_dim``, ``stage``
     /// ("summarization" or "generation"), ``prompt_tokens``, ``generated_tokens``, ``seed``,
-    /// and optionally ``kv_heads`` for grouped K/V heads)
+    /// and optionally ``kv_heads`` for grouped K/V heads, ``batch`` for a batch of sequences,
+    /// which needs the ``head_calls.sequence`` and ``layers.sequence`` columns)
     /// and ``columns`` maps every column name of the trace file to a 1-D numpy array of the
     /// dtype traces/FORMAT.md gives (``head_calls.keys`` uint16 or uint32, offsets uint64,
     /// flags uint8, ...; an existing trace's ``columns`` show them all). Traces over 65536

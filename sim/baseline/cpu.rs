@@ -203,6 +203,13 @@ pub fn measure_cpu(
     opts: &CpuMeasureOptions,
     energy: &EnergySource,
 ) -> Result<BaselineResult, BaselineError> {
+    if w.stage.batch > 1 {
+        return Err(BaselineError::Unsupported(format!(
+            "stage.batch = {}: measurements time one sequence; measure with batch = 1 (the \
+             modelled baselines scale to a batch)",
+            w.stage.batch
+        )));
+    }
     if opts.repeats == 0 {
         return Err(BaselineError::Unsupported(
             "--repeats must be at least 1".into(),

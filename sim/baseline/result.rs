@@ -88,6 +88,17 @@ pub struct WorkloadShape {
     pub stage: StageKind,
     pub prompt_tokens: u32,
     pub generated_tokens: u32,
+    /// Independent sequences timed together (`stage.batch`); absent = one.
+    #[serde(default = "one", skip_serializing_if = "is_one")]
+    pub batch: u32,
+}
+
+fn one() -> u32 {
+    1
+}
+
+fn is_one(b: &u32) -> bool {
+    *b == 1
 }
 
 impl WorkloadShape {
@@ -101,6 +112,7 @@ impl WorkloadShape {
             stage: w.stage.kind,
             prompt_tokens: w.stage.prompt_tokens,
             generated_tokens: w.stage.generated_tokens,
+            batch: w.stage.batch,
         }
     }
 }

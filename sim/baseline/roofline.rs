@@ -64,7 +64,8 @@ pub struct Shape {
 impl Shape {
     pub fn of(w: &WorkloadConfig, precision: Precision) -> Self {
         Self {
-            heads: w.model.heads as u64,
+            // A batch is batch x heads to each kernel (attention_work).
+            heads: w.model.heads as u64 * w.stage.batch as u64,
             head_dim: w.model.head_dim as u64,
             causal: w.model.causal,
             elem_bytes: precision.bytes(),
