@@ -127,6 +127,28 @@ fn sequence_zero_is_the_unbatched_run_and_the_others_differ() {
 }
 
 #[test]
+fn per_sequence_volumes_add_up_to_the_batch() {
+    use spatten::trace::savings::TrafficSteps;
+    let t = trace_of(&workload(3));
+    let all = TrafficSteps::of(&t, 12);
+    let parts: Vec<_> = (0..3)
+        .map(|s| TrafficSteps::of_sequences(&t, 12, Some(s)))
+        .collect();
+    let close = |a: f64, b: f64| (a - b).abs() <= 1e-9 * b.abs().max(1.0);
+    let sum = |f: fn(&TrafficSteps) -> f64| parts.iter().map(f).sum::<f64>();
+    assert!(close(sum(|p| p.dense_bits), all.dense_bits));
+    assert!(close(
+        sum(|p| p.after_quantization_bits),
+        all.after_quantization_bits
+    ));
+    // Each part is its sequence's own run, as it would be reported unbatched.
+    let own = trace_of(&batch::sequence_workload(&workload(3), 1));
+    let alone = TrafficSteps::of(&own, 12);
+    assert!(close(parts[1].after_local_v_bits, alone.after_local_v_bits));
+    assert!(close(parts[1].dense_bits, alone.dense_bits));
+}
+
+#[test]
 fn sequence_seeds_are_distinct_and_toml_integers() {
     let seeds: Vec<u64> = (0..256).map(|s| batch::sequence_seed(7, s)).collect();
     assert_eq!(seeds[0], 7);
@@ -383,4 +405,8 @@ fn trace_reference_without_values_writes_the_trace_run_replays() {
     assert_eq!(from_workload, from_trace);
     let summary = std::fs::read_to_string(dir.path().join("a/summary.md")).unwrap();
     assert!(summary.contains("a batch of 2 sequences"), "{summary}");
+    // The per-sequence table names the seed that runs sequence 1 alone.
+    let seed1 = batch::sequence_seed(1, 1);
+    assert!(summary.contains("## Sequences of the batch"), "{summary}");
+    assert!(summary.contains(&format!("| 1 | {seed1} |")), "{summary}");
 }

@@ -207,6 +207,42 @@ fn human_seconds(s: f64) -> String {
 
 /// The settings that decide the run's work: stage, pruning and quantization.
 /// K/V sharing within groups of query heads (grouped-query attention only).
+/// What each sequence of a batch kept and fetched (from the trace: data volumes before
+/// rounding to transactions), with the seed that runs it alone.
+fn batch_section(w: &mut String, r: &ExperimentResult) {
+    let word_bits = r.arch.bitwidth_converter.output_bits;
+    let _ = writeln!(
+        w,
+        "\n## Sequences of the batch\n\n{} independent sequences share the datapath; each runs \
+         alone as the workload with `seed` set to its seed and `stage.batch = 1`.\n",
+        r.trace.header.batch()
+    );
+    let _ = writeln!(
+        w,
+        "| sequence | seed | head calls | K rows scored | V rows fetched | LSB refetches | K/V data | vs dense |\n|---|---|---|---|---|---|---|---|"
+    );
+    for s in 0..r.trace.header.batch() {
+        let calls: Vec<_> = r
+            .trace
+            .head_calls
+            .iter()
+            .filter(|c| c.sequence == s)
+            .collect();
+        let t = TrafficSteps::of_sequences(&r.trace, word_bits, Some(s));
+        let _ = writeln!(
+            w,
+            "| {s} | {} | {} | {} | {} | {} | {} | {:.2}x less |",
+            crate::trace::batch::sequence_seed(r.trace.header.seed, s),
+            calls.len(),
+            calls.iter().map(|c| c.keys.len() as u64).sum::<u64>(),
+            calls.iter().map(|c| c.values.len() as u64).sum::<u64>(),
+            calls.iter().filter(|c| c.lsb_refetch).count(),
+            human_bytes(t.after_quantization_bits / 8.0),
+            t.reduction()
+        );
+    }
+}
+
 fn gqa_section(w: &mut String, g: &crate::hw::gqa::GqaStats) {
     let per = |a: u64, b: u64| a as f64 / b.max(1) as f64;
     let _ = writeln!(
@@ -442,6 +478,9 @@ fn summary(
             human_bytes(bits / 8.0),
             100.0 * bits / t.dense_bits.max(f64::MIN_POSITIVE)
         );
+    }
+    if r.trace.header.batch() > 1 {
+        batch_section(w, r);
     }
     if let Some(g) = &s.gqa {
         gqa_section(w, g);

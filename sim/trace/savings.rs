@@ -26,13 +26,19 @@ pub struct TrafficSteps {
 
 impl TrafficSteps {
     pub fn of(trace: &AttentionTrace, word_bits: u32) -> Self {
+        Self::of_sequences(trace, word_bits, None)
+    }
+
+    /// [`Self::of`] for one sequence of a batch (`Some(s)`), or all of them.
+    pub fn of_sequences(trace: &AttentionTrace, word_bits: u32, only: Option<u32>) -> Self {
         let h = &trace.header;
+        let counted = |s: u32| only.is_none_or(|o| o == s);
         let d = h.head_dim as f64;
         let w = word_bits as f64;
         // (iteration, layer, sequence) -> (head calls, keys, keys + values, quantized bits)
         type Step = (u32, u32, u32);
         let mut groups: BTreeMap<Step, (f64, f64, f64, f64)> = BTreeMap::new();
-        for c in &trace.head_calls {
+        for c in trace.head_calls.iter().filter(|c| counted(c.sequence)) {
             let g = groups
                 .entry((c.iteration, c.layer, c.sequence))
                 .or_default();
@@ -57,10 +63,17 @@ impl TrafficSteps {
         };
         // Dense is the same iterations undone: an imported trace has no prompt pass
         // (iteration 0), and counting one would overstate every saving.
-        let iterations: BTreeSet<u32> = trace.head_calls.iter().map(|c| c.iteration).collect();
+        let iterations: BTreeSet<u32> = trace
+            .head_calls
+            .iter()
+            .filter(|c| counted(c.sequence))
+            .map(|c| c.iteration)
+            .collect();
         for iteration in iterations {
             let tokens = tokens_in_iteration(h.prompt_tokens, iteration) as f64;
-            for (layer, sequence) in (0..h.layers).flat_map(|l| (0..h.batch()).map(move |b| (l, b)))
+            let sequences = (0..h.batch()).filter(|&b| counted(b));
+            for (layer, sequence) in
+                (0..h.layers).flat_map(|l| sequences.clone().map(move |b| (l, b)))
             {
                 s.dense_bits += heads * tokens * d * w * 2.0;
                 if let Some(&(calls, keys, kv, quant)) = groups.get(&(iteration, layer, sequence)) {
