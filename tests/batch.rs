@@ -217,6 +217,23 @@ fn sequences_share_the_datapath_and_overlap_their_layer_barriers() {
     // batch the next sequence's heads fill that wait, so the batch takes less than the sum.
     let serial = sum(&|s| s.cycles);
     assert!(together.cycles < serial, "{} vs {serial}", together.cycles);
+    // Throughput is shared, so is latency: every sequence is done later than it would be
+    // alone, the last one when the batch is.
+    let ends = together.sequence_end_cycles.as_ref().unwrap();
+    assert_eq!(ends.len(), 3);
+    assert!(alone.iter().all(|s| s.sequence_end_cycles.is_none()));
+    for (s, (&end, a)) in ends.iter().zip(&alone).enumerate() {
+        assert!(
+            end > a.cycles,
+            "sequence {s}: done at {end}, alone {}",
+            a.cycles
+        );
+        assert!(end <= together.cycles, "sequence {s}: {end}");
+    }
+    assert!(
+        *ends.iter().max().unwrap() + 16 > together.cycles,
+        "{ends:?}"
+    );
 }
 
 #[test]

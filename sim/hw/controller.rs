@@ -99,6 +99,8 @@ pub struct Ports<'m, 'a> {
     pub fetch_queue: &'m mut VecDeque<usize>,
     pub qk_queue: &'m mut VecDeque<(u32, bool)>,
     pub token_topk: &'m mut TokenTopk,
+    /// The current cycle.
+    pub now: u64,
 }
 
 #[derive(Debug)]
@@ -114,6 +116,9 @@ pub struct Controller {
     next_qk: usize,
     records: Vec<RecordState>,
     record_prefix: usize,
+    /// Per sequence of the batch: the cycle its last head closed or its last layer record
+    /// finished.
+    sequence_end: Vec<u64>,
     record_of_call: Vec<Option<u32>>,
     /// The first call of each call's K/V group, for calls that reuse its fetches.
     leader: Vec<Option<usize>>,
@@ -210,6 +215,7 @@ impl Controller {
             next_qk: 0,
             records,
             record_prefix: 0,
+            sequence_end: vec![0; trace.header.batch() as usize],
             record_of_call,
             leader,
             tile_leader,
@@ -262,6 +268,12 @@ impl Controller {
             }
         }
         true
+    }
+
+    /// Per sequence of the batch, the cycle its last head closed or its last layer record
+    /// finished: when its tokens were done.
+    pub fn sequence_end_cycles(&self) -> &[u64] {
+        &self.sequence_end
     }
 
     pub fn finished(&self, calls: usize) -> bool {
@@ -494,7 +506,10 @@ impl Controller {
             self.try_close(calls, ports, call);
         }
         for record in ev.records_done.drain(..) {
-            self.records[record as usize].done = true;
+            let r = &mut self.records[record as usize];
+            r.done = true;
+            let end = &mut self.sequence_end[r.key.2 as usize];
+            *end = (*end).max(ports.now);
         }
         // Layer top-k calls, strictly in record order.
         while self.record_prefix < self.records.len() {
@@ -603,6 +618,8 @@ impl Controller {
                 .free(self.ring.allocation(&calls[bank], self.tiled[bank]));
         }
         self.heads_closed += 1;
+        let end = &mut self.sequence_end[hc.sequence as usize];
+        *end = (*end).max(ports.now);
         if let Some(r) = self.record_of_call[call as usize] {
             self.records[r as usize].heads_closed += 1;
         }

@@ -323,6 +323,7 @@ impl<'a> Machine<'a> {
                 fetch_queue: &mut self.fetcher.queue,
                 qk_queue: &mut self.qk.queue,
                 token_topk: &mut self.token_topk,
+                now,
             };
             self.controller_active = self.controller.step(self.trace, &mut ports, ev);
             progress |= self.controller_active;
@@ -610,6 +611,8 @@ impl<'a> Machine<'a> {
             timeline,
             gqa: None,
             tiling: None,
+            sequence_end_cycles: (self.trace.header.batch() > 1)
+                .then(|| self.controller.sequence_end_cycles().to_vec()),
         })
     }
 

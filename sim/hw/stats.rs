@@ -217,4 +217,8 @@ pub struct SimStats {
     /// Head calls that streamed K/V through the SRAM in tiles; only when some did.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tiling: Option<super::tiling::TilingStats>,
+    /// Per sequence of a batch (`stage.batch`; absent for one): the cycle its last head
+    /// closed or its last layer record finished, i.e. when its tokens were done.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sequence_end_cycles: Option<Vec<u64>>,
 }

@@ -214,13 +214,15 @@ fn batch_section(w: &mut String, r: &ExperimentResult) {
     let _ = writeln!(
         w,
         "\n## Sequences of the batch\n\n{} independent sequences share the datapath; each runs \
-         alone as the workload with `seed` set to its seed and `stage.batch = 1`.\n",
+         alone as the workload with `seed` set to its seed and `stage.batch = 1`. A sequence is \
+         done when its last head closes and its last layer's top-k finishes.\n",
         r.trace.header.batch()
     );
     let _ = writeln!(
         w,
-        "| sequence | seed | head calls | K rows scored | V rows fetched | LSB refetches | K/V data | vs dense |\n|---|---|---|---|---|---|---|---|"
+        "| sequence | seed | head calls | K rows scored | V rows fetched | LSB refetches | K/V data | vs dense | done at cycle |\n|---|---|---|---|---|---|---|---|---|"
     );
+    let ends = r.stats.sequence_end_cycles.as_deref().unwrap_or(&[]);
     for s in 0..r.trace.header.batch() {
         let calls: Vec<_> = r
             .trace
@@ -231,14 +233,16 @@ fn batch_section(w: &mut String, r: &ExperimentResult) {
         let t = TrafficSteps::of_sequences(&r.trace, word_bits, Some(s));
         let _ = writeln!(
             w,
-            "| {s} | {} | {} | {} | {} | {} | {} | {:.2}x less |",
+            "| {s} | {} | {} | {} | {} | {} | {} | {:.2}x less | {} |",
             crate::trace::batch::sequence_seed(r.trace.header.seed, s),
             calls.len(),
             calls.iter().map(|c| c.keys.len() as u64).sum::<u64>(),
             calls.iter().map(|c| c.values.len() as u64).sum::<u64>(),
             calls.iter().filter(|c| c.lsb_refetch).count(),
             human_bytes(t.after_quantization_bits / 8.0),
-            t.reduction()
+            t.reduction(),
+            ends.get(s as usize)
+                .map_or("-".to_string(), |e| e.to_string())
         );
     }
 }
