@@ -149,6 +149,17 @@ fn per_sequence_volumes_add_up_to_the_batch() {
 }
 
 #[test]
+fn the_dense_trace_of_a_batch_has_every_sequence() {
+    let one = spatten::hw::dense_trace(&workload(1));
+    let three = spatten::hw::dense_trace(&workload(3));
+    assert_eq!(three.header.batch, Some(3));
+    assert_eq!(three.head_calls.len(), 3 * one.head_calls.len());
+    encode_trace(Path::new("dense.trace"), &three).unwrap();
+    let stats = common::simulate_simple_both(&arch(), &three);
+    assert_eq!(stats.sequence_end_cycles.as_ref().map(Vec::len), Some(3));
+}
+
+#[test]
 fn sequence_seeds_are_distinct_and_toml_integers() {
     let seeds: Vec<u64> = (0..256).map(|s| batch::sequence_seed(7, s)).collect();
     assert_eq!(seeds[0], 7);

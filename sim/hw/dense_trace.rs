@@ -9,7 +9,16 @@ use crate::trace::attention::{AttentionTrace, HeadCall, LayerRecord, TraceHeader
 /// against all prompt keys); in generation, iteration i >= 1 has one query against the
 /// prompt + i keys. K and V are fetched with the workload's MSB width and never refetched;
 /// queries are fetched at the full quantized width (MSB + LSB bits).
+/// A batch (`stage.batch`) has that trace per sequence.
 pub fn dense_trace(workload: &WorkloadConfig) -> AttentionTrace {
+    let one = |_, w: &WorkloadConfig| Ok::<_, std::convert::Infallible>(dense_sequence(w));
+    match crate::trace::batch::run_batch(workload, one) {
+        Ok(t) => t,
+        Err(never) => match never {},
+    }
+}
+
+fn dense_sequence(workload: &WorkloadConfig) -> AttentionTrace {
     let m = &workload.model;
     let s = &workload.stage;
     let q = &workload.quant;
