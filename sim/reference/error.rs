@@ -28,7 +28,8 @@ pub enum ReferenceError {
     Input { reason: String },
     #[error(
         "stage.batch = {0}: these values are one sequence's; a batch runs each sequence on \
-         its own values (synthetic, one seed per sequence: `spatten run` without --values)"
+         its own values (synthetic, one seed per sequence: `spatten run` or `spatten trace \
+         reference` without --values)"
     )]
     Batch(u32),
     #[error("golden vectors: {0}")]
