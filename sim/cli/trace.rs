@@ -394,6 +394,9 @@ fn reference_synthetic(workload: &str, out: &Path, arch: Option<&str>) -> anyhow
         dram: crate::experiment::DramKind::Native,
         timeline: false,
     };
+    // Every sequence's trace is held until the batch's is written.
+    crate::budget::run_estimate(&e.arch, &w, crate::budget::ValueSupply::Synthetic)
+        .check(&format!("workload {}", w.name))?;
     let spin = progress::spinner(format!("reference {}", w.name));
     let trace = e.build_trace(&mut |phase| spin.set_message(phase.to_string()));
     spin.finish_and_clear();
