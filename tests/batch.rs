@@ -245,6 +245,18 @@ fn sequences_share_the_datapath_and_overlap_their_layer_barriers() {
         *ends.iter().max().unwrap() + 16 > together.cycles,
         "{ends:?}"
     );
+    // Step by step: each iteration is done after the one before, the last when the
+    // sequence is; the batch's prompts all come before its first generated token (the
+    // trace's order), so sequence s's prompt is done before sequence s + 1's.
+    let steps = together.sequence_step_end_cycles.as_ref().unwrap();
+    assert_eq!(steps.len(), 3);
+    for (s, st) in steps.iter().enumerate() {
+        assert_eq!(st.len(), 4, "prompt + 3 generated");
+        assert!(st.windows(2).all(|w| w[0] < w[1]), "sequence {s}: {st:?}");
+        assert_eq!(*st.last().unwrap(), ends[s]);
+    }
+    assert!(steps.windows(2).all(|w| w[0][0] < w[1][0]), "{steps:?}");
+    assert!(steps.iter().all(|st| st[0] < steps[2][1]), "{steps:?}");
 }
 
 #[test]

@@ -116,9 +116,9 @@ pub struct Controller {
     next_qk: usize,
     records: Vec<RecordState>,
     record_prefix: usize,
-    /// Per sequence of the batch: the cycle its last head closed or its last layer record
-    /// finished.
-    sequence_end: Vec<u64>,
+    /// Per sequence of the batch and iteration: the cycle its last head closed or its last
+    /// layer record finished.
+    step_end: Vec<Vec<u64>>,
     record_of_call: Vec<Option<u32>>,
     /// The first call of each call's K/V group, for calls that reuse its fetches.
     leader: Vec<Option<usize>>,
@@ -215,7 +215,10 @@ impl Controller {
             next_qk: 0,
             records,
             record_prefix: 0,
-            sequence_end: vec![0; trace.header.batch() as usize],
+            step_end: vec![
+                vec![0; trace.header.generated_tokens as usize + 1];
+                trace.header.batch() as usize
+            ],
             record_of_call,
             leader,
             tile_leader,
@@ -270,10 +273,16 @@ impl Controller {
         true
     }
 
-    /// Per sequence of the batch, the cycle its last head closed or its last layer record
-    /// finished: when its tokens were done.
-    pub fn sequence_end_cycles(&self) -> &[u64] {
-        &self.sequence_end
+    /// Per sequence of the batch and iteration (0 = the prompt pass), the cycle its last head
+    /// closed or its last layer record finished: when that step was done (0 for a step the
+    /// trace does not run).
+    pub fn step_end_cycles(&self) -> &[Vec<u64>] {
+        &self.step_end
+    }
+
+    fn step_done(&mut self, sequence: u32, iteration: u32, now: u64) {
+        let end = &mut self.step_end[sequence as usize][iteration as usize];
+        *end = (*end).max(now);
     }
 
     pub fn finished(&self, calls: usize) -> bool {
@@ -508,8 +517,8 @@ impl Controller {
         for record in ev.records_done.drain(..) {
             let r = &mut self.records[record as usize];
             r.done = true;
-            let end = &mut self.sequence_end[r.key.2 as usize];
-            *end = (*end).max(ports.now);
+            let (iteration, _, sequence) = r.key;
+            self.step_done(sequence, iteration, ports.now);
         }
         // Layer top-k calls, strictly in record order.
         while self.record_prefix < self.records.len() {
@@ -618,8 +627,7 @@ impl Controller {
                 .free(self.ring.allocation(&calls[bank], self.tiled[bank]));
         }
         self.heads_closed += 1;
-        let end = &mut self.sequence_end[hc.sequence as usize];
-        *end = (*end).max(ports.now);
+        self.step_done(hc.sequence, hc.iteration, ports.now);
         if let Some(r) = self.record_of_call[call as usize] {
             self.records[r as usize].heads_closed += 1;
         }

@@ -588,6 +588,7 @@ impl<'a> Machine<'a> {
                 Tensor::Q => {}
             }
         }
+        let batched = self.trace.header.batch() > 1;
         Ok(SimStats {
             cycles: end,
             seconds,
@@ -611,8 +612,14 @@ impl<'a> Machine<'a> {
             timeline,
             gqa: None,
             tiling: None,
-            sequence_end_cycles: (self.trace.header.batch() > 1)
-                .then(|| self.controller.sequence_end_cycles().to_vec()),
+            sequence_end_cycles: batched.then(|| {
+                let steps = self.controller.step_end_cycles();
+                steps
+                    .iter()
+                    .map(|s| s.iter().copied().max().unwrap_or(0))
+                    .collect()
+            }),
+            sequence_step_end_cycles: batched.then(|| self.controller.step_end_cycles().to_vec()),
         })
     }
 

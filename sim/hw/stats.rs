@@ -221,4 +221,8 @@ pub struct SimStats {
     /// closed or its last layer record finished, i.e. when its tokens were done.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sequence_end_cycles: Option<Vec<u64>>,
+    /// Per sequence of a batch and iteration (0 = the prompt pass, 0 when not run): when
+    /// that step was done, for the latency of each token.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sequence_step_end_cycles: Option<Vec<Vec<u64>>>,
 }

@@ -220,9 +220,12 @@ fn batch_section(w: &mut String, r: &ExperimentResult) {
     );
     let _ = writeln!(
         w,
-        "| sequence | seed | head calls | K rows scored | V rows fetched | LSB refetches | K/V data | vs dense | done at cycle |\n|---|---|---|---|---|---|---|---|---|"
+        "| sequence | seed | head calls | K rows scored | V rows fetched | LSB refetches | K/V data | vs dense | prompt done at | cycles per generated token | done at cycle |\n|---|---|---|---|---|---|---|---|---|---|---|"
     );
     let ends = r.stats.sequence_end_cycles.as_deref().unwrap_or(&[]);
+    let steps = r.stats.sequence_step_end_cycles.as_deref().unwrap_or(&[]);
+    let generated = r.trace.header.generated_tokens;
+    let ran_prompt = r.trace.head_calls.iter().any(|c| c.iteration == 0);
     for s in 0..r.trace.header.batch() {
         let calls: Vec<_> = r
             .trace
@@ -233,7 +236,7 @@ fn batch_section(w: &mut String, r: &ExperimentResult) {
         let t = TrafficSteps::of_sequences(&r.trace, word_bits, Some(s));
         let _ = writeln!(
             w,
-            "| {s} | {} | {} | {} | {} | {} | {} | {:.2}x less | {} |",
+            "| {s} | {} | {} | {} | {} | {} | {} | {:.2}x less | {} | {} | {} |",
             crate::trace::batch::sequence_seed(r.trace.header.seed, s),
             calls.len(),
             calls.iter().map(|c| c.keys.len() as u64).sum::<u64>(),
@@ -241,6 +244,22 @@ fn batch_section(w: &mut String, r: &ExperimentResult) {
             calls.iter().filter(|c| c.lsb_refetch).count(),
             human_bytes(t.after_quantization_bits / 8.0),
             t.reduction(),
+            match steps.get(s as usize) {
+                Some(st) if ran_prompt => st[0].to_string(),
+                _ => "-".into(),
+            },
+            match steps.get(s as usize) {
+                // From the prompt's end (or the start, when the prompt was cached) to the last
+                // generated token's, over the tokens generated.
+                Some(st) if generated > 0 => {
+                    let from = if ran_prompt { st[0] } else { 0 };
+                    format!(
+                        "{:.0}",
+                        (st[generated as usize] - from) as f64 / generated as f64
+                    )
+                }
+                _ => "-".into(),
+            },
             ends.get(s as usize)
                 .map_or("-".to_string(), |e| e.to_string())
         );
