@@ -348,20 +348,21 @@ fn reference(
     .with_context(|| format!("{}: reference run of {}", values_path.display(), w.name));
     bar.finish_and_clear();
     let trace = trace?;
-    let spin = progress::spinner(format!("writing {}", out.display()));
-    write_trace(out, &trace)?;
-    spin.finish_and_clear();
-    println!(
-        "wrote {}: workload {} on {}",
-        out.display(),
-        w.name,
-        values_path.display()
-    );
-    print_written_totals(&trace);
+    write_reported(out, &trace, &w.name, &values_path.display().to_string())?;
     Ok(ExitCode::SUCCESS)
 }
 
-fn print_written_totals(trace: &AttentionTrace) {
+/// Writes the trace the reference made of `workload` on `values`, and says what it holds.
+fn write_reported(
+    out: &Path,
+    trace: &AttentionTrace,
+    workload: &str,
+    values: &str,
+) -> anyhow::Result<()> {
+    let spin = progress::spinner(format!("writing {}", out.display()));
+    write_trace(out, trace)?;
+    spin.finish_and_clear();
+    println!("wrote {}: workload {workload} on {values}", out.display());
     let t = totals(trace);
     println!(
         "  head calls     {} over {} iterations ({} query rows)",
@@ -379,6 +380,7 @@ fn print_written_totals(trace: &AttentionTrace) {
         "  top-k calls    {} token, {} head, {} local-V",
         t.topk_token_calls, t.topk_head_calls, t.topk_local_value_calls
     );
+    Ok(())
 }
 
 /// `trace reference` without a value file: the trace `spatten run --workload` replays.
@@ -401,15 +403,7 @@ fn reference_synthetic(workload: &str, out: &Path, arch: Option<&str>) -> anyhow
     let trace = e.build_trace(&mut |phase| spin.set_message(phase.to_string()));
     spin.finish_and_clear();
     let trace = trace?;
-    let spin = progress::spinner(format!("writing {}", out.display()));
-    write_trace(out, &trace)?;
-    spin.finish_and_clear();
-    println!(
-        "wrote {}: workload {} on synthetic values",
-        out.display(),
-        w.name
-    );
-    print_written_totals(&trace);
+    write_reported(out, &trace, &w.name, "synthetic values")?;
     Ok(ExitCode::SUCCESS)
 }
 
