@@ -16,8 +16,10 @@ meta = safe_open(path, "np").metadata()
 # token index lists compactly (a code per list: 0 list, 1 ranges, 2 bitmap; traces/FORMAT.md);
 # version 4 adds the optional header key softmax_key_tile_rows (a two-pass design's online
 # sums), lists compact as in 3; version 5 adds the optional header key batch (independent
-# sequences) with the columns head_calls.sequence and layers.sequence (present only then).
-assert meta["format"] == "spatten-trace" and meta["version"] in ("1", "2", "3", "4", "5"), meta
+# sequences) with the columns head_calls.sequence and layers.sequence (present only then);
+# version 6 adds the optional header key value_topk_entries (a local-V engine of limited
+# candidates) with topk.stage_offsets + topk.stages: (n, k, rounds) triples per call.
+assert meta["format"] == "spatten-trace" and meta["version"] in ("1", "2", "3", "4", "5", "6"), meta
 header = json.loads(meta["header"])
 kv_heads = header.get("kv_heads", header["heads"])
 batch = header.get("batch", 1)
@@ -56,6 +58,11 @@ if "softmax_key_tile_rows" in header:
 if batch > 1:
     calls_per_sequence = np.bincount(t["head_calls.sequence"], minlength=batch)
     print("a batch of", batch, "sequences; head calls per sequence:", calls_per_sequence.tolist())
+if "value_topk_entries" in header:
+    stages = [s.reshape(-1, 3) for s in index_lists("topk.stages", "topk.stage_offsets")]
+    tiled = [s for s in stages if len(s)]
+    print("local-V engine holds", header["value_topk_entries"], "candidates;", len(tiled),
+          "selections ran hierarchically in", sum(len(s) for s in tiled), "stages")
 print("head calls:", len(keys), " keys fetched:", sum(len(k) for k in keys))
 print("LSB refetches:", int(t["head_calls.lsb_refetch"].sum()))
 first = 0

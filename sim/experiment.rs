@@ -157,7 +157,7 @@ impl Experiment {
         phase: &mut dyn FnMut(&str),
     ) -> anyhow::Result<AttentionTrace> {
         let knobs = SynthKnobs::for_workload(workload);
-        let tile = crate::config::tiles::reference_key_tile(&self.arch, workload.model.head_dim);
+        let design = crate::config::tiles::reference_design(&self.arch, workload.model.head_dim);
         if matches!(self.input, Input::Synthetic) && budget::streams_synthetic_values(workload) {
             // Too large to hold at once: each layer is made when the reference needs it.
             budget::reference_estimate_for(workload, budget::ValueSupply::Synthetic)
@@ -167,7 +167,7 @@ impl Experiment {
             return Ok(crate::reference::run_workload_streamed(
                 &layers,
                 workload,
-                tile,
+                design,
                 &|_, _| {},
             )?);
         }
@@ -186,7 +186,7 @@ impl Experiment {
         Ok(crate::reference::run_workload_with_progress(
             &values,
             workload,
-            tile,
+            design,
             &|_, _| {},
         )?)
     }

@@ -82,6 +82,7 @@ fn pruned_random(
                         n: kept.len() as u32,
                         k,
                         rounds: rounds(&mut rng, kept.len() as u32),
+                        stages: Vec::new(),
                     });
                 } else if rng.gen_bool(0.1) {
                     let k = (kept.len() * 3 / 4).max(1);
@@ -117,6 +118,7 @@ fn pruned_random(
                     n: tokens_before,
                     k,
                     rounds: rounds(&mut rng, tokens_before),
+                    stages: Vec::new(),
                 });
                 Some(topk_calls.len() as u32 - 1)
             } else {
@@ -131,6 +133,7 @@ fn pruned_random(
                     n,
                     k: n - 1,
                     rounds: rounds(&mut rng, n),
+                    stages: Vec::new(),
                 });
                 Some(topk_calls.len() as u32 - 1)
             } else {
@@ -161,6 +164,7 @@ fn pruned_random(
             kv_heads: None,
             softmax_key_tile_rows: None,
             batch: None,
+            value_topk_entries: None,
         },
         head_calls,
         layers: records,

@@ -32,6 +32,7 @@ fn trace(keys: u32, kept: u32) -> AttentionTrace {
             kv_heads: None,
             softmax_key_tile_rows: None,
             batch: None,
+            value_topk_entries: None,
         },
         head_calls: vec![HeadCall {
             sequence: 0,
@@ -64,6 +65,7 @@ fn trace(keys: u32, kept: u32) -> AttentionTrace {
             n: keys,
             k,
             rounds: vec![keys, keys / 2, keys / 4],
+            stages: Vec::new(),
         }],
     }
 }

@@ -58,6 +58,7 @@ fn mix(mut t: AttentionTrace, refetch_every: usize, local_v_every: usize) -> Att
                 n,
                 k: c.values.len() as u32,
                 rounds: vec![n, n / 2, n / 5],
+                stages: Vec::new(),
             });
         }
     }

@@ -74,30 +74,35 @@ fn pruned_trace() -> AttentionTrace {
             n: 40,
             k: 30,
             rounds: vec![40, 22, 9],
+            stages: Vec::new(),
         },
         TopkCall {
             purpose: TopkPurpose::Token,
             n: 30,
             k: 30,
             rounds: vec![],
+            stages: Vec::new(),
         },
         TopkCall {
             purpose: TopkPurpose::LocalValue,
             n: 31,
             k: 10,
             rounds: vec![31, 14],
+            stages: Vec::new(),
         },
         TopkCall {
             purpose: TopkPurpose::LocalValue,
             n: 31,
             k: 9,
             rounds: vec![31, 17, 5],
+            stages: Vec::new(),
         },
         TopkCall {
             purpose: TopkPurpose::Head,
             n: 2,
             k: 1,
             rounds: vec![2],
+            stages: Vec::new(),
         },
     ];
     let mut c = vec![
@@ -159,6 +164,7 @@ fn pruned_trace() -> AttentionTrace {
             kv_heads: None,
             softmax_key_tile_rows: None,
             batch: None,
+            value_topk_entries: None,
         },
         head_calls: c,
         layers: vec![

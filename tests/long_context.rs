@@ -553,7 +553,7 @@ fn values_made_layer_by_layer_give_the_trace_of_values_made_at_once() {
         let whole = run_workload(&generate(&w, &knobs, w.seed), &w).unwrap();
         let layers = SynthLayers::new(&w, &knobs, w.seed);
         let calls = std::cell::Cell::new(0u64);
-        let streamed = run_workload_streamed(&layers, &w, None, &|done, total| {
+        let streamed = run_workload_streamed(&layers, &w, Default::default(), &|done, total| {
             assert!(done <= total);
             calls.set(done);
         })

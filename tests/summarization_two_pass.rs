@@ -11,7 +11,7 @@ use spatten::config::arch::TiledSummarization;
 use spatten::config::workload::{QuantMode, StageKind};
 use spatten::config::{self, ArchConfig};
 use spatten::hw::{SimError, SimStats, dense_trace};
-use spatten::trace::AttentionTrace;
+use spatten::trace::{AttentionTrace, ReferenceDesign};
 
 /// 1500 keys of D = 64 (8-bit K/V): a bank of the paper's design point holds 1024, so the
 /// second tile is partial.
@@ -166,19 +166,28 @@ fn prompt_workload() -> config::WorkloadConfig {
     w
 }
 
+fn two_pass(tile: u32) -> ReferenceDesign {
+    ReferenceDesign {
+        softmax_key_tile_rows: Some(tile),
+        ..Default::default()
+    }
+}
+
 #[test]
 fn the_reference_sums_online_only_over_more_than_one_tile() {
     use spatten::reference::{PruningState, attend_layer, run_workload_with_progress};
     use spatten::trace::{SynthKnobs, generate};
     let w = prompt_workload();
     let values = generate(&w, &SynthKnobs::for_workload(&w), w.seed);
-    let exact = run_workload_with_progress(&values, &w, None, &|_, _| {}).unwrap();
+    let exact =
+        run_workload_with_progress(&values, &w, ReferenceDesign::default(), &|_, _| {}).unwrap();
     // One tile of every key: the exact sums, so the same trace but for the header's tile.
-    let mut one = run_workload_with_progress(&values, &w, Some(KEYS as u32), &|_, _| {}).unwrap();
+    let mut one =
+        run_workload_with_progress(&values, &w, two_pass(KEYS as u32), &|_, _| {}).unwrap();
     assert_eq!(one.header.softmax_key_tile_rows, Some(KEYS as u32));
     one.header.softmax_key_tile_rows = None;
     assert_eq!(one, exact);
-    let tiled = run_workload_with_progress(&values, &w, Some(256), &|_, _| {}).unwrap();
+    let tiled = run_workload_with_progress(&values, &w, two_pass(256), &|_, _| {}).unwrap();
     assert_eq!(tiled.header.softmax_key_tile_rows, Some(256));
 
     // Layer 0's outputs: identical with one tile, close but not identical over six.

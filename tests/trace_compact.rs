@@ -58,6 +58,7 @@ fn long_trace() -> AttentionTrace {
             kv_heads: None,
             softmax_key_tile_rows: None,
             batch: None,
+            value_topk_entries: None,
         },
         head_calls: vec![
             call(0, keys.clone(), None),
@@ -77,6 +78,7 @@ fn long_trace() -> AttentionTrace {
             n: tokens,
             k: thirds.len() as u32,
             rounds: vec![tokens, 30_000],
+            stages: Vec::new(),
         }],
     }
 }

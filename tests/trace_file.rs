@@ -42,6 +42,7 @@ fn topk(
         n,
         k,
         rounds,
+        stages: Vec::new(),
     });
     calls.len() as u32 - 1
 }
@@ -75,6 +76,7 @@ fn random_trace(seed: u64) -> AttentionTrace {
         kv_heads: None,
         softmax_key_tile_rows: None,
         batch: None,
+        value_topk_entries: None,
     };
     let (mut head_calls, mut records, mut calls) = (Vec::new(), Vec::new(), Vec::new());
     for iteration in 0..=generated {
@@ -204,6 +206,7 @@ fn small_trace() -> AttentionTrace {
             kv_heads: None,
             softmax_key_tile_rows: None,
             batch: None,
+            value_topk_entries: None,
         },
         head_calls: vec![
             call(0, vec![0, 2, 4], vec![2, 4], Some(0)),
@@ -224,18 +227,21 @@ fn small_trace() -> AttentionTrace {
                 n: 3,
                 k: 2,
                 rounds: vec![3, 1],
+                stages: Vec::new(),
             },
             TopkCall {
                 purpose: TopkPurpose::Token,
                 n: 5,
                 k: 2,
                 rounds: vec![5, 2],
+                stages: Vec::new(),
             },
             TopkCall {
                 purpose: TopkPurpose::Head,
                 n: 2,
                 k: 1,
                 rounds: vec![2],
+                stages: Vec::new(),
             },
         ],
     }

@@ -205,12 +205,12 @@ pub fn run(
             let name = format!("{}-{}", arch.name, w.name);
             py.detach(|| -> anyhow::Result<ExperimentResult> {
                 phase("running the reference model");
-                let tile = spatten::config::tiles::reference_key_tile(&arch, w.model.head_dim);
+                let design = spatten::config::tiles::reference_design(&arch, w.model.head_dim);
                 let t = spatten::reference::run_workload_views(
                     &views,
                     values::ARRAYS_SOURCE,
                     &w,
-                    tile,
+                    design,
                 )?;
                 let input = values::ARRAYS_SOURCE;
                 experiment::evaluate(&name, &arch, &w, t, input, dram, timeline, &mut phase)

@@ -144,7 +144,9 @@ impl AttentionTrace {
     /// header (``workload``, ``source``, ``layers``, ``heads``, ``head_dim``, ``stage``
     /// ("summarization" or "generation"), ``prompt_tokens``, ``generated_tokens``, ``seed``,
     /// and optionally ``kv_heads`` for grouped K/V heads, ``batch`` for a batch of sequences,
-    /// which needs the ``head_calls.sequence`` and ``layers.sequence`` columns)
+    /// which needs the ``head_calls.sequence`` and ``layers.sequence`` columns,
+    /// ``value_topk_entries`` for a local-V engine of limited candidates, which needs the
+    /// ``topk.stage_offsets`` and ``topk.stages`` columns)
     /// and ``columns`` maps every column name of the trace file to a 1-D numpy array of the
     /// dtype traces/FORMAT.md gives (``head_calls.keys`` uint16 or uint32, offsets uint64,
     /// flags uint8, ...; an existing trace's ``columns`` show them all). Traces over 65536
@@ -265,7 +267,12 @@ pub fn reference(
         ValuesArg::Arrays(arrays) => {
             let views = values::views(&arrays);
             py.detach(|| {
-                spatten::reference::run_workload_views(&views, values::ARRAYS_SOURCE, &w, None)
+                spatten::reference::run_workload_views(
+                    &views,
+                    values::ARRAYS_SOURCE,
+                    &w,
+                    Default::default(),
+                )
             })
             .py_err(py)?
         }

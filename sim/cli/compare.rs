@@ -283,11 +283,11 @@ fn simulate(
     dram: DramKind,
 ) -> anyhow::Result<Row> {
     let label = w.policy.kind.label();
-    let tile = config::tiles::reference_key_tile(arch, w.model.head_dim);
+    let design = config::tiles::reference_design(arch, w.model.head_dim);
     let trace = match values {
-        Values::Whole(v) => crate::reference::run_workload_with_progress(v, w, tile, &|_, _| {}),
+        Values::Whole(v) => crate::reference::run_workload_with_progress(v, w, design, &|_, _| {}),
         Values::Streamed(layers) => {
-            crate::reference::run_workload_streamed(layers, w, tile, &|_, _| {})
+            crate::reference::run_workload_streamed(layers, w, design, &|_, _| {})
         }
     }
     .with_context(|| format!("policy {label}: the reference"))?;

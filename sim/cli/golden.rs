@@ -60,6 +60,7 @@ pub fn run(args: GoldenArgs) -> anyhow::Result<ExitCode> {
                 n: v.n,
                 k: v.k,
                 rounds: v.rounds,
+                stages: Vec::new(),
             };
             println!("{:08x}", topk_call_cycles(&call, &arch.topk_value));
         }

@@ -94,10 +94,12 @@ pub enum TraceCommand {
         /// Output trace file (.safetensors); written atomically.
         #[arg(long)]
         out: PathBuf,
-        /// Design point (preset or TOML) whose arithmetic the trace follows: only a design
-        /// with `softmax.tiled_summarization = "two-pass"` changes it (its prompt rows over
-        /// more keys than a key tile are summed online, SPEC.md 9b), and such a design
-        /// replays only traces made for its key tile. Default: exact sums.
+        /// Design point (preset or TOML) whose arithmetic the trace follows: a design with
+        /// `softmax.tiled_summarization = "two-pass"` changes it (its prompt rows over more
+        /// keys than a key tile are summed online, SPEC.md 9b), one with
+        /// `topk_value.candidate_entries` records its hierarchical local-V selections
+        /// (SPEC.md 6.4); each replays only traces made for it. Default: exact sums, and
+        /// selections ranked in place.
         #[arg(long)]
         arch: Option<String>,
     },
@@ -312,12 +314,12 @@ fn reference(
     arch: Option<&str>,
 ) -> anyhow::Result<ExitCode> {
     let w = config::load_workload(workload)?;
-    let tile = match arch {
+    let design = match arch {
         Some(a) => {
             let arch = config::load_arch(a)?;
-            config::tiles::reference_key_tile(&arch, w.model.head_dim)
+            config::tiles::reference_design(&arch, w.model.head_dim)
         }
-        None => None,
+        None => crate::trace::ReferenceDesign::default(),
     };
     let values = read_values(values_path)?;
     check_output_dir(out)?;
@@ -341,7 +343,7 @@ fn reference(
     }
     crate::budget::reference_estimate(&w).check(&format!("workload {}", w.name))?;
     let bar = progress::bar(format!("reference {}", w.name), 0, "layer passes");
-    let trace = run_workload_with_progress(&values, &w, tile, &|done, total| {
+    let trace = run_workload_with_progress(&values, &w, design, &|done, total| {
         bar.set_length(total);
         bar.set_position(done);
     })
@@ -389,7 +391,8 @@ fn reference_synthetic(workload: &str, out: &Path, arch: Option<&str>) -> anyhow
     check_output_dir(out)?;
     let e = crate::experiment::Experiment {
         name: w.name.clone(),
-        // The arch only decides the softmax's key tile; the preset sums exactly.
+        // The arch only decides its reference design (key tile, local-V engine); the preset
+        // has neither.
         arch: config::load_arch(arch.unwrap_or("spatten"))?,
         workload: Some(w.clone()),
         input: crate::experiment::Input::Synthetic,
@@ -536,6 +539,19 @@ fn trace_info(t: &AttentionTrace, path: &Path, json: bool) -> anyhow::Result<Exi
             "  batch          {b} independent sequences (sequence 0 seeded {}, the others \
              derived from it)",
             h.seed
+        );
+    }
+    if let Some(e) = h.value_topk_entries {
+        let tiled: Vec<_> = t
+            .topk_calls
+            .iter()
+            .filter(|c| !c.stages.is_empty())
+            .collect();
+        println!(
+            "  local V top-k  an engine of {e} candidates: {} selections over more candidates than it holds ran \
+             hierarchically, in {} stages (SPEC.md 6.4)",
+            tiled.len(),
+            tiled.iter().map(|c| c.stages.len()).sum::<usize>()
         );
     }
     if let Some(t) = h.softmax_key_tile_rows {

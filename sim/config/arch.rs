@@ -231,6 +231,14 @@ pub struct TopkConfig {
     pub round_overhead_cycles: u32,
     /// Fixed cycles of the final filter pass on top of ceil(n / comparators).
     pub filter_overhead_cycles: u32,
+    /// Candidates the engine holds for one quick-select (its partitions between rounds and
+    /// the input its filter pass streams again). Absent: it ranks its candidates in place in
+    /// the buffer they come from (the importance accumulators, the softmax buffer), any
+    /// number of them. The local-V engine selects from more than it holds hierarchically,
+    /// top-k per tile of candidates then over the winners (SPEC.md 6.4, sim/hw/topk.rs),
+    /// which needs fewer kept rows than entries; the token engine's must be absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub candidate_entries: Option<u32>,
 }
 
 /// The probability x V unit: multiplier array, adder trees and value SRAM.
@@ -397,6 +405,25 @@ impl ArchConfig {
                     "must hold at least one comparator batch",
                 );
             }
+        }
+        if self.topk_token.candidate_entries.is_some() {
+            c.fail(
+                "topk_token.candidate_entries",
+                "is not modelled: the token and head engine ranks the importance accumulators \
+                 in place (their size is importance.token_entries); remove the key",
+            );
+        }
+        if let Some(e) = self.topk_value.candidate_entries
+            && (e < 2 || e < self.topk_value.comparators)
+        {
+            c.fail(
+                "topk_value.candidate_entries",
+                format!(
+                    "= {e}: must hold at least 2 candidates and one comparator batch \
+                     (topk_value.comparators = {})",
+                    self.topk_value.comparators
+                ),
+            );
         }
 
         for (key, reason) in self.fifo_beat_violations(None) {
@@ -610,6 +637,14 @@ impl ArchConfig {
                 1 << 20,
                 DEPTH,
             );
+            if let Some(e) = t.candidate_entries {
+                c.at_most(
+                    &format!("{table}.candidate_entries"),
+                    e as u64,
+                    1 << 24,
+                    DEPTH,
+                );
+            }
             for (k, v) in [
                 ("round_overhead_cycles", t.round_overhead_cycles),
                 ("filter_overhead_cycles", t.filter_overhead_cycles),

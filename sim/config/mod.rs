@@ -497,6 +497,28 @@ pub fn check_feasible(arch: &ArchConfig, workload: &WorkloadConfig) -> Result<()
             ),
         );
     }
+    // Local V pruning (generation, the cascade policy) selects among a row's keys; an engine
+    // holding fewer candidates must keep fewer than it holds to select hierarchically.
+    if let Some(e) = arch.topk_value.candidate_entries
+        && workload.stage.kind == workload::StageKind::Generation
+        && workload.stage.generated_tokens > 0
+        && workload.policy.kind == policy::PolicyKind::Spatten
+        && workload.local_v.keep_ratio < 1.0
+        && last > e as u64
+    {
+        let keep = crate::reference::prune::local_v_keep(last as u32, workload.local_v.keep_ratio);
+        if keep >= e {
+            return refuse(
+                "topk_value.candidate_entries",
+                format!(
+                    "= {e}: workload {}'s local V pruning keeps up to {keep} of {last} keys \
+                     (local_v.keep_ratio = {}), and a hierarchical selection by an engine \
+                     holding {e} candidates needs fewer kept rows than that",
+                    workload.name, workload.local_v.keep_ratio
+                ),
+            );
+        }
+    }
     let prompt = workload.stage.prompt_tokens as u64;
     if !workload.stage.runs_prompt() || prompt <= bank {
         return Ok(());

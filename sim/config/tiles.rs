@@ -5,6 +5,7 @@
 
 use super::ArchConfig;
 use super::arch::{ScoreOverflow, TiledSummarization};
+use crate::trace::ReferenceDesign;
 
 /// Bits a spilled exponential takes in DRAM: a Q.24 value up to 2^24 in a 32-bit word.
 pub const SPILL_EXP_BITS: u32 = 32;
@@ -17,10 +18,13 @@ pub fn bank_bytes(total: u64, double_buffered: bool) -> u64 {
     if double_buffered { total / 2 } else { total }
 }
 
-/// [`TilePlan::reference_key_tile`] of `arch` for heads of `head_dim`: what the reference
-/// needs of the design point to make its trace.
-pub fn reference_key_tile(arch: &ArchConfig, head_dim: u32) -> Option<u32> {
-    TilePlan::new(arch, head_dim).reference_key_tile()
+/// What the reference needs of the design point `arch` to make its trace for heads of
+/// `head_dim`: [`TilePlan::reference_key_tile`] and the local-V engine's candidates.
+pub fn reference_design(arch: &ArchConfig, head_dim: u32) -> ReferenceDesign {
+    ReferenceDesign {
+        softmax_key_tile_rows: TilePlan::new(arch, head_dim).reference_key_tile(),
+        value_topk_entries: arch.topk_value.candidate_entries,
+    }
 }
 
 /// Tile sizes of a design point, in rows of one head.

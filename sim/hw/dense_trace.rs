@@ -84,6 +84,7 @@ fn dense_sequence(workload: &WorkloadConfig) -> AttentionTrace {
             kv_heads: None,
             softmax_key_tile_rows: None,
             batch: None,
+            value_topk_entries: None,
         },
         head_calls,
         layers,

@@ -188,6 +188,7 @@ mod tests {
                 kv_heads: None,
                 softmax_key_tile_rows: None,
                 batch: None,
+                value_topk_entries: None,
             },
             head_calls: vec![HeadCall {
                 sequence: 0,

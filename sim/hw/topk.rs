@@ -17,7 +17,14 @@
 //! filter pass writes into a buffer that holds one head's kept probabilities and drains into
 //! the ProbxV FIFO one beat per cycle; the engine is free as soon as its filter cycles are
 //! done, and the next head's filter pass waits only until the buffer holds no other head's
-//! probabilities. The token/head engine works
+//! probabilities.
+//!
+//! Hierarchical selection (`candidate_entries` below a row's keys, SPEC.md 6.4): a call's
+//! stages each cost their rounds and a filter pass over their candidates. The local-V
+//! engine takes a row's probabilities a tile at a time: each tile's input stream is its
+//! first round; after each tile but the last the input waits for the tile's other rounds and
+//! its filter pass into the winners; after the last, the levels over the winners run and the
+//! final filter pass emits the kept probabilities. The token/head engine works
 //! on the on-chip importance scores, so only its cycle count applies; the next layer's heads
 //! are not opened before it finishes (their keys depend on it).
 
@@ -30,29 +37,128 @@ use super::stride::{Stride, cycles_before, cycles_below};
 use crate::config::arch::TopkConfig;
 use crate::trace::attention::{HeadCall, TopkCall};
 
-/// Cycles of one call run at full rate.
+/// Cycles of one call run at full rate: every quick-select of it (the one over all n, or a
+/// hierarchical selection's stages) runs its rounds, then its filter pass over its n.
 pub fn topk_call_cycles(call: &TopkCall, cfg: &TopkConfig) -> u64 {
+    stage_cycles(call, cfg).iter().sum()
+}
+
+/// [`topk_call_cycles`] of each of the call's quick-selects ([`TopkCall::stage_list`]).
+fn stage_cycles(call: &TopkCall, cfg: &TopkConfig) -> Vec<u64> {
     let p = cfg.comparators as u64;
-    let rounds: u64 = call
-        .rounds
+    let mut rounds = call.rounds.iter();
+    call.stage_list()
         .iter()
-        .map(|&n| (n as u64).div_ceil(p) + cfg.round_overhead_cycles as u64)
-        .sum();
-    rounds + (call.n as u64).div_ceil(p) + cfg.filter_overhead_cycles as u64
+        .map(|s| {
+            let r: u64 = rounds
+                .by_ref()
+                .take(s.rounds as usize)
+                .map(|&n| (n as u64).div_ceil(p) + cfg.round_overhead_cycles as u64)
+                .sum();
+            r + (s.n as u64).div_ceil(p) + cfg.filter_overhead_cycles as u64
+        })
+        .collect()
 }
 
 /// Elements one call streams through the comparators: each round's n_r through both arrays,
-/// then the filter pass over all n.
+/// then each quick-select's filter pass over its n.
 pub fn topk_call_comparisons(call: &TopkCall) -> u64 {
-    2 * call.rounds.iter().map(|&n| n as u64).sum::<u64>() + call.n as u64
+    2 * call.rounds.iter().map(|&n| n as u64).sum::<u64>()
+        + call.stage_list().iter().map(|s| s.n as u64).sum::<u64>()
+}
+
+/// When the local-V engine runs a call: after each tile of its input but the last it pauses
+/// the input for the tile's quick-select (its rounds but the first, which is the input
+/// stream itself, and its filter pass into the winners); after the last tile it runs the
+/// rest but the final filter pass, which emits the kept probabilities. A call over all n is
+/// one tile: no pauses.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct ValueSchedule {
+    /// Input elements at the end of each tile but the last, with the pause that follows it.
+    pauses: Vec<(u64, u64)>,
+    /// Cycles after the input is complete and before the final filter pass.
+    rest: u64,
+    /// Cycles of the final filter pass, over the last quick-select's candidates.
+    filter: u64,
+}
+
+impl ValueSchedule {
+    fn new(call: &TopkCall, cfg: &TopkConfig, input: u64) -> Self {
+        let p = cfg.comparators as u64;
+        let filter =
+            (call.final_candidates() as u64).div_ceil(p) + cfg.filter_overhead_cycles as u64;
+        let cycles = stage_cycles(call, cfg);
+        let stages = call.stage_list();
+        // The input's tiles: the first stages, up to n candidates (all of them for one stage).
+        let mut tiles = 0;
+        let mut got = 0u64;
+        while got < call.n as u64 && tiles < stages.len() {
+            got += stages[tiles].n as u64;
+            tiles += 1;
+        }
+        let mut pauses = Vec::with_capacity(tiles.saturating_sub(1));
+        let mut end = 0u64;
+        for (s, &c) in stages.iter().zip(&cycles).take(tiles - 1) {
+            end += s.n as u64;
+            pauses.push((end, c - (s.n as u64).div_ceil(p)));
+        }
+        let rest = if tiles == 1 {
+            // A call over all n streams `input` elements (its queries' rows) as its first round.
+            cycles
+                .iter()
+                .sum::<u64>()
+                .saturating_sub(input.div_ceil(p) + filter)
+        } else {
+            let last = stages[tiles - 1].n as u64;
+            (cycles[tiles - 1] - last.div_ceil(p) + cycles[tiles..].iter().sum::<u64>())
+                .saturating_sub(filter)
+        };
+        Self {
+            pauses,
+            rest,
+            filter,
+        }
+    }
+
+    /// The input element count at which the engine next pauses, past `got`.
+    fn boundary(&self, got: u64, need: u64) -> u64 {
+        self.pauses
+            .iter()
+            .map(|&(end, _)| end)
+            .find(|&end| end > got)
+            .unwrap_or(need)
+    }
+
+    fn pause_at(&self, got: u64) -> Option<u64> {
+        self.pauses
+            .iter()
+            .find(|&&(end, _)| end == got)
+            .map(|&(_, c)| c)
+    }
 }
 
 #[derive(Debug)]
 enum ValueState {
     Idle,
-    Input { call: u32, got: u64 },
-    Rounds { call: u32, until: u64 },
-    Filter { call: u32, emitted: u64, until: u64 },
+    Input {
+        call: u32,
+        got: u64,
+    },
+    /// Between tiles of a hierarchical selection: the input waits until `until`.
+    Pause {
+        call: u32,
+        got: u64,
+        until: u64,
+    },
+    Rounds {
+        call: u32,
+        until: u64,
+    },
+    Filter {
+        call: u32,
+        emitted: u64,
+        until: u64,
+    },
 }
 
 #[derive(Debug)]
@@ -62,6 +168,8 @@ pub struct ValueTopk {
     waits_for_pv: bool,
     /// The kept-probability buffer between the filter pass and ProbxV (one head's worth).
     held: VecDeque<(Chunk, u32)>,
+    /// The running call's schedule (set when its input starts).
+    schedule: Option<ValueSchedule>,
     pub calls: u64,
     pub comparisons: u64,
 }
@@ -73,6 +181,7 @@ impl ValueTopk {
             state: ValueState::Idle,
             waits_for_pv,
             held: VecDeque::new(),
+            schedule: None,
             calls: 0,
             comparisons: 0,
         }
@@ -80,7 +189,9 @@ impl ValueTopk {
 
     pub fn next_event(&self) -> Option<u64> {
         match self.state {
-            ValueState::Rounds { until, .. } | ValueState::Filter { until, .. } => Some(until),
+            ValueState::Rounds { until, .. }
+            | ValueState::Pause { until, .. }
+            | ValueState::Filter { until, .. } => Some(until),
             _ => None,
         }
     }
@@ -109,8 +220,12 @@ impl ValueTopk {
                 Some((&chunk, b)) if b <= self.cfg.comparators => {
                     let hc = &calls[call as usize];
                     let need = hc.queries as u64 * hc.keys.len() as u64;
+                    let boundary = self
+                        .schedule
+                        .as_ref()
+                        .map_or(need, |s| s.boundary(got, need));
                     Stride::moving(
-                        cycles_below(got, b as u64, need),
+                        cycles_below(got, b as u64, boundary),
                         Some((chunk, b)),
                         [None; 3],
                     )
@@ -119,7 +234,7 @@ impl ValueTopk {
                 Some(_) => None,
                 None => Some(Stride::still(u64::MAX, Activity::StalledInput)),
             },
-            ValueState::Rounds { until, .. } => {
+            ValueState::Rounds { until, .. } | ValueState::Pause { until, .. } => {
                 Stride::still(cycles_before(now, Some(until)), Activity::Busy).nonzero()
             }
             ValueState::Filter {
@@ -189,6 +304,8 @@ impl ValueTopk {
                     let hc = &calls[chunk.call as usize];
                     let tc = &topk_calls[hc.value_topk.expect("routed by value_topk") as usize];
                     self.comparisons += topk_call_comparisons(tc);
+                    let rows = hc.queries as u64 * hc.keys.len() as u64;
+                    self.schedule = Some(ValueSchedule::new(tc, &self.cfg, rows));
                     return self.step_engine(now, calls, topk_calls, input, out, selected, p);
                 }
                 None => (Activity::Idle, false),
@@ -196,17 +313,21 @@ impl ValueTopk {
             ValueState::Input { call, got } => {
                 let hc = &calls[*call as usize];
                 let need = hc.queries as u64 * hc.keys.len() as u64;
-                match input.take(now, p) {
+                let sched = self.schedule.as_ref().expect("set when the input starts");
+                let boundary = sched.boundary(*got, need);
+                match input.take(now, (p as u64).min(boundary - *got) as u32) {
                     Some((_, n)) => {
                         *got += n as u64;
-                        if *got == need {
-                            let tc =
-                                &topk_calls[hc.value_topk.expect("routed by value_topk") as usize];
-                            let full = topk_call_cycles(tc, &self.cfg);
-                            let streamed = need.div_ceil(p as u64)
-                                + (tc.n as u64).div_ceil(p as u64)
-                                + self.cfg.filter_overhead_cycles as u64;
-                            let rest = full.saturating_sub(streamed);
+                        if *got < need
+                            && let Some(pause) = sched.pause_at(*got).filter(|&c| c > 0)
+                        {
+                            self.state = ValueState::Pause {
+                                call: *call,
+                                got: *got,
+                                until: now + 1 + pause,
+                            };
+                        } else if *got == need {
+                            let rest = sched.rest;
                             let call = *call;
                             self.state = if rest > 0 {
                                 ValueState::Rounds {
@@ -215,7 +336,7 @@ impl ValueTopk {
                                 }
                             } else {
                                 selected.push(call);
-                                self.filter_state(call, calls, topk_calls, now)
+                                self.filter_state(call, now)
                             };
                         }
                         (Activity::Busy, true)
@@ -223,11 +344,21 @@ impl ValueTopk {
                     None => (Activity::StalledInput, false),
                 }
             }
+            ValueState::Pause { call, got, until } => {
+                if now >= *until {
+                    self.state = ValueState::Input {
+                        call: *call,
+                        got: *got,
+                    };
+                    return self.step_engine(now, calls, topk_calls, input, out, selected, p);
+                }
+                (Activity::Busy, false)
+            }
             ValueState::Rounds { call, until } => {
                 if now >= *until {
                     let call = *call;
                     selected.push(call);
-                    self.state = self.filter_state(call, calls, topk_calls, now);
+                    self.state = self.filter_state(call, now);
                     return self.step_engine(now, calls, topk_calls, input, out, selected, p);
                 }
                 (Activity::Busy, false)
@@ -264,6 +395,7 @@ impl ValueTopk {
                     }
                 } else if now >= *until {
                     self.state = ValueState::Idle;
+                    self.schedule = None;
                     (Activity::Busy, true)
                 } else {
                     (Activity::Busy, false)
@@ -273,16 +405,12 @@ impl ValueTopk {
         (activity, progress)
     }
 
-    fn filter_state(
-        &self,
-        call: u32,
-        calls: &[HeadCall],
-        topk_calls: &[TopkCall],
-        now: u64,
-    ) -> ValueState {
-        let tc = &topk_calls[calls[call as usize].value_topk.expect("routed") as usize];
-        let cycles = (tc.n as u64).div_ceil(self.cfg.comparators as u64)
-            + self.cfg.filter_overhead_cycles as u64;
+    fn filter_state(&self, call: u32, now: u64) -> ValueState {
+        let cycles = self
+            .schedule
+            .as_ref()
+            .expect("set when the input starts")
+            .filter;
         ValueState::Filter {
             call,
             emitted: 0,

@@ -5,7 +5,7 @@ use super::error::SimError;
 use super::tiling::TilePlan;
 use crate::config::ArchConfig;
 use crate::dram::Dram;
-use crate::trace::attention::{AttentionTrace, HeadCall};
+use crate::trace::attention::{AttentionTrace, HeadCall, TopkPurpose, TopkStage};
 
 fn ascending(v: &[u32]) -> bool {
     v.windows(2).all(|w| w[0] < w[1])
@@ -49,6 +49,7 @@ pub fn check(arch: &ArchConfig, trace: &AttentionTrace, dram: &dyn Dram) -> Resu
     }
     let plan = TilePlan::new(arch, d);
     check_softmax_tiles(&plan, trace)?;
+    check_value_selections(arch, trace)?;
     for (i, c) in trace.head_calls.iter().enumerate() {
         let bad = |reason: String| SimError::BadHeadCall {
             index: i,
@@ -139,6 +140,54 @@ fn check_softmax_tiles(plan: &TilePlan, trace: &AttentionTrace) -> Result<(), Si
             says(want)
         ),
     })
+}
+
+/// The trace's local-V selections must be the ones this design's engine runs: over all n
+/// when it holds them (or ranks in place), hierarchically when it holds fewer (SPEC.md 6.4),
+/// and it must be able to shrink them (keep fewer than it holds).
+fn check_value_selections(arch: &ArchConfig, trace: &AttentionTrace) -> Result<(), SimError> {
+    let entries = arch.topk_value.candidate_entries;
+    let key = "topk_value.candidate_entries";
+    for c in trace
+        .topk_calls
+        .iter()
+        .filter(|c| c.purpose == TopkPurpose::LocalValue)
+    {
+        if let Some(e) = entries
+            && c.n > e
+            && c.k >= e
+        {
+            return Err(SimError::Config {
+                key: key.into(),
+                reason: format!(
+                    "a local-V selection keeps {} of {} probabilities, but the engine holds {e} \
+                     candidates: a hierarchical selection needs fewer kept rows than that",
+                    c.k, c.n
+                ),
+            });
+        }
+        let plan = entries.map_or_else(Vec::new, |e| TopkStage::plan(c.n, c.k, e));
+        let got: Vec<(u32, u32)> = c.stages.iter().map(|s| (s.n, s.k)).collect();
+        if plan != got {
+            let says = |e: Option<u32>| match e {
+                Some(e) => format!("an engine holding {e} candidates"),
+                None => "an engine ranking every row in place".into(),
+            };
+            return Err(SimError::Config {
+                key: key.into(),
+                reason: format!(
+                    "the trace's local-V selections are those of {} (one keeps {} of {}), this \
+                     design has {}; make the trace for it (`spatten trace reference --arch \
+                     ...`, or run the workload)",
+                    says(trace.header.value_topk_entries),
+                    c.k,
+                    c.n,
+                    says(entries)
+                ),
+            });
+        }
+    }
+    Ok(())
 }
 
 /// A two-pass design tiles a K/V group's shared rows while the reference tiles each query

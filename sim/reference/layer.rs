@@ -46,6 +46,10 @@ pub struct PruningState {
     /// row sum their exponentials online over tiles of this many keys (SPEC.md 9b). `None`:
     /// every row's sum is exact.
     pub softmax_key_tile: Option<u32>,
+    /// Candidates the local-V top-k engine holds (`topk_value.candidate_entries`): a local-V
+    /// selection over more runs hierarchically (SPEC.md 6.4), which keeps the same V rows and
+    /// records its stages. `None`: the engine ranks any row in place.
+    pub value_topk_entries: Option<u32>,
 }
 
 impl PruningState {
@@ -61,6 +65,7 @@ impl PruningState {
             head_importance: vec![0; workload.model.heads as usize],
             policy: PolicyState::new(workload),
             softmax_key_tile: None,
+            value_topk_entries: None,
         }
     }
 
@@ -273,6 +278,7 @@ pub fn attend_layer_rows(
         kv_rows,
         cache,
         softmax_key_tile: state.softmax_key_tile,
+        value_topk_entries: state.value_topk_entries,
     };
     // The keys each head attends: the alive tokens, unless a policy narrows them (its
     // layer's cache, DuoAttention's streaming heads, Quest's pages).
@@ -451,6 +457,7 @@ fn push_topk(calls: &mut Vec<TopkCall>, purpose: TopkPurpose, sel: &Selection) -
             n: sel.n,
             k: sel.k,
             rounds: r.rounds.clone(),
+            stages: Vec::new(),
         });
         calls.len() as u32 - 1
     })
@@ -481,6 +488,8 @@ struct HeadContext<'a> {
     cache: Option<&'a QuantCache>,
     /// [`PruningState::softmax_key_tile`].
     softmax_key_tile: Option<u32>,
+    /// [`PruningState::value_topk_entries`].
+    value_topk_entries: Option<u32>,
 }
 
 /// The given rows of a [tokens, D] view as slices (views into standard-layout tensors).
@@ -655,7 +664,12 @@ impl HeadContext<'_> {
             if local_v && (keep as usize) < n {
                 let p64: Vec<u64> = s.probs.iter().map(|&p| p as u64).collect();
                 let seed = call_seed(w.seed, SEED_LOCAL_V, self.iteration, self.layer, head);
-                let sel = super::topk::quick_select(&p64, keep as usize, seed);
+                let (sel, stages) = super::topk::hierarchical_select(
+                    &p64,
+                    keep as usize,
+                    self.value_topk_entries,
+                    seed,
+                );
                 s.kept_probs.clear();
                 s.kept_values.clear();
                 for &i in &sel.indices {
@@ -675,6 +689,7 @@ impl HeadContext<'_> {
                     n: n as u32,
                     k: keep,
                     rounds: sel.rounds,
+                    stages,
                 });
             } else {
                 pv::pv_row(&s.probs, &v_words[..n * d], d, &mut s.acc, &mut out_words);

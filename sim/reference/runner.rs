@@ -7,7 +7,7 @@ use super::error::ReferenceError;
 use super::layer::{PruningState, attend_layer_rows};
 use super::quant_cache::QuantCache;
 use crate::config::WorkloadConfig;
-use crate::trace::{AttentionTrace, SynthLayers, TraceHeader, ValueTensors};
+use crate::trace::{AttentionTrace, ReferenceDesign, SynthLayers, TraceHeader, ValueTensors};
 
 /// One layer's Q, K and V, each [heads, tokens, head_dim], borrowed from arrays the caller
 /// owns (a value file's tensors, or a Python caller's numpy arrays without a copy).
@@ -94,17 +94,17 @@ pub fn run_workload(
     values: &ValueTensors,
     workload: &WorkloadConfig,
 ) -> Result<AttentionTrace, ReferenceError> {
-    run_workload_with_progress(values, workload, None, &|_, _| {})
+    run_workload_with_progress(values, workload, ReferenceDesign::default(), &|_, _| {})
 }
 
-/// [`run_workload`] for a design whose tiled summarization sums rows in two passes over key
-/// tiles of `key_tile` rows when given ([`PruningState::softmax_key_tile`]; recorded in the
-/// header), calling `progress(done, total)` after each layer pass (a layer of one iteration;
+/// [`run_workload`] for `design` (a two-pass design sums rows online over key tiles,
+/// [`PruningState::softmax_key_tile`]; a local-V engine of limited candidates selects
+/// hierarchically, [`PruningState::value_topk_entries`]; both recorded in the header), calling `progress(done, total)` after each layer pass (a layer of one iteration;
 /// `total` = layers x (generated tokens + 1)).
 pub fn run_workload_with_progress(
     values: &ValueTensors,
     workload: &WorkloadConfig,
-    key_tile: Option<u32>,
+    design: ReferenceDesign,
     progress: &dyn Fn(u64, u64),
 ) -> Result<AttentionTrace, ReferenceError> {
     check_values(values, workload)?;
@@ -112,7 +112,7 @@ pub fn run_workload_with_progress(
         &layer_views(values),
         &values.meta.source,
         workload,
-        key_tile,
+        design,
         progress,
     )
 }
@@ -124,16 +124,16 @@ pub fn run_workload_views(
     layers: &[LayerViews<'_>],
     source: &str,
     workload: &WorkloadConfig,
-    key_tile: Option<u32>,
+    design: ReferenceDesign,
 ) -> Result<AttentionTrace, ReferenceError> {
-    run_views(layers, source, workload, key_tile, &|_, _| {})
+    run_views(layers, source, workload, design, &|_, _| {})
 }
 
 fn run_views(
     layers: &[LayerViews<'_>],
     source: &str,
     workload: &WorkloadConfig,
-    key_tile: Option<u32>,
+    design: ReferenceDesign,
     progress: &dyn Fn(u64, u64),
 ) -> Result<AttentionTrace, ReferenceError> {
     check_layer_views(layers, workload)?;
@@ -147,14 +147,7 @@ fn run_views(
     let mut visit = |layer: usize, attend: &mut dyn FnMut(LayerViews<'_>, usize)| {
         attend(layers[layer].clone(), 0)
     };
-    run_layers(
-        &mut visit,
-        source,
-        workload,
-        key_tile,
-        Some(&cache),
-        progress,
-    )
+    run_layers(&mut visit, source, workload, design, Some(&cache), progress)
 }
 
 /// [`run_workload`] on synthetic values made one layer at a time, each time a layer is
@@ -165,7 +158,7 @@ fn run_views(
 pub fn run_workload_streamed(
     values: &SynthLayers,
     workload: &WorkloadConfig,
-    key_tile: Option<u32>,
+    design: ReferenceDesign,
     progress: &dyn Fn(u64, u64),
 ) -> Result<AttentionTrace, ReferenceError> {
     // The first query row: a cached prefill's prompt tokens never query.
@@ -189,7 +182,7 @@ pub fn run_workload_streamed(
         &mut visit,
         &values.meta().source,
         workload,
-        key_tile,
+        design,
         None,
         progress,
     )
@@ -202,7 +195,7 @@ fn run_layers(
     visit: &mut LayerVisit<'_>,
     source: &str,
     workload: &WorkloadConfig,
-    key_tile: Option<u32>,
+    design: ReferenceDesign,
     cache: Option<&QuantCache>,
     progress: &dyn Fn(u64, u64),
 ) -> Result<AttentionTrace, ReferenceError> {
@@ -226,15 +219,17 @@ fn run_layers(
             generated_tokens: workload.stage.generated_tokens,
             seed: workload.seed,
             kv_heads: Some(workload.model.kv_heads()).filter(|&k| k != workload.model.heads),
-            softmax_key_tile_rows: key_tile,
+            softmax_key_tile_rows: design.softmax_key_tile_rows,
             batch: None,
+            value_topk_entries: design.value_topk_entries,
         },
         head_calls: Vec::new(),
         layers: Vec::new(),
         topk_calls: Vec::new(),
     };
     let mut state = PruningState::new(workload);
-    state.softmax_key_tile = key_tile;
+    state.softmax_key_tile = design.softmax_key_tile_rows;
+    state.value_topk_entries = design.value_topk_entries;
     for iteration in first..=workload.stage.generated_tokens {
         if iteration > 0 {
             state.begin_generation_step();

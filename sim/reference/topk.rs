@@ -2,6 +2,7 @@
 //! values, returned as input positions in their original order.
 
 use super::zero_eliminator::eliminate;
+use crate::trace::TopkStage;
 
 /// Galois LFSR, polynomial x^32 + x^22 + x^2 + x + 1 (maximal length), the pivot generator.
 #[derive(Debug, Clone)]
@@ -79,6 +80,70 @@ pub fn quick_select(values: &[u64], k: usize, seed: u64) -> TopkResult {
 
 /// [`quick_select`] with the pivot generator given directly.
 pub fn quick_select_lfsr(values: &[u64], k: usize, mut lfsr: Lfsr) -> TopkResult {
+    select_with(values, k, &mut lfsr)
+}
+
+/// A hierarchical selection (SPEC.md 6.4): the k largest of `values` by an engine that holds
+/// `capacity` candidates, as the quick-selects of [`TopkStage::plan`] run them with one
+/// pivot generator seeded from `seed` (the flat call's). Returns the result (kept positions
+/// of `values`, every stage's rounds in turn, the last stage's threshold) and the stages;
+/// stages are empty, and the result is [`quick_select`]'s, when the candidates fit.
+/// The kept positions are always [`quick_select`]'s: the k largest by value, then earliest
+/// position, are each among the k largest of their tile under the same order.
+pub fn hierarchical_select(
+    values: &[u64],
+    k: usize,
+    capacity: Option<u32>,
+    seed: u64,
+) -> (TopkResult, Vec<TopkStage>) {
+    let plan = capacity.map_or_else(Vec::new, |c| {
+        TopkStage::plan(values.len() as u32, k as u32, c)
+    });
+    let mut lfsr = Lfsr::new(seed);
+    if plan.is_empty() {
+        return (select_with(values, k, &mut lfsr), Vec::new());
+    }
+    // Candidates of the current level, as positions of `values` in ascending order.
+    let mut cand: Vec<u32> = (0..values.len() as u32).collect();
+    let mut rounds = Vec::new();
+    let mut stages = Vec::with_capacity(plan.len());
+    let mut plan = plan.into_iter().peekable();
+    loop {
+        let mut winners = Vec::new();
+        let mut start = 0usize;
+        let mut last = None;
+        while start < cand.len() {
+            let (n, k_stage) = plan.next().expect("the plan covers every level");
+            let tile = &cand[start..start + n as usize];
+            let vals: Vec<u64> = tile.iter().map(|&i| values[i as usize]).collect();
+            let r = select_with(&vals, k_stage as usize, &mut lfsr);
+            stages.push(TopkStage {
+                n,
+                k: k_stage,
+                rounds: r.rounds.len() as u32,
+            });
+            rounds.extend_from_slice(&r.rounds);
+            winners.extend(r.indices.iter().map(|&j| tile[j as usize]));
+            start += n as usize;
+            last = Some((r.threshold, r.keep_eq));
+        }
+        cand = winners;
+        if plan.peek().is_none() {
+            let (threshold, keep_eq) = last.expect("a level has a stage");
+            return (
+                TopkResult {
+                    indices: cand,
+                    rounds,
+                    threshold,
+                    keep_eq,
+                },
+                stages,
+            );
+        }
+    }
+}
+
+fn select_with(values: &[u64], k: usize, lfsr: &mut Lfsr) -> TopkResult {
     let n = values.len();
     if k == 0 || n == 0 {
         return TopkResult {
@@ -191,6 +256,53 @@ mod tests {
             seed in any::<u64>(),
         ) {
             prop_assert_eq!(quick_select(&values, k, seed).indices, topk_by_sort(&values, k));
+        }
+
+        #[test]
+        fn hierarchical_selection_keeps_the_flat_selection(
+            values in prop::collection::vec(0u64..6, 2..600),
+            kf in 0.0f64..1.0,
+            capacity in 2u32..80,
+            seed in any::<u64>(),
+        ) {
+            let k = ((kf * values.len() as f64) as usize).clamp(1, values.len() - 1);
+            let (r, stages) = hierarchical_select(&values, k, Some(capacity), seed);
+            prop_assert_eq!(&r.indices, &topk_by_sort(&values, k));
+            let plan = TopkStage::plan(values.len() as u32, k as u32, capacity);
+            prop_assert_eq!(stages.iter().map(|s| (s.n, s.k)).collect::<Vec<_>>(), plan);
+            if stages.is_empty() {
+                prop_assert_eq!(r, quick_select(&values, k, seed));
+            } else {
+                prop_assert_eq!(
+                    stages.iter().map(|s| s.rounds as usize).sum::<usize>(),
+                    r.rounds.len()
+                );
+                // Every stage fits the engine and the last one keeps k.
+                prop_assert!(stages.iter().all(|s| s.n <= capacity));
+                prop_assert_eq!(stages.last().unwrap().k as usize, k);
+            }
+        }
+    }
+
+    #[test]
+    fn hierarchical_plan_tiles_then_reduces_the_winners() {
+        // 10 candidates, 2 kept, tiles of 4: winners 2 + 2 + 2 = 6 > 4, again 2 + 2, then 2 of 4.
+        assert_eq!(
+            TopkStage::plan(10, 2, 4),
+            vec![(4, 2), (4, 2), (2, 2), (4, 2), (2, 2), (4, 2)]
+        );
+        assert!(TopkStage::plan(4, 2, 4).is_empty(), "fits");
+        assert!(TopkStage::plan(10, 4, 4).is_empty(), "cannot shrink");
+        // The kept set is the flat one's; the rounds are the stages' own.
+        let values: Vec<u64> = (0..10u64).map(|i| (i * 7) % 10).collect();
+        let (r, stages) = hierarchical_select(&values, 2, Some(4), 3);
+        assert_eq!(r.indices, topk_by_sort(&values, 2));
+        assert_eq!(stages.len(), 6);
+        // Each stage's rounds start from its own candidates.
+        let mut rounds = r.rounds.iter();
+        for s in &stages {
+            let mine: Vec<u32> = rounds.by_ref().take(s.rounds as usize).copied().collect();
+            assert!(mine.first().is_none_or(|&f| f == s.n), "{mine:?} of {s:?}");
         }
     }
 

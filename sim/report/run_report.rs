@@ -447,6 +447,7 @@ fn summary(
         s.lsb_refetches, s.head_calls
     );
     let _ = writeln!(w, "| top-k engine cycles | {} |\n", s.topk.cycles);
+    hierarchical_note(w, r);
 
     let b = &s.dram.bytes_by_tensor;
     let _ = writeln!(w, "## DRAM traffic\n");
@@ -603,6 +604,32 @@ pub fn module_label(name: &str) -> String {
         other => return other.replace('_', " "),
     }
     .to_string()
+}
+
+/// The local-V selections a limited engine ran in stages (SPEC.md 6.4), when it did.
+fn hierarchical_note(w: &mut String, r: &ExperimentResult) {
+    let Some(entries) = r.trace.header.value_topk_entries else {
+        return;
+    };
+    let value_calls = || {
+        r.trace
+            .topk_calls
+            .iter()
+            .filter(|c| c.purpose == crate::trace::TopkPurpose::LocalValue)
+    };
+    let tiled: Vec<_> = value_calls().filter(|c| !c.stages.is_empty()).collect();
+    let _ = writeln!(
+        w,
+        "Local-V top-k engine of {entries} candidates (topk_value.candidate_entries): {} of {} \
+         selections had more probabilities than it holds and ran hierarchically (top-k per tile, \
+         then over the winners; the same V rows kept, SPEC.md 6.4), in {} quick-selects; the \
+         engine was busy {} cycles over {} comparisons.\n",
+        tiled.len(),
+        value_calls().count(),
+        tiled.iter().map(|c| c.stages.len()).sum::<usize>(),
+        r.stats.topk.value_engine_cycles,
+        r.stats.topk.value_engine_comparisons,
+    );
 }
 
 /// Position of a module in the pipeline (data flows fetcher, QxK, softmax, top-k, PxV), so

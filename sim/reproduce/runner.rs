@@ -145,7 +145,7 @@ fn reference_trace(
         &crate::reference::layer_views(values),
         &trace::synth_source(&workload.name, &SynthKnobs::for_workload(workload)),
         workload,
-        None,
+        crate::trace::ReferenceDesign::default(),
     )?)
 }
 

@@ -1,6 +1,7 @@
 //! The evaluator sweeps use: the full pipeline per design point. A workload's trace depends
-//! on the architecture only through a two-pass design's key tile (SPEC.md 9b), so it is made
-//! once per distinct (workload, key tile) and shared.
+//! on the architecture only through its [`ReferenceDesign`](crate::trace::ReferenceDesign) (a
+//! two-pass design's key tile, SPEC.md 9b; the local-V engine's candidates, 6.4), so it is
+//! made once per distinct (workload, reference design) and shared.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, OnceLock};
@@ -40,9 +41,9 @@ impl PipelineEvaluator {
             Some(a) => a.clone(),
             None => config::load_arch("spatten").map_err(|e| e.to_string())?,
         };
-        let tile = config::tiles::reference_key_tile(&arch, workload.model.head_dim);
-        let key = format!("{} {tile:?}", config::config_hash(workload));
-        // One cell per (workload, key tile); threads wanting the same trace wait for the first
+        let design = config::tiles::reference_design(&arch, workload.model.head_dim);
+        let key = format!("{} {design:?}", config::config_hash(workload));
+        // One cell per (workload, reference design); threads wanting the same trace wait for the first
         // to make it.
         let cell = self
             .traces

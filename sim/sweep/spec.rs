@@ -122,7 +122,7 @@ impl SweepSpec {
         let base_arch = config::load_arch(&arch).map_err(|e| err("arch", e.to_string()))?;
         let base_workload =
             config::load_workload(&workloads[0]).map_err(|e| err("workloads", e.to_string()))?;
-        let arch_table = toml::Table::try_from(&base_arch).expect("configs serialize");
+        let arch_table = arch_routing_table(&base_arch);
         let workload_table = routing_table(&base_workload);
 
         let axes_of = |section: &str| -> Result<Vec<Axis>, ConfigError> {
@@ -371,6 +371,19 @@ fn routing_table(w: &WorkloadConfig) -> toml::Table {
         stage
             .entry("batch")
             .or_insert(toml::Value::Integer(i64::from(w.stage.batch)));
+    }
+    t
+}
+
+/// An architecture's keys as a table for routing sweep axes, with the optional ones it leaves
+/// out filled in (`topk_value.candidate_entries`, absent for an engine that ranks in place,
+/// routed by a placeholder 0 that no point keeps: an axis sets it on every point).
+fn arch_routing_table(a: &ArchConfig) -> toml::Table {
+    let mut t = toml::Table::try_from(a).expect("configs serialize");
+    if let Some(toml::Value::Table(engine)) = t.get_mut("topk_value") {
+        engine
+            .entry("candidate_entries")
+            .or_insert(toml::Value::Integer(0));
     }
     t
 }

@@ -8,7 +8,7 @@ use crate::config::workload::StageKind;
 /// The newest on-disk layout; readers accept every version from 1 up to it. A writer records
 /// the oldest version that can express the trace, so a trace without version-2 content
 /// (grouped K/V heads) stays byte-identical to what version 1 wrote.
-pub const TRACE_FORMAT_VERSION: u32 = 5;
+pub const TRACE_FORMAT_VERSION: u32 = 6;
 
 /// What produced a trace and for which model shape.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -37,6 +37,22 @@ pub struct TraceHeader {
     /// 5): calls and records then say which sequence they belong to. Absent = one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub batch: Option<u32>,
+    /// Candidates the local-V top-k engine holds (`topk_value.candidate_entries`, version
+    /// 6): a selection over more runs hierarchically (SPEC.md 6.4) and its call lists its
+    /// stages. Absent = the engine ranks any row in place.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub value_topk_entries: Option<u32>,
+}
+
+/// What the reference must know of a design point: the schedule choices that change what it
+/// computes (a two-pass design's online sums, SPEC.md 9b) or what it records (a hierarchical
+/// selection's stages, SPEC.md 6.4). The default is a design with neither.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ReferenceDesign {
+    /// Key tile rows of a two-pass tiled summarization ([`TraceHeader::softmax_key_tile_rows`]).
+    pub softmax_key_tile_rows: Option<u32>,
+    /// The local-V engine's candidate storage ([`TraceHeader::value_topk_entries`]).
+    pub value_topk_entries: Option<u32>,
 }
 
 impl TraceHeader {
@@ -67,10 +83,20 @@ impl TraceHeader {
         self.batch.unwrap_or(1)
     }
 
+    /// The design this trace's reference ran for.
+    pub fn design(&self) -> ReferenceDesign {
+        ReferenceDesign {
+            softmax_key_tile_rows: self.softmax_key_tile_rows,
+            value_topk_entries: self.value_topk_entries,
+        }
+    }
+
     /// The oldest version whose header can say what this one says (`kv_heads` needs 2,
-    /// `softmax_key_tile_rows` 4, `batch` 5).
+    /// `softmax_key_tile_rows` 4, `batch` 5, `value_topk_entries` 6).
     pub fn min_version(&self) -> u32 {
-        if self.batch.is_some() {
+        if self.value_topk_entries.is_some() {
+            6
+        } else if self.batch.is_some() {
             5
         } else if self.softmax_key_tile_rows.is_some() {
             4
@@ -136,6 +162,69 @@ pub struct TopkCall {
     /// Elements streamed through the comparators in each quick-select round, in order.
     /// The filter pass over all n elements follows and is not listed.
     pub rounds: Vec<u32>,
+    /// A hierarchical selection's quick-selects in the order they ran (SPEC.md 6.4): the
+    /// tiles of the candidates, then each level over the winners; their rounds are `rounds`
+    /// in turn. Empty = one quick-select over all n (then `rounds` and one filter pass over
+    /// n are the whole call).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub stages: Vec<TopkStage>,
+}
+
+/// One quick-select of a hierarchical selection: `n` candidates in, `k` winners out, over
+/// `rounds` of its call's rounds, then a filter pass over the n.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TopkStage {
+    pub n: u32,
+    pub k: u32,
+    pub rounds: u32,
+}
+
+impl TopkStage {
+    /// The (n, k) of each quick-select of a selection of `k` of `n` candidates by an engine
+    /// holding `capacity` (SPEC.md 6.4): tiles of `capacity` candidates in order (the last
+    /// one shorter), each keeping `min(k, tile)` winners, the winners in order again as
+    /// candidates, until they fit; then one quick-select of `k` over them. Empty when the
+    /// selection fits (`n <= capacity`), or cannot shrink (`k >= capacity`).
+    pub fn plan(n: u32, k: u32, capacity: u32) -> Vec<(u32, u32)> {
+        let mut stages = Vec::new();
+        if n <= capacity || k >= capacity {
+            return stages;
+        }
+        let mut m = n;
+        while m > capacity {
+            let mut winners = 0;
+            let mut left = m;
+            while left > 0 {
+                let tile = left.min(capacity);
+                stages.push((tile, k.min(tile)));
+                winners += k.min(tile);
+                left -= tile;
+            }
+            m = winners;
+        }
+        stages.push((m, k));
+        stages
+    }
+}
+
+impl TopkCall {
+    /// Its quick-selects as (n, k, rounds): the stages, or the one over all n.
+    pub fn stage_list(&self) -> Vec<TopkStage> {
+        if self.stages.is_empty() {
+            vec![TopkStage {
+                n: self.n,
+                k: self.k,
+                rounds: self.rounds.len() as u32,
+            }]
+        } else {
+            self.stages.clone()
+        }
+    }
+
+    /// The candidates of its last quick-select, whose filter pass emits the kept elements.
+    pub fn final_candidates(&self) -> u32 {
+        self.stages.last().map_or(self.n, |s| s.n)
+    }
 }
 
 /// The pruning decisions taken after one layer of one iteration.

@@ -16,7 +16,10 @@ pub mod trace_file;
 pub mod values;
 pub mod values_file;
 
-pub use attention::{AttentionTrace, HeadCall, LayerRecord, TopkCall, TopkPurpose, TraceHeader};
+pub use attention::{
+    AttentionTrace, HeadCall, LayerRecord, ReferenceDesign, TopkCall, TopkPurpose, TopkStage,
+    TraceHeader,
+};
 pub use error::TraceError;
 pub use stats::{AttentionStats, attention_stats};
 pub use synth::{SynthKnobs, SynthLayers, generate, synth_source};

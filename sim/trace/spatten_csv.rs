@@ -497,6 +497,7 @@ pub fn convert(path: &Path, file: &CsvFile) -> Result<AttentionTrace, TraceError
             n,
             k,
             rounds,
+            stages: Vec::new(),
         });
         (calls.len() - 1) as u32
     };
@@ -629,6 +630,7 @@ pub fn convert(path: &Path, file: &CsvFile) -> Result<AttentionTrace, TraceError
             kv_heads: None,
             softmax_key_tile_rows: None,
             batch: None,
+            value_topk_entries: None,
         },
         head_calls,
         layers: layer_records,

@@ -1,6 +1,6 @@
 //! Consistency rules every attention trace obeys; the reader and the writer both enforce them.
 
-use super::attention::{AttentionTrace, TopkPurpose, TraceHeader};
+use super::attention::{AttentionTrace, TopkCall, TopkPurpose, TopkStage, TraceHeader};
 
 /// Tokens that exist in `iteration`: the prompt, plus one per generated token so far
 /// (iteration i >= 1 generates token i, whose query sees prompt + i keys).
@@ -58,6 +58,13 @@ pub fn check_header(h: &TraceHeader) -> Result<(), String> {
             "header.batch = {b}: from 2 to {MAX_BATCH} (absent means one sequence)"
         ));
     }
+    if let Some(e) = h.value_topk_entries
+        && e < 2
+    {
+        return Err(format!(
+            "header.value_topk_entries = {e}: an engine that ranks holds at least 2 candidates"
+        ));
+    }
     if h.softmax_key_tile_rows == Some(0) {
         return Err("header.softmax_key_tile_rows = 0: a key tile holds at least one row".into());
     }
@@ -88,6 +95,31 @@ pub fn check_header(h: &TraceHeader) -> Result<(), String> {
     Ok(())
 }
 
+/// A hierarchical selection's stages are the plan of its (n, k) for the header's engine
+/// (SPEC.md 6.4): only local-V calls have them, and those that outgrow the engine must.
+fn check_stages(at: &str, c: &TopkCall, entries: Option<u32>) -> Result<(), String> {
+    let plan = match (c.purpose, entries) {
+        (TopkPurpose::LocalValue, Some(e)) => TopkStage::plan(c.n, c.k, e),
+        _ => Vec::new(),
+    };
+    let got: Vec<(u32, u32)> = c.stages.iter().map(|s| (s.n, s.k)).collect();
+    if got == plan {
+        return Ok(());
+    }
+    Err(match entries {
+        Some(e) if c.purpose == TopkPurpose::LocalValue => format!(
+            "{at}: its stages (n, k) are {got:?}, but a selection of {} of {} by an engine \
+             holding {e} candidates (header.value_topk_entries) runs {plan:?}",
+            c.k, c.n
+        ),
+        _ => format!(
+            "{at}: lists {} hierarchical stages, which only local-V calls of a trace whose \
+             header gives value_topk_entries have",
+            got.len()
+        ),
+    })
+}
+
 /// Returns the first violated rule, naming the record.
 pub fn check_trace(t: &AttentionTrace) -> Result<(), String> {
     let h = &t.header;
@@ -115,18 +147,37 @@ pub fn check_trace(t: &AttentionTrace) -> Result<(), String> {
                 }
             ));
         }
-        if let Some(&first) = c.rounds.first()
-            && first != c.n
-        {
-            return Err(format!(
-                "{at}: first round streams {first} elements, not n = {}",
-                c.n
-            ));
-        }
-        for w in c.rounds.windows(2) {
-            if w[1] > w[0] {
-                return Err(format!("{at}: round sizes grow ({} then {})", w[0], w[1]));
+        check_stages(&at, c, h.value_topk_entries)?;
+        let mut rounds = c.rounds.as_slice();
+        for s in c.stage_list() {
+            if s.rounds as usize > rounds.len() {
+                return Err(format!(
+                    "{at}: its stages list {} rounds or more, the call {}",
+                    s.rounds,
+                    c.rounds.len()
+                ));
             }
+            let (mine, rest) = rounds.split_at(s.rounds as usize);
+            rounds = rest;
+            if let Some(&first) = mine.first()
+                && first != s.n
+            {
+                return Err(format!(
+                    "{at}: first round streams {first} elements, not n = {}",
+                    s.n
+                ));
+            }
+            for w in mine.windows(2) {
+                if w[1] > w[0] {
+                    return Err(format!("{at}: round sizes grow ({} then {})", w[0], w[1]));
+                }
+            }
+        }
+        if !rounds.is_empty() {
+            return Err(format!(
+                "{at}: {} rounds beyond those of its stages",
+                rounds.len()
+            ));
         }
     }
     let topk_ref = |at: &str, field: &str, r: Option<u32>, purpose: TopkPurpose| match r {

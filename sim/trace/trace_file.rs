@@ -8,7 +8,8 @@
 use std::path::Path;
 
 use super::attention::{
-    AttentionTrace, HeadCall, LayerRecord, TRACE_FORMAT_VERSION, TopkCall, TopkPurpose, TraceHeader,
+    AttentionTrace, HeadCall, LayerRecord, TRACE_FORMAT_VERSION, TopkCall, TopkPurpose, TopkStage,
+    TraceHeader,
 };
 use super::container::{self, Container, RawTensor};
 use super::error::TraceError;
@@ -182,6 +183,15 @@ pub fn encode_trace_as(
     let (off, flat) = csr(tk.iter().map(|c| &c.rounds));
     put("topk.round_offsets", RawTensor::u64s(&off));
     put("topk.rounds", RawTensor::u32s(&flat));
+    if t.header.value_topk_entries.is_some() {
+        let triples: Vec<Vec<u32>> = tk
+            .iter()
+            .map(|c| c.stages.iter().flat_map(|s| [s.n, s.k, s.rounds]).collect())
+            .collect();
+        let (off, flat) = csr(triples.iter());
+        put("topk.stage_offsets", RawTensor::u64s(&off));
+        put("topk.stages", RawTensor::u32s(&flat));
+    }
 
     let ly = &t.layers;
     let lcol = |f: fn(&LayerRecord) -> u32| RawTensor::u32s(&ly.iter().map(f).collect::<Vec<_>>());
@@ -375,7 +385,8 @@ pub fn decode_trace(path: &Path, c: &Container) -> Result<AttentionTrace, TraceE
         return Err(meta_err(
             "header",
             format!(
-                "needs version {} (kv_heads needs 2, softmax_key_tile_rows 4, batch 5); the \
+                "needs version {} (kv_heads needs 2, softmax_key_tile_rows 4, batch 5, \
+                 value_topk_entries 6); the \
                  file says {version}",
                 header.min_version()
             ),
@@ -451,8 +462,27 @@ pub fn decode_trace(path: &Path, c: &Container) -> Result<AttentionTrace, TraceE
     let tn = cols.u32s("topk.n", n)?;
     let tk = cols.u32s("topk.k", n)?;
     let rounds = cols.lists("topk.round_offsets", "topk.rounds", n)?;
+    let stages = if header.value_topk_entries.is_some() {
+        cols.lists("topk.stage_offsets", "topk.stages", n)?
+    } else {
+        vec![Vec::new(); n]
+    };
     let mut topk_calls = Vec::with_capacity(n);
-    for (i, rounds) in rounds.into_iter().enumerate() {
+    for (i, (rounds, stages)) in rounds.into_iter().zip(stages).enumerate() {
+        if stages.len() % 3 != 0 {
+            return Err(cols.inconsistent(format!(
+                "topk.stages of call {i} has {} entries, not (n, k, rounds) triples",
+                stages.len()
+            )));
+        }
+        let stages = stages
+            .chunks(3)
+            .map(|s| TopkStage {
+                n: s[0],
+                k: s[1],
+                rounds: s[2],
+            })
+            .collect();
         let purpose = match purpose[i] {
             0 => TopkPurpose::Token,
             1 => TopkPurpose::Head,
@@ -469,6 +499,7 @@ pub fn decode_trace(path: &Path, c: &Container) -> Result<AttentionTrace, TraceE
             n: tn[i],
             k: tk[i],
             rounds,
+            stages,
         });
     }
 

@@ -384,6 +384,7 @@ impl<'w> PolicyRun<'w> {
                 n: cand.len() as u32,
                 k: k_pages as u32,
                 rounds: r.rounds,
+                stages: Vec::new(),
             };
             (r.indices, Some(call))
         } else {
@@ -515,6 +516,7 @@ impl<'w> PolicyRun<'w> {
                     n: sel.n,
                     k: sel.k,
                     rounds: r.rounds.clone(),
+                    stages: Vec::new(),
                 });
                 (sel.kept, call)
             }
