@@ -13,6 +13,11 @@ pub const SPILL_EXP_BITS: u32 = 32;
 /// Bits an exponential takes in the softmax buffer: Q.24 with E(0) = 2^24 exactly.
 pub const SCORE_BUFFER_BITS: u32 = 25;
 
+/// Bits a candidate takes in the local-V engine's own storage
+/// (`topk_value.candidate_entries`): a 12-bit probability and its key position within the
+/// row (17 bits, rows of up to 2^17 keys), which the winners keep for the V fetch.
+pub const VALUE_CANDIDATE_BITS: u32 = 12 + 17;
+
 /// On-chip bytes per SRAM bank (half the SRAM when double-buffered).
 pub fn bank_bytes(total: u64, double_buffered: bool) -> u64 {
     if double_buffered { total / 2 } else { total }

@@ -1,13 +1,14 @@
 //! Area per module from the `[area]` table and the design point's unit counts. On-chip
 //! buffers are SRAM at `area.sram_kib_mm2` a KiB: the key and value SRAMs (in QxK and
-//! ProbxV), the softmax's score buffer (and a spilling design's transaction buffers) and the
-//! importance accumulators (in "other"), so a sweep over their sizes pays for them.
+//! ProbxV), the softmax's score buffer (and a spilling design's transaction buffers), the
+//! local-V engine's candidate storage when it has its own (in top-k) and the importance
+//! accumulators (in "other"), so a sweep over their sizes pays for them.
 
 use serde::Serialize;
 
 use crate::config::ArchConfig;
 use crate::config::arch::ScoreOverflow;
-use crate::config::tiles::SCORE_BUFFER_BITS;
+use crate::config::tiles::{SCORE_BUFFER_BITS, VALUE_CANDIDATE_BITS};
 
 /// Area of each module in mm2, in a fixed order.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -47,7 +48,11 @@ impl AreaBreakdown {
                 * a.fetcher_lane_mm2.value,
             softmax_mm2: sm.lanes as f64 * a.softmax_lane_mm2.value
                 + sram(sm.score_buffer_entries as u64 * SCORE_BUFFER_BITS as u64 + spill_bits),
-            topk_mm2: comparators as f64 * a.topk_comparator_mm2.value,
+            topk_mm2: comparators as f64 * a.topk_comparator_mm2.value
+                + sram(
+                    arch.topk_value.candidate_entries.unwrap_or(0) as u64
+                        * VALUE_CANDIDATE_BITS as u64,
+                ),
             other_mm2: a.other_mm2.value + sram(importance_bits),
         }
     }
@@ -115,6 +120,13 @@ mod tests {
         let c = AreaBreakdown::of(&spill);
         let want = 2.0 * 64.0 * 32.0 / 1024.0 * kib_mm2;
         assert!((c.softmax_mm2 - a.softmax_mm2 - want).abs() < 1e-12);
+
+        // A local-V engine with its own storage: 4096 candidates of 29 bits.
+        let mut engine = base.clone();
+        engine.topk_value.candidate_entries = Some(4096);
+        let d = AreaBreakdown::of(&engine);
+        let want = 4096.0 * 29.0 / 8192.0 * kib_mm2;
+        assert!((d.topk_mm2 - a.topk_mm2 - want).abs() < 1e-12);
     }
 
     #[test]
