@@ -217,3 +217,38 @@ fn an_engine_too_small_for_the_kept_rows_is_refused_before_the_reference() {
         assert!(stderr.contains(key), "{stderr}");
     }
 }
+
+#[test]
+fn spilled_rows_ranked_in_place_are_counted_and_an_engine_of_tiles_has_none() {
+    // One decode step over 2,000 cached keys: rows stream in tiles and spill beyond 1,024
+    // exponentials; local V keeps 10 % of them.
+    let mut w = workload();
+    w.stage.prompt_tokens = 2000;
+    w.stage.generated_tokens = 1;
+    w.stage.prefill = Some(spatten::config::workload::Prefill::Cached);
+    let spilling = |entries: Option<u32>| {
+        let mut a = arch(entries);
+        a.softmax.score_buffer_entries = 1024;
+        a.softmax.overflow = spatten::config::arch::ScoreOverflow::Spill;
+        a
+    };
+    let run = |entries: Option<u32>| {
+        let a = spilling(entries);
+        let t = experiment(a.clone(), &w).build_trace(&mut |_| {}).unwrap();
+        let s = sim(&a, &t, true).unwrap();
+        let pruned = t
+            .head_calls
+            .iter()
+            .filter(|c| c.value_topk.is_some())
+            .count() as u64;
+        (s, pruned)
+    };
+    let (in_place, pruned) = run(None);
+    assert!(in_place.dram.score_spill.rows > 0);
+    assert!(pruned > 0);
+    assert_eq!(in_place.dram.score_spill.local_v_rows_in_place, pruned);
+    let (tiles, _) = run(Some(512));
+    assert_eq!(tiles.dram.score_spill.local_v_rows_in_place, 0);
+    assert_eq!(tiles.dram.score_spill.rows, in_place.dram.score_spill.rows);
+    assert!(tiles.topk.value_engine_comparisons > in_place.topk.value_engine_comparisons);
+}

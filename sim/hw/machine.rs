@@ -118,7 +118,7 @@ impl<'a> Machine<'a> {
             .filter_map(|(c, q)| q.map(|q| c.keys.len() as u64 - q as u64))
             .max()
             .unwrap_or(0);
-        let spill = super::spill::ScoreSpill::new(
+        let mut spill = super::spill::ScoreSpill::new(
             layout.end(AddressLayout::layers_of(h)),
             max_spilled,
             2 * group_rows,
@@ -126,6 +126,14 @@ impl<'a> Machine<'a> {
             txn as u64 * arch.hbm.channels as u64,
             arch.softmax.spill_buffer_transactions,
         );
+        if arch.topk_value.candidate_entries.is_none() {
+            spill.traffic.local_v_rows_in_place = trace
+                .head_calls
+                .iter()
+                .zip(&spill_quota)
+                .filter(|(c, q)| q.is_some() && c.value_topk.is_some())
+                .count() as u64;
+        }
         let controller = Controller::new(
             trace,
             layout,

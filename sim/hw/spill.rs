@@ -50,6 +50,15 @@ pub struct SpillTraffic {
     pub bytes_written: u64,
     pub bytes_read: u64,
     pub transactions: u64,
+    /// Spilling head calls whose local V pruning an engine without its own candidate storage
+    /// (`topk_value.candidate_entries` absent) ranked in place: its rounds and filter pass
+    /// read probabilities the buffer does not hold, which is not charged.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub local_v_rows_in_place: u64,
+}
+
+fn is_zero(v: &u64) -> bool {
+    *v == 0
 }
 
 impl SpillTraffic {

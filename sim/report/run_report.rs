@@ -482,6 +482,16 @@ fn summary(
             human_bytes(spill.bytes_read as f64),
             spill.transactions
         );
+        if spill.local_v_rows_in_place > 0 {
+            let _ = writeln!(
+                w,
+                "The local V pruning of {} spilling head calls ran on an engine that ranks in \
+                 place: re-reading their spilled probabilities for its rounds is not charged; \
+                 `[topk_value] candidate_entries` models an engine that holds tiles of them \
+                 (hierarchical selection).\n",
+                spill.local_v_rows_in_place
+            );
+        }
     }
     let _ = writeln!(
         w,
