@@ -1,5 +1,6 @@
 //! A structure-aware mutation campaign over the shipped inputs: every architecture, DRAM,
-//! workload, sweep and baseline TOML, a value file, an attention trace and a SpAtten CSV.
+//! workload, sweep and baseline TOML, a value file, two attention traces (one with
+//! hierarchical selections) and a SpAtten CSV.
 //! Mutations are the ones byte noise rarely makes: numbers set to 0, -1, 2^k, 2^k +- 1, NaN,
 //! +-inf, 1e38, 3e38; keys and tables deleted; values of the wrong type; arrays of repeated
 //! values; `base` cycles; header fields and columns of the containers set to extremes;
@@ -542,12 +543,34 @@ fn value_and_trace_cases(c: &mut Campaign, n: usize) {
     let vc = values_file::encode_values(Path::new("v"), &values).unwrap();
     let trace = spatten::reference::run_workload(&values, &c.tiny).unwrap();
     let tc = trace_file::encode_trace(Path::new("t"), &trace).unwrap();
+    // A second trace seed with hierarchical local-V selections (version 6), replayed on the
+    // engine it was made for.
+    // (The tiny workload's generation rows have 12-14 keys and keep 4-5.)
+    let mut staged_arch = c.spatten.clone();
+    staged_arch.topk_value.comparators = 4;
+    staged_arch.topk_value.candidate_entries = Some(8);
+    let design = config::tiles::reference_design(&staged_arch, c.tiny.model.head_dim);
+    let staged =
+        spatten::reference::run_workload_with_progress(&values, &c.tiny, design, &|_, _| {})
+            .unwrap();
+    assert!(staged.topk_calls.iter().any(|t| !t.stages.is_empty()));
+    let staged_tc = trace_file::encode_trace(Path::new("t6"), &staged).unwrap();
     for i in 0..n {
         let is_values = i % 2 == 0;
-        let seed = if is_values { &vc } else { &tc };
+        let is_staged = i % 4 == 3;
+        let seed = match (is_values, is_staged) {
+            (true, _) => &vc,
+            (false, false) => &tc,
+            (false, true) => &staged_tc,
+        };
         let bytes = mutate_container(seed, &mut c.rng);
         let path = c.file(&format!("c{i}.st"), &bytes);
-        let (tiny, spatten) = (c.tiny.clone(), c.spatten.clone());
+        let tiny = c.tiny.clone();
+        let spatten = if is_staged {
+            staged_arch.clone()
+        } else {
+            c.spatten.clone()
+        };
         let what = format!("container case {i} ({})", path.display());
         if is_values {
             c.case("values", what, move || {
