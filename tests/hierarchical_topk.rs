@@ -252,3 +252,131 @@ fn spilled_rows_ranked_in_place_are_counted_and_an_engine_of_tiles_has_none() {
     assert_eq!(tiles.dram.score_spill.rows, in_place.dram.score_spill.rows);
     assert!(tiles.topk.value_engine_comparisons > in_place.topk.value_engine_comparisons);
 }
+
+/// One generation head of `keys` keys keeping every tenth V row, its local-V selection as an
+/// engine of `entries` candidates runs it (two rounds a quick-select, made up).
+fn one_head(keys: u32, entries: Option<u32>) -> AttentionTrace {
+    use spatten::config::workload::StageKind;
+    use spatten::trace::{HeadCall, LayerRecord, TopkCall, TraceHeader};
+    let all: Vec<u32> = (0..keys).collect();
+    let values: Vec<u32> = (0..keys).filter(|t| t % 10 == 0).collect();
+    let k = values.len() as u32;
+    let plan = entries.map_or_else(Vec::new, |e| TopkStage::plan(keys, k, e));
+    let stage_rounds = |n: u32, k: u32| if k < n { vec![n, n / 2] } else { vec![] };
+    let (rounds, stages) = if plan.is_empty() {
+        (stage_rounds(keys, k), Vec::new())
+    } else {
+        let stages: Vec<TopkStage> = plan
+            .iter()
+            .map(|&(n, k)| TopkStage {
+                n,
+                k,
+                rounds: stage_rounds(n, k).len() as u32,
+            })
+            .collect();
+        (
+            plan.iter().flat_map(|&(n, k)| stage_rounds(n, k)).collect(),
+            stages,
+        )
+    };
+    AttentionTrace {
+        header: TraceHeader {
+            workload: "one-head".into(),
+            source: "test".into(),
+            layers: 1,
+            heads: 1,
+            head_dim: 64,
+            stage: StageKind::Generation,
+            prompt_tokens: keys - 1,
+            generated_tokens: 1,
+            seed: 0,
+            kv_heads: None,
+            softmax_key_tile_rows: None,
+            batch: None,
+            value_topk_entries: entries,
+        },
+        head_calls: vec![HeadCall {
+            sequence: 0,
+            iteration: 1,
+            layer: 0,
+            head: 0,
+            queries: 1,
+            query_bits: 12,
+            keys: all.clone(),
+            values,
+            key_msb_bits: 8,
+            value_msb_bits: 8,
+            lsb_bits: 0,
+            requant_rows: 0,
+            lsb_refetch: false,
+            accumulate_importance: true,
+            value_topk: Some(0),
+        }],
+        layers: vec![LayerRecord {
+            sequence: 0,
+            iteration: 1,
+            layer: 0,
+            tokens_kept: all,
+            heads_kept: vec![0],
+            token_topk: None,
+            head_topk: None,
+        }],
+        topk_calls: vec![TopkCall {
+            purpose: TopkPurpose::LocalValue,
+            n: keys,
+            k,
+            rounds,
+            stages,
+        }],
+    }
+}
+
+#[test]
+fn the_engine_pauses_its_input_for_each_tile_exactly() {
+    // 900 keys keeping 90 by an engine of 256: tiles 256, 256, 256, 132, then 256 and 104 of
+    // the 360 winners, then 90 of 180.
+    let (flat, tiled) = (one_head(900, None), one_head(900, Some(256)));
+    assert_eq!(
+        tiled.topk_calls[0]
+            .stages
+            .iter()
+            .map(|s| (s.n, s.k))
+            .collect::<Vec<_>>(),
+        vec![
+            (256, 90),
+            (256, 90),
+            (256, 90),
+            (132, 90),
+            (256, 90),
+            (104, 90),
+            (180, 90)
+        ]
+    );
+    let (fa, ta) = (arch(None), arch(Some(256)));
+    let (f, t) = (
+        sim(&fa, &flat, true).unwrap(),
+        sim(&ta, &tiled, true).unwrap(),
+    );
+    assert_eq!(t, sim(&ta, &tiled, false).unwrap());
+    let p = ta.topk_value.comparators as i64;
+    let full = |a: &ArchConfig, tr: &AttentionTrace| {
+        topk_call_cycles(&tr.topk_calls[0], &a.topk_value) as i64
+    };
+    // Busy = the closed form, with the input's beats in place of each tile's first-round
+    // streaming: the same beats (tiles are whole beats), so the two runs differ from their
+    // closed forms by the input's rounding alone.
+    let tiles: i64 = [256i64, 256, 256, 132]
+        .iter()
+        .map(|n| (n + p - 1) / p)
+        .sum();
+    let excess = |s: &SimStats, a: &ArchConfig, tr: &AttentionTrace| {
+        s.topk.value_engine_cycles as i64 - full(a, tr)
+    };
+    assert_eq!(
+        excess(&t, &ta, &tiled),
+        excess(&f, &fa, &flat) + (900 + p - 1) / p - tiles
+    );
+    assert!(full(&ta, &tiled) > full(&fa, &flat));
+    assert!(t.cycles > f.cycles);
+    assert_eq!(t.dram.bytes_by_tensor, f.dram.bytes_by_tensor);
+}
