@@ -256,9 +256,7 @@ fn spilled_rows_ranked_in_place_are_counted_and_an_engine_of_tiles_has_none() {
 /// One generation head of `keys` keys keeping every tenth V row, its local-V selection as an
 /// engine of `entries` candidates runs it (two rounds a quick-select, made up).
 fn one_head(keys: u32, entries: Option<u32>) -> AttentionTrace {
-    use spatten::config::workload::StageKind;
-    use spatten::trace::{HeadCall, LayerRecord, TopkCall, TraceHeader};
-    let all: Vec<u32> = (0..keys).collect();
+    use spatten::trace::TopkCall;
     let values: Vec<u32> = (0..keys).filter(|t| t % 10 == 0).collect();
     let k = values.len() as u32;
     let plan = entries.map_or_else(Vec::new, |e| TopkStage::plan(keys, k, e));
@@ -279,56 +277,14 @@ fn one_head(keys: u32, entries: Option<u32>) -> AttentionTrace {
             stages,
         )
     };
-    AttentionTrace {
-        header: TraceHeader {
-            workload: "one-head".into(),
-            source: "test".into(),
-            layers: 1,
-            heads: 1,
-            head_dim: 64,
-            stage: StageKind::Generation,
-            prompt_tokens: keys - 1,
-            generated_tokens: 1,
-            seed: 0,
-            kv_heads: None,
-            softmax_key_tile_rows: None,
-            batch: None,
-            value_topk_entries: entries,
-        },
-        head_calls: vec![HeadCall {
-            sequence: 0,
-            iteration: 1,
-            layer: 0,
-            head: 0,
-            queries: 1,
-            query_bits: 12,
-            keys: all.clone(),
-            values,
-            key_msb_bits: 8,
-            value_msb_bits: 8,
-            lsb_bits: 0,
-            requant_rows: 0,
-            lsb_refetch: false,
-            accumulate_importance: true,
-            value_topk: Some(0),
-        }],
-        layers: vec![LayerRecord {
-            sequence: 0,
-            iteration: 1,
-            layer: 0,
-            tokens_kept: all,
-            heads_kept: vec![0],
-            token_topk: None,
-            head_topk: None,
-        }],
-        topk_calls: vec![TopkCall {
-            purpose: TopkPurpose::LocalValue,
-            n: keys,
-            k,
-            rounds,
-            stages,
-        }],
-    }
+    let topk = TopkCall {
+        purpose: TopkPurpose::LocalValue,
+        n: keys,
+        k,
+        rounds,
+        stages,
+    };
+    common::local_v_head(keys, values, topk, entries)
 }
 
 #[test]

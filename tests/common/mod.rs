@@ -168,6 +168,62 @@ pub fn dense_decode(prompt: u32, heads: u32) -> spatten::trace::AttentionTrace {
     t
 }
 
+/// One generation head (D = 64, 8-bit K/V) over `keys` keys fetching the V rows `values`,
+/// chosen by the local-V top-k call `topk` (made for an engine of `value_topk_entries`).
+pub fn local_v_head(
+    keys: u32,
+    values: Vec<u32>,
+    topk: spatten::trace::TopkCall,
+    value_topk_entries: Option<u32>,
+) -> spatten::trace::AttentionTrace {
+    use spatten::trace::{AttentionTrace, HeadCall, LayerRecord, TraceHeader};
+    let all: Vec<u32> = (0..keys).collect();
+    AttentionTrace {
+        header: TraceHeader {
+            workload: "local-v".into(),
+            source: "test".into(),
+            layers: 1,
+            heads: 1,
+            head_dim: 64,
+            stage: spatten::config::workload::StageKind::Generation,
+            prompt_tokens: keys - 1,
+            generated_tokens: 1,
+            seed: 0,
+            kv_heads: None,
+            softmax_key_tile_rows: None,
+            batch: None,
+            value_topk_entries,
+        },
+        head_calls: vec![HeadCall {
+            sequence: 0,
+            iteration: 1,
+            layer: 0,
+            head: 0,
+            queries: 1,
+            query_bits: 12,
+            keys: all.clone(),
+            values,
+            key_msb_bits: 8,
+            value_msb_bits: 8,
+            lsb_bits: 0,
+            requant_rows: 0,
+            lsb_refetch: false,
+            accumulate_importance: true,
+            value_topk: Some(0),
+        }],
+        layers: vec![LayerRecord {
+            sequence: 0,
+            iteration: 1,
+            layer: 0,
+            tokens_kept: all,
+            heads_kept: vec![0],
+            token_topk: None,
+            head_topk: None,
+        }],
+        topk_calls: vec![topk],
+    }
+}
+
 /// Simulates `trace` on `arch` over the bandwidth/latency DRAM model.
 pub fn simulate_simple(
     arch: &spatten::config::ArchConfig,
